@@ -1,0 +1,161 @@
+//! The Cliniko attendees OpenAPI document, read, checked and turned into validators.
+//!
+//! The workspace has one hand-maintained OpenAPI 3.0 document, `spec/cliniko-attendees.yaml`.
+//! This crate embeds it, loads it (or another file) with line-accurate errors, checks that it is
+//! sound enough to generate code from (every `$ref` resolves, every operation is named and
+//! summarised, every example passes its own schema), and compiles its schemas into validators with
+//! OpenAPI 3.0 semantics (`nullable`, `format`, int64 IDs sent as strings).
+//!
+//! ```
+//! let spec = cliniko_spec::Spec::embedded()?;
+//! spec.check()?;
+//! let attendee = spec.validator_for_ref("#/components/schemas/Attendee")?;
+//! let violations = attendee.violations(&serde_json::json!({ "id": 1 }));
+//! assert!(violations.iter().any(|v| v.pointer == "/id"));
+//! # Ok::<(), cliniko_spec::SpecError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod check;
+mod error;
+pub mod pointer;
+mod schema;
+
+use std::path::Path;
+
+pub use error::{Problem, SpecError};
+pub use schema::{SchemaOptions, SchemaValidator, SchemaViolation};
+
+/// The text of the workspace's spec, as it was when this crate was built.
+pub const EMBEDDED_YAML: &str = include_str!("../../../spec/cliniko-attendees.yaml");
+
+/// Where the embedded spec lives in the workspace, for messages.
+pub const EMBEDDED_PATH: &str = "spec/cliniko-attendees.yaml";
+
+/// A loaded OpenAPI document: its raw JSON form (for pointers) and its typed form.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    source: String,
+    raw: serde_json::Value,
+    document: openapiv3::OpenAPI,
+}
+
+impl Spec {
+    /// The spec embedded in this crate.
+    pub fn embedded() -> Result<Self, SpecError> {
+        Self::from_yaml_str(EMBEDDED_YAML, EMBEDDED_PATH)
+    }
+
+    /// Reads a spec from a YAML (or JSON) file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses a spec from YAML text; `source` names it in errors.
+    pub fn from_yaml_str(text: &str, source: &str) -> Result<Self, SpecError> {
+        let raw: serde_json::Value =
+            serde_yaml_ng::from_str(text).map_err(|error| SpecError::Yaml {
+                file: source.to_owned(),
+                line: error.location().map(|l| l.line()),
+                column: error.location().map(|l| l.column()),
+                message: yaml_message(&error),
+            })?;
+        let version = raw.get("openapi").and_then(|v| v.as_str()).unwrap_or("");
+        if !version.starts_with("3.0.") {
+            return Err(SpecError::UnsupportedVersion {
+                file: source.to_owned(),
+                found: if version.is_empty() {
+                    "(no `openapi` field)".to_owned()
+                } else {
+                    version.to_owned()
+                },
+            });
+        }
+        let document: openapiv3::OpenAPI = serde_path_to_error::deserialize(&raw).map_err(|error| {
+            SpecError::Structure {
+                file: source.to_owned(),
+                pointer: pointer::from_serde_path(error.path()),
+                message: error.inner().to_string(),
+            }
+        })?;
+        Ok(Self {
+            source: source.to_owned(),
+            raw,
+            document,
+        })
+    }
+
+    /// The file (or label) the spec was read from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The document as JSON, for JSON-pointer access.
+    pub fn raw(&self) -> &serde_json::Value {
+        &self.raw
+    }
+
+    /// The typed OpenAPI document.
+    pub fn document(&self) -> &openapiv3::OpenAPI {
+        &self.document
+    }
+
+    /// Checks that the spec is sound: see [`check`](crate::Spec::check) for the list.
+    ///
+    /// Refuses a spec in which a `$ref` does not resolve, an operation lacks an `operationId` or a
+    /// summary, two operations share an `operationId`, an operation has more than one success or
+    /// error schema, or an example fails its own schema. Every problem is reported, each with the
+    /// JSON pointer where it is.
+    pub fn check(&self) -> Result<(), SpecError> {
+        let problems = check::problems(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid {
+                file: self.source.clone(),
+                problems,
+            })
+        }
+    }
+
+    /// Compiles the schema at a local `$ref` (such as `#/components/schemas/Attendee`).
+    pub fn validator_for_ref(&self, reference: &str) -> Result<SchemaValidator, SpecError> {
+        let pointer = reference.strip_prefix('#').unwrap_or(reference);
+        let schema = self.raw.pointer(pointer).ok_or_else(|| self.invalid(pointer, "no schema here"))?;
+        self.validator(pointer, schema, SchemaOptions::default())
+    }
+
+    /// Compiles an OpenAPI 3.0 schema object found at `pointer` in this spec.
+    pub fn validator(
+        &self,
+        pointer: &str,
+        schema: &serde_json::Value,
+        options: SchemaOptions,
+    ) -> Result<SchemaValidator, SpecError> {
+        SchemaValidator::compile(&self.raw, schema, options)
+            .map_err(|problem| self.invalid(pointer, &problem))
+    }
+
+    fn invalid(&self, pointer: &str, message: &str) -> SpecError {
+        SpecError::Invalid {
+            file: self.source.clone(),
+            problems: vec![Problem {
+                pointer: pointer.to_owned(),
+                message: message.to_owned(),
+            }],
+        }
+    }
+}
+
+/// serde_yaml_ng's message without its own "at line L column C" suffix, which we print ourselves.
+fn yaml_message(error: &serde_yaml_ng::Error) -> String {
+    let text = error.to_string();
+    match text.find(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
