@@ -1,0 +1,308 @@
+//! `cargo xtask codegen`: the spec in, the schema types and the client out.
+//!
+//! One code path serves both modes: everything is generated in memory first, then either written
+//! (each file atomically, and only after every file generated) or compared with the checked-in files.
+
+mod code_enums;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cliniko_spec::Spec;
+use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use proc_macro2::TokenStream;
+
+/// The spec, relative to the workspace root.
+pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
+/// The generated schema types.
+pub const TYPES_PATH: &str = "crates/cliniko-types/src/generated_types.rs";
+/// The generated client.
+pub const CLIENT_PATH: &str = "crates/cliniko-client/src/generated_sdk.rs";
+
+/// Schemas that hand-written code in `cliniko-types` provides instead of typify.
+const HAND_WRITTEN: &[(&str, &[TypeImpl])] = &[("Id", &[TypeImpl::FromStr, TypeImpl::Display])];
+
+/// Write the files, or only compare them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Write what changed.
+    Write,
+    /// Write nothing; fail when a file differs.
+    Check,
+}
+
+/// One generated file.
+#[derive(Debug)]
+pub struct GeneratedFile {
+    /// Relative to the workspace root.
+    pub path: &'static str,
+    /// The whole file.
+    pub contents: String,
+}
+
+/// How long each step took, for `--timings`.
+#[derive(Debug, Default)]
+struct Timings {
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn time<T>(&mut self, step: &'static str, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = work();
+        self.steps.push((step, start.elapsed()));
+        out
+    }
+}
+
+pub fn run(root: &Path, mode: Mode, print_timings: bool) -> anyhow::Result<()> {
+    let mut timings = Timings::default();
+    let total = Instant::now();
+    let spec_path = root.join(SPEC_PATH);
+    let spec = timings.time("parse", || Spec::load(&spec_path))?;
+    timings.time("check", || spec.check())?;
+    let files = generate(&spec, &mut timings)?;
+    let outcome = timings.time("compare", || match mode {
+        Mode::Write => write(root, &files),
+        Mode::Check => check(root, &files),
+    });
+    if print_timings {
+        for (step, took) in &timings.steps {
+            eprintln!("{step:>9}: {:>8.1} ms", took.as_secs_f64() * 1e3);
+        }
+        eprintln!("{:>9}: {:>8.1} ms", "total", total.elapsed().as_secs_f64() * 1e3);
+    }
+    outcome
+}
+
+/// Generates every file from a checked spec, in memory.
+fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedFile>> {
+    let (types, client) = timings.time("generate", || -> anyhow::Result<_> {
+        let code_enums = code_enums::generate(spec.raw())?;
+        let enum_names: Vec<String> = code_enums.iter().map(|e| e.name.clone()).collect();
+        let enum_tokens: Vec<TokenStream> = code_enums.into_iter().map(|e| e.tokens).collect();
+        let types = types_tokens(spec, &enum_names)?;
+        let client = client_tokens(spec)?;
+        Ok((quote::quote! { #types #(#enum_tokens)* }, client))
+    })?;
+    timings.time("format", || {
+        Ok(vec![
+            GeneratedFile {
+                path: TYPES_PATH,
+                contents: format_file(types, "types").context("formatting the schema types")?,
+            },
+            GeneratedFile {
+                path: CLIENT_PATH,
+                contents: format_file(client, "client").context("formatting the client")?,
+            },
+        ])
+    })
+}
+
+fn settings() -> GenerationSettings {
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("PartialEq")
+        .with_map_type("::std::collections::BTreeMap");
+    settings
+}
+
+/// The schema types: every component schema, through typify, in a crate without reqwest.
+fn types_tokens(spec: &Spec, code_enums: &[String]) -> anyhow::Result<TokenStream> {
+    let mut settings = settings();
+    settings.with_derive("schemars::JsonSchema");
+    for (name, impls) in HAND_WRITTEN {
+        settings.with_replacement(name, format!("crate::{name}"), impls.iter().cloned());
+    }
+    for name in code_enums {
+        settings.with_replacement(name, format!("crate::{name}"), [TypeImpl::Display].into_iter());
+    }
+    // Only the components: the types crate must not hold the client's per-operation types.
+    let mut document = spec.document().clone();
+    document.paths.paths.clear();
+    let mut generator = Generator::new(&settings);
+    run_progenitor(|| generator.generate_tokens(&document))?;
+    Ok(generator.get_type_space().to_stream())
+}
+
+/// The client: progenitor's builder interface over the types of `cliniko-types`.
+fn client_tokens(spec: &Spec) -> anyhow::Result<TokenStream> {
+    let mut settings = settings();
+    let schemas = spec
+        .document()
+        .components
+        .as_ref()
+        .map(|c| c.schemas.keys().cloned().collect::<BTreeSet<_>>())
+        .unwrap_or_default();
+    for name in &schemas {
+        settings.with_replacement(name, format!("::cliniko_types::{name}"), [].into_iter());
+    }
+    let mut document = spec.document().clone();
+    strip_user_agent(&mut document);
+    let mut generator = Generator::new(&settings);
+    run_progenitor(|| generator.generate_tokens(&document))
+}
+
+/// The spec documents `User-Agent` as a required header of every operation, which is right for
+/// the conformance checks; in the client it is set once at construction, so the generated
+/// builders should not ask for it on every call.
+fn strip_user_agent(document: &mut openapiv3::OpenAPI) {
+    let is_user_agent = |parameter: &openapiv3::ReferenceOr<openapiv3::Parameter>| match parameter {
+        openapiv3::ReferenceOr::Reference { reference } => reference == "#/components/parameters/UserAgent",
+        openapiv3::ReferenceOr::Item(item) => {
+            let data = item.parameter_data_ref();
+            matches!(item, openapiv3::Parameter::Header { .. }) && data.name.eq_ignore_ascii_case("user-agent")
+        }
+    };
+    for item in document.paths.paths.values_mut() {
+        if let openapiv3::ReferenceOr::Item(item) = item {
+            item.parameters.retain(|p| !is_user_agent(p));
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.parameters.retain(|p| !is_user_agent(p));
+            }
+        }
+    }
+}
+
+/// progenitor reports some unsupported constructs by panicking; turn those into errors.
+fn run_progenitor<T>(work: impl FnOnce() -> progenitor_impl::Result<T>) -> anyhow::Result<T> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    std::panic::set_hook(previous);
+    match outcome {
+        Ok(result) => result.map_err(|error| anyhow::anyhow!("progenitor refused the spec: {error}")),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            bail!("progenitor failed on the spec: {message}")
+        }
+    }
+}
+
+fn format_file(tokens: TokenStream, what: &str) -> anyhow::Result<String> {
+    let file: syn::File = syn::parse2(tokens).with_context(|| format!("the generated {what} do not parse as Rust"))?;
+    let body = prettyplease::unparse(&file);
+    Ok(format!(
+        "// @generated by `cargo xtask codegen` from {SPEC_PATH}. Do not edit by hand: change the\n\
+         // spec and run `cargo xtask codegen` again.\n\n{body}"
+    ))
+}
+
+/// Writes each file whose contents changed, atomically (a temporary file renamed into place).
+fn write(root: &Path, files: &[GeneratedFile]) -> anyhow::Result<()> {
+    for file in files {
+        let path = root.join(file.path);
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == file.contents) {
+            continue;
+        }
+        let dir = path.parent().context("generated files live in a folder")?;
+        let mut temporary = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut temporary, file.contents.as_bytes())
+            .with_context(|| format!("cannot write {}", temporary.path().display()))?;
+        temporary
+            .persist(&path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        eprintln!("wrote {}", file.path);
+    }
+    Ok(())
+}
+
+/// Compares each file with the checked-in one and fails with a unified diff on drift.
+pub fn check(root: &Path, files: &[GeneratedFile]) -> anyhow::Result<()> {
+    let mut report = String::new();
+    for file in files {
+        let path: PathBuf = root.join(file.path);
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        if old == file.contents {
+            continue;
+        }
+        let diff = similar::TextDiff::from_lines(&old, &file.contents);
+        let unified = diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{}", file.path), &format!("b/{}", file.path))
+            .to_string();
+        let _ = writeln!(report, "{unified}");
+    }
+    if report.is_empty() {
+        return Ok(());
+    }
+    eprint!("{report}");
+    bail!(
+        "the generated code is stale against {SPEC_PATH} (diff above); run `cargo xtask codegen` and commit the result"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_code_is_fresh() {
+        let root = crate::workspace_root();
+        let spec = Spec::load(&root.join(SPEC_PATH)).expect("the spec loads");
+        spec.check().expect("the spec passes its checks");
+        let files = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        if let Err(error) = check(&root, &files) {
+            panic!("{error:#}");
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let spec = Spec::embedded().expect("the spec loads");
+        let first = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        let second = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(a.contents, b.contents, "{} differs between two runs", a.path);
+        }
+    }
+
+    #[test]
+    fn check_reports_drift_and_writes_nothing() {
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let files = vec![GeneratedFile {
+            path: "generated.rs",
+            contents: "fn new() {}\n".to_owned(),
+        }];
+        std::fs::write(root.path().join("generated.rs"), "fn old() {}\n").expect("write");
+        let error = check(root.path(), &files).expect_err("drift is an error");
+        assert!(format!("{error:#}").contains("run `cargo xtask codegen`"));
+        let on_disk = std::fs::read_to_string(root.path().join("generated.rs")).expect("read");
+        assert_eq!(on_disk, "fn old() {}\n");
+    }
+
+    #[test]
+    fn write_replaces_files_whole() {
+        let root = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(root.path().join("generated.rs"), "fn old() {}\n").expect("write");
+        let files = vec![GeneratedFile {
+            path: "generated.rs",
+            contents: "fn new() {}\n".to_owned(),
+        }];
+        write(root.path(), &files).expect("written");
+        check(root.path(), &files).expect("now fresh");
+        let leftovers = std::fs::read_dir(root.path()).expect("list").count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+}
