@@ -1,0 +1,674 @@
+//! The checker: a spec compiled once into per-operation, per-status expectations, applied to
+//! exchanges.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cliniko_spec::{SchemaOptions, SchemaValidator, Spec, SpecError};
+use serde_json::Value;
+
+use crate::recording::{Body, Exchange, RecordedResponse};
+use crate::round_trip::TypedSchema;
+use crate::violation::Violation;
+
+/// How exchanges are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Report every property a schema does not name as an `undocumented_field` violation.
+    pub strict: bool,
+    /// Deserialise each body that passes its schema into the generated type and serialise it
+    /// back, reporting any difference (on by default).
+    pub round_trip: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            round_trip: true,
+        }
+    }
+}
+
+/// Why a spec could not be turned into a [`Checker`].
+#[derive(Debug, thiserror::Error)]
+pub enum CheckerError {
+    /// The spec could not be read, or one of its schemas does not compile.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A `$ref` to a response or header does not resolve.
+    #[error("{file}: at {pointer}: $ref {reference} does not resolve")]
+    UnresolvedRef {
+        /// The spec file.
+        file: String,
+        /// Where the `$ref` is.
+        pointer: String,
+        /// The reference.
+        reference: String,
+    },
+}
+
+/// What the checker concluded about one exchange.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Verdict {
+    /// The request method, in upper case.
+    pub method: String,
+    /// The request path after the server's base path, without the query string.
+    pub path: String,
+    /// The `operationId` the request matched, if any.
+    pub operation: Option<String>,
+    /// The response status.
+    pub status: u16,
+    /// Every violation found; empty when the exchange conforms.
+    pub violations: Vec<Violation>,
+}
+
+impl Verdict {
+    /// Whether the exchange conforms to the spec.
+    pub fn conforms(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// A spec compiled for checking exchanges.
+///
+/// Building one compiles every response schema once; checking an exchange then costs one walk
+/// over its body (plus the typed round trip, when enabled).
+#[derive(Debug)]
+pub struct Checker {
+    server_path: String,
+    operations: Vec<Operation>,
+    options: CheckOptions,
+}
+
+#[derive(Debug)]
+struct Operation {
+    id: String,
+    method: String,
+    segments: Vec<Segment>,
+    literals: usize,
+    responses: Vec<(String, ResponseSpec)>,
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+#[derive(Debug)]
+struct ResponseSpec {
+    headers: Vec<HeaderSpec>,
+    content: Vec<MediaSpec>,
+}
+
+#[derive(Debug)]
+struct HeaderSpec {
+    name: String,
+    required: bool,
+    schema: Option<(Arc<SchemaValidator>, HeaderType)>,
+}
+
+/// How a header's text is read before its schema is applied.
+#[derive(Debug, Clone, Copy)]
+enum HeaderType {
+    Integer,
+    Number,
+    Boolean,
+    Text,
+}
+
+#[derive(Debug)]
+struct MediaSpec {
+    media_type: String,
+    schema: Option<Arc<SchemaValidator>>,
+    typed: Option<TypedSchema>,
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+impl Checker {
+    /// Compiles `spec` for checking.
+    pub fn new(spec: &Spec, options: CheckOptions) -> Result<Self, CheckerError> {
+        let mut compiler = Compiler {
+            spec,
+            options,
+            cache: HashMap::new(),
+        };
+        let raw = spec.raw();
+        let server_path = raw
+            .pointer("/servers/0/url")
+            .and_then(Value::as_str)
+            .map(url_path)
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut operations = Vec::new();
+        for (template, item) in raw
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let segments: Vec<Segment> = split_path(template)
+                .map(|segment| {
+                    if segment.starts_with('{') && segment.ends_with('}') {
+                        Segment::Parameter
+                    } else {
+                        Segment::Literal(segment.to_owned())
+                    }
+                })
+                .collect();
+            let literals = segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count();
+            let item_pointer = format!("/paths/{}", cliniko_spec::pointer::escape(template));
+            for method in METHODS {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                let pointer = format!("{item_pointer}/{method}");
+                let mut responses = Vec::new();
+                for (status, response) in operation
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let at = format!(
+                        "{pointer}/responses/{}",
+                        cliniko_spec::pointer::escape(status)
+                    );
+                    responses.push((status.clone(), compiler.response(&at, response)?));
+                }
+                operations.push(Operation {
+                    id: operation
+                        .get("operationId")
+                        .and_then(Value::as_str)
+                        .map_or_else(
+                            || format!("{} {template}", method.to_uppercase()),
+                            str::to_owned,
+                        ),
+                    method: method.to_uppercase(),
+                    segments: segments.clone(),
+                    literals,
+                    responses,
+                });
+            }
+        }
+        Ok(Self {
+            server_path,
+            operations,
+            options,
+        })
+    }
+
+    /// The options this checker was built with.
+    pub fn options(&self) -> CheckOptions {
+        self.options
+    }
+
+    /// The path a request URL names, after the server's base path and without the query string.
+    pub fn operation_path<'u>(&self, url: &'u str) -> &'u str {
+        let path = url_path(url);
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        match path.strip_prefix(self.server_path.as_str()) {
+            Some(rest)
+                if !self.server_path.is_empty() && (rest.is_empty() || rest.starts_with('/')) =>
+            {
+                rest
+            }
+            _ => path,
+        }
+    }
+
+    /// The `operationId` of the operation a method and URL name, if any.
+    pub fn operation_id(&self, method: &str, url: &str) -> Option<&str> {
+        self.find(method, self.operation_path(url))
+            .map(|op| op.id.as_str())
+    }
+
+    /// Checks one exchange.
+    pub fn check(&self, exchange: &Exchange) -> Verdict {
+        let method = exchange.request.method.to_ascii_uppercase();
+        let path = self.operation_path(&exchange.request.url).to_owned();
+        let status = exchange.response.status;
+        let mut verdict = Verdict {
+            method,
+            path,
+            operation: None,
+            status,
+            violations: Vec::new(),
+        };
+        let Some(operation) = self.find(&verdict.method, &verdict.path) else {
+            verdict.violations.push(Violation::UnknownOperation {
+                method: verdict.method.clone(),
+                path: verdict.path.clone(),
+            });
+            return verdict;
+        };
+        verdict.operation = Some(operation.id.clone());
+        match operation.response(status) {
+            Some(response) => {
+                self.check_response(response, &exchange.response, &mut verdict.violations)
+            }
+            None => verdict.violations.push(Violation::UndocumentedStatus {
+                operation: operation.id.clone(),
+                status,
+                documented: operation
+                    .responses
+                    .iter()
+                    .map(|(key, _)| key.clone())
+                    .collect(),
+            }),
+        }
+        verdict
+    }
+
+    fn find(&self, method: &str, path: &str) -> Option<&Operation> {
+        let segments: Vec<&str> = split_path(path).collect();
+        self.operations
+            .iter()
+            .filter(|op| op.method.eq_ignore_ascii_case(method) && op.matches(&segments))
+            .max_by_key(|op| op.literals)
+    }
+
+    fn check_response(
+        &self,
+        spec: &ResponseSpec,
+        response: &RecordedResponse,
+        out: &mut Vec<Violation>,
+    ) {
+        for header in &spec.headers {
+            match response.headers.get(&header.name) {
+                None if header.required => out.push(Violation::MissingHeader {
+                    header: header.name.clone(),
+                }),
+                None => {}
+                Some(value) => {
+                    if let Some((validator, kind)) = &header.schema
+                        && let Some(message) = header_problem(validator, *kind, value)
+                    {
+                        out.push(Violation::HeaderSchema {
+                            header: header.name.clone(),
+                            value: value.to_owned(),
+                            message,
+                        });
+                    }
+                }
+            }
+        }
+
+        if spec.content.is_empty() {
+            if let Some(length) = body_length(&response.body) {
+                out.push(Violation::UnexpectedBody {
+                    status: response.status,
+                    length,
+                });
+            }
+            return;
+        }
+        if response.body.is_empty() {
+            if spec.content.iter().any(|media| is_json(&media.media_type)) {
+                out.push(Violation::BodyNotJson {
+                    message: "the body is empty".to_owned(),
+                });
+            }
+            return;
+        }
+        let found = response.headers.get("content-type").map(media_type);
+        let Some(media) = found
+            .as_deref()
+            .and_then(|found| spec.content.iter().find(|m| m.media_type == found))
+        else {
+            out.push(Violation::ContentType {
+                found,
+                expected: spec.content.iter().map(|m| m.media_type.clone()).collect(),
+            });
+            return;
+        };
+        if is_json(&media.media_type) {
+            let parsed;
+            let body = match &response.body {
+                Body::Json(value) => value,
+                Body::Text(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(value) => {
+                        parsed = value;
+                        &parsed
+                    }
+                    Err(error) => {
+                        out.push(Violation::BodyNotJson {
+                            message: format!(
+                                "{} at line {} column {}",
+                                crate::recording::parser_message(&error),
+                                error.line(),
+                                error.column()
+                            ),
+                        });
+                        return;
+                    }
+                },
+                Body::Empty => return,
+            };
+            self.check_body(media, body, out);
+        } else if let Some(validator) = &media.schema {
+            let text = match &response.body {
+                Body::Text(text) => Value::String(text.clone()),
+                Body::Json(value) => Value::String(value.to_string()),
+                Body::Empty => return,
+            };
+            out.extend(
+                validator
+                    .violations(&text)
+                    .into_iter()
+                    .map(schema_violation),
+            );
+        }
+    }
+
+    fn check_body(&self, media: &MediaSpec, body: &Value, out: &mut Vec<Violation>) {
+        let Some(validator) = &media.schema else {
+            return;
+        };
+        // `violations` takes the fast `is_valid` path first and only walks again to collect errors
+        // when the body fails.
+        let before = out.len();
+        out.extend(validator.violations(body).into_iter().map(schema_violation));
+        if out.len() == before
+            && self.options.round_trip
+            && let Some(typed) = media.typed
+        {
+            out.extend(typed.round_trip(body, validator.json_schema()));
+        }
+    }
+}
+
+impl Operation {
+    fn matches(&self, segments: &[&str]) -> bool {
+        self.segments.len() == segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(segments)
+                .all(|(expected, found)| match expected {
+                    Segment::Literal(literal) => literal == found,
+                    Segment::Parameter => !found.is_empty(),
+                })
+    }
+
+    /// The response documented for a status: the exact code, then its class (`5XX`), then `default`.
+    fn response(&self, status: u16) -> Option<&ResponseSpec> {
+        let exact = status.to_string();
+        let class = format!("{}XX", status / 100);
+        self.responses
+            .iter()
+            .find(|(key, _)| *key == exact)
+            .or_else(|| {
+                self.responses
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(&class))
+            })
+            .or_else(|| self.responses.iter().find(|(key, _)| key == "default"))
+            .map(|(_, response)| response)
+    }
+}
+
+struct Compiler<'s> {
+    spec: &'s Spec,
+    options: CheckOptions,
+    cache: HashMap<(String, bool), Arc<SchemaValidator>>,
+}
+
+impl<'s> Compiler<'s> {
+    fn response(
+        &mut self,
+        pointer: &str,
+        response: &'s Value,
+    ) -> Result<ResponseSpec, CheckerError> {
+        let (pointer, response) = self.resolve(pointer, response)?;
+        let mut headers = Vec::new();
+        for (name, header) in response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let at = format!("{pointer}/headers/{}", cliniko_spec::pointer::escape(name));
+            let (at, header) = self.resolve(&at, header)?;
+            let schema = match header.get("schema") {
+                Some(schema) => {
+                    let validator = self.validator(&format!("{at}/schema"), schema, false)?;
+                    let kind = match validator.json_schema().get("type").and_then(Value::as_str) {
+                        Some("integer") => HeaderType::Integer,
+                        Some("number") => HeaderType::Number,
+                        Some("boolean") => HeaderType::Boolean,
+                        _ => HeaderType::Text,
+                    };
+                    Some((validator, kind))
+                }
+                None => None,
+            };
+            headers.push(HeaderSpec {
+                name: name.clone(),
+                required: header
+                    .get("required")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                schema,
+            });
+        }
+        let mut content = Vec::new();
+        for (media_type, media) in response
+            .get("content")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let at = format!(
+                "{pointer}/content/{}",
+                cliniko_spec::pointer::escape(media_type)
+            );
+            let schema = media.get("schema");
+            content.push(MediaSpec {
+                media_type: media_type.to_ascii_lowercase(),
+                schema: schema
+                    .map(|schema| {
+                        self.validator(&format!("{at}/schema"), schema, self.options.strict)
+                    })
+                    .transpose()?,
+                typed: schema
+                    .and_then(|schema| schema.get("$ref"))
+                    .and_then(Value::as_str)
+                    .and_then(TypedSchema::for_ref),
+            });
+        }
+        Ok(ResponseSpec { headers, content })
+    }
+
+    /// Follows `$ref`s (a few levels at most, so that a loop cannot hang the checker).
+    fn resolve(
+        &self,
+        pointer: &str,
+        mut value: &'s Value,
+    ) -> Result<(String, &'s Value), CheckerError> {
+        let mut pointer = pointer.to_owned();
+        for _ in 0..16 {
+            let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+                return Ok((pointer, value));
+            };
+            let target =
+                cliniko_spec::pointer::resolve(self.spec.raw(), reference).ok_or_else(|| {
+                    CheckerError::UnresolvedRef {
+                        file: self.spec.source().to_owned(),
+                        pointer: pointer.clone(),
+                        reference: reference.to_owned(),
+                    }
+                })?;
+            pointer = reference.trim_start_matches('#').to_owned();
+            value = target;
+        }
+        Err(CheckerError::UnresolvedRef {
+            file: self.spec.source().to_owned(),
+            pointer,
+            reference: "(a chain of more than 16 $refs)".to_owned(),
+        })
+    }
+
+    fn validator(
+        &mut self,
+        pointer: &str,
+        schema: &Value,
+        strict: bool,
+    ) -> Result<Arc<SchemaValidator>, CheckerError> {
+        let key = (schema.to_string(), strict);
+        if let Some(validator) = self.cache.get(&key) {
+            return Ok(Arc::clone(validator));
+        }
+        let validator = Arc::new(
+            self.spec
+                .validator(pointer, schema, SchemaOptions { strict })?,
+        );
+        self.cache.insert(key, Arc::clone(&validator));
+        Ok(validator)
+    }
+}
+
+fn schema_violation(violation: cliniko_spec::SchemaViolation) -> Violation {
+    if violation.undocumented_field {
+        let field = violation
+            .pointer
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .replace("~1", "/")
+            .replace("~0", "~");
+        Violation::UndocumentedField {
+            pointer: violation.pointer,
+            field,
+        }
+    } else {
+        Violation::BodySchema {
+            pointer: violation.pointer,
+            message: violation.message,
+        }
+    }
+}
+
+fn header_problem(validator: &SchemaValidator, kind: HeaderType, text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    let value = match kind {
+        HeaderType::Integer => trimmed
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| trimmed.parse::<u64>().map(Value::from))
+            .ok(),
+        HeaderType::Number => trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        HeaderType::Boolean => trimmed.parse::<bool>().ok().map(Value::Bool),
+        HeaderType::Text => Some(Value::String(text.to_owned())),
+    };
+    let Some(value) = value else {
+        return Some(format!(
+            "expected {}",
+            match kind {
+                HeaderType::Integer => "an integer",
+                HeaderType::Number => "a number",
+                HeaderType::Boolean => "`true` or `false`",
+                HeaderType::Text => "text",
+            }
+        ));
+    };
+    let violations = validator.violations(&value);
+    (!violations.is_empty()).then(|| {
+        violations
+            .into_iter()
+            .map(|v| v.message)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn body_length(body: &Body) -> Option<usize> {
+    match body {
+        Body::Empty => None,
+        Body::Text(text) => Some(text.len()),
+        Body::Json(value) => Some(value.to_string().len()),
+    }
+}
+
+/// The media type of a `Content-Type` value, without parameters, in lower case.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
+/// The path of a URL: an absolute URL loses its scheme and authority; a path stays as it is.
+fn url_path(url: &str) -> &str {
+    match url.find("://") {
+        Some(at) => {
+            let rest = &url[at + 3..];
+            match rest.find(['/', '?', '#']) {
+                Some(slash) if rest[slash..].starts_with('/') => &rest[slash..],
+                Some(_) | None => "/",
+            }
+        }
+        None => url,
+    }
+}
+
+fn split_path(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checker() -> Checker {
+        Checker::new(
+            &Spec::embedded().expect("embedded spec loads"),
+            CheckOptions::default(),
+        )
+        .expect("compiles")
+    }
+
+    #[test]
+    fn literal_routes_win_over_templated_ones() {
+        let checker = checker();
+        assert_eq!(
+            checker.operation_id("GET", "/v1/attendees/deleted"),
+            Some("listDeletedAttendees")
+        );
+        assert_eq!(
+            checker.operation_id("get", "https://api.au1.cliniko.com/v1/attendees/7?q[]=x"),
+            Some("getAttendee")
+        );
+        assert_eq!(
+            checker.operation_id("PATCH", "/attendees/7/cancel"),
+            Some("cancelAttendee")
+        );
+        assert_eq!(checker.operation_id("GET", "/v1/bookings/7"), None);
+    }
+
+    #[test]
+    fn url_paths_are_found_in_absolute_urls_and_paths() {
+        assert_eq!(url_path("https://h.example/v1/a?x=1"), "/v1/a?x=1");
+        assert_eq!(url_path("https://h.example"), "/");
+        assert_eq!(url_path("https://h.example?x"), "/");
+        assert_eq!(url_path("/attendees"), "/attendees");
+    }
+}

@@ -1,0 +1,95 @@
+//! Checks HTTP exchanges with the Cliniko attendees API against the workspace's OpenAPI spec.
+//!
+//! A team runs it in CI over recorded exchanges (`cliniko-conformance check tests/recordings`) and,
+//! now and then, against a live server (`cliniko-conformance live --base-url URL`), so that it learns
+//! the day Cliniko's behaviour and the spec part ways. The spec is the one embedded in
+//! `cliniko-spec` unless another is loaded at run time with [`cliniko_spec::Spec::load`].
+//!
+//! ```
+//! use cliniko_conformance::{CheckOptions, Checker, ViolationKind, parse_recording};
+//!
+//! let spec = cliniko_spec::Spec::embedded()?;
+//! let checker = Checker::new(&spec, CheckOptions::default())?;
+//! let recording = br#"{
+//!   "request":  { "method": "GET", "url": "/v1/attendees/1" },
+//!   "response": { "status": 200, "headers": { "Content-Type": "application/json" },
+//!                 "body": { "id": 1 } }
+//! }"#;
+//! let exchanges = parse_recording(recording, "example.json")?;
+//! let verdict = checker.check(&exchanges[0]);
+//! assert_eq!(verdict.operation.as_deref(), Some("getAttendee"));
+//! assert!(verdict.violations.iter().any(|v| v.kind() == ViolationKind::BodySchema && v.pointer() == Some("/id")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Recordings
+//!
+//! A recording is a JSON file holding one exchange, or several as `{"interactions": [exchange, ...]}`:
+//!
+//! ```json
+//! {
+//!   "request":  { "method": "GET", "url": "https://api.au1.cliniko.com/v1/attendees/1?x=1",
+//!                 "headers": { "accept": "application/json" }, "body": null },
+//!   "response": { "status": 200, "headers": { "content-type": "application/json; charset=utf-8" },
+//!                 "body": { "id": "1" } }
+//! }
+//! ```
+//!
+//! - `request.method` and `request.url` are required. `url` may be absolute or a path
+//!   (`/v1/attendees/1` or `/attendees/1`); the path of the spec's first server (`/v1`) is stripped
+//!   before the path is matched against the spec's routes, and the query string is ignored.
+//! - `response.status` (100 to 599) is required.
+//! - `headers` (optional) map names to a string or an array of strings; names are
+//!   case-insensitive. Numbers and booleans are read as their text.
+//! - `body` (optional): a JSON string is the raw body text as received, so that a body that is not
+//!   JSON can be recorded; any other JSON value is the body itself; `null`, `""` or absent means no
+//!   body. A JSON body that is itself a string is therefore recorded as its raw text, `"\"text\""`.
+//! - Other fields are ignored, so the format can grow.
+//!
+//! # Checks
+//!
+//! Each problem is a [`Violation`] with a [`ViolationKind`]:
+//!
+//! | kind | meaning |
+//! |---|---|
+//! | `unknown_operation` | no operation in the spec has this method and path |
+//! | `undocumented_status` | the operation does not document the status (exact code, `5XX` class, or `default`) |
+//! | `content_type` | the body's media type is missing or not documented for the status (parameters such as `charset` are ignored) |
+//! | `missing_header` | a header the spec marks `required` (`Location`, `X-RateLimit-Reset`) is absent |
+//! | `header_schema` | a header fails its schema (an integer header is read as an integer first) |
+//! | `body_not_json` | a JSON response whose body is empty or does not parse |
+//! | `unexpected_body` | a body where the spec documents none (204) |
+//! | `body_schema` | the body fails its schema, with OpenAPI 3.0 semantics; every error is reported with its JSON pointer |
+//! | `undocumented_field` | only with [`CheckOptions::strict`]: a property the schema does not name |
+//! | `round_trip` | a body that passes its schema is refused or changed by the generated type (see below) |
+//!
+//! The typed round trip sends each body that passes its schema through the matching generated
+//! type of `cliniko-types` (`Attendee`, `AttendeeList`, `ErrorResponse`) and back to JSON. A
+//! property that is `null` on one side and absent on the other is not a difference: the generated
+//! types leave out optional properties that are `None`, and nothing is lost. Date-times naming the
+//! same instant and numbers of equal value are not differences either.
+//!
+//! # Live runs
+//!
+//! [`live::run`] plays a scenario against a server (every operation, every list route, a filter,
+//! pagination, and the error paths it can provoke), checks every exchange and can write them as
+//! recordings, scrubbed by [`scrub`]: no `Authorization` header, no API key anywhere, and notes,
+//! cancellation notes, IP addresses, names and emails replaced by fixed placeholders that still
+//! satisfy the schema.
+#![deny(missing_docs)]
+
+mod check;
+pub mod live;
+mod recording;
+mod report;
+mod round_trip;
+pub mod scrub;
+mod violation;
+
+pub use check::{CheckOptions, Checker, CheckerError, Verdict};
+pub use recording::{
+    Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError, parse_recording,
+    read_recording, recording_from_value,
+};
+pub use report::{ExchangeReport, Outcome, Report, Summary};
+pub use violation::{Violation, ViolationKind};

@@ -1,0 +1,724 @@
+//! Live runs: a scenario played against a server, every exchange checked and optionally recorded.
+//!
+//! The scenario lists attendees on every list route, filters, follows `links.next`, gets one,
+//! creates three (one per way of ending: cancel, archive, delete), updates with `PATCH` and `PUT`,
+//! and provokes the error paths a well-behaved client can reach: a missing attendee (404), invalid
+//! bodies (422), a malformed body and a bad filter (400), a wrong key (401) and a request without a
+//! `User-Agent`. With [`LiveOptions::provoke_limits`] it also sends an oversized body (413) and
+//! requests until it is rate limited (429); leave that off against a real account.
+//!
+//! Every exchange is scrubbed (see [`crate::scrub`]) before it is checked, reported or written, so
+//! neither the API key nor personal data can reach a report or a recording. The scenario creates
+//! and changes attendees: run it against a test account or a fake server.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::check::Checker;
+use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse};
+use crate::report::{ExchangeReport, Report};
+use crate::scrub::Scrubber;
+
+/// What a live run needs.
+#[derive(Clone)]
+pub struct LiveOptions {
+    /// The server's base URL, with its `/v1` (`https://api.au1.cliniko.com/v1`).
+    pub base_url: String,
+    /// The API key, sent as the Basic-auth user name. Never printed or recorded.
+    pub api_key: String,
+    /// The `User-Agent` to send, `NAME (EMAIL)`.
+    pub user_agent: String,
+    /// Where to write recordings, one file per exchange; `None` writes nothing.
+    pub record_dir: Option<PathBuf>,
+    /// Also provoke 413 (an oversized body) and 429 (up to 300 quick requests).
+    pub provoke_limits: bool,
+    /// A group appointment whose attendees the scenario may add and cancel; found from the
+    /// first page of attendees when `None`.
+    pub group_appointment_id: Option<String>,
+    /// A patient to add to that appointment; taken from the first attendee when `None`.
+    pub patient_id: Option<String>,
+    /// Show progress on standard error (only shown when it is a terminal).
+    pub progress: bool,
+}
+
+impl std::fmt::Debug for LiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveOptions")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"[hidden]")
+            .field("user_agent", &self.user_agent)
+            .field("record_dir", &self.record_dir)
+            .field("provoke_limits", &self.provoke_limits)
+            .field("group_appointment_id", &self.group_appointment_id)
+            .field("patient_id", &self.patient_id)
+            .finish()
+    }
+}
+
+/// Why a live run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// A request could not be sent or its answer not read.
+    #[error("step `{step}`: request failed: {message}")]
+    Transport {
+        /// The scenario step.
+        step: String,
+        /// What went wrong (with the API key removed).
+        message: String,
+    },
+    /// A recording could not be written.
+    #[error("cannot write recording {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A step whose status was not the one the scenario expected (a note, not a spec violation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deviation {
+    /// The scenario step.
+    pub step: String,
+    /// The status the scenario expected.
+    pub expected: u16,
+    /// The status that came.
+    pub found: u16,
+}
+
+/// The result of a live run.
+#[derive(Debug, Default)]
+pub struct LiveReport {
+    /// Every exchange checked; `file` is the recording written, or `live:STEP`.
+    pub report: Report,
+    /// Steps that did not get the status the scenario expected.
+    pub deviations: Vec<Deviation>,
+    /// Steps skipped because an earlier one failed, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+struct Session<'a> {
+    client: reqwest::Client,
+    options: &'a LiveOptions,
+    checker: &'a Checker,
+    scrubber: Scrubber,
+    out: LiveReport,
+    planned: usize,
+    done: usize,
+    progress: bool,
+}
+
+/// Which credentials and headers a request goes with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Credentials {
+    Valid,
+    WrongKey,
+    NoUserAgent,
+}
+
+struct Request<'s> {
+    step: &'s str,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Vec<u8>>,
+    credentials: Credentials,
+    expected: Option<u16>,
+}
+
+/// The number of steps of the scenario, for the progress display.
+const PLANNED_STEPS: usize = 27;
+const WRONG_KEY: &str = "cliniko-conformance-wrong-key";
+
+/// Plays the scenario against `options.base_url`, checking every exchange with `checker`.
+pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport, LiveError> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|error| LiveError::Client(error.to_string()))?;
+    if let Some(dir) = &options.record_dir {
+        std::fs::create_dir_all(dir).map_err(|source| LiveError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut session = Session {
+        client,
+        options,
+        checker,
+        scrubber: Scrubber::new(&options.api_key).with_origin(origin_of(&options.base_url)),
+        out: LiveReport::default(),
+        planned: PLANNED_STEPS + if options.provoke_limits { 2 } else { 0 },
+        done: 0,
+        progress: options.progress && std::io::stderr().is_terminal(),
+    };
+    session.scenario().await?;
+    if session.progress {
+        eprintln!();
+    }
+    Ok(session.out)
+}
+
+impl Session<'_> {
+    async fn scenario(&mut self) -> Result<(), LiveError> {
+        let base = self.options.base_url.trim_end_matches('/').to_owned();
+
+        let first = self
+            .get(
+                "list attendees",
+                &format!("{base}/attendees?per_page=5"),
+                Some(200),
+            )
+            .await?;
+        let attendees: Vec<Value> = first
+            .as_ref()
+            .and_then(|b| b.get("attendees"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match first
+            .as_ref()
+            .and_then(|b| b.pointer("/links/next"))
+            .and_then(Value::as_str)
+        {
+            Some(next) => {
+                let next = next.to_owned();
+                self.get("follow links.next", &next, Some(200)).await?;
+            }
+            None => self.skip("follow links.next", "the first page has no `links.next`"),
+        }
+        let patient_id = self.options.patient_id.clone().or_else(|| {
+            attendees
+                .iter()
+                .find_map(|a| link_id(a, "/patient/links/self"))
+        });
+        match &patient_id {
+            Some(patient) => {
+                self.get(
+                    "filter by patient",
+                    &format!("{base}/attendees?per_page=5&q%5B%5D=patient_id:%3D{patient}"),
+                    Some(200),
+                )
+                .await?;
+            }
+            None => self.skip("filter by patient", "no patient known"),
+        }
+        self.get("filter by update time", &format!("{base}/attendees?per_page=5&sort=updated_at:desc&q%5B%5D=updated_at:%3E2000-01-01T00:00:00Z"), Some(200)).await?;
+        self.get(
+            "list deleted attendees",
+            &format!("{base}/attendees/deleted?per_page=5"),
+            Some(200),
+        )
+        .await?;
+        self.get(
+            "list cancelled attendees",
+            &format!("{base}/attendees/cancelled?per_page=5"),
+            Some(200),
+        )
+        .await?;
+
+        // Each booking link names a group or an individual appointment; the nested list routes
+        // tell which, and each is exercised once.
+        let mut group = self.options.group_appointment_id.clone();
+        let mut individual_listed = false;
+        for attendee in &attendees {
+            if group.is_some() && individual_listed {
+                break;
+            }
+            let Some(booking) = link_id(attendee, "/booking/links/self") else {
+                continue;
+            };
+            if group.is_none() {
+                let found = self
+                    .request(Request {
+                        step: "list a group appointment's attendees",
+                        method: reqwest::Method::GET,
+                        url: format!("{base}/group_appointments/{booking}/attendees"),
+                        body: None,
+                        credentials: Credentials::Valid,
+                        expected: None,
+                    })
+                    .await?;
+                if found.0 == 200 {
+                    group = Some(booking);
+                    continue;
+                }
+            }
+            if !individual_listed {
+                let found = self
+                    .request(Request {
+                        step: "list an individual appointment's attendees",
+                        method: reqwest::Method::GET,
+                        url: format!("{base}/individual_appointments/{booking}/attendees"),
+                        body: None,
+                        credentials: Credentials::Valid,
+                        expected: None,
+                    })
+                    .await?;
+                individual_listed = found.0 == 200;
+            }
+        }
+        if let Some(group) = &group {
+            self.get(
+                "list a group appointment's attendees",
+                &format!("{base}/group_appointments/{group}/attendees?per_page=5"),
+                Some(200),
+            )
+            .await?;
+        }
+        if !individual_listed {
+            self.get(
+                "list an unknown individual appointment's attendees",
+                &format!("{base}/individual_appointments/9223372036854775807/attendees"),
+                Some(404),
+            )
+            .await?;
+        }
+        match attendees
+            .iter()
+            .find_map(|a| link_id(a, "/patient_case/links/self"))
+        {
+            Some(case) => {
+                self.get(
+                    "list a patient case's attendees",
+                    &format!("{base}/patient_cases/{case}/attendees"),
+                    Some(200),
+                )
+                .await?;
+            }
+            None => {
+                self.get(
+                    "list an unknown patient case's attendees",
+                    &format!("{base}/patient_cases/9223372036854775807/attendees"),
+                    Some(404),
+                )
+                .await?;
+            }
+        }
+        match attendees
+            .first()
+            .and_then(|a| a.get("id"))
+            .and_then(Value::as_str)
+        {
+            Some(id) => {
+                self.get(
+                    "get an attendee",
+                    &format!("{base}/attendees/{id}"),
+                    Some(200),
+                )
+                .await?;
+            }
+            None => self.skip("get an attendee", "the first page is empty"),
+        }
+        self.get(
+            "get a missing attendee",
+            &format!("{base}/attendees/9223372036854775807"),
+            Some(404),
+        )
+        .await?;
+
+        let (Some(group), Some(patient)) = (group, patient_id) else {
+            for step in [
+                "create",
+                "update",
+                "update via PUT",
+                "cancel",
+                "get a cancelled attendee",
+                "archive",
+                "delete",
+            ] {
+                self.skip(
+                    step,
+                    "no group appointment and patient to create attendees with",
+                );
+            }
+            return self.error_paths(&base, None).await;
+        };
+        let create = json!({ "booking_id": group, "patient_id": patient, "notes": "Created by cliniko-conformance" });
+        let created = self
+            .send_json(
+                "create an attendee",
+                reqwest::Method::POST,
+                &format!("{base}/attendees"),
+                &create,
+                Some(201),
+            )
+            .await?;
+        let new_id = created.and_then(|b| b.get("id").and_then(Value::as_str).map(str::to_owned));
+        if let Some(id) = &new_id {
+            let url = format!("{base}/attendees/{id}");
+            self.send_json(
+                "update an attendee",
+                reqwest::Method::PATCH,
+                &url,
+                &json!({ "arrived": true }),
+                Some(200),
+            )
+            .await?;
+            self.send_json(
+                "update an attendee via PUT",
+                reqwest::Method::PUT,
+                &url,
+                &json!({ "notes": "Updated by cliniko-conformance" }),
+                Some(200),
+            )
+            .await?;
+            self.send_json(
+                "cancel an attendee",
+                reqwest::Method::PATCH,
+                &format!("{url}/cancel"),
+                &json!({ "cancellation_reason": 50, "cancellation_note": "Cancelled by cliniko-conformance" }),
+                Some(204),
+            )
+            .await?;
+            self.get(
+                "get a cancelled attendee",
+                &format!("{url}?q%5B%5D=cancelled_at:*"),
+                Some(200),
+            )
+            .await?;
+        } else {
+            for step in [
+                "update",
+                "update via PUT",
+                "cancel",
+                "get a cancelled attendee",
+            ] {
+                self.skip(step, "the create did not give an attendee");
+            }
+        }
+        for (step, method, suffix) in [
+            ("archive an attendee", reqwest::Method::POST, "/archive"),
+            ("delete an attendee", reqwest::Method::DELETE, ""),
+        ] {
+            let created = self
+                .send_json(
+                    "create an attendee",
+                    reqwest::Method::POST,
+                    &format!("{base}/attendees"),
+                    &create,
+                    Some(201),
+                )
+                .await?;
+            match created
+                .as_ref()
+                .and_then(|b| b.get("id"))
+                .and_then(Value::as_str)
+            {
+                Some(id) => {
+                    self.request(Request {
+                        step,
+                        method,
+                        url: format!("{base}/attendees/{id}{suffix}"),
+                        body: None,
+                        credentials: Credentials::Valid,
+                        expected: Some(204),
+                    })
+                    .await?;
+                }
+                None => self.skip(step, "the create did not give an attendee"),
+            }
+        }
+        self.error_paths(&base, new_id.as_deref()).await
+    }
+
+    async fn error_paths(&mut self, base: &str, some_id: Option<&str>) -> Result<(), LiveError> {
+        let attendees = format!("{base}/attendees");
+        self.send_json(
+            "create without a booking or patient",
+            reqwest::Method::POST,
+            &attendees,
+            &json!({}),
+            Some(422),
+        )
+        .await?;
+        let id = some_id.unwrap_or("9223372036854775807");
+        self.send_json(
+            "cancel without a reason",
+            reqwest::Method::PATCH,
+            &format!("{attendees}/{id}/cancel"),
+            &json!({}),
+            None,
+        )
+        .await?;
+        self.send_json(
+            "update a missing attendee",
+            reqwest::Method::PATCH,
+            &format!("{attendees}/9223372036854775807"),
+            &json!({ "arrived": true }),
+            Some(404),
+        )
+        .await?;
+        self.request(Request {
+            step: "create with a malformed body",
+            method: reqwest::Method::POST,
+            url: attendees.clone(),
+            body: Some(b"{\"booking_id\":".to_vec()),
+            credentials: Credentials::Valid,
+            expected: Some(400),
+        })
+        .await?;
+        self.get(
+            "filter on an unknown field",
+            &format!("{attendees}?q%5B%5D=colour:%3Dred"),
+            Some(400),
+        )
+        .await?;
+        self.request(Request {
+            step: "list with a wrong key",
+            method: reqwest::Method::GET,
+            url: attendees.clone(),
+            body: None,
+            credentials: Credentials::WrongKey,
+            expected: Some(401),
+        })
+        .await?;
+        self.request(Request {
+            step: "list without a User-Agent",
+            method: reqwest::Method::GET,
+            url: attendees.clone(),
+            body: None,
+            credentials: Credentials::NoUserAgent,
+            expected: None,
+        })
+        .await?;
+        if !self.options.provoke_limits {
+            return Ok(());
+        }
+        let notes = "x".repeat(12 * 1024 * 1024);
+        self.send_json(
+            "create with an oversized body",
+            reqwest::Method::POST,
+            &attendees,
+            &json!({ "booking_id": "1", "patient_id": "1", "notes": notes }),
+            Some(413),
+        )
+        .await?;
+        for _ in 0..300 {
+            let (status, _) = self
+                .exchange(
+                    Request {
+                        step: "provoke the rate limit",
+                        method: reqwest::Method::GET,
+                        url: format!("{attendees}?per_page=1"),
+                        body: None,
+                        credentials: Credentials::Valid,
+                        expected: None,
+                    },
+                    false,
+                )
+                .await?;
+            if status == 429 {
+                return Ok(());
+            }
+        }
+        self.skip(
+            "provoke the rate limit",
+            "300 requests were not rate limited",
+        );
+        Ok(())
+    }
+
+    async fn get(
+        &mut self,
+        step: &str,
+        url: &str,
+        expected: Option<u16>,
+    ) -> Result<Option<Value>, LiveError> {
+        let (_, body) = self
+            .request(Request {
+                step,
+                method: reqwest::Method::GET,
+                url: url.to_owned(),
+                body: None,
+                credentials: Credentials::Valid,
+                expected,
+            })
+            .await?;
+        Ok(body)
+    }
+
+    async fn send_json(
+        &mut self,
+        step: &str,
+        method: reqwest::Method,
+        url: &str,
+        body: &Value,
+        expected: Option<u16>,
+    ) -> Result<Option<Value>, LiveError> {
+        let (_, body) = self
+            .request(Request {
+                step,
+                method,
+                url: url.to_owned(),
+                body: Some(body.to_string().into_bytes()),
+                credentials: Credentials::Valid,
+                expected,
+            })
+            .await?;
+        Ok(body)
+    }
+
+    fn skip(&mut self, step: &str, why: &str) {
+        self.out.skipped.push((step.to_owned(), why.to_owned()));
+    }
+
+    async fn request(&mut self, request: Request<'_>) -> Result<(u16, Option<Value>), LiveError> {
+        self.exchange(request, true).await
+    }
+
+    /// Sends one request; with `keep` the exchange is checked and recorded, otherwise only sent
+    /// (the rate-limit loop keeps just the 429).
+    async fn exchange(
+        &mut self,
+        request: Request<'_>,
+        keep: bool,
+    ) -> Result<(u16, Option<Value>), LiveError> {
+        let step = request.step.to_owned();
+        if self.progress && keep {
+            self.done += 1;
+            eprint!(
+                "\r\x1b[2K[{:>2}/{}] {step}",
+                self.done,
+                self.planned.max(self.done)
+            );
+            let _ = std::io::stderr().flush();
+        }
+        let mut headers = Headers::new();
+        headers.append("accept", "application/json");
+        if request.credentials != Credentials::NoUserAgent {
+            headers.append("user-agent", self.options.user_agent.clone());
+        }
+        if request.body.is_some() {
+            headers.append("content-type", "application/json");
+        }
+        let mut builder = self.client.request(request.method.clone(), &request.url);
+        for (name, value) in headers.iter() {
+            builder = builder.header(name, value);
+        }
+        builder = match request.credentials {
+            Credentials::WrongKey => builder.basic_auth(WRONG_KEY, Some("")),
+            Credentials::Valid | Credentials::NoUserAgent => {
+                builder.basic_auth(&self.options.api_key, Some(""))
+            }
+        };
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let transport = |error: reqwest::Error| LiveError::Transport {
+            step: step.clone(),
+            message: self.scrubber.text(&error.without_url().to_string()),
+        };
+        let response = builder.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let mut response_headers = Headers::new();
+        for (name, value) in response.headers() {
+            response_headers.append(
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            );
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| LiveError::Transport {
+                step: step.clone(),
+                message: self.scrubber.text(&error.without_url().to_string()),
+            })?;
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if !keep && status != 429 {
+            return Ok((status, parsed));
+        }
+        let exchange = Exchange {
+            request: RecordedRequest {
+                method: request.method.as_str().to_owned(),
+                url: request.url.clone(),
+                headers,
+                body: match &request.body {
+                    None => Body::Empty,
+                    Some(bytes) => recorded_body(bytes),
+                },
+            },
+            response: RecordedResponse {
+                status,
+                headers: response_headers,
+                body: recorded_body(&bytes),
+            },
+        };
+        let scrubbed = self.scrubber.exchange(&exchange);
+        let verdict = self.checker.check(&scrubbed);
+        let file = match &self.options.record_dir {
+            Some(dir) => {
+                let sequence = self.out.report.exchanges.len() + 1;
+                let operation = verdict.operation.as_deref().unwrap_or("unknown");
+                let path = dir.join(format!("{sequence:02}-{operation}-{status}.json"));
+                write_recording(&path, &scrubbed)?;
+                path.display().to_string()
+            }
+            None => format!("live:{step}"),
+        };
+        if let Some(expected) = request.expected
+            && expected != status
+        {
+            self.out.deviations.push(Deviation {
+                step: step.clone(),
+                expected,
+                found: status,
+            });
+        }
+        self.out.report.exchanges.push(ExchangeReport {
+            file,
+            index: None,
+            verdict,
+        });
+        Ok((status, parsed))
+    }
+}
+
+fn recorded_body(bytes: &[u8]) -> Body {
+    if bytes.is_empty() {
+        return Body::Empty;
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        // A JSON string body is kept as raw text, as the recording format requires.
+        Ok(Value::String(_)) | Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
+        Ok(value) => Body::Json(value),
+    }
+}
+
+fn write_recording(path: &Path, exchange: &Exchange) -> Result<(), LiveError> {
+    let mut text = serde_json::to_string_pretty(&exchange.to_recorded()).unwrap_or_default();
+    text.push('\n');
+    std::fs::write(path, text).map_err(|source| LiveError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The last path segment of the link at `pointer`, when it is an ID.
+fn link_id(attendee: &Value, pointer: &str) -> Option<String> {
+    let link = attendee.pointer(pointer)?.as_str()?;
+    let last = link
+        .split(['?', '#'])
+        .next()?
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()?;
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())).then(|| last.to_owned())
+}
+
+/// `scheme://host:port` of a URL.
+fn origin_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(at) => match url[at + 3..].find('/') {
+            Some(slash) => &url[..at + 3 + slash],
+            None => url,
+        },
+        None => "",
+    }
+}

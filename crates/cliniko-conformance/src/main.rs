@@ -1,0 +1,180 @@
+//! The `cliniko-conformance` command: checks recorded or live exchanges against the spec.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use cliniko_conformance::live::{LiveOptions, LiveReport};
+use cliniko_conformance::{CheckOptions, Checker, Outcome, Report};
+use cliniko_spec::Spec;
+
+/// The environment variable the API key is read from; a key is never taken as a flag, so that it
+/// stays out of shell histories and process lists.
+const API_KEY_VARIABLE: &str = "CLINIKO_API_KEY";
+
+/// Checks HTTP exchanges with the Cliniko attendees API against the OpenAPI spec.
+///
+/// Exit status: 0 when every exchange conforms, 1 when any violation was found, 2 when the spec
+/// or a recording could not be read (the other recordings are still checked and reported).
+#[derive(Debug, Parser)]
+#[command(name = "cliniko-conformance", version)]
+struct Cli {
+    /// The OpenAPI document to check against, read at run time [default: the spec embedded at
+    /// build time, spec/cliniko-attendees.yaml]
+    #[arg(long, global = true, value_name = "PATH")]
+    spec: Option<PathBuf>,
+    /// Also report every property the schemas do not name (`undocumented_field`)
+    #[arg(long, global = true)]
+    strict: bool,
+    /// How to write the report
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check recordings: JSON files, or directories searched recursively for *.json
+    Check {
+        /// Recording files or directories
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the scenario against a server and check every exchange. The API key is read from
+    /// the CLINIKO_API_KEY environment variable. The scenario creates, changes, cancels and
+    /// archives attendees: use a test account or a fake server
+    Live {
+        /// The server's base URL, with its /v1 (e.g. https://api.au1.cliniko.com/v1)
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// Write each exchange, scrubbed, as a recording in this directory
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// The User-Agent to send, `NAME (EMAIL)`
+        #[arg(
+            long,
+            value_name = "TEXT",
+            default_value = "cliniko-conformance (conformance@example.com)"
+        )]
+        user_agent: String,
+        /// A group appointment to add attendees to [default: found from the first page]
+        #[arg(long, value_name = "ID")]
+        group_appointment_id: Option<String>,
+        /// A patient to add to it [default: the first attendee's patient]
+        #[arg(long, value_name = "ID")]
+        patient_id: Option<String>,
+        /// Also provoke 413 (a 12 MiB body) and 429 (up to 300 quick requests)
+        #[arg(long)]
+        provoke_limits: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// One line per exchange, violations beneath, a summary at the end
+    Human,
+    /// A JSON document: exchanges, unreadable files, summary
+    Json,
+    /// JUnit XML, one test case per exchange
+    Junit,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(Outcome::Unreadable.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let spec = match &cli.spec {
+        Some(path) => Spec::load(path)?,
+        None => Spec::embedded().context("the embedded spec does not load")?,
+    };
+    let checker = Checker::new(
+        &spec,
+        CheckOptions {
+            strict: cli.strict,
+            ..CheckOptions::default()
+        },
+    )?;
+    match cli.command {
+        Command::Check { paths } => {
+            let report = Report::check_paths(&checker, &paths);
+            for error in &report.unreadable {
+                eprintln!("error: {error}");
+            }
+            write_report(&report, cli.format)?;
+            Ok(report.outcome())
+        }
+        Command::Live {
+            base_url,
+            record,
+            user_agent,
+            group_appointment_id,
+            patient_id,
+            provoke_limits,
+        } => {
+            let api_key = std::env::var(API_KEY_VARIABLE).with_context(|| {
+                format!(
+                    "set {API_KEY_VARIABLE} to the API key to use (it is never taken as a flag)"
+                )
+            })?;
+            let options = LiveOptions {
+                base_url,
+                api_key,
+                user_agent,
+                record_dir: record,
+                provoke_limits,
+                group_appointment_id,
+                patient_id,
+                progress: true,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
+            report_live(&live);
+            write_report(&live.report, cli.format)?;
+            Ok(live.report.outcome())
+        }
+    }
+}
+
+fn report_live(live: &LiveReport) {
+    for deviation in &live.deviations {
+        eprintln!(
+            "note: step `{}` expected status {} and got {}",
+            deviation.step, deviation.expected, deviation.found
+        );
+    }
+    for (step, why) in &live.skipped {
+        eprintln!("note: step `{step}` skipped: {why}");
+    }
+}
+
+fn write_report(report: &Report, format: Format) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Human => report.human(),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&report.json())
+                .context("cannot write the JSON report")?;
+            text.push('\n');
+            text
+        }
+        Format::Junit => report.junit(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .context("cannot write the report")?;
+    stdout.flush().context("cannot write the report")
+}

@@ -1,0 +1,463 @@
+//! Recordings: HTTP exchanges kept as JSON files, read into [`Exchange`]s and written back.
+//!
+//! The format is described in the [crate documentation](crate#recordings). Reading never panics:
+//! a file that is not JSON, or not shaped like a recording, gives a [`RecordingError`] that names
+//! the file and, where it applies, the line or the JSON pointer of the problem.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+/// One request and the response it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// What was sent.
+    pub request: RecordedRequest,
+    /// What came back.
+    pub response: RecordedResponse,
+}
+
+/// The request half of an exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    /// The HTTP method, as recorded (compared case-insensitively).
+    pub method: String,
+    /// An absolute URL (`https://api.au1.cliniko.com/v1/attendees/1`) or a path
+    /// (`/v1/attendees/1`, `/attendees/1`), with its query string if any.
+    pub url: String,
+    /// The request headers.
+    pub headers: Headers,
+    /// The request body.
+    pub body: Body,
+}
+
+/// The response half of an exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: Headers,
+    /// The response body.
+    pub body: Body,
+}
+
+/// A recorded body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// No body (`null`, `""` or absent in the recording).
+    Empty,
+    /// The body text exactly as received (a JSON string in the recording); it may not be JSON.
+    Text(String),
+    /// A JSON body, recorded as the JSON value itself.
+    Json(Value),
+}
+
+impl Body {
+    /// Reads the `body` field of a recording.
+    pub fn from_recorded(value: Value) -> Self {
+        match value {
+            Value::Null => Self::Empty,
+            Value::String(text) if text.is_empty() => Self::Empty,
+            Value::String(text) => Self::Text(text),
+            other => Self::Json(other),
+        }
+    }
+
+    /// The `body` field to write in a recording.
+    ///
+    /// A JSON body that is itself a JSON string is written as its raw text (`"\"text\""`), since a
+    /// plain string in a recording means "the raw body".
+    pub fn to_recorded(&self) -> Value {
+        match self {
+            Self::Empty => Value::Null,
+            Self::Text(text) => Value::String(text.clone()),
+            Self::Json(Value::String(text)) => {
+                Value::String(Value::String(text.clone()).to_string())
+            }
+            Self::Json(value) => value.clone(),
+        }
+    }
+
+    /// Whether there is no body.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Empty)
+    }
+}
+
+/// HTTP headers, with names kept in lower case so that lookups ignore case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header; the name is stored in lower case. A name may be added more than once.
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// The first value of a header, whatever the case of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Removes every value of a header, whatever the case of `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+    }
+
+    /// Every header as `(lower-case name, value)`, in recorded order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// Changes every value in place.
+    pub fn map_values(&mut self, mut change: impl FnMut(&str, &str) -> String) {
+        for (name, value) in &mut self.0 {
+            *value = change(name, value);
+        }
+    }
+
+    /// The headers as a recording writes them: one string per name, repeated values as an array.
+    pub fn to_recorded(&self) -> Value {
+        let mut out = Map::new();
+        for (name, value) in &self.0 {
+            match out.get_mut(name) {
+                None => {
+                    out.insert(name.clone(), Value::String(value.clone()));
+                }
+                Some(Value::Array(values)) => values.push(Value::String(value.clone())),
+                Some(single) => {
+                    let first = single.take();
+                    *single = Value::Array(vec![first, Value::String(value.clone())]);
+                }
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+impl Exchange {
+    /// The exchange as a recording file holds it.
+    pub fn to_recorded(&self) -> Value {
+        serde_json::json!({
+            "request": {
+                "method": self.request.method,
+                "url": self.request.url,
+                "headers": self.request.headers.to_recorded(),
+                "body": self.request.body.to_recorded(),
+            },
+            "response": {
+                "status": self.response.status,
+                "headers": self.response.headers.to_recorded(),
+                "body": self.response.body.to_recorded(),
+            },
+        })
+    }
+}
+
+/// Why a recording could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{file}:{line}:{column}: not JSON: {message}")]
+    Json {
+        /// The file.
+        file: String,
+        /// The 1-based line of the error.
+        line: usize,
+        /// The 1-based column of the error.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// The file is JSON but not a recording.
+    #[error(
+        "{file}: at {pointer}: not a recording: {message}; see the recording format in the cliniko-conformance docs"
+    )]
+    Shape {
+        /// The file.
+        file: String,
+        /// Where in the file (a JSON pointer; `/` for the whole file).
+        pointer: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// Reads every exchange in a recording file.
+pub fn read_recording(path: &Path) -> Result<Vec<Exchange>, RecordingError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| RecordingError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_recording(&bytes, &file)
+}
+
+/// Reads every exchange in the text of a recording; `file` names it in errors.
+pub fn parse_recording(bytes: &[u8], file: &str) -> Result<Vec<Exchange>, RecordingError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|error| RecordingError::Json {
+        file: file.to_owned(),
+        line: error.line(),
+        column: error.column(),
+        message: parser_message(&error),
+    })?;
+    recording_from_value(value, file)
+}
+
+/// Reads every exchange in a recording that is already parsed; `file` names it in errors.
+pub fn recording_from_value(value: Value, file: &str) -> Result<Vec<Exchange>, RecordingError> {
+    let shape = |pointer: &str, message: &str| RecordingError::Shape {
+        file: file.to_owned(),
+        pointer: pointer.to_owned(),
+        message: message.to_owned(),
+    };
+    let Value::Object(mut top) = value else {
+        return Err(shape(
+            "/",
+            "expected an object with `request` and `response`, or with `interactions`",
+        ));
+    };
+    match top.remove("interactions") {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                exchange_from_value(item, &format!("/interactions/{index}"))
+                    .map_err(|(p, m)| shape(&p, &m))
+            })
+            .collect(),
+        Some(_) => Err(shape("/interactions", "expected an array of exchanges")),
+        None => exchange_from_value(Value::Object(top), "")
+            .map(|one| vec![one])
+            .map_err(|(p, m)| shape(&p, &m)),
+    }
+}
+
+/// A shape problem: the pointer and the message.
+type ShapeProblem = (String, String);
+
+fn exchange_from_value(value: Value, at: &str) -> Result<Exchange, ShapeProblem> {
+    let Value::Object(mut object) = value else {
+        return Err((
+            slash(at),
+            "expected an object with `request` and `response`".to_owned(),
+        ));
+    };
+    let request = match object.remove("request") {
+        Some(Value::Object(request)) => request,
+        Some(_) => return Err((format!("{at}/request"), "expected an object".to_owned())),
+        None => return Err((slash(at), "missing `request`".to_owned())),
+    };
+    let response = match object.remove("response") {
+        Some(Value::Object(response)) => response,
+        Some(_) => return Err((format!("{at}/response"), "expected an object".to_owned())),
+        None => return Err((slash(at), "missing `response`".to_owned())),
+    };
+    Ok(Exchange {
+        request: request_from(request, &format!("{at}/request"))?,
+        response: response_from(response, &format!("{at}/response"))?,
+    })
+}
+
+fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequest, ShapeProblem> {
+    let method = match object.remove("method") {
+        Some(Value::String(method)) if !method.is_empty() => method,
+        Some(_) => {
+            return Err((
+                format!("{at}/method"),
+                "expected an HTTP method as a string".to_owned(),
+            ));
+        }
+        None => return Err((at.to_owned(), "missing `method`".to_owned())),
+    };
+    let url = match object.remove("url") {
+        Some(Value::String(url)) => url,
+        Some(_) => {
+            return Err((
+                format!("{at}/url"),
+                "expected a URL or a path as a string".to_owned(),
+            ));
+        }
+        None => return Err((at.to_owned(), "missing `url`".to_owned())),
+    };
+    Ok(RecordedRequest {
+        method,
+        url,
+        headers: headers_from(object.remove("headers"), &format!("{at}/headers"))?,
+        body: Body::from_recorded(object.remove("body").unwrap_or(Value::Null)),
+    })
+}
+
+fn response_from(
+    mut object: Map<String, Value>,
+    at: &str,
+) -> Result<RecordedResponse, ShapeProblem> {
+    let status = match object.remove("status") {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|s| (100..=599).contains(s))
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or_else(|| {
+                (
+                    format!("{at}/status"),
+                    format!("expected an HTTP status from 100 to 599, found {n}"),
+                )
+            })?,
+        Some(_) => {
+            return Err((
+                format!("{at}/status"),
+                "expected an HTTP status as a number".to_owned(),
+            ));
+        }
+        None => return Err((at.to_owned(), "missing `status`".to_owned())),
+    };
+    Ok(RecordedResponse {
+        status,
+        headers: headers_from(object.remove("headers"), &format!("{at}/headers"))?,
+        body: Body::from_recorded(object.remove("body").unwrap_or(Value::Null)),
+    })
+}
+
+fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, ShapeProblem> {
+    let mut headers = Headers::new();
+    let object = match value {
+        None | Some(Value::Null) => return Ok(headers),
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            return Err((
+                at.to_owned(),
+                "expected an object of header names to values".to_owned(),
+            ));
+        }
+    };
+    for (name, value) in object {
+        let here = format!("{at}/{}", cliniko_spec::pointer::escape(&name));
+        match value {
+            Value::Array(values) => {
+                for (index, value) in values.into_iter().enumerate() {
+                    headers.append(
+                        &name,
+                        header_text(value).ok_or_else(|| {
+                            (
+                                format!("{here}/{index}"),
+                                "expected a header value as a string".to_owned(),
+                            )
+                        })?,
+                    );
+                }
+            }
+            value => headers.append(
+                &name,
+                header_text(value).ok_or_else(|| {
+                    (
+                        here,
+                        "expected a header value as a string or an array of strings".to_owned(),
+                    )
+                })?,
+            ),
+        }
+    }
+    Ok(headers)
+}
+
+/// A header value; numbers and booleans are accepted as their text, since hand-written recordings
+/// often hold `"x-ratelimit-reset": 1700000060`.
+fn header_text(value: Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn slash(at: &str) -> String {
+    if at.is_empty() {
+        "/".to_owned()
+    } else {
+        at.to_owned()
+    }
+}
+
+/// serde_json's message without its own "at line L column C" suffix, which the error prints itself.
+pub(crate) fn parser_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_format_the_issue_shows() {
+        let text = br#"{
+          "request":  { "method": "GET", "url": "https://api.au1.cliniko.com/v1/attendees/1?x=1",
+                        "headers": { "Accept": "application/json" }, "body": null },
+          "response": { "status": 200, "headers": { "content-type": "application/json; charset=utf-8" },
+                        "body": { "id": "1" } }
+        }"#;
+        let exchanges = parse_recording(text, "one.json").expect("reads");
+        assert_eq!(exchanges.len(), 1);
+        assert_eq!(
+            exchanges[0].request.headers.get("accept"),
+            Some("application/json")
+        );
+        assert_eq!(
+            exchanges[0].response.headers.get("Content-Type"),
+            Some("application/json; charset=utf-8")
+        );
+        assert_eq!(
+            exchanges[0].response.body,
+            Body::Json(serde_json::json!({ "id": "1" }))
+        );
+        assert_eq!(exchanges[0].request.body, Body::Empty);
+    }
+
+    #[test]
+    fn reads_interactions_and_names_the_bad_one() {
+        let text = br#"{ "interactions": [
+            { "request": { "method": "GET", "url": "/attendees" }, "response": { "status": 200, "body": "{" } },
+            { "request": { "method": "GET", "url": "/attendees" }, "response": { "status": "200" } } ] }"#;
+        let error = parse_recording(text, "two.json").expect_err("second is bad");
+        assert_eq!(
+            error.to_string(),
+            "two.json: at /interactions/1/response/status: not a recording: expected an HTTP status as a number; see the recording format in the cliniko-conformance docs"
+        );
+    }
+
+    #[test]
+    fn a_string_body_is_raw_text_and_survives_a_write() {
+        let body = Body::Json(Value::String("quoted".to_owned()));
+        assert_eq!(
+            Body::from_recorded(body.to_recorded()),
+            Body::Text("\"quoted\"".to_owned())
+        );
+        assert_eq!(
+            Body::from_recorded(Value::String(String::new())),
+            Body::Empty
+        );
+    }
+}

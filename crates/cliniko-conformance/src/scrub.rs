@@ -1,0 +1,242 @@
+//! Scrubbing exchanges before they are written as recordings.
+//!
+//! A recording must never hold the API key or an `Authorization` header, and must not carry
+//! free text or personal data from a real account. [`Scrubber::exchange`] drops the credential
+//! headers, removes the key wherever it appears, replaces the server's origin with
+//! [`ORIGIN_PLACEHOLDER`], and replaces the values of free-text and personal properties with fixed
+//! placeholders that still satisfy the spec's schemas, so the same run writes the same recording.
+
+use serde_json::Value;
+
+use crate::recording::{Body, Exchange, Headers};
+
+/// Replaces notes and cancellation notes.
+pub const NOTE_PLACEHOLDER: &str = "Scrubbed note";
+/// Replaces IP addresses (an address from TEST-NET-1, RFC 5737).
+pub const IP_PLACEHOLDER: &str = "192.0.2.1";
+/// Replaces names.
+pub const NAME_PLACEHOLDER: &str = "Scrubbed Name";
+/// Replaces email addresses.
+pub const EMAIL_PLACEHOLDER: &str = "scrubbed@example.com";
+/// Replaces the `User-Agent`, which names the caller and an email address.
+pub const USER_AGENT_PLACEHOLDER: &str = "cliniko-conformance (conformance@example.com)";
+/// Replaces the API key wherever it appears.
+pub const SECRET_PLACEHOLDER: &str = "[redacted]";
+/// Replaces the origin (`scheme://host:port`) of the server that was recorded.
+pub const ORIGIN_PLACEHOLDER: &str = "https://cliniko.invalid";
+
+/// Headers that carry credentials or session state, never written.
+const DROPPED_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// Properties whose values are free text or personal data, and what replaces them.
+fn placeholder_for(property: &str) -> Option<&'static str> {
+    match property {
+        "notes" | "cancellation_note" => Some(NOTE_PLACEHOLDER),
+        "booking_ip_address" | "ip_address" => Some(IP_PLACEHOLDER),
+        "first_name" | "last_name" | "preferred_first_name" | "name" | "full_name" => {
+            Some(NAME_PLACEHOLDER)
+        }
+        "email" | "email_address" => Some(EMAIL_PLACEHOLDER),
+        _ => None,
+    }
+}
+
+/// Removes secrets and personal data from exchanges.
+#[derive(Clone)]
+pub struct Scrubber {
+    secrets: Vec<String>,
+    origin: Option<String>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scrubber")
+            .field("secrets", &format_args!("[{} hidden]", self.secrets.len()))
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl Scrubber {
+    /// A scrubber that removes `api_key` (and its Basic-auth encoding) wherever it appears.
+    pub fn new(api_key: &str) -> Self {
+        let mut secrets = Vec::new();
+        if !api_key.is_empty() {
+            secrets.push(api_key.to_owned());
+            secrets.push(base64(format!("{api_key}:").as_bytes()));
+        }
+        Self {
+            secrets,
+            origin: None,
+        }
+    }
+
+    /// Also replaces `origin` (such as `http://127.0.0.1:8080`) with [`ORIGIN_PLACEHOLDER`], so that
+    /// recordings from a server on a random port do not change from run to run.
+    pub fn with_origin(mut self, origin: &str) -> Self {
+        let origin = origin.trim_end_matches('/');
+        if !origin.is_empty() {
+            self.origin = Some(origin.to_owned());
+        }
+        self
+    }
+
+    /// The exchange with its secrets and personal data replaced.
+    pub fn exchange(&self, exchange: &Exchange) -> Exchange {
+        let mut out = exchange.clone();
+        out.request.url = self.text(&out.request.url);
+        self.headers(&mut out.request.headers);
+        self.headers(&mut out.response.headers);
+        self.body(&mut out.request.body);
+        self.body(&mut out.response.body);
+        out
+    }
+
+    fn headers(&self, headers: &mut Headers) {
+        for name in DROPPED_HEADERS {
+            headers.remove(name);
+        }
+        headers.map_values(|name, value| {
+            if name == "user-agent" {
+                USER_AGENT_PLACEHOLDER.to_owned()
+            } else {
+                self.text(value)
+            }
+        });
+    }
+
+    fn body(&self, body: &mut Body) {
+        match body {
+            Body::Empty => {}
+            Body::Text(text) => *text = self.text(text),
+            Body::Json(value) => self.value(value),
+        }
+    }
+
+    fn value(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => *text = self.text(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
+            Value::Object(object) => {
+                for (key, item) in object.iter_mut() {
+                    match (placeholder_for(key), &item) {
+                        (Some(placeholder), Value::String(_)) => {
+                            *item = Value::String(placeholder.to_owned())
+                        }
+                        _ => self.value(item),
+                    }
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// The text with every secret and the origin replaced.
+    pub fn text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), SECRET_PLACEHOLDER);
+            }
+        }
+        if let Some(origin) = &self.origin
+            && out.contains(origin.as_str())
+        {
+            out = out.replace(origin.as_str(), ORIGIN_PLACEHOLDER);
+        }
+        out
+    }
+}
+
+/// Standard base64 with padding, for the one value Basic authentication sends.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::recording::{RecordedRequest, RecordedResponse};
+
+    #[test]
+    fn base64_matches_clinikos_documented_example() {
+        assert_eq!(
+            base64(b"MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2:"),
+            "TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6"
+        );
+    }
+
+    #[test]
+    fn scrubs_credentials_and_personal_fields() {
+        let mut request_headers = Headers::new();
+        request_headers.append("Authorization", "Basic c2VjcmV0LWtleTo=");
+        request_headers.append("User-Agent", "Me (me@private.example)");
+        request_headers.append("X-Echo", "secret-key");
+        let exchange = Exchange {
+            request: RecordedRequest {
+                method: "POST".to_owned(),
+                url: "http://127.0.0.1:9/v1/attendees?key=secret-key".to_owned(),
+                headers: request_headers,
+                body: Body::Json(json!({ "notes": "Allergic to cats", "patient_id": "1" })),
+            },
+            response: RecordedResponse {
+                status: 201,
+                headers: Headers::new(),
+                body: Body::Json(json!({
+                    "notes": null, "booking_ip_address": "10.1.2.3", "cancellation_note": "Flu",
+                    "links": { "self": "http://127.0.0.1:9/v1/attendees/1" } })),
+            },
+        };
+        let scrubbed = Scrubber::new("secret-key")
+            .with_origin("http://127.0.0.1:9")
+            .exchange(&exchange);
+        let text = scrubbed.to_recorded().to_string();
+        assert!(
+            !text.contains("secret-key") && !text.contains("c2VjcmV0LWtleTo="),
+            "{text}"
+        );
+        assert!(scrubbed.request.headers.get("authorization").is_none());
+        assert_eq!(
+            scrubbed.request.headers.get("user-agent"),
+            Some(USER_AGENT_PLACEHOLDER)
+        );
+        assert_eq!(
+            scrubbed.request.url,
+            "https://cliniko.invalid/v1/attendees?key=[redacted]"
+        );
+        assert_eq!(
+            scrubbed.response.body,
+            Body::Json(json!({
+                "notes": null, "booking_ip_address": IP_PLACEHOLDER, "cancellation_note": NOTE_PLACEHOLDER,
+                "links": { "self": "https://cliniko.invalid/v1/attendees/1" } }))
+        );
+        assert_eq!(
+            scrubbed.request.body,
+            Body::Json(json!({ "notes": NOTE_PLACEHOLDER, "patient_id": "1" }))
+        );
+    }
+}
