@@ -142,6 +142,12 @@ fn client_tokens(spec: &Spec) -> anyhow::Result<TokenStream> {
     for name in &schemas {
         settings.with_replacement(name, format!("::cliniko_types::{name}"), [].into_iter());
     }
+    // The hand-written layer in `cliniko-client` carries its retry, rate-limit and error policy in
+    // the client's inner value and implements `ClientHooks` for it; `Expected` turns a missing
+    // implementation into one clear compile error instead of a silent fallback to plain requests.
+    settings
+        .with_inner_type(quote::quote! { crate::RequestPolicy })
+        .with_hooks(progenitor_impl::HooksMode::Expected);
     let mut document = spec.document().clone();
     strip_user_agent(&mut document);
     let mut generator = Generator::new(&settings);

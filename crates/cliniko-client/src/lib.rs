@@ -1,12 +1,142 @@
-//! A typed client for the Cliniko attendees API, generated from `spec/cliniko-attendees.yaml`.
+//! A typed client for the Cliniko attendees API.
 //!
-//! The generated progenitor client sits in [`Client`], with one builder method per operation
-//! (`client.get_attendee().id(id).send()`); request and response bodies are the types of
-//! [`cliniko_types`], re-exported as [`types`].
+//! The operations are generated from `spec/cliniko-attendees.yaml` by progenitor: [`Client`] has one
+//! builder method per operation (`client.get_attendee().id(id).send()`), taking and returning the
+//! types of [`cliniko_types`]. This crate wraps that client from the outside:
+//!
+//! - [`Client::builder`] takes the API key and the `User-Agent`, finds the shard from the key, and
+//!   sets HTTP Basic auth, `Accept`, TLS (rustls, 1.2 or newer) and timeouts. The key never appears
+//!   in `Debug` output, errors or traces.
+//! - Every request goes through the client's `ClientHooks`: it waits out a 429 until
+//!   `X-RateLimit-Reset`, retries idempotent requests after a 5xx or a lost connection with
+//!   exponential backoff and jitter (never a create whose fate is unknown), and can pace itself to
+//!   Cliniko's 200 requests per minute ([`RateLimit::CLINIKO`]).
+//! - [`Client::stream_attendees`] turns any list request into a [`Stream`](futures::Stream) that
+//!   follows `links.next`; [`filter`] builds typed `q[]` filters and sorts.
+//! - `?` turns the generated error into [`Error`], with a variant for each way Cliniko says no.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let base_url = "http://127.0.0.1:8080/v1";
+//! use chrono::{Duration, Utc};
+//! use cliniko_client::filter::Filter;
+//! use cliniko_client::{Client, ResponseExt as _};
+//! use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason};
+//! use futures::TryStreamExt as _;
+//!
+//! let client = Client::builder("fake-api-key", "Really helpful app (devs@helpfulapp.com)")
+//!     .base_url(base_url) // leave out to use the shard named by the key
+//!     .build()?;
+//!
+//! // Every attendee changed in the last 30 days, 100 to a page.
+//! let since = Utc::now() - Duration::days(30);
+//! let request = client.list_attendees().per_page(100).q(Filter::attendees().updated_at().gt(since));
+//! let recent: Vec<_> = client.stream_attendees(request).try_collect().await?;
+//! # let _ = recent;
+//!
+//! // Add a patient to a group appointment, then cancel them.
+//! # let booking_id = cliniko_types::Id::new(1);
+//! # let patient_id = cliniko_types::Id::new(1);
+//! let created = client
+//!     .create_attendee()
+//!     .body(AttendeeCreate { booking_id, patient_id, arrived: None, notes: None, patient_case_id: None })
+//!     .send()
+//!     .await?;
+//! println!("created {}", created.location().expect("cliniko sends a location"));
+//! client
+//!     .cancel_attendee()
+//!     .id(created.id)
+//!     .body(AttendeeCancel {
+//!         cancellation_reason: CancellationReason::FeelingBetter,
+//!         cancellation_note: None,
+//!         apply_to_repeats: None,
+//!     })
+//!     .send()
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
+
+mod config;
+mod error;
+pub mod filter;
+mod paginate;
+mod policy;
 
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all, unused_imports, deprecated)]
 mod generated_sdk;
 
+pub use config::{ApiKey, ClientBuilder, ConfigError, Shard, UnknownShard, UserAgent};
+pub use error::{Error, ErrorBody, Result};
 pub use generated_sdk::*;
+pub use paginate::{AttendeeStream, ListRequest};
+pub use policy::{RateLimit, RequestPolicy, RetryPolicy};
+
+use progenitor_client::{ClientHooks, OperationInfo};
+
+impl Client {
+    /// Starts building a client from an API key and a `User-Agent` of the form `Name (email)`.
+    /// Nothing is checked until [`ClientBuilder::build`].
+    pub fn builder(api_key: impl Into<String>, user_agent: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(api_key, user_agent)
+    }
+
+    /// The base URL requests go to, such as `https://api.au1.cliniko.com/v1`.
+    pub fn base_url(&self) -> &str {
+        self.baseurl()
+    }
+}
+
+/// The hand-written request policy, applied to every operation the generated code sends.
+impl ClientHooks<RequestPolicy> for Client {
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        self.inner().execute(self.client(), request, info.operation_id).await
+    }
+
+    /// An error response whose body is not Cliniko's JSON (such as its HTML 404 page) would fail
+    /// in the generated code as an unreadable payload, losing its status; this hands it over as
+    /// an unexpected response instead, which keeps the status and, through the buffered body the
+    /// `exec` hook left in its extensions, the body.
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> std::result::Result<(), progenitor_client::Error<E>> {
+        let Ok(response) = result else {
+            return Ok(());
+        };
+        let Some(body) = response.extensions().get::<error::BufferedBody>() else {
+            return Ok(());
+        };
+        if serde_json::from_slice::<cliniko_types::ErrorResponse>(&body.0).is_ok() {
+            return Ok(());
+        }
+        let mut copy = http::Response::new(reqwest::Body::from(body.0.clone()));
+        *copy.status_mut() = response.status();
+        *copy.headers_mut() = response.headers().clone();
+        copy.extensions_mut().insert(body.clone());
+        Err(progenitor_client::Error::UnexpectedResponse(copy.into()))
+    }
+}
+
+/// What a response says besides its body.
+pub trait ResponseExt {
+    /// `Location`: the URL of the attendee a create made.
+    fn location(&self) -> Option<reqwest::Url>;
+    /// `X-Request-Id`: Cliniko's name for the request, for its support team.
+    fn request_id(&self) -> Option<&str>;
+}
+
+impl<T> ResponseExt for ResponseValue<T> {
+    fn location(&self) -> Option<reqwest::Url> {
+        let location = self.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
+        reqwest::Url::parse(location).ok()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        self.headers().get("x-request-id")?.to_str().ok()
+    }
+}

@@ -1,0 +1,525 @@
+//! Typed `q[]` filters and `sort` orders: each route family gets only the fields and operators
+//! Cliniko accepts on it, and date-times are written in UTC as Cliniko wants them.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use cliniko_client::filter::{Filter, Sort, SortField};
+//!
+//! let since = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+//! let filter = Filter::attendees()
+//!     .updated_at().gt(since)
+//!     .patient_id().one_of([1_i64, 2, 3])
+//!     .cancelled_at().any();
+//! assert_eq!(
+//!     filter.conditions().collect::<Vec<_>>(),
+//!     ["updated_at:>2024-01-01T00:00:00Z", "patient_id:=1,2,3", "cancelled_at:*"],
+//! );
+//! let sort = Sort::new().asc(SortField::UpdatedAt).desc(SortField::Id);
+//! assert_eq!(sort.as_str(), "updated_at:asc,id:desc");
+//! ```
+//!
+//! A field the route does not accept is not there to call: `Filter::single_attendee()` offers only
+//! `archived_at`, `cancelled_at` and `deleted_at`, and a date-time field has no `eq`.
+//!
+//! ```compile_fail
+//! use cliniko_client::filter::Filter;
+//! let filter = Filter::single_attendee().patient_id().eq(1_i64);
+//! ```
+//!
+//! ```compile_fail
+//! use cliniko_client::filter::Filter;
+//! let filter = Filter::patient_case_attendees().patient_case_id().eq(1_i64);
+//! ```
+
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use cliniko_types::Id;
+
+use crate::types;
+
+/// Routes that list attendees: `GET /attendees`, `/attendees/deleted`, `/attendees/cancelled`,
+/// and the attendees of a group or an individual appointment.
+#[derive(Debug, Clone, Copy)]
+pub enum AttendeeLists {}
+
+/// `GET /patient_cases/{id}/attendees`: the attendee filters less `patient_case_id`, which the
+/// path fixes.
+#[derive(Debug, Clone, Copy)]
+pub enum PatientCaseAttendees {}
+
+/// `GET /attendees/{id}`: only the archive and cancellation dates, to find a hidden attendee.
+#[derive(Debug, Clone, Copy)]
+pub enum SingleAttendee {}
+
+/// `q[]` conditions for the routes `R` stands for, combined with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter<R> {
+    conditions: Vec<String>,
+    /// The first condition that cannot be sent, reported when the filter is handed to a builder.
+    invalid: Option<&'static str>,
+    route: PhantomData<fn() -> R>,
+}
+
+impl Filter<AttendeeLists> {
+    /// A filter for the routes that list attendees.
+    pub fn attendees() -> Self {
+        Self::empty()
+    }
+}
+
+impl Filter<PatientCaseAttendees> {
+    /// A filter for the attendees of a patient case.
+    pub fn patient_case_attendees() -> Self {
+        Self::empty()
+    }
+}
+
+impl Filter<SingleAttendee> {
+    /// A filter for `GET /attendees/{id}`.
+    pub fn single_attendee() -> Self {
+        Self::empty()
+    }
+}
+
+impl<R> Filter<R> {
+    fn empty() -> Self {
+        Self {
+            conditions: Vec::new(),
+            invalid: None,
+            route: PhantomData,
+        }
+    }
+
+    fn with(mut self, field: &'static str, condition: &str) -> Self {
+        self.conditions.push(format!("{field}:{condition}"));
+        self
+    }
+
+    /// Each condition as Cliniko reads it, `FIELD:OPERATORVALUE`.
+    pub fn conditions(&self) -> impl Iterator<Item = &str> {
+        self.conditions.iter().map(String::as_str)
+    }
+
+    /// Whether the filter has no condition.
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
+    /// The conditions as the generated per-route item type, checked against the spec's pattern.
+    fn into_items<T>(self) -> Result<Vec<T>, types::error::ConversionError>
+    where
+        T: TryFrom<String, Error = types::error::ConversionError>,
+    {
+        if let Some(reason) = self.invalid {
+            return Err(reason.into());
+        }
+        self.conditions.into_iter().map(T::try_from).collect()
+    }
+}
+
+/// Chooses the operator for a numeric (ID) field; every method returns the filter.
+#[derive(Debug)]
+#[must_use = "a field without an operator adds no condition"]
+pub struct Numeric<R> {
+    filter: Filter<R>,
+    field: &'static str,
+}
+
+impl<R> Numeric<R> {
+    fn compare(self, operator: &str, id: Id) -> Filter<R> {
+        self.filter.with(self.field, &format!("{operator}{id}"))
+    }
+
+    fn list(self, operator: &str, ids: impl IntoIterator<Item = impl Into<Id>>) -> Filter<R> {
+        let mut value = String::from(operator);
+        for (index, id) in ids.into_iter().enumerate() {
+            if index > 0 {
+                value.push(',');
+            }
+            let _ = write!(value, "{}", id.into());
+        }
+        if value.len() == operator.len() {
+            let mut filter = self.filter;
+            filter.invalid.get_or_insert("a list filter needs at least one id");
+            return filter;
+        }
+        self.filter.with(self.field, &value)
+    }
+
+    /// `=`: equal to.
+    pub fn eq(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare("=", id.into())
+    }
+    /// `!=`: not equal to.
+    pub fn ne(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare("!=", id.into())
+    }
+    /// `>`: greater than.
+    pub fn gt(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare(">", id.into())
+    }
+    /// `>=`: greater than or equal to.
+    pub fn ge(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare(">=", id.into())
+    }
+    /// `<`: less than.
+    pub fn lt(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare("<", id.into())
+    }
+    /// `<=`: less than or equal to.
+    pub fn le(self, id: impl Into<Id>) -> Filter<R> {
+        self.compare("<=", id.into())
+    }
+    /// `=1,2,3`: any of these (at least one).
+    pub fn one_of(self, ids: impl IntoIterator<Item = impl Into<Id>>) -> Filter<R> {
+        self.list("=", ids)
+    }
+    /// `!=1,2,3`: none of these (at least one).
+    pub fn none_of(self, ids: impl IntoIterator<Item = impl Into<Id>>) -> Filter<R> {
+        self.list("!=", ids)
+    }
+    /// `?`: has a value.
+    pub fn is_not_null(self) -> Filter<R> {
+        self.filter.with(self.field, "?")
+    }
+    /// `!?`: has no value.
+    pub fn is_null(self) -> Filter<R> {
+        self.filter.with(self.field, "!?")
+    }
+}
+
+/// Chooses the operator for a date-time field; every method returns the filter. Times are sent
+/// in UTC (`2014-08-30T18:00:00Z`), with fractions of a second only when there are any.
+#[derive(Debug)]
+#[must_use = "a field without an operator adds no condition"]
+pub struct Timestamp<R> {
+    filter: Filter<R>,
+    field: &'static str,
+}
+
+impl<R> Timestamp<R> {
+    fn compare<Tz: TimeZone>(self, operator: &str, at: &DateTime<Tz>) -> Filter<R> {
+        let utc = at.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        self.filter.with(self.field, &format!("{operator}{utc}"))
+    }
+
+    /// `>`: after.
+    pub fn gt<Tz: TimeZone>(self, at: DateTime<Tz>) -> Filter<R> {
+        self.compare(">", &at)
+    }
+    /// `>=`: at or after.
+    pub fn ge<Tz: TimeZone>(self, at: DateTime<Tz>) -> Filter<R> {
+        self.compare(">=", &at)
+    }
+    /// `<`: before.
+    pub fn lt<Tz: TimeZone>(self, at: DateTime<Tz>) -> Filter<R> {
+        self.compare("<", &at)
+    }
+    /// `<=`: at or before.
+    pub fn le<Tz: TimeZone>(self, at: DateTime<Tz>) -> Filter<R> {
+        self.compare("<=", &at)
+    }
+    /// `?`: has a value.
+    pub fn is_not_null(self) -> Filter<R> {
+        self.filter.with(self.field, "?")
+    }
+    /// `!?`: has no value.
+    pub fn is_null(self) -> Filter<R> {
+        self.filter.with(self.field, "!?")
+    }
+    /// `*`: any value, null or not, which also brings back the attendees the route leaves out
+    /// (for example `cancelled_at:*` includes cancelled attendees).
+    pub fn any(self) -> Filter<R> {
+        self.filter.with(self.field, "*")
+    }
+}
+
+/// Declares the fields of one route family, each returning its operator chooser.
+macro_rules! fields {
+    ($route:ty { numeric: [$($numeric:ident),*], timestamp: [$($timestamp:ident),*] }) => {
+        impl Filter<$route> {
+            $(
+                #[doc = concat!("Filters on `", stringify!($numeric), "`.")]
+                pub fn $numeric(self) -> Numeric<$route> {
+                    Numeric { filter: self, field: stringify!($numeric) }
+                }
+            )*
+            $(
+                #[doc = concat!("Filters on `", stringify!($timestamp), "` (UTC).")]
+                pub fn $timestamp(self) -> Timestamp<$route> {
+                    Timestamp { filter: self, field: stringify!($timestamp) }
+                }
+            )*
+        }
+    };
+}
+
+fields!(AttendeeLists {
+    numeric: [appointment_id, booking_id, id, patient_case_id, patient_id],
+    timestamp: [archived_at, cancelled_at, created_at, deleted_at, updated_at]
+});
+fields!(PatientCaseAttendees {
+    numeric: [appointment_id, booking_id, id, patient_id],
+    timestamp: [archived_at, cancelled_at, created_at, deleted_at, updated_at]
+});
+fields!(SingleAttendee {
+    numeric: [],
+    timestamp: [archived_at, cancelled_at, deleted_at]
+});
+
+/// Lets a filter be handed to the generated builder of each route it fits: `.q(filter)`.
+macro_rules! into_query {
+    ($route:ty => $($item:ident),*) => {
+        $(
+            impl TryFrom<Filter<$route>> for Vec<types::$item> {
+                type Error = types::error::ConversionError;
+
+                fn try_from(filter: Filter<$route>) -> Result<Self, Self::Error> {
+                    filter.into_items()
+                }
+            }
+        )*
+    };
+}
+
+into_query!(AttendeeLists =>
+    ListAttendeesQItem,
+    ListDeletedAttendeesQItem,
+    ListCancelledAttendeesQItem,
+    ListGroupAppointmentAttendeesQItem,
+    ListIndividualAppointmentAttendeesQItem
+);
+into_query!(PatientCaseAttendees => ListPatientCaseAttendeesQItem);
+into_query!(SingleAttendee => GetAttendeeQItem);
+
+/// An attendee field to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum SortField {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    ArchivedAt,
+    CancelledAt,
+    DeletedAt,
+    AppointmentId,
+    BookingId,
+    PatientId,
+    PatientCaseId,
+}
+
+impl SortField {
+    /// The field's name in Cliniko.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::ArchivedAt => "archived_at",
+            Self::CancelledAt => "cancelled_at",
+            Self::DeletedAt => "deleted_at",
+            Self::AppointmentId => "appointment_id",
+            Self::BookingId => "booking_id",
+            Self::PatientId => "patient_id",
+            Self::PatientCaseId => "patient_case_id",
+        }
+    }
+}
+
+/// A `sort` order: fields in priority order, each ascending or descending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sort(String);
+
+impl Sort {
+    /// No field yet; Cliniko's default is `created_at` ascending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn then(mut self, field: SortField, direction: &str) -> Self {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+        self.0.push_str(field.as_str());
+        self.0.push_str(direction);
+        self
+    }
+
+    /// Then by `field`, ascending.
+    pub fn asc(self, field: SortField) -> Self {
+        self.then(field, ":asc")
+    }
+
+    /// Then by `field`, descending.
+    pub fn desc(self, field: SortField) -> Self {
+        self.then(field, ":desc")
+    }
+
+    /// The value of `sort`, as in `updated_at:asc,id:desc`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lets a sort be handed to the generated builder of each list route: `.sort(sort)`.
+macro_rules! into_sort {
+    ($($sort:ident),*) => {
+        $(
+            impl TryFrom<Sort> for types::$sort {
+                type Error = types::error::ConversionError;
+
+                fn try_from(sort: Sort) -> Result<Self, Self::Error> {
+                    sort.0.try_into()
+                }
+            }
+        )*
+    };
+}
+
+into_sort!(
+    ListAttendeesSort,
+    ListDeletedAttendeesSort,
+    ListCancelledAttendeesSort,
+    ListGroupAppointmentAttendeesSort,
+    ListIndividualAppointmentAttendeesSort,
+    ListPatientCaseAttendeesSort
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::FixedOffset;
+
+    fn at(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(text).expect("a valid date-time")
+    }
+
+    fn items(filter: Filter<AttendeeLists>) -> Vec<String> {
+        Vec::<types::ListAttendeesQItem>::try_from(filter)
+            .expect("the spec's pattern accepts it")
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn every_numeric_operator_matches_the_spec() {
+        let filter = Filter::attendees()
+            .id()
+            .eq(1_i64)
+            .booking_id()
+            .ne(2_i64)
+            .patient_id()
+            .gt(3_i64)
+            .appointment_id()
+            .ge(4_i64)
+            .patient_case_id()
+            .lt(5_i64)
+            .id()
+            .le(i64::MAX)
+            .patient_id()
+            .one_of([1_i64, 2, 3])
+            .patient_id()
+            .none_of([4_i64])
+            .patient_case_id()
+            .is_not_null()
+            .appointment_id()
+            .is_null();
+        assert_eq!(
+            items(filter),
+            [
+                "id:=1",
+                "booking_id:!=2",
+                "patient_id:>3",
+                "appointment_id:>=4",
+                "patient_case_id:<5",
+                "id:<=9223372036854775807",
+                "patient_id:=1,2,3",
+                "patient_id:!=4",
+                "patient_case_id:?",
+                "appointment_id:!?",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_timestamp_operator_matches_the_spec_in_utc() {
+        let filter = Filter::attendees()
+            .updated_at()
+            .gt(at("2024-01-01T10:00:00+10:00"))
+            .created_at()
+            .ge(at("2014-08-30T18:00:00Z"))
+            .archived_at()
+            .lt(at("2024-06-30T23:59:59.250-02:00"))
+            .deleted_at()
+            .le(at("2024-01-01T00:00:00Z"))
+            .cancelled_at()
+            .is_not_null()
+            .archived_at()
+            .is_null()
+            .cancelled_at()
+            .any();
+        assert_eq!(
+            items(filter),
+            [
+                "updated_at:>2024-01-01T00:00:00Z",
+                "created_at:>=2014-08-30T18:00:00Z",
+                "archived_at:<2024-07-01T01:59:59.250Z",
+                "deleted_at:<=2024-01-01T00:00:00Z",
+                "cancelled_at:?",
+                "archived_at:!?",
+                "cancelled_at:*",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_route_family_converts_to_its_own_items() {
+        let patient_case = Filter::patient_case_attendees().patient_id().eq(7_i64);
+        let converted: Vec<types::ListPatientCaseAttendeesQItem> = patient_case.try_into().expect("fits");
+        assert_eq!(converted.len(), 1);
+        let single = Filter::single_attendee().cancelled_at().any().archived_at().any();
+        let converted: Vec<types::GetAttendeeQItem> = single.try_into().expect("fits");
+        assert_eq!(converted.iter().map(|item| item.as_str()).collect::<Vec<_>>(), ["cancelled_at:*", "archived_at:*"]);
+    }
+
+    #[test]
+    fn an_empty_id_list_is_refused_when_sent() {
+        let filter = Filter::attendees().id().one_of(Vec::<i64>::new());
+        assert!(Vec::<types::ListAttendeesQItem>::try_from(filter).is_err());
+    }
+
+    #[test]
+    fn a_negative_id_is_refused_by_the_spec_pattern() {
+        let filter = Filter::attendees().id().eq(-1_i64);
+        assert!(Vec::<types::ListAttendeesQItem>::try_from(filter).is_err());
+    }
+
+    #[test]
+    fn sort_converts_and_an_empty_sort_is_refused() {
+        let sort = Sort::new().desc(SortField::UpdatedAt).asc(SortField::Id);
+        let converted: types::ListAttendeesSort = sort.try_into().expect("fits the pattern");
+        assert_eq!(converted.as_str(), "updated_at:desc,id:asc");
+        assert!(types::ListAttendeesSort::try_from(Sort::new()).is_err());
+    }
+
+    /// The generated builders put `q[]` through progenitor's `QueryParam` and reqwest's form
+    /// encoder; this checks that pair writes `q[]` and `%` as Cliniko needs them.
+    #[test]
+    fn the_query_encodes_brackets_and_percent() {
+        let filter = Filter::attendees().updated_at().gt(at("2024-01-01T00:00:00Z")).id().one_of([1_i64, 2]);
+        let items: Vec<types::ListAttendeesQItem> = filter.try_into().expect("fits");
+        let request = reqwest::Client::new()
+            .get("http://127.0.0.1/v1/attendees")
+            .query(&progenitor_client::QueryParam::new("q[]", &Some(items)))
+            .query(&progenitor_client::QueryParam::new("q[]", &Some(vec!["notes:~100%"])))
+            .build()
+            .expect("a request");
+        assert_eq!(
+            request.url().query(),
+            Some("q%5B%5D=updated_at%3A%3E2024-01-01T00%3A00%3A00Z&q%5B%5D=id%3A%3D1%2C2&q%5B%5D=notes%3A%7E100%25")
+        );
+    }
+}
