@@ -1,0 +1,267 @@
+//! A stateful, in-memory fake of Cliniko's attendees API, for tests and load runs.
+//!
+//! [`FakeCliniko`] serves every route of `spec/cliniko-attendees.yaml` under `/v1` on a real
+//! HTTP stack (axum on hyper and tokio): seeded attendees over patients, group and individual
+//! appointments and patient cases, with IDs above 2^53; HTTP Basic authentication; the
+//! `User-Agent` check; pagination, sorting and `q[]` filters; create, update, archive and cancel;
+//! a per-key rate limit; and injectable [`Faults`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cliniko_fake::Error> {
+//! use cliniko_fake::FakeCliniko;
+//!
+//! let server = FakeCliniko::builder().api_key("fake-key-au1").seed(42).attendees(10).start().await?;
+//! assert!(server.base_url().ends_with("/v1"));
+//! assert_eq!(server.attendee_count(), 10);
+//! assert!(server.fixtures().attendees.iter().any(|id| id.get() > 1 << 53));
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod faults;
+mod query;
+mod rate_limit;
+mod render;
+mod rng;
+mod routes;
+mod seed;
+mod server;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::Faults;
+pub use seed::Fixtures;
+
+use crate::faults::FaultState;
+use crate::rate_limit::RateLimiter;
+use crate::server::{RequestCounts, RequestIds, Shared};
+use crate::store::Store;
+
+/// The API key accepted when none is configured.
+pub const DEFAULT_API_KEY: &str = "fake-api-key";
+/// How many attendees are seeded when no count is configured.
+pub const DEFAULT_ATTENDEES: usize = 100;
+/// Cliniko's rate limit: requests per minute per key.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 200;
+/// The largest request body accepted when no limit is configured (1 MiB); larger ones get 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Why the fake could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bound socket did not say its address.
+    #[error("cannot read the listening address: {0}")]
+    LocalAddr(#[source] std::io::Error),
+}
+
+/// Configures and starts a [`FakeCliniko`].
+#[derive(Clone)]
+pub struct FakeClinikoBuilder {
+    api_key: String,
+    seed: u64,
+    attendees: usize,
+    rate_limit_per_minute: Option<u32>,
+    faults: Faults,
+    listen: SocketAddr,
+    max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for FakeClinikoBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeClinikoBuilder")
+            .field("api_key", &"<redacted>")
+            .field("seed", &self.seed)
+            .field("attendees", &self.attendees)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("faults", &self.faults)
+            .field("listen", &self.listen)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl Default for FakeClinikoBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: DEFAULT_API_KEY.to_owned(),
+            seed: 0,
+            attendees: DEFAULT_ATTENDEES,
+            rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            faults: Faults::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl FakeClinikoBuilder {
+    /// The one API key accepted (as the Basic user name); default [`DEFAULT_API_KEY`].
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// The seed of the generator behind the seeded data and the faults; default 0.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How many attendees to seed; default [`DEFAULT_ATTENDEES`].
+    pub fn attendees(mut self, count: usize) -> Self {
+        self.attendees = count;
+        self
+    }
+
+    /// Requests per minute per key before 429, or `None` for no limit; default 200.
+    pub fn rate_limit_per_minute(mut self, limit: Option<u32>) -> Self {
+        self.rate_limit_per_minute = limit;
+        self
+    }
+
+    /// The faults to inject from the start; default none.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The address to listen on; default `127.0.0.1:0`, a free port.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The largest request body accepted; default [`DEFAULT_MAX_BODY_BYTES`].
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Seeds the data, binds the address and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<FakeCliniko, Error> {
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| Error::Bind { addr: self.listen, source })?;
+        let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
+        let (fixtures, records) = seed::seed(self.seed, self.attendees);
+        let shared = Arc::new(Shared {
+            api_key: self.api_key,
+            store: RwLock::new(Store::from_sorted(records)),
+            fixtures,
+            faults: FaultState::new(self.faults, self.seed),
+            rate_limiter: RateLimiter::new(self.rate_limit_per_minute),
+            counts: RequestCounts::default(),
+            max_body_bytes: self.max_body_bytes,
+            fallback_host: local_addr.to_string(),
+            request_ids: RequestIds::new(self.seed),
+        });
+        let router = routes::router(shared.clone());
+        let (shutdown, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, shared.clone(), router, stopped));
+        Ok(FakeCliniko {
+            base_url: format!("http://{local_addr}/v1"),
+            local_addr,
+            shared,
+            shutdown,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running fake Cliniko attendees API; it stops on [`shutdown`](Self::shutdown) or when dropped.
+pub struct FakeCliniko {
+    shared: Arc<Shared>,
+    base_url: String,
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FakeCliniko {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeCliniko").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl FakeCliniko {
+    /// A builder with the defaults: key [`DEFAULT_API_KEY`], seed 0, 100 attendees, 200
+    /// requests per minute, no faults, a free port on 127.0.0.1.
+    pub fn builder() -> FakeClinikoBuilder {
+        FakeClinikoBuilder::default()
+    }
+
+    /// The API root, such as `http://127.0.0.1:PORT/v1` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Replaces the faults in force; a `rate_limit_burst` starts counting again from now.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.faults.set(faults);
+    }
+
+    /// The faults in force (with shares clamped to 0.0–1.0).
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.current()
+    }
+
+    /// The IDs the seeded data was built from.
+    pub fn fixtures(&self) -> &Fixtures {
+        &self.shared.fixtures
+    }
+
+    /// How many HTTP requests reached the server, whatever it answered (or if it dropped them).
+    pub fn requests_received(&self) -> u64 {
+        self.shared.counts.total()
+    }
+
+    /// How many requests with this method reached this path (without the query). The path is
+    /// either literal, `/v1/attendees/9007199254740993`, or a template as in the spec with the
+    /// `/v1` prefix, `/v1/attendees/{id}`, which counts every literal path it matches.
+    pub fn requests_to(&self, method: &str, path: &str) -> u64 {
+        self.shared.counts.to(method, path)
+    }
+
+    /// How many attendees the server holds, in every state.
+    pub fn attendee_count(&self) -> usize {
+        self.shared.read_store().len()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (for up to a second), and
+    /// waits until the server has stopped.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for FakeCliniko {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,456 @@
+//! The query string of the list routes: `page`, `per_page`, `sort`, `order` and `q[]` filters,
+//! parsed into a [`ListQuery`] or refused with a message that says what to send instead.
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use cliniko_types::Id;
+
+use crate::store::AttendeeRecord;
+
+/// The highest page number accepted; anything above it is surely a mistake, and refusing it
+/// keeps offsets far from overflow.
+pub(crate) const MAX_PAGE: u64 = 100_000_000;
+/// The page size when `per_page` is not given.
+pub(crate) const DEFAULT_PER_PAGE: u32 = 50;
+/// The largest page size Cliniko allows.
+pub(crate) const MAX_PER_PAGE: u32 = 100;
+
+/// Which attendees a list route starts from, before `*` filters widen it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Neither cancelled nor archived.
+    Plain,
+    /// Cancelled and not archived.
+    Cancelled,
+    /// Archived (deleted).
+    Deleted,
+}
+
+/// Which filter fields a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FilterFields {
+    /// Every attendee filter, as on `GET /attendees`.
+    All,
+    /// All but `patient_case_id`, which the patient case route fixes by its path.
+    AllButPatientCase,
+    /// Only the archive and cancellation dates, as on `GET /attendees/{id}`.
+    ArchiveAndCancellation,
+}
+
+impl FilterFields {
+    fn admits(self, field: Field) -> bool {
+        match self {
+            Self::All => true,
+            Self::AllButPatientCase => field != Field::PatientCaseId,
+            Self::ArchiveAndCancellation => {
+                matches!(field, Field::ArchivedAt | Field::CancelledAt | Field::DeletedAt)
+            }
+        }
+    }
+
+    fn names(self) -> String {
+        Field::ALL
+            .iter()
+            .filter(|f| self.admits(**f))
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// An attendee field that can be filtered and sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    AppointmentId,
+    BookingId,
+    Id,
+    PatientCaseId,
+    PatientId,
+    ArchivedAt,
+    CancelledAt,
+    CreatedAt,
+    DeletedAt,
+    UpdatedAt,
+}
+
+impl Field {
+    const ALL: [Self; 10] = [
+        Self::AppointmentId,
+        Self::BookingId,
+        Self::Id,
+        Self::PatientCaseId,
+        Self::PatientId,
+        Self::ArchivedAt,
+        Self::CancelledAt,
+        Self::CreatedAt,
+        Self::DeletedAt,
+        Self::UpdatedAt,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::AppointmentId => "appointment_id",
+            Self::BookingId => "booking_id",
+            Self::Id => "id",
+            Self::PatientCaseId => "patient_case_id",
+            Self::PatientId => "patient_id",
+            Self::ArchivedAt => "archived_at",
+            Self::CancelledAt => "cancelled_at",
+            Self::CreatedAt => "created_at",
+            Self::DeletedAt => "deleted_at",
+            Self::UpdatedAt => "updated_at",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    fn is_time(self) -> bool {
+        matches!(
+            self,
+            Self::ArchivedAt | Self::CancelledAt | Self::CreatedAt | Self::DeletedAt | Self::UpdatedAt
+        )
+    }
+
+    /// The field's value as a number that orders correctly: an ID, or a time in nanoseconds.
+    fn value(self, record: &AttendeeRecord) -> Option<i128> {
+        let nanos = |secs: i64| i128::from(secs) * 1_000_000_000;
+        match self {
+            Self::AppointmentId | Self::BookingId => Some(record.booking_id.into()),
+            Self::Id => Some(record.id.into()),
+            Self::PatientCaseId => record.patient_case_id.map(|id| id.get().into()),
+            Self::PatientId => Some(record.patient_id.into()),
+            Self::ArchivedAt | Self::DeletedAt => record.archived_at.map(nanos),
+            Self::CancelledAt => record.cancelled_at.map(nanos),
+            Self::CreatedAt => Some(nanos(record.created_at)),
+            Self::UpdatedAt => Some(nanos(record.updated_at)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Condition {
+    OneOf(Vec<i128>),
+    NoneOf(Vec<i128>),
+    Compare(Comparison, i128),
+    Present,
+    Absent,
+    /// `*`: matches everything, and lifts the route's exclusion of cancelled or archived ones.
+    Anything,
+}
+
+/// One `q[]` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Filter {
+    field: Field,
+    condition: Condition,
+}
+
+impl Filter {
+    /// Whether the attendee passes; a null value passes only `!?` and `*`, as in SQL.
+    pub(crate) fn matches(&self, record: &AttendeeRecord) -> bool {
+        let value = self.field.value(record);
+        match (&self.condition, value) {
+            (Condition::Anything, _) => true,
+            (Condition::Present, value) => value.is_some(),
+            (Condition::Absent, value) => value.is_none(),
+            (_, None) => false,
+            (Condition::OneOf(list), Some(v)) => list.contains(&v),
+            (Condition::NoneOf(list), Some(v)) => !list.contains(&v),
+            (Condition::Compare(op, bound), Some(v)) => match op {
+                Comparison::Greater => v > *bound,
+                Comparison::GreaterOrEqual => v >= *bound,
+                Comparison::Less => v < *bound,
+                Comparison::LessOrEqual => v <= *bound,
+            },
+        }
+    }
+}
+
+/// One key of `sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SortKey {
+    field: Field,
+    descending: bool,
+}
+
+impl SortKey {
+    /// Orders two attendees by this key; nulls sort last ascending and first descending.
+    pub(crate) fn compare(&self, a: &AttendeeRecord, b: &AttendeeRecord) -> Ordering {
+        let order = match (self.field.value(a), self.field.value(b)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        if self.descending { order.reverse() } else { order }
+    }
+}
+
+/// A parsed list request.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQuery {
+    pub(crate) page: u64,
+    pub(crate) per_page: u32,
+    pub(crate) sort: Vec<SortKey>,
+    pub(crate) filters: Vec<Filter>,
+    pub(crate) scope: Scope,
+    pub(crate) include_cancelled: bool,
+    pub(crate) include_archived: bool,
+    /// The query's own pairs other than `page`, kept to build the page links.
+    pub(crate) link_pairs: Vec<(String, String)>,
+}
+
+impl ListQuery {
+    /// Whether the sort is the store's own order (`created_at` and `id`, one direction): IDs and
+    /// creation times grow together, so no sorting is needed.
+    pub(crate) fn is_default_order(&self) -> bool {
+        let first = self.sort[0].descending;
+        self.sort
+            .iter()
+            .all(|k| matches!(k.field, Field::CreatedAt | Field::Id) && k.descending == first)
+    }
+
+    /// Whether the default order runs backwards.
+    pub(crate) fn descending_default(&self) -> bool {
+        self.sort[0].descending
+    }
+
+    /// Whether the route (widened by `*` filters) includes this attendee at all.
+    pub(crate) fn scope_admits(&self, record: &AttendeeRecord) -> bool {
+        let archived_ok = !record.is_archived() || self.include_archived;
+        match self.scope {
+            Scope::Plain => archived_ok && (!record.is_cancelled() || self.include_cancelled),
+            Scope::Cancelled => record.is_cancelled() && archived_ok,
+            Scope::Deleted => record.is_archived(),
+        }
+    }
+
+    /// Parses a raw query string for a route of this scope and these filter fields.
+    pub(crate) fn parse(raw: &str, scope: Scope, fields: FilterFields) -> Result<Self, String> {
+        let mut page = 1;
+        let mut per_page = DEFAULT_PER_PAGE;
+        let mut sort_text: Option<String> = None;
+        let mut descending = false;
+        let mut filters = Vec::new();
+        let mut link_pairs = Vec::new();
+        for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+            match key.as_ref() {
+                "page" => {
+                    page = parse_bounded(&value, 1, MAX_PAGE)
+                        .ok_or_else(|| format!("Invalid page {value:?}: expected a whole number from 1 to {MAX_PAGE}"))?;
+                    continue;
+                }
+                "per_page" => {
+                    per_page = parse_bounded(&value, 1, u64::from(MAX_PER_PAGE))
+                        .map(|n| n as u32)
+                        .ok_or_else(|| {
+                            format!("Invalid per_page {value:?}: expected a whole number from 1 to {MAX_PER_PAGE}")
+                        })?;
+                }
+                "sort" => sort_text = Some(value.to_string()),
+                "order" => {
+                    descending = match value.as_ref() {
+                        "asc" => false,
+                        "desc" => true,
+                        _ => return Err(format!("Invalid order {value:?}: expected asc or desc")),
+                    }
+                }
+                "q[]" => filters.push(parse_filter(&value, fields)?),
+                _ => {}
+            }
+            link_pairs.push((key.into_owned(), value.into_owned()));
+        }
+        let sort = match sort_text.as_deref() {
+            Some(text) if !text.is_empty() => parse_sort(text, descending)?,
+            _ => vec![SortKey { field: Field::CreatedAt, descending }],
+        };
+        let include = |wanted: &[Field]| {
+            filters
+                .iter()
+                .any(|f: &Filter| f.condition == Condition::Anything && wanted.contains(&f.field))
+        };
+        let include_cancelled = include(&[Field::CancelledAt]);
+        let include_archived = include(&[Field::ArchivedAt, Field::DeletedAt]);
+        Ok(Self {
+            page,
+            per_page,
+            sort,
+            filters,
+            scope,
+            include_cancelled,
+            include_archived,
+            link_pairs,
+        })
+    }
+}
+
+fn parse_bounded(text: &str, low: u64, high: u64) -> Option<u64> {
+    let number: u64 = text.trim().parse().ok()?;
+    (low..=high).contains(&number).then_some(number)
+}
+
+fn parse_sort(text: &str, default_descending: bool) -> Result<Vec<SortKey>, String> {
+    text.split(',')
+        .map(|part| {
+            let (name, direction) = match part.split_once(':') {
+                Some((name, direction)) => (name, Some(direction)),
+                None => (part, None),
+            };
+            let field = Field::from_name(name.trim()).ok_or_else(|| {
+                format!(
+                    "Invalid sort {text:?}: unknown field {name:?}; sortable fields are {}",
+                    FilterFields::All.names()
+                )
+            })?;
+            let descending = match direction.map(str::trim) {
+                None => default_descending,
+                Some("asc") => false,
+                Some("desc") => true,
+                Some(other) => {
+                    return Err(format!("Invalid sort {text:?}: unknown direction {other:?}; use asc or desc"));
+                }
+            };
+            Ok(SortKey { field, descending })
+        })
+        .collect()
+}
+
+fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
+    let (name, rest) = text.split_once(':').ok_or_else(|| {
+        format!("Invalid filter {text:?}: expected FIELD:OPERATORVALUE, as in q[]=updated_at:>2024-01-01T00:00:00Z")
+    })?;
+    let field = Field::from_name(name)
+        .filter(|f| fields.admits(*f))
+        .ok_or_else(|| {
+            format!("Invalid filter: unknown field {name:?}; filterable fields here are {}", fields.names())
+        })?;
+    const OPERATORS: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
+    let operator = OPERATORS.into_iter().find(|op| rest.starts_with(op));
+    let allowed: &[&str] = if field.is_time() {
+        &[">=", ">", "<=", "<", "?", "!?", "*"]
+    } else {
+        &["=", "!=", ">=", ">", "<=", "<", "?", "!?"]
+    };
+    let unknown = |shown: &str| {
+        format!(
+            "Invalid filter {text:?}: unknown operator {shown:?} for {}; use one of {}",
+            field.name(),
+            allowed.join(" ")
+        )
+    };
+    let operator = match operator {
+        Some(op) if allowed.contains(&op) => op,
+        Some(op) => return Err(unknown(op)),
+        None => {
+            let shown: String = rest.chars().take_while(|c| !c.is_ascii_alphanumeric()).collect();
+            return Err(unknown(&shown));
+        }
+    };
+    let value = &rest[operator.len()..];
+    let no_value = |condition: Condition| {
+        if value.is_empty() {
+            Ok(condition)
+        } else {
+            Err(format!("Invalid filter {text:?}: the operator {operator} takes no value"))
+        }
+    };
+    let parse_value = |value: &str| -> Result<i128, String> {
+        if field.is_time() {
+            chrono::DateTime::parse_from_rfc3339(value)
+                .map(|t| {
+                    let t = t.to_utc();
+                    i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
+                })
+                .map_err(|_| {
+                    format!("Invalid filter {text:?}: {value:?} is not a UTC date-time such as 2014-08-30T18:00:00Z")
+                })
+        } else {
+            Id::from_str(value)
+                .map(|id| i128::from(id.get()))
+                .map_err(|_| format!("Invalid filter {text:?}: {value:?} is not an ID (a string of at most 19 digits)"))
+        }
+    };
+    let list = |value: &str| value.split(',').map(parse_value).collect::<Result<Vec<_>, _>>();
+    let condition = match operator {
+        "?" => no_value(Condition::Present)?,
+        "!?" => no_value(Condition::Absent)?,
+        "*" => no_value(Condition::Anything)?,
+        "=" => Condition::OneOf(list(value)?),
+        "!=" => Condition::NoneOf(list(value)?),
+        ">" => Condition::Compare(Comparison::Greater, parse_value(value)?),
+        ">=" => Condition::Compare(Comparison::GreaterOrEqual, parse_value(value)?),
+        "<" => Condition::Compare(Comparison::Less, parse_value(value)?),
+        _ => Condition::Compare(Comparison::LessOrEqual, parse_value(value)?),
+    };
+    Ok(Filter { field, condition })
+}
+
+/// A filter fixed by a route's path, such as the booking of `/group_appointments/{id}/attendees`.
+pub(crate) fn path_filter(field: PathField, id: i64) -> Filter {
+    let field = match field {
+        PathField::Booking => Field::BookingId,
+        PathField::PatientCase => Field::PatientCaseId,
+    };
+    Filter { field, condition: Condition::OneOf(vec![id.into()]) }
+}
+
+/// The fields a nested route's path can fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathField {
+    Booking,
+    PatientCase,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<ListQuery, String> {
+        ListQuery::parse(raw, Scope::Plain, FilterFields::All)
+    }
+
+    #[test]
+    fn defaults_to_the_first_page_of_fifty_by_creation() {
+        let query = parse("").expect("parses");
+        assert_eq!((query.page, query.per_page), (1, 50));
+        assert!(query.is_default_order() && !query.descending_default());
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_operators_with_their_names() {
+        let error = parse("q%5B%5D=colour:=1").expect_err("unknown field");
+        assert!(error.contains("unknown field \"colour\""), "{error}");
+        let error = parse("q[]=id:~1").expect_err("unknown operator");
+        assert!(error.contains("unknown operator \"~\""), "{error}");
+        let error = parse("q[]=created_at:=2020-01-01T00:00:00Z").expect_err("= on a date-time");
+        assert!(error.contains("unknown operator \"=\""), "{error}");
+        let error = parse("q[]=id:*").expect_err("* on an ID");
+        assert!(error.contains("unknown operator \"*\""), "{error}");
+    }
+
+    #[test]
+    fn the_star_filter_widens_the_scope() {
+        let query = parse("q[]=cancelled_at:*").expect("parses");
+        assert!(query.include_cancelled && !query.include_archived);
+        let query = parse("q[]=deleted_at:*").expect("parses");
+        assert!(query.include_archived && !query.include_cancelled);
+    }
+
+    #[test]
+    fn refuses_absurd_pages() {
+        for raw in ["page=0", "page=-1", "page=1e3", "page=99999999999999999999999", "per_page=101", "per_page=0"] {
+            assert!(parse(raw).is_err(), "{raw} was accepted");
+        }
+    }
+}
