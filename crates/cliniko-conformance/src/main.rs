@@ -43,9 +43,10 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// Run the scenario against a server and check every exchange. The API key is read from
-    /// the CLINIKO_API_KEY environment variable. The scenario creates, changes, cancels and
-    /// archives attendees: use a test account or a fake server
+    /// Run the scenario against a server and check every exchange
+    ///
+    /// The API key is read from the CLINIKO_API_KEY environment variable. The scenario creates,
+    /// changes, cancels and archives attendees: use a test account or a fake server.
     Live {
         /// The server's base URL, with its /v1 (e.g. https://api.au1.cliniko.com/v1)
         #[arg(long, value_name = "URL")]

@@ -1,0 +1,165 @@
+//! The recorded corpus: every good recording conforms, every known-bad one gets its expected
+//! verdict, and together they cover every operation, every documented status and every kind.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cliniko_conformance::{CheckOptions, Checker, Report, ViolationKind, read_recording};
+use cliniko_spec::Spec;
+use serde::Deserialize;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn checker(strict: bool) -> Checker {
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    Checker::new(
+        &spec,
+        CheckOptions {
+            strict,
+            ..CheckOptions::default()
+        },
+    )
+    .expect("the spec compiles")
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    file: String,
+    strict: bool,
+    violations: Vec<ExpectedViolation>,
+}
+
+#[derive(Deserialize, Debug, PartialEq, Eq)]
+struct ExpectedViolation {
+    kind: ViolationKind,
+    pointer: Option<String>,
+}
+
+#[test]
+fn every_good_recording_conforms_even_in_strict_mode() {
+    for strict in [false, true] {
+        let report = Report::check_paths(&checker(strict), &[root().join("tests/recordings")]);
+        assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
+        assert!(
+            report.exchanges.len() >= 100,
+            "only {} exchanges",
+            report.exchanges.len()
+        );
+        let failing: Vec<String> = report
+            .exchanges
+            .iter()
+            .filter(|e| !e.verdict.conforms())
+            .map(|e| format!("{}: {:?}", e.title(), e.verdict.violations))
+            .collect();
+        assert!(
+            failing.is_empty(),
+            "strict={strict}:\n{}",
+            failing.join("\n")
+        );
+    }
+}
+
+#[test]
+fn every_known_bad_recording_gets_its_expected_verdict() {
+    let dir = root().join("tests/recordings-bad");
+    let expected: Expected = serde_json::from_slice(
+        &std::fs::read(dir.join("expected.json")).expect("expected.json exists"),
+    )
+    .expect("parses");
+    let mut kinds = BTreeSet::new();
+    for case in &expected.cases {
+        let exchanges = read_recording(&dir.join(&case.file)).expect("the recording reads");
+        assert_eq!(exchanges.len(), 1, "{}", case.file);
+        let verdict = checker(case.strict).check(&exchanges[0]);
+        let found: Vec<ExpectedViolation> = verdict
+            .violations
+            .iter()
+            .map(|v| ExpectedViolation {
+                kind: v.kind(),
+                pointer: v.pointer().map(str::to_owned),
+            })
+            .collect();
+        assert_eq!(
+            found, case.violations,
+            "{}: {:?}",
+            case.file, verdict.violations
+        );
+        kinds.extend(found.iter().map(|v| v.kind));
+        if case.strict {
+            let lenient = checker(false).check(&exchanges[0]);
+            assert!(
+                lenient.conforms(),
+                "{} should only fail with --strict: {:?}",
+                case.file,
+                lenient.violations
+            );
+        }
+    }
+    let all = [
+        ViolationKind::UnknownOperation,
+        ViolationKind::UndocumentedStatus,
+        ViolationKind::ContentType,
+        ViolationKind::MissingHeader,
+        ViolationKind::HeaderSchema,
+        ViolationKind::BodyNotJson,
+        ViolationKind::UnexpectedBody,
+        ViolationKind::BodySchema,
+        ViolationKind::UndocumentedField,
+        ViolationKind::RoundTrip,
+    ];
+    for kind in all {
+        assert!(kinds.contains(&kind), "no known-bad recording shows {kind}");
+    }
+}
+
+#[test]
+fn the_good_recordings_cover_every_operation_and_documented_status() {
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = checker(false);
+    let report = Report::check_paths(&checker, &[root().join("tests/recordings")]);
+    let covered: BTreeSet<(String, String)> = report
+        .exchanges
+        .iter()
+        .filter_map(|e| {
+            let operation = e.verdict.operation.clone()?;
+            let status = e.verdict.status;
+            Some((
+                operation,
+                if status >= 500 {
+                    "5XX".to_owned()
+                } else {
+                    status.to_string()
+                },
+            ))
+        })
+        .collect();
+    let mut missing = Vec::new();
+    for item in spec.raw()["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("a path item").values() {
+            let Some(id) = operation.get("operationId").and_then(|id| id.as_str()) else {
+                continue;
+            };
+            for status in operation["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+            {
+                if !covered.contains(&(id.to_owned(), status.clone())) {
+                    missing.push(format!("{id} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no recording for: {}",
+        missing.join(", ")
+    );
+}
