@@ -15,10 +15,11 @@
 //!   follows `links.next`; [`filter`] builds typed `q[]` filters and sorts.
 //! - `?` turns the generated error into [`Error`], with a variant for each way Cliniko says no.
 //!
-//! ```no_run
+//! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let base_url = "http://127.0.0.1:8080/v1";
+//! # let server = cliniko_fake::FakeCliniko::builder().api_key("fake-api-key").seed(7).attendees(120).start().await?;
+//! # let base_url = server.base_url();
 //! use chrono::{Duration, Utc};
 //! use cliniko_client::filter::Filter;
 //! use cliniko_client::{Client, ResponseExt as _};
@@ -36,8 +37,8 @@
 //! # let _ = recent;
 //!
 //! // Add a patient to a group appointment, then cancel them.
-//! # let booking_id = cliniko_types::Id::new(1);
-//! # let patient_id = cliniko_types::Id::new(1);
+//! # let booking_id = server.fixtures().group_appointments[0];
+//! # let patient_id = server.fixtures().patients[0];
 //! let created = client
 //!     .create_attendee()
 //!     .body(AttendeeCreate { booking_id, patient_id, arrived: None, notes: None, patient_case_id: None })
@@ -54,6 +55,7 @@
 //!     })
 //!     .send()
 //!     .await?;
+//! # server.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```

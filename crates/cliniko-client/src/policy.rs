@@ -21,10 +21,12 @@ const RESET_JITTER: Duration = Duration::from_millis(250);
 
 /// How often, and how patiently, requests are tried again.
 ///
-/// Only requests whose repetition cannot change the outcome are retried after a server error or a
-/// lost connection: reads, updates, archives and cancels. A create (`POST /attendees`) is retried
-/// only when Cliniko is known not to have seen it: after a 429, or when the connection could not
-/// even be opened.
+/// Every request is tried again after a 429 (Cliniko did not act on it) and when the connection
+/// could not even be opened. After a 5xx, reads, updates, cancels and archives are tried again, but
+/// never a create (`POST /attendees`). When the answer is lost after the request went out (a
+/// dropped connection, a body cut short, a timeout), only reads and updates are tried again: a
+/// repeated cancel or archive would be refused as already done, and a repeated create could add
+/// the patient twice, so those errors are returned for the caller to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_retries: u32,
@@ -154,7 +156,7 @@ impl RequestPolicy {
         request: Request,
         operation: &'static str,
     ) -> reqwest::Result<Response> {
-        let idempotent = is_idempotent(request.method(), operation);
+        let repeat = Repeat::of(request.method(), operation);
         let method = request.method().clone();
         let path = request.url().path().to_owned();
         let mut retries = 0;
@@ -176,12 +178,14 @@ impl RequestPolicy {
                         })
                 }
                 Attempt::Answered(response) if response.status().is_server_error() => {
-                    (idempotent && retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries))
+                    (repeat != Repeat::OnlyIfUnseen && retries < self.retry.max_retries)
+                        .then(|| self.retry.backoff_before(retries))
                 }
                 Attempt::Answered(_) => None,
                 Attempt::NotSent(_) => (retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries)),
                 Attempt::Lost(_) => {
-                    (idempotent && retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries))
+                    (repeat == Repeat::Always && retries < self.retry.max_retries)
+                        .then(|| self.retry.backoff_before(retries))
                 }
             };
             match (wait, spare) {
@@ -239,14 +243,27 @@ async fn send(http: &reqwest::Client, request: Request) -> Attempt {
     Attempt::Answered(Response::from(rebuilt))
 }
 
-/// Whether sending the request twice leaves Cliniko as sending it once does.
-///
-/// By HTTP's rules `GET`, `PUT` and `DELETE` are; Cliniko's `PATCH` update and cancel set
-/// absolute values and its archive sets a state, so those are too. A create is not.
-fn is_idempotent(method: &Method, operation: &str) -> bool {
-    match *method {
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE => true,
-        _ => matches!(operation, "update_attendee" | "cancel_attendee" | "archive_attendee"),
+/// When a request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads, and updates that set the same values again: any time.
+    Always,
+    /// Cancels, archives and deletes: the state converges, but a repeat after one that went through
+    /// is refused (already cancelled, not found), so not once the request may have been acted on.
+    UnlessAnswerLost,
+    /// Creates: only when Cliniko is known not to have seen the request.
+    OnlyIfUnseen,
+}
+
+impl Repeat {
+    fn of(method: &Method, operation: &str) -> Self {
+        match *method {
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT => Self::Always,
+            Method::PATCH if operation == "update_attendee" => Self::Always,
+            Method::DELETE => Self::UnlessAnswerLost,
+            _ if matches!(operation, "cancel_attendee" | "archive_attendee") => Self::UnlessAnswerLost,
+            _ => Self::OnlyIfUnseen,
+        }
     }
 }
 
@@ -271,14 +288,15 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     #[test]
-    fn only_a_create_is_not_idempotent() {
-        assert!(is_idempotent(&Method::GET, "list_attendees"));
-        assert!(is_idempotent(&Method::PUT, "update_attendee_via_put"));
-        assert!(is_idempotent(&Method::DELETE, "delete_attendee"));
-        assert!(is_idempotent(&Method::PATCH, "update_attendee"));
-        assert!(is_idempotent(&Method::PATCH, "cancel_attendee"));
-        assert!(is_idempotent(&Method::POST, "archive_attendee"));
-        assert!(!is_idempotent(&Method::POST, "create_attendee"));
+    fn each_operation_has_its_repeat_rule() {
+        assert_eq!(Repeat::of(&Method::GET, "list_attendees"), Repeat::Always);
+        assert_eq!(Repeat::of(&Method::GET, "list_attendees_next_page"), Repeat::Always);
+        assert_eq!(Repeat::of(&Method::PUT, "update_attendee_via_put"), Repeat::Always);
+        assert_eq!(Repeat::of(&Method::PATCH, "update_attendee"), Repeat::Always);
+        assert_eq!(Repeat::of(&Method::DELETE, "delete_attendee"), Repeat::UnlessAnswerLost);
+        assert_eq!(Repeat::of(&Method::PATCH, "cancel_attendee"), Repeat::UnlessAnswerLost);
+        assert_eq!(Repeat::of(&Method::POST, "archive_attendee"), Repeat::UnlessAnswerLost);
+        assert_eq!(Repeat::of(&Method::POST, "create_attendee"), Repeat::OnlyIfUnseen);
     }
 
     #[test]
