@@ -145,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
             write_report(&live.report, cli.format)?;
-            Ok(live.report.outcome())
+            Ok(if live.failed.is_empty() { live.report.outcome() } else { Outcome::Unreadable })
         }
     }
 }
@@ -159,6 +159,9 @@ fn report_live(live: &LiveReport) {
     }
     for (step, why) in &live.skipped {
         eprintln!("note: step `{step}` skipped: {why}");
+    }
+    for (step, error) in &live.failed {
+        eprintln!("error: step `{step}` got no answer: {error}");
     }
 }
 
