@@ -37,8 +37,16 @@ pub struct Faults {
 
 impl Faults {
     fn clamped(mut self) -> Self {
-        for share in [&mut self.server_error_rate, &mut self.truncate_rate, &mut self.drop_rate] {
-            *share = if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) };
+        for share in [
+            &mut self.server_error_rate,
+            &mut self.truncate_rate,
+            &mut self.drop_rate,
+        ] {
+            *share = if share.is_nan() {
+                0.0
+            } else {
+                share.clamp(0.0, 1.0)
+            };
         }
         self
     }
@@ -82,25 +90,41 @@ impl FaultState {
 
     pub(crate) fn set(&self, faults: Faults) {
         let faults = faults.clamped();
-        let mut current = self.faults.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self
+            .faults
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *current = faults;
-        self.burst_left.store(faults.rate_limit_burst, Ordering::SeqCst);
+        self.burst_left
+            .store(faults.rate_limit_burst, Ordering::SeqCst);
     }
 
     pub(crate) fn current(&self) -> Faults {
-        *self.faults.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .faults
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Decides what happens to one request under `faults`.
     pub(crate) fn verdict(&self, faults: &Faults) -> Verdict {
         let in_burst = self
             .burst_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
             .is_ok();
         if !faults.any_random() {
-            return if in_burst { Verdict::RateLimited } else { Verdict::Handle { truncate: false } };
+            return if in_burst {
+                Verdict::RateLimited
+            } else {
+                Verdict::Handle { truncate: false }
+            };
         }
-        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if rng.chance(faults.drop_rate) {
             return Verdict::Drop;
         }
@@ -110,7 +134,9 @@ impl FaultState {
         if rng.chance(faults.server_error_rate) {
             return Verdict::ServerError(if rng.chance(0.5) { 500 } else { 503 });
         }
-        Verdict::Handle { truncate: rng.chance(faults.truncate_rate) }
+        Verdict::Handle {
+            truncate: rng.chance(faults.truncate_rate),
+        }
     }
 }
 
@@ -127,18 +153,40 @@ mod tests {
 
     #[test]
     fn a_burst_answers_exactly_that_many_429s() {
-        let state = FaultState::new(Faults { rate_limit_burst: 3, ..Faults::default() }, 1);
+        let state = FaultState::new(
+            Faults {
+                rate_limit_burst: 3,
+                ..Faults::default()
+            },
+            1,
+        );
         let faults = state.current();
         let verdicts: Vec<_> = (0..5).map(|_| state.verdict(&faults)).collect();
-        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::RateLimited).count(), 3);
+        assert_eq!(
+            verdicts
+                .iter()
+                .filter(|v| **v == Verdict::RateLimited)
+                .count(),
+            3
+        );
         assert_eq!(verdicts[3], Verdict::Handle { truncate: false });
     }
 
     #[test]
     fn shares_are_clamped() {
-        let state = FaultState::new(Faults { drop_rate: f64::NAN, server_error_rate: 7.0, ..Faults::default() }, 1);
+        let state = FaultState::new(
+            Faults {
+                drop_rate: f64::NAN,
+                server_error_rate: 7.0,
+                ..Faults::default()
+            },
+            1,
+        );
         let faults = state.current();
         assert_eq!(faults.drop_rate, 0.0);
-        assert!(matches!(state.verdict(&faults), Verdict::ServerError(500 | 503)));
+        assert!(matches!(
+            state.verdict(&faults),
+            Verdict::ServerError(500 | 503)
+        ));
     }
 }

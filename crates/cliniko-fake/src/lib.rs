@@ -159,7 +159,10 @@ impl FakeClinikoBuilder {
     pub async fn start(self) -> Result<FakeCliniko, Error> {
         let listener = TcpListener::bind(self.listen)
             .await
-            .map_err(|source| Error::Bind { addr: self.listen, source })?;
+            .map_err(|source| Error::Bind {
+                addr: self.listen,
+                source,
+            })?;
         let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
         let (fixtures, records) = seed::seed(self.seed, self.attendees);
         let shared = Arc::new(Shared {
@@ -197,7 +200,9 @@ pub struct FakeCliniko {
 
 impl std::fmt::Debug for FakeCliniko {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeCliniko").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("FakeCliniko")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 

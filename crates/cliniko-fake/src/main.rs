@@ -72,8 +72,13 @@ async fn main() -> anyhow::Result<()> {
         server.attendee_count(),
         server.base_url()
     );
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    eprintln!("cliniko-fake: stopping after {} requests", server.requests_received());
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!(
+        "cliniko-fake: stopping after {} requests",
+        server.requests_received()
+    );
     server.shutdown().await;
     Ok(())
 }

@@ -44,7 +44,10 @@ impl FilterFields {
             Self::All => true,
             Self::AllButPatientCase => field != Field::PatientCaseId,
             Self::ArchiveAndCancellation => {
-                matches!(field, Field::ArchivedAt | Field::CancelledAt | Field::DeletedAt)
+                matches!(
+                    field,
+                    Field::ArchivedAt | Field::CancelledAt | Field::DeletedAt
+                )
             }
         }
     }
@@ -110,7 +113,11 @@ impl Field {
     fn is_time(self) -> bool {
         matches!(
             self,
-            Self::ArchivedAt | Self::CancelledAt | Self::CreatedAt | Self::DeletedAt | Self::UpdatedAt
+            Self::ArchivedAt
+                | Self::CancelledAt
+                | Self::CreatedAt
+                | Self::DeletedAt
+                | Self::UpdatedAt
         )
     }
 
@@ -193,7 +200,11 @@ impl SortKey {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
-        if self.descending { order.reverse() } else { order }
+        if self.descending {
+            order.reverse()
+        } else {
+            order
+        }
     }
 }
 
@@ -247,8 +258,11 @@ impl ListQuery {
         for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
             match key.as_ref() {
                 "page" => {
-                    page = parse_bounded(&value, 1, MAX_PAGE)
-                        .ok_or_else(|| format!("Invalid page {value:?}: expected a whole number from 1 to {MAX_PAGE}"))?;
+                    page = parse_bounded(&value, 1, MAX_PAGE).ok_or_else(|| {
+                        format!(
+                            "Invalid page {value:?}: expected a whole number from 1 to {MAX_PAGE}"
+                        )
+                    })?;
                     continue;
                 }
                 "per_page" => {
@@ -273,7 +287,10 @@ impl ListQuery {
         }
         let sort = match sort_text.as_deref() {
             Some(text) if !text.is_empty() => parse_sort(text, descending)?,
-            _ => vec![SortKey { field: Field::CreatedAt, descending }],
+            _ => vec![SortKey {
+                field: Field::CreatedAt,
+                descending,
+            }],
         };
         let include = |wanted: &[Field]| {
             filters
@@ -318,7 +335,9 @@ fn parse_sort(text: &str, default_descending: bool) -> Result<Vec<SortKey>, Stri
                 Some("asc") => false,
                 Some("desc") => true,
                 Some(other) => {
-                    return Err(format!("Invalid sort {text:?}: unknown direction {other:?}; use asc or desc"));
+                    return Err(format!(
+                        "Invalid sort {text:?}: unknown direction {other:?}; use asc or desc"
+                    ));
                 }
             };
             Ok(SortKey { field, descending })
@@ -333,7 +352,10 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
     let field = Field::from_name(name)
         .filter(|f| fields.admits(*f))
         .ok_or_else(|| {
-            format!("Invalid filter: unknown field {name:?}; filterable fields here are {}", fields.names())
+            format!(
+                "Invalid filter: unknown field {name:?}; filterable fields here are {}",
+                fields.names()
+            )
         })?;
     const OPERATORS: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
     let operator = OPERATORS.into_iter().find(|op| rest.starts_with(op));
@@ -353,7 +375,10 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
         Some(op) if allowed.contains(&op) => op,
         Some(op) => return Err(unknown(op)),
         None => {
-            let shown: String = rest.chars().take_while(|c| !c.is_ascii_alphanumeric()).collect();
+            let shown: String = rest
+                .chars()
+                .take_while(|c| !c.is_ascii_alphanumeric())
+                .collect();
             return Err(unknown(&shown));
         }
     };
@@ -362,7 +387,9 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
         if value.is_empty() {
             Ok(condition)
         } else {
-            Err(format!("Invalid filter {text:?}: the operator {operator} takes no value"))
+            Err(format!(
+                "Invalid filter {text:?}: the operator {operator} takes no value"
+            ))
         }
     };
     let parse_value = |value: &str| -> Result<i128, String> {
@@ -381,7 +408,12 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
                 .map_err(|_| format!("Invalid filter {text:?}: {value:?} is not an ID (a string of at most 19 digits)"))
         }
     };
-    let list = |value: &str| value.split(',').map(parse_value).collect::<Result<Vec<_>, _>>();
+    let list = |value: &str| {
+        value
+            .split(',')
+            .map(parse_value)
+            .collect::<Result<Vec<_>, _>>()
+    };
     let condition = match operator {
         "?" => no_value(Condition::Present)?,
         "!?" => no_value(Condition::Absent)?,
@@ -402,7 +434,10 @@ pub(crate) fn path_filter(field: PathField, id: i64) -> Filter {
         PathField::Booking => Field::BookingId,
         PathField::PatientCase => Field::PatientCaseId,
     };
-    Filter { field, condition: Condition::OneOf(vec![id.into()]) }
+    Filter {
+        field,
+        condition: Condition::OneOf(vec![id.into()]),
+    }
 }
 
 /// The fields a nested route's path can fix.
@@ -449,7 +484,14 @@ mod tests {
 
     #[test]
     fn refuses_absurd_pages() {
-        for raw in ["page=0", "page=-1", "page=1e3", "page=99999999999999999999999", "per_page=101", "per_page=0"] {
+        for raw in [
+            "page=0",
+            "page=-1",
+            "page=1e3",
+            "page=99999999999999999999999",
+            "per_page=101",
+            "per_page=0",
+        ] {
             assert!(parse(raw).is_err(), "{raw} was accepted");
         }
     }

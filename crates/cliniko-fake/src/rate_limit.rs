@@ -17,7 +17,10 @@ struct Window {
 
 impl RateLimiter {
     pub(crate) fn new(per_minute: Option<u32>) -> Self {
-        Self { per_minute, window: Mutex::new(Window::default()) }
+        Self {
+            per_minute,
+            window: Mutex::new(Window::default()),
+        }
     }
 
     /// Counts one request made at `now` (UNIX seconds); over the limit, the UNIX time at which
@@ -26,9 +29,15 @@ impl RateLimiter {
         let Some(limit) = self.per_minute else {
             return Ok(());
         };
-        let mut window = self.window.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if now >= window.started_at + 60 {
-            *window = Window { started_at: now, used: 0 };
+            *window = Window {
+                started_at: now,
+                used: 0,
+            };
         }
         if window.used >= limit {
             return Err(window.started_at + 60);

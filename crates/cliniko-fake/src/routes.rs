@@ -11,7 +11,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use cliniko_types::{AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, ErrorResponse, Id};
+use cliniko_types::{
+    AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, ErrorResponse, Id,
+};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::{Map, Value};
@@ -32,13 +34,25 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/attendees/cancelled", get(list_cancelled_attendees))
         .route(
             "/v1/attendees/{id}",
-            get(show_attendee).put(update_attendee).patch(update_attendee).delete(archive_attendee),
+            get(show_attendee)
+                .put(update_attendee)
+                .patch(update_attendee)
+                .delete(archive_attendee),
         )
         .route("/v1/attendees/{id}/archive", post(archive_attendee))
         .route("/v1/attendees/{id}/cancel", patch(cancel_attendee))
-        .route("/v1/group_appointments/{id}/attendees", get(list_group_appointment_attendees))
-        .route("/v1/individual_appointments/{id}/attendees", get(list_individual_appointment_attendees))
-        .route("/v1/patient_cases/{id}/attendees", get(list_patient_case_attendees))
+        .route(
+            "/v1/group_appointments/{id}/attendees",
+            get(list_group_appointment_attendees),
+        )
+        .route(
+            "/v1/individual_appointments/{id}/attendees",
+            get(list_individual_appointment_attendees),
+        )
+        .route(
+            "/v1/patient_cases/{id}/attendees",
+            get(list_patient_case_attendees),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(shared)
@@ -54,7 +68,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), errors: BTreeMap::new() }
+        Self {
+            status,
+            message: message.into(),
+            errors: BTreeMap::new(),
+        }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -66,7 +84,11 @@ impl ApiError {
     }
 
     fn validation(errors: BTreeMap<String, String>) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, message: "Validation Failed".to_owned(), errors }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: "Validation Failed".to_owned(),
+            errors,
+        }
     }
 
     fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -76,8 +98,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorResponse { message: self.message, errors: self.errors };
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"message\":\"Error\"}".to_vec());
+        let body = ErrorResponse {
+            message: self.message,
+            errors: self.errors,
+        };
+        let bytes =
+            serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"message\":\"Error\"}".to_vec());
         json_response(self.status, bytes)
     }
 }
@@ -85,9 +111,10 @@ impl IntoResponse for ApiError {
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     response
 }
 
@@ -107,7 +134,10 @@ fn origin(shared: &Shared, headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .filter(|h| {
-            !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+            !h.is_empty()
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
         })
         .unwrap_or(&shared.fallback_host);
     format!("http://{host}")
@@ -129,9 +159,17 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     };
     let accepts_json = accept.split(',').any(|range| {
-        let essence = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         essence.is_empty()
-            || matches!(essence.as_str(), "*/*" | "application/*" | "application/json")
+            || matches!(
+                essence.as_str(),
+                "*/*" | "application/*" | "application/json"
+            )
             || essence.ends_with("+json")
     });
     if accepts_json {
@@ -143,12 +181,34 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn list_attendees(State(shared): SharedState, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
-    list(&shared, &headers, &uri, Scope::Plain, FilterFields::All, None)
+async fn list_attendees(
+    State(shared): SharedState,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Plain,
+        FilterFields::All,
+        None,
+    )
 }
 
-async fn list_deleted_attendees(State(shared): SharedState, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
-    list(&shared, &headers, &uri, Scope::Deleted, FilterFields::All, None)
+async fn list_deleted_attendees(
+    State(shared): SharedState,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Deleted,
+        FilterFields::All,
+        None,
+    )
 }
 
 async fn list_cancelled_attendees(
@@ -156,7 +216,14 @@ async fn list_cancelled_attendees(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    list(&shared, &headers, &uri, Scope::Cancelled, FilterFields::All, None)
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Cancelled,
+        FilterFields::All,
+        None,
+    )
 }
 
 async fn list_group_appointment_attendees(
@@ -168,7 +235,14 @@ async fn list_group_appointment_attendees(
     if shared.fixtures.booking_kind(id) != Some(BookingKind::Group) {
         return Err(ApiError::not_found());
     }
-    list(&shared, &headers, &uri, Scope::Plain, FilterFields::All, Some((PathField::Booking, id)))
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Plain,
+        FilterFields::All,
+        Some((PathField::Booking, id)),
+    )
 }
 
 async fn list_individual_appointment_attendees(
@@ -180,7 +254,14 @@ async fn list_individual_appointment_attendees(
     if shared.fixtures.booking_kind(id) != Some(BookingKind::Individual) {
         return Err(ApiError::not_found());
     }
-    list(&shared, &headers, &uri, Scope::Plain, FilterFields::All, Some((PathField::Booking, id)))
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Plain,
+        FilterFields::All,
+        Some((PathField::Booking, id)),
+    )
 }
 
 async fn list_patient_case_attendees(
@@ -192,7 +273,14 @@ async fn list_patient_case_attendees(
     if !shared.fixtures.has_patient_case(id) {
         return Err(ApiError::not_found());
     }
-    list(&shared, &headers, &uri, Scope::Plain, FilterFields::AllButPatientCase, Some((PathField::PatientCase, id)))
+    list(
+        &shared,
+        &headers,
+        &uri,
+        Scope::Plain,
+        FilterFields::AllButPatientCase,
+        Some((PathField::PatientCase, id)),
+    )
 }
 
 fn list(
@@ -204,7 +292,8 @@ fn list(
     fixed: Option<(PathField, i64)>,
 ) -> Result<Response, ApiError> {
     check_accept(headers)?;
-    let mut query = ListQuery::parse(uri.query().unwrap_or(""), scope, fields).map_err(ApiError::bad_request)?;
+    let mut query = ListQuery::parse(uri.query().unwrap_or(""), scope, fields)
+        .map_err(ApiError::bad_request)?;
     if let Some((field, id)) = fixed {
         query.filters.push(path_filter(field, id));
     }
@@ -235,11 +324,19 @@ fn page_links(origin: &str, path: &str, query: &ListQuery, total: u64) -> PageLi
     }
 }
 
-async fn show_attendee(State(shared): SharedState, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+async fn show_attendee(
+    State(shared): SharedState,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     check_accept(&headers)?;
     let id = path_id(&uri, 3)?;
-    let query = ListQuery::parse(uri.query().unwrap_or(""), Scope::Plain, FilterFields::ArchiveAndCancellation)
-        .map_err(ApiError::bad_request)?;
+    let query = ListQuery::parse(
+        uri.query().unwrap_or(""),
+        Scope::Plain,
+        FilterFields::ArchiveAndCancellation,
+    )
+    .map_err(ApiError::bad_request)?;
     let base = format!("{}/v1", origin(&shared, &headers));
     let store = shared.read_store();
     let record = store
@@ -252,7 +349,11 @@ async fn show_attendee(State(shared): SharedState, headers: HeaderMap, uri: Uri)
 }
 
 /// Reads a JSON object body, within the size limit; an empty body reads as `{}`.
-async fn read_object(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Map<String, Value>, ApiError> {
+async fn read_object(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Map<String, Value>, ApiError> {
     check_accept(headers)?;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type
@@ -272,7 +373,10 @@ async fn read_object(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Payload Too Large: request bodies are limited to {} bytes", shared.max_body_bytes),
+            format!(
+                "Payload Too Large: request bodies are limited to {} bytes",
+                shared.max_body_bytes
+            ),
         )
     };
     let announced = headers
@@ -292,8 +396,12 @@ async fn read_object(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::bad_request("The request body must be a JSON object")),
-        Err(error) => Err(ApiError::bad_request(format!("The request body is not valid JSON: {error}"))),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object",
+        )),
+        Err(error) => Err(ApiError::bad_request(format!(
+            "The request body is not valid JSON: {error}"
+        ))),
     }
 }
 
@@ -301,7 +409,10 @@ async fn read_object(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
 fn typed<T: serde::de::DeserializeOwned>(object: &Map<String, Value>) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Value::Object(object.clone())).map_err(|error| {
         let path = error.path().to_string();
-        ApiError::bad_request(format!("The request body is malformed at {path}: {}", error.into_inner()))
+        ApiError::bad_request(format!(
+            "The request body is malformed at {path}: {}",
+            error.into_inner()
+        ))
     })
 }
 
@@ -309,7 +420,11 @@ fn is_blank(object: &Map<String, Value>, field: &str) -> bool {
     object.get(field).is_none_or(Value::is_null)
 }
 
-async fn create_attendee(State(shared): SharedState, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn create_attendee(
+    State(shared): SharedState,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let object = read_object(&shared, &headers, body).await?;
     let blank: BTreeMap<String, String> = ["booking_id", "patient_id"]
         .into_iter()
@@ -323,14 +438,23 @@ async fn create_attendee(State(shared): SharedState, headers: HeaderMap, body: B
     let mut errors = BTreeMap::new();
     let booking = shared.fixtures.booking_kind(create.booking_id.get());
     if booking.is_none() {
-        errors.insert("booking_id".to_owned(), "does not name an existing appointment".to_owned());
+        errors.insert(
+            "booking_id".to_owned(),
+            "does not name an existing appointment".to_owned(),
+        );
     }
     if !shared.fixtures.has_patient(create.patient_id.get()) {
-        errors.insert("patient_id".to_owned(), "does not name an existing patient".to_owned());
+        errors.insert(
+            "patient_id".to_owned(),
+            "does not name an existing patient".to_owned(),
+        );
     }
     let patient_case_id = match create.patient_case_id {
         Some(case) if !shared.fixtures.has_patient_case(case.get()) => {
-            errors.insert("patient_case_id".to_owned(), "does not name an existing patient case".to_owned());
+            errors.insert(
+                "patient_case_id".to_owned(),
+                "does not name an existing patient case".to_owned(),
+            );
             None
         }
         case => case.and_then(|c| NonZeroI64::new(c.get())),
@@ -366,9 +490,12 @@ async fn create_attendee(State(shared): SharedState, headers: HeaderMap, body: B
         in_group_appointment: booking == Some(BookingKind::Group),
         has_telehealth: false,
     };
-    let record = store
-        .insert(record)
-        .ok_or_else(|| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "The fake holds no more attendees"))?;
+    let record = store.insert(record).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "The fake holds no more attendees",
+        )
+    })?;
     let location = format!("{base}/attendees/{}", record.id);
     let body = render::attendee_json(record, &base);
     drop(store);
@@ -398,23 +525,35 @@ async fn update_attendee(
     if object.contains_key("patient_case_id") {
         changes.patient_case_id = Some(match update.patient_case_id {
             Some(case) if !shared.fixtures.has_patient_case(case.get()) => {
-                return Err(ApiError::invalid("patient_case_id", "does not name an existing patient case"));
+                return Err(ApiError::invalid(
+                    "patient_case_id",
+                    "does not name an existing patient case",
+                ));
             }
             case => case.and_then(|c| NonZeroI64::new(c.get())),
         });
     }
     let base = format!("{}/v1", origin(&shared, &headers));
     let mut store = shared.write_store();
-    let record = store.update(id, changes, unix_now()).map_err(|_| ApiError::not_found())?;
+    let record = store
+        .update(id, changes, unix_now())
+        .map_err(|_| ApiError::not_found())?;
     let body = render::attendee_json(record, &base);
     drop(store);
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn archive_attendee(State(shared): SharedState, headers: HeaderMap, uri: Uri) -> Result<Response, ApiError> {
+async fn archive_attendee(
+    State(shared): SharedState,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     check_accept(&headers)?;
     let id = path_id(&uri, 3)?;
-    shared.write_store().archive(id, unix_now()).map_err(|_| ApiError::not_found())?;
+    shared
+        .write_store()
+        .archive(id, unix_now())
+        .map_err(|_| ApiError::not_found())?;
     Ok(no_content())
 }
 
@@ -426,7 +565,11 @@ async fn cancel_attendee(
 ) -> Result<Response, ApiError> {
     let id = path_id(&uri, 3)?;
     let object = read_object(&shared, &headers, body).await?;
-    if shared.read_store().find(id).is_none_or(AttendeeRecord::is_archived) {
+    if shared
+        .read_store()
+        .find(id)
+        .is_none_or(AttendeeRecord::is_archived)
+    {
         return Err(ApiError::not_found());
     }
     if is_blank(&object, "cancellation_reason") {
@@ -439,7 +582,10 @@ async fn cancel_attendee(
         .find(|known| known.code() == code)
         .and_then(|known| u8::try_from(known.code()).ok())
         .ok_or_else(|| {
-            ApiError::invalid("cancellation_reason", "is not included in the list (10, 20, 30, 31, 40, 50, 60)")
+            ApiError::invalid(
+                "cancellation_reason",
+                "is not included in the list (10, 20, 30, 31, 40, 50, 60)",
+            )
         })?;
     let note = cancel.cancellation_note.map(String::into_boxed_str);
     match shared.write_store().cancel(id, reason, note, unix_now()) {
@@ -449,6 +595,9 @@ async fn cancel_attendee(
             "booking_id",
             "is an individual appointment; cancel it with PATCH /individual_appointments/{id}/cancel",
         )),
-        Err(ChangeRefused::AlreadyCancelled) => Err(ApiError::invalid("cancelled_at", "the attendee is already cancelled")),
+        Err(ChangeRefused::AlreadyCancelled) => Err(ApiError::invalid(
+            "cancelled_at",
+            "the attendee is already cancelled",
+        )),
     }
 }

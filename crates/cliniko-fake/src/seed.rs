@@ -69,7 +69,11 @@ impl Fixtures {
     pub(crate) fn booking_kind(&self, id: i64) -> Option<BookingKind> {
         if self.group_appointments.binary_search(&Id::new(id)).is_ok() {
             Some(BookingKind::Group)
-        } else if self.individual_appointments.binary_search(&Id::new(id)).is_ok() {
+        } else if self
+            .individual_appointments
+            .binary_search(&Id::new(id))
+            .is_ok()
+        {
             Some(BookingKind::Individual)
         } else {
             None
@@ -78,7 +82,9 @@ impl Fixtures {
 }
 
 fn ids(base: i64, count: usize, step: i64) -> Vec<Id> {
-    (0..count as i64).map(|k| Id::new(base + k * step)).collect()
+    (0..count as i64)
+        .map(|k| Id::new(base + k * step))
+        .collect()
 }
 
 /// Builds `attendees` attendees for `seed`: the fixtures and the records in ID order.
@@ -87,11 +93,16 @@ pub(crate) fn seed(seed: u64, attendees: usize) -> (Fixtures, Vec<AttendeeRecord
     let mut fixtures = Fixtures {
         patients: ids(PATIENT_ID_BASE, (attendees / 4).max(10), 2),
         group_appointments: ids(GROUP_APPOINTMENT_ID_BASE, (attendees / 10).max(5), 1),
-        individual_appointments: ids(INDIVIDUAL_APPOINTMENT_ID_BASE, (attendees * 2 / 5).max(5), 1),
+        individual_appointments: ids(
+            INDIVIDUAL_APPOINTMENT_ID_BASE,
+            (attendees * 2 / 5).max(5),
+            1,
+        ),
         patient_cases: ids(PATIENT_CASE_ID_BASE, (attendees / 20).max(5), 1),
         attendees: Vec::with_capacity(attendees),
     };
-    let pick = |rng: &mut SplitMix64, list: &[Id]| list[rng.below(list.len() as u64) as usize].get();
+    let pick =
+        |rng: &mut SplitMix64, list: &[Id]| list[rng.below(list.len() as u64) as usize].get();
     let first_id = ATTENDEE_ID_MIDDLE - 2 * (attendees as i64 / 2);
     let mut created_at = FIRST_CREATED_AT;
     let mut records = Vec::with_capacity(attendees);
@@ -110,10 +121,19 @@ pub(crate) fn seed(seed: u64, attendees: usize) -> (Fixtures, Vec<AttendeeRecord
         } else {
             None
         };
-        let mut updated_at = created_at + if rng.chance(0.5) { 0 } else { rng.below(3 * 86_400) as i64 };
+        let mut updated_at = created_at
+            + if rng.chance(0.5) {
+                0
+            } else {
+                rng.below(3 * 86_400) as i64
+            };
         let online = rng.chance(0.25);
         let booking_ip_address = online.then(|| {
-            let network = if rng.chance(0.5) { [198, 51, 100] } else { [203, 0, 113] };
+            let network = if rng.chance(0.5) {
+                [198, 51, 100]
+            } else {
+                [203, 0, 113]
+            };
             Ipv4Addr::new(network[0], network[1], network[2], rng.below(254) as u8 + 1)
         });
         let cancelled = in_group_appointment && rng.chance(0.05);
@@ -142,13 +162,19 @@ pub(crate) fn seed(seed: u64, attendees: usize) -> (Fixtures, Vec<AttendeeRecord
             notes: rng
                 .chance(0.1)
                 .then(|| SEEDED_NOTES[rng.below(SEEDED_NOTES.len() as u64) as usize].into()),
-            cancellation_note: (cancelled && rng.chance(0.5)).then(|| "Last minute cancellation".into()),
+            cancellation_note: (cancelled && rng.chance(0.5))
+                .then(|| "Last minute cancellation".into()),
             booking_ip_address,
             arrived,
             online_booking_policy_accepted: online.then(|| rng.chance(0.9)),
-            cancellation_reason: cancelled.then(|| [10, 20, 30, 31, 40, 50, 60][rng.below(7) as usize]),
-            invoice_status: rng.chance(0.6).then(|| [10, 20, 30, 40][rng.below(4) as usize]),
-            treatment_note_status: rng.chance(0.5).then(|| if rng.chance(0.7) { 90 } else { 10 }),
+            cancellation_reason: cancelled
+                .then(|| [10, 20, 30, 31, 40, 50, 60][rng.below(7) as usize]),
+            invoice_status: rng
+                .chance(0.6)
+                .then(|| [10, 20, 30, 40][rng.below(4) as usize]),
+            treatment_note_status: rng
+                .chance(0.5)
+                .then(|| if rng.chance(0.7) { 90 } else { 10 }),
             sent_email_reminders: rng.below(3) as u8,
             sent_sms_reminders: rng.below(3) as u8,
             sent_email_follow_ups: rng.below(2) as u8,
@@ -168,7 +194,11 @@ mod tests {
     #[test]
     fn ids_straddle_two_to_the_53() {
         let (fixtures, records) = seed(7, 100);
-        assert!(records.windows(2).all(|w| w[0].id < w[1].id && w[0].created_at <= w[1].created_at));
+        assert!(
+            records
+                .windows(2)
+                .all(|w| w[0].id < w[1].id && w[0].created_at <= w[1].created_at)
+        );
         assert!(fixtures.attendees.iter().any(|id| id.get() > 1 << 53));
         assert!(fixtures.attendees.iter().any(|id| id.get() < 1 << 53));
         assert!(fixtures.attendees.iter().all(|id| id.get() % 2 == 1));

@@ -60,7 +60,10 @@ pub(crate) struct RequestIds {
 
 impl RequestIds {
     pub(crate) fn new(seed: u64) -> Self {
-        Self { next: AtomicU64::new(0), salt: crate::rng::SplitMix64::new(seed ^ 0x1D1D_1D1D).next_u64() }
+        Self {
+            next: AtomicU64::new(0),
+            salt: crate::rng::SplitMix64::new(seed ^ 0x1D1D_1D1D).next_u64(),
+        }
     }
 
     fn next(&self) -> HeaderValue {
@@ -74,12 +77,16 @@ impl RequestIds {
 impl Shared {
     /// Reads the store, even if a writer panicked while holding it (no writer does).
     pub(crate) fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
-        self.store.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Writes the store.
     pub(crate) fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -100,7 +107,10 @@ pub(crate) struct RequestCounts {
 impl RequestCounts {
     fn record(&self, method: &Method, path: &str) {
         self.total.fetch_add(1, Ordering::SeqCst);
-        let mut by_path = self.by_path.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut by_path = self
+            .by_path
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let paths = by_path.entry(method.clone()).or_default();
         match paths.get_mut(path) {
             Some(count) => *count += 1,
@@ -120,7 +130,10 @@ impl RequestCounts {
         let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
             return 0;
         };
-        let by_path = self.by_path.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let by_path = self
+            .by_path
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(paths) = by_path.get(&method) else {
             return 0;
         };
@@ -140,7 +153,8 @@ fn matches_template(literal: &str, template: &str) -> bool {
     loop {
         match (literal.next(), template.next()) {
             (None, None) => return true,
-            (Some(l), Some(t)) if l == t || (t.starts_with('{') && t.ends_with('}') && !l.is_empty()) => {}
+            (Some(l), Some(t))
+                if l == t || (t.starts_with('{') && t.ends_with('}') && !l.is_empty()) => {}
             _ => return false,
         }
     }
@@ -171,13 +185,20 @@ pub(crate) async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
-async fn connection(stream: TcpStream, shared: Arc<Shared>, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     // Small answers on keep-alive connections should not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let dropper = Arc::new(Notify::new());
     let service = {
         let dropper = dropper.clone();
-        hyper::service::service_fn(move |request| front_door(shared.clone(), router.clone(), dropper.clone(), request))
+        hyper::service::service_fn(move |request| {
+            front_door(shared.clone(), router.clone(), dropper.clone(), request)
+        })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).keep_alive(true);
@@ -217,9 +238,12 @@ async fn front_door(
             return std::future::pending().await;
         }
         Verdict::RateLimited => rate_limited(unix_now().max(0) as u64 + 1),
-        Verdict::ServerError(503) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+        Verdict::ServerError(503) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+        }
         Verdict::ServerError(_) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                .into_response()
         }
         Verdict::Handle { truncate } => {
             let response = match refusal(&shared, request.headers()) {
@@ -229,7 +253,11 @@ async fn front_door(
                     Err(never) => match never {},
                 },
             };
-            if truncate { truncated(response).await } else { response }
+            if truncate {
+                truncated(response).await
+            } else {
+                response
+            }
         }
     };
     response.headers_mut().insert("x-request-id", request_id);
@@ -241,28 +269,41 @@ async fn front_door(
 fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     if !authorised(&shared.api_key, headers) {
         let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Cliniko\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Cliniko\""),
+        );
         return Some(response);
     }
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !is_vendor_user_agent(user_agent) {
-        return Some(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Forbidden: the User-Agent header must name your app and a contact email, \
+        return Some(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden: the User-Agent header must name your app and a contact email, \
              as in `Really helpful app (devs@helpfulapp.com)`",
-        )
-        .into_response());
+            )
+            .into_response(),
+        );
     }
-    shared.rate_limiter.admit(unix_now().max(0) as u64).err().map(rate_limited)
+    shared
+        .rate_limiter
+        .admit(unix_now().max(0) as u64)
+        .err()
+        .map(rate_limited)
 }
 
 fn authorised(api_key: &str, headers: &HeaderMap) -> bool {
     let Some(credentials) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
     else {
         return false;
     };
@@ -296,8 +337,11 @@ pub(crate) fn is_vendor_user_agent(text: &str) -> bool {
 }
 
 fn rate_limited(reset: u64) -> Response {
-    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
-    response.headers_mut().insert("x-ratelimit-reset", HeaderValue::from(reset));
+    let mut response =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+    response
+        .headers_mut()
+        .insert("x-ratelimit-reset", HeaderValue::from(reset));
     response
 }
 
@@ -309,7 +353,9 @@ async fn truncated(response: Response) -> Response {
         return Response::from_parts(parts, Body::empty());
     };
     let full = collected.to_bytes();
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
     let half = full.slice(..full.len() / 2);
     let chunks = futures::stream::unfold(Some(half), |state| async move {
         match state {
@@ -317,7 +363,10 @@ async fn truncated(response: Response) -> Response {
             None => {
                 // Give the half a moment to leave the socket before the connection is cut.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                Some((Err(std::io::Error::other("body cut short by fault injection")), None))
+                Some((
+                    Err(std::io::Error::other("body cut short by fault injection")),
+                    None,
+                ))
             }
         }
     });
@@ -330,10 +379,23 @@ mod tests {
 
     #[test]
     fn user_agents_follow_the_specs_pattern() {
-        for good in ["Really helpful app (devs@helpfulapp.com)", "x (a@b.c)", "My app v2 (me+x@mail.example.org)"] {
+        for good in [
+            "Really helpful app (devs@helpfulapp.com)",
+            "x (a@b.c)",
+            "My app v2 (me+x@mail.example.org)",
+        ] {
             assert!(is_vendor_user_agent(good), "{good} was refused");
         }
-        for bad in ["", "curl/8.0", "app (devs@helpfulapp)", " app (a@b.c)", "(a@b.c)", "app (a b@c.d)", "app (@b.c)", "app (a@.c)x"] {
+        for bad in [
+            "",
+            "curl/8.0",
+            "app (devs@helpfulapp)",
+            " app (a@b.c)",
+            "(a@b.c)",
+            "app (a b@c.d)",
+            "app (@b.c)",
+            "app (a@.c)x",
+        ] {
             assert!(!is_vendor_user_agent(bad), "{bad} was accepted");
         }
     }
@@ -341,7 +403,10 @@ mod tests {
     #[test]
     fn templates_match_one_segment_per_placeholder() {
         assert!(matches_template("/v1/attendees/5", "/v1/attendees/{id}"));
-        assert!(!matches_template("/v1/attendees/5/archive", "/v1/attendees/{id}"));
+        assert!(!matches_template(
+            "/v1/attendees/5/archive",
+            "/v1/attendees/{id}"
+        ));
         assert!(!matches_template("/v1/attendees", "/v1/attendees/{id}"));
     }
 }

@@ -107,7 +107,10 @@ pub(crate) struct Store {
 impl Store {
     /// Builds a store from records already in ascending ID and `created_at` order.
     pub(crate) fn from_sorted(records: Vec<AttendeeRecord>) -> Self {
-        let mut store = Self { records, ..Self::default() };
+        let mut store = Self {
+            records,
+            ..Self::default()
+        };
         for (position, record) in store.records.iter().enumerate() {
             // The store never holds more than u32::MAX attendees; see `insert`.
             let position = position as u32;
@@ -312,5 +315,8 @@ fn page_of(positions: &[u32], offset: u64, per_page: u64, reversed: bool) -> Pag
     } else {
         positions[start as usize..end as usize].to_vec()
     };
-    Page { positions, total_entries: total }
+    Page {
+        positions,
+        total_entries: total,
+    }
 }

@@ -11,7 +11,9 @@ async fn everyone(h: &Harness) -> Vec<Value> {
     let mut page = 1;
     loop {
         let json = h
-            .get(&format!("/attendees?per_page=100&page={page}&q%5B%5D=cancelled_at:*&q%5B%5D=archived_at:*"))
+            .get(&format!(
+                "/attendees?per_page=100&page={page}&q%5B%5D=cancelled_at:*&q%5B%5D=archived_at:*"
+            ))
             .await
             .json();
         all.extend(json["attendees"].as_array().expect("array").iter().cloned());
@@ -22,18 +24,26 @@ async fn everyone(h: &Harness) -> Vec<Value> {
     }
 }
 
+/// Which attendees a filter should keep.
+type Keep = Box<dyn Fn(&Value) -> bool>;
+
 fn id_of(a: &Value) -> String {
     a["id"].as_str().expect("id").to_owned()
 }
 
 fn link_id(a: &Value, field: &str) -> Option<i64> {
-    a[field]["links"]["self"].as_str().and_then(|l| l.rsplit('/').next()).and_then(|s| s.parse().ok())
+    a[field]["links"]["self"]
+        .as_str()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|s| s.parse().ok())
 }
 
 /// The IDs over all pages of `path` (a list route with its own filters), sorted.
 async fn matching(h: &Harness, filters: &str) -> Vec<String> {
     let mut ids = h
-        .all_ids(&format!("/attendees?per_page=100&q%5B%5D=cancelled_at:*&q%5B%5D=archived_at:*&{filters}"))
+        .all_ids(&format!(
+            "/attendees?per_page=100&q%5B%5D=cancelled_at:*&q%5B%5D=archived_at:*&{filters}"
+        ))
         .await;
     ids.sort();
     ids
@@ -51,8 +61,18 @@ async fn pages_cover_every_attendee_once_with_links_and_totals() {
     let first = h.get("/attendees?per_page=7").await.json();
     let total = first["total_entries"].as_u64().expect("total");
     assert!(first["links"]["previous"].is_null());
-    assert!(first["links"]["next"].as_str().expect("next").contains("page=2"));
-    assert!(first["links"]["next"].as_str().expect("next").contains("per_page=7"));
+    assert!(
+        first["links"]["next"]
+            .as_str()
+            .expect("next")
+            .contains("page=2")
+    );
+    assert!(
+        first["links"]["next"]
+            .as_str()
+            .expect("next")
+            .contains("per_page=7")
+    );
     let ids = h.all_ids("/attendees?per_page=7").await;
     assert_eq!(ids.len() as u64, total);
     let mut unique = ids.clone();
@@ -61,15 +81,30 @@ async fn pages_cover_every_attendee_once_with_links_and_totals() {
     assert_eq!(unique.len(), ids.len(), "an attendee appeared on two pages");
 
     let last_page = total.div_ceil(7);
-    let last = h.get(&format!("/attendees?per_page=7&page={last_page}")).await.json();
+    let last = h
+        .get(&format!("/attendees?per_page=7&page={last_page}"))
+        .await
+        .json();
     assert!(last["links"]["next"].is_null());
-    assert!(last["links"]["previous"].as_str().expect("previous").contains(&format!("page={}", last_page - 1)));
-    let beyond = h.get(&format!("/attendees?per_page=7&page={}", last_page + 5)).await.json();
+    assert!(
+        last["links"]["previous"]
+            .as_str()
+            .expect("previous")
+            .contains(&format!("page={}", last_page - 1))
+    );
+    let beyond = h
+        .get(&format!("/attendees?per_page=7&page={}", last_page + 5))
+        .await
+        .json();
     assert_eq!(beyond["attendees"].as_array().expect("array").len(), 0);
     assert_eq!(beyond["total_entries"].as_u64(), Some(total));
 
     let default = h.get("/attendees").await.json();
-    assert_eq!(default["attendees"].as_array().expect("array").len(), 50, "50 a page by default");
+    assert_eq!(
+        default["attendees"].as_array().expect("array").len(),
+        50,
+        "50 a page by default"
+    );
 }
 
 #[tokio::test]
@@ -87,17 +122,38 @@ async fn links_are_absolute_and_built_from_the_host_header() {
         )
         .await;
     let json = answer.json();
-    assert_eq!(json["links"]["self"], "http://fake.example:8443/v1/attendees?page=1&per_page=2");
-    assert!(json["attendees"][0]["links"]["self"].as_str().expect("link").starts_with("http://fake.example:8443/v1/attendees/"));
+    assert_eq!(
+        json["links"]["self"],
+        "http://fake.example:8443/v1/attendees?page=1&per_page=2"
+    );
+    assert!(
+        json["attendees"][0]["links"]["self"]
+            .as_str()
+            .expect("link")
+            .starts_with("http://fake.example:8443/v1/attendees/")
+    );
 }
 
 #[tokio::test]
 async fn absurd_paging_is_refused_with_400() {
     let h = Harness::start().await;
-    for query in ["page=0", "page=-3", "page=abc", "page=1.5", "page=99999999999999999999999", "per_page=0", "per_page=101", "per_page=x"] {
+    for query in [
+        "page=0",
+        "page=-3",
+        "page=abc",
+        "page=1.5",
+        "page=99999999999999999999999",
+        "per_page=0",
+        "per_page=101",
+        "per_page=x",
+    ] {
         let answer = h.get(&format!("/attendees?{query}")).await;
         assert_eq!(answer.status, 400, "{query}");
-        assert!(answer.message().contains("Invalid"), "{query}: {}", answer.message());
+        assert!(
+            answer.message().contains("Invalid"),
+            "{query}: {}",
+            answer.message()
+        );
     }
 }
 
@@ -105,16 +161,35 @@ async fn absurd_paging_is_refused_with_400() {
 async fn sorting_follows_sort_and_the_deprecated_order() {
     let h = Harness::start().await;
     let all = everyone(&h).await;
-    let by_patient = h.get("/attendees?per_page=100&sort=patient_id:desc,id").await.json();
+    let by_patient = h
+        .get("/attendees?per_page=100&sort=patient_id:desc,id")
+        .await
+        .json();
     let page = by_patient["attendees"].as_array().expect("array");
     for pair in page.windows(2) {
-        let (a, b) = (link_id(&pair[0], "patient").expect("patient"), link_id(&pair[1], "patient").expect("patient"));
-        assert!(a > b || (a == b && pair[0]["id"].as_str().expect("id").parse::<i64>().ok() < pair[1]["id"].as_str().expect("id").parse::<i64>().ok()));
+        let (a, b) = (
+            link_id(&pair[0], "patient").expect("patient"),
+            link_id(&pair[1], "patient").expect("patient"),
+        );
+        assert!(
+            a > b
+                || (a == b
+                    && pair[0]["id"].as_str().expect("id").parse::<i64>().ok()
+                        < pair[1]["id"].as_str().expect("id").parse::<i64>().ok())
+        );
     }
     let newest_first = h.get("/attendees?per_page=5&order=desc").await.json();
-    let sorted_desc = h.get("/attendees?per_page=5&sort=created_at:desc").await.json();
+    let sorted_desc = h
+        .get("/attendees?per_page=5&sort=created_at:desc")
+        .await
+        .json();
     assert_eq!(newest_first["attendees"], sorted_desc["attendees"]);
-    let times: Vec<&str> = newest_first["attendees"].as_array().expect("array").iter().map(|a| a["created_at"].as_str().expect("time")).collect();
+    let times: Vec<&str> = newest_first["attendees"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["created_at"].as_str().expect("time"))
+        .collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]));
     let oldest = h.get("/attendees?per_page=1").await.json();
     let active_times: Vec<&str> = all
@@ -122,12 +197,29 @@ async fn sorting_follows_sort_and_the_deprecated_order() {
         .filter(|a| a["cancelled_at"].is_null() && a["archived_at"].is_null())
         .map(|a| a["created_at"].as_str().expect("time"))
         .collect();
-    assert_eq!(oldest["attendees"][0]["created_at"].as_str(), active_times.iter().min().copied());
+    assert_eq!(
+        oldest["attendees"][0]["created_at"].as_str(),
+        active_times.iter().min().copied()
+    );
 
-    let cancelled_last = h.get("/attendees?per_page=100&q%5B%5D=cancelled_at:*&sort=cancelled_at").await.json();
-    let cancelled_at: Vec<&Value> = cancelled_last["attendees"].as_array().expect("array").iter().map(|a| &a["cancelled_at"]).collect();
-    let first_null = cancelled_at.iter().position(|v| v.is_null()).expect("some are not cancelled");
-    assert!(cancelled_at[..first_null].iter().all(|v| v.is_string()), "nulls sort last ascending");
+    let cancelled_last = h
+        .get("/attendees?per_page=100&q%5B%5D=cancelled_at:*&sort=cancelled_at")
+        .await
+        .json();
+    let cancelled_at: Vec<&Value> = cancelled_last["attendees"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| &a["cancelled_at"])
+        .collect();
+    let first_null = cancelled_at
+        .iter()
+        .position(|v| v.is_null())
+        .expect("some are not cancelled");
+    assert!(
+        cancelled_at[..first_null].iter().all(|v| v.is_string()),
+        "nulls sort last ascending"
+    );
     assert!(first_null > 0);
 
     for bad in ["sort=colour", "sort=id:sideways", "order=up"] {
@@ -143,25 +235,51 @@ async fn id_filters_support_every_numeric_operator() {
     let ids: Vec<i64> = all.iter().map(|a| id_of(a).parse().expect("id")).collect();
     let pivot = ids[ids.len() / 2];
     let some: Vec<i64> = ids.iter().step_by(37).copied().collect();
-    let list = some.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let list = some
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let id = |a: &Value| id_of(a).parse::<i64>().expect("id");
-    let cases: Vec<(String, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(String, Keep)> = vec![
         (format!("id:={pivot}"), Box::new(move |a| id(a) == pivot)),
         (format!("id:!={pivot}"), Box::new(move |a| id(a) != pivot)),
         (format!("id:>{pivot}"), Box::new(move |a| id(a) > pivot)),
         (format!("id:>={pivot}"), Box::new(move |a| id(a) >= pivot)),
         (format!("id:<{pivot}"), Box::new(move |a| id(a) < pivot)),
         (format!("id:<={pivot}"), Box::new(move |a| id(a) <= pivot)),
-        (format!("id:={list}"), Box::new({ let some = some.clone(); move |a| some.contains(&id(a)) })),
-        (format!("id:!={list}"), Box::new({ let some = some.clone(); move |a| !some.contains(&id(a)) })),
-        ("patient_case_id:?".to_owned(), Box::new(|a| !a["patient_case"].is_null())),
-        ("patient_case_id:!?".to_owned(), Box::new(|a| a["patient_case"].is_null())),
+        (
+            format!("id:={list}"),
+            Box::new({
+                let some = some.clone();
+                move |a| some.contains(&id(a))
+            }),
+        ),
+        (
+            format!("id:!={list}"),
+            Box::new({
+                let some = some.clone();
+                move |a| !some.contains(&id(a))
+            }),
+        ),
+        (
+            "patient_case_id:?".to_owned(),
+            Box::new(|a| !a["patient_case"].is_null()),
+        ),
+        (
+            "patient_case_id:!?".to_owned(),
+            Box::new(|a| a["patient_case"].is_null()),
+        ),
         ("id:?".to_owned(), Box::new(|_| true)),
         ("id:!?".to_owned(), Box::new(|_| false)),
     ];
     for (filter, keep) in cases {
         let encoded = filter.replace('>', "%3E").replace('<', "%3C");
-        assert_eq!(matching(&h, &format!("q%5B%5D={encoded}")).await, expected(&all, keep), "q[]={filter}");
+        assert_eq!(
+            matching(&h, &format!("q%5B%5D={encoded}")).await,
+            expected(&all, keep),
+            "q[]={filter}"
+        );
     }
 }
 
@@ -174,18 +292,36 @@ async fn reference_filters_match_bookings_appointments_patients_and_cases() {
     let patient = link_id(sample, "patient").expect("patient");
     for field in ["booking_id", "appointment_id"] {
         let got = matching(&h, &format!("q%5B%5D={field}:={booking}")).await;
-        assert_eq!(got, expected(&all, |a| link_id(a, "booking") == Some(booking)), "{field}");
+        assert_eq!(
+            got,
+            expected(&all, |a| link_id(a, "booking") == Some(booking)),
+            "{field}"
+        );
         assert!(got.contains(&id_of(sample)));
     }
     let got = matching(&h, &format!("q%5B%5D=patient_id:={patient}")).await;
-    assert_eq!(got, expected(&all, |a| link_id(a, "patient") == Some(patient)));
-    let case = all.iter().find_map(|a| link_id(a, "patient_case")).expect("some case");
-    let got = matching(&h, &format!("q%5B%5D=patient_case_id:={case}")).await;
-    assert_eq!(got, expected(&all, |a| link_id(a, "patient_case") == Some(case)));
-    let got = matching(&h, &format!("q%5B%5D=patient_id:%3E{patient}&q%5B%5D=booking_id:!={booking}")).await;
     assert_eq!(
         got,
-        expected(&all, |a| link_id(a, "patient").expect("patient") > patient && link_id(a, "booking") != Some(booking)),
+        expected(&all, |a| link_id(a, "patient") == Some(patient))
+    );
+    let case = all
+        .iter()
+        .find_map(|a| link_id(a, "patient_case"))
+        .expect("some case");
+    let got = matching(&h, &format!("q%5B%5D=patient_case_id:={case}")).await;
+    assert_eq!(
+        got,
+        expected(&all, |a| link_id(a, "patient_case") == Some(case))
+    );
+    let got = matching(
+        &h,
+        &format!("q%5B%5D=patient_id:%3E{patient}&q%5B%5D=booking_id:!={booking}"),
+    )
+    .await;
+    assert_eq!(
+        got,
+        expected(&all, |a| link_id(a, "patient").expect("patient") > patient
+            && link_id(a, "booking") != Some(booking)),
         "filters combine with AND"
     );
 }
@@ -194,7 +330,10 @@ async fn reference_filters_match_bookings_appointments_patients_and_cases() {
 async fn date_time_filters_support_every_operator() {
     let h = Harness::start().await;
     let all = everyone(&h).await;
-    let pivot = all[all.len() / 3]["updated_at"].as_str().expect("time").to_owned();
+    let pivot = all[all.len() / 3]["updated_at"]
+        .as_str()
+        .expect("time")
+        .to_owned();
     let time = |a: &Value, f: &str| a[f].as_str().map(str::to_owned);
     for (op, encoded) in [(">", "%3E"), (">=", "%3E="), ("<", "%3C"), ("<=", "%3C=")] {
         for field in ["created_at", "updated_at"] {
@@ -211,11 +350,22 @@ async fn date_time_filters_support_every_operator() {
             assert_eq!(got, want, "{field}:{op}{pivot}");
         }
     }
-    let fractional = matching(&h, &format!("q%5B%5D=updated_at:%3E{}", pivot.replace('Z', ".5Z"))).await;
-    assert_eq!(fractional, expected(&all, |a| time(a, "updated_at").expect("time") > pivot));
+    let fractional = matching(
+        &h,
+        &format!("q%5B%5D=updated_at:%3E{}", pivot.replace('Z', ".5Z")),
+    )
+    .await;
+    assert_eq!(
+        fractional,
+        expected(&all, |a| time(a, "updated_at").expect("time") > pivot)
+    );
     for field in ["cancelled_at", "archived_at", "deleted_at"] {
         let present = matching(&h, &format!("q%5B%5D={field}:?")).await;
-        assert_eq!(present, expected(&all, |a| a[field].is_string()), "{field}:?");
+        assert_eq!(
+            present,
+            expected(&all, |a| a[field].is_string()),
+            "{field}:?"
+        );
         assert!(!present.is_empty());
         let absent = matching(&h, &format!("q%5B%5D={field}:!?")).await;
         assert_eq!(absent, expected(&all, |a| a[field].is_null()), "{field}:!?");
@@ -230,14 +380,25 @@ async fn date_time_filters_support_every_operator() {
 async fn the_star_brings_cancelled_and_archived_into_the_plain_list() {
     let h = Harness::start().await;
     let plain = h.all_ids("/attendees?per_page=100").await;
-    let with_cancelled = h.all_ids("/attendees?per_page=100&q%5B%5D=cancelled_at:*").await;
-    let with_archived = h.all_ids("/attendees?per_page=100&q%5B%5D=archived_at:*").await;
+    let with_cancelled = h
+        .all_ids("/attendees?per_page=100&q%5B%5D=cancelled_at:*")
+        .await;
+    let with_archived = h
+        .all_ids("/attendees?per_page=100&q%5B%5D=archived_at:*")
+        .await;
     let cancelled = h.all_ids("/attendees/cancelled?per_page=100").await;
     // Each `*` lifts one exclusion: an attendee both archived and cancelled needs both.
-    let archived_only = h.all_ids("/attendees/deleted?per_page=100&q%5B%5D=cancelled_at:!?").await;
+    let archived_only = h
+        .all_ids("/attendees/deleted?per_page=100&q%5B%5D=cancelled_at:!?")
+        .await;
     assert_eq!(with_cancelled.len(), plain.len() + cancelled.len());
     assert_eq!(with_archived.len(), plain.len() + archived_only.len());
-    assert!(cancelled.iter().chain(&archived_only).all(|id| !plain.contains(id)));
+    assert!(
+        cancelled
+            .iter()
+            .chain(&archived_only)
+            .all(|id| !plain.contains(id))
+    );
     assert_eq!(everyone(&h).await.len(), h.server.attendee_count());
 }
 
@@ -258,6 +419,10 @@ async fn unknown_fields_operators_and_values_get_a_clear_400() {
     ] {
         let answer = h.get(&format!("/attendees?q%5B%5D={filter}")).await;
         assert_eq!(answer.status, 400, "{filter}");
-        assert!(answer.message().contains(says), "{filter}: {}", answer.message());
+        assert!(
+            answer.message().contains(says),
+            "{filter}: {}",
+            answer.message()
+        );
     }
 }

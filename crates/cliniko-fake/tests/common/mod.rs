@@ -1,7 +1,10 @@
 //! A harness for the fake's behaviour tests: a server, a client that sends Cliniko's headers,
 //! and a conformance check of every answer against the spec.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
 
 use base64::Engine as _;
 use cliniko_conformance::{CheckOptions, Checker, recording_from_value};
@@ -31,7 +34,10 @@ impl Answer {
 
     /// The `message` of an error body.
     pub fn message(&self) -> String {
-        self.json()["message"].as_str().unwrap_or_default().to_owned()
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -43,11 +49,18 @@ pub struct Harness {
 }
 
 pub fn builder() -> FakeClinikoBuilder {
-    FakeCliniko::builder().api_key(KEY).seed(7).attendees(300).rate_limit_per_minute(None)
+    FakeCliniko::builder()
+        .api_key(KEY)
+        .seed(7)
+        .attendees(300)
+        .rate_limit_per_minute(None)
 }
 
 pub fn basic(key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    )
 }
 
 impl Harness {
@@ -58,8 +71,19 @@ impl Harness {
     pub async fn with(builder: FakeClinikoBuilder) -> Self {
         let server = builder.start().await.expect("the fake starts");
         let spec = cliniko_spec::Spec::embedded().expect("the spec loads");
-        let checker = Checker::new(&spec, CheckOptions { strict: true, round_trip: true }).expect("the checker compiles");
-        Self { server, client: reqwest::Client::new(), checker }
+        let checker = Checker::new(
+            &spec,
+            CheckOptions {
+                strict: true,
+                round_trip: true,
+            },
+        )
+        .expect("the checker compiles");
+        Self {
+            server,
+            client: reqwest::Client::new(),
+            checker,
+        }
     }
 
     /// The URL of a path under `/v1`, such as `/attendees?page=2`.
@@ -76,7 +100,9 @@ impl Harness {
             .header("user-agent", USER_AGENT)
             .header("accept", "application/json");
         let request = match &body {
-            Some(body) => request.header("content-type", "application/json").body(body.to_string()),
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(body.to_string()),
             None => request,
         };
         self.checked(method, path, request).await
@@ -87,7 +113,12 @@ impl Harness {
     }
 
     /// Sends a request built by the test (to get headers or bodies wrong) and checks the answer.
-    pub async fn checked(&self, method: Method, path: &str, request: reqwest::RequestBuilder) -> Answer {
+    pub async fn checked(
+        &self,
+        method: Method,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Answer {
         let answer = send(request).await;
         self.assert_conforms(method.as_str(), path, &answer);
         answer
@@ -97,9 +128,18 @@ impl Harness {
         let headers: serde_json::Map<String, Value> = answer
             .headers
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), json!(value.to_str().unwrap_or_default())))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    json!(value.to_str().unwrap_or_default()),
+                )
+            })
             .collect();
-        let body = if answer.text.is_empty() { Value::Null } else { json!(answer.text) };
+        let body = if answer.text.is_empty() {
+            Value::Null
+        } else {
+            json!(answer.text)
+        };
         let recording = json!({
             "request": { "method": method, "url": format!("/v1{path}") },
             "response": { "status": answer.status, "headers": headers, "body": body },
@@ -110,10 +150,19 @@ impl Harness {
             verdict.violations.is_empty(),
             "{method} {path} answered {} against the spec: {:#?}\nbody: {}",
             answer.status,
-            verdict.violations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            verdict
+                .violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             answer.text
         );
-        assert!(answer.header("x-request-id").is_some_and(|id| !id.is_empty()), "no X-Request-Id");
+        assert!(
+            answer
+                .header("x-request-id")
+                .is_some_and(|id| !id.is_empty()),
+            "no X-Request-Id"
+        );
     }
 
     /// The IDs on one page of a list answer.
@@ -128,7 +177,10 @@ impl Harness {
         let mut ids = Vec::new();
         let mut next = Some(self.url(path));
         while let Some(url) = next {
-            let relative = url.strip_prefix(&self.server.base_url()).expect("links point at the fake").to_owned();
+            let relative = url
+                .strip_prefix(&self.server.base_url())
+                .expect("links point at the fake")
+                .to_owned();
             let answer = self.get(&relative).await;
             assert_eq!(answer.status, 200, "{relative}: {}", answer.text);
             let json = answer.json();
@@ -153,5 +205,9 @@ pub async fn send(request: reqwest::RequestBuilder) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("the body arrives whole");
-    Answer { status, headers, text }
+    Answer {
+        status,
+        headers,
+        text,
+    }
 }
