@@ -1,1 +1,264 @@
-fn main() {}
+//! `cargo bench -p cliniko-client --bench stream`: the cost of the client's attendee stream.
+//!
+//! 1. Throughput: 10,000 attendees, 100 to a page, from the fake server on loopback, through
+//!    [`Client::stream_attendees`] and through a hand-written loop of plain reqwest and serde that
+//!    sends the same requests (it follows the same `links.next`). The two alternate, round after
+//!    round, and the medians are compared. Target: the client within 10% of the plain loop.
+//! 2. Peak memory: the same stream over 10,000 and over 100,000 attendees, each in a child process
+//!    of its own (the fake, with its 100,000 attendees, stays in this one), which reports its
+//!    `VmHWM` from `/proc/self/status` and the peak of live heap bytes counted by a global
+//!    allocator. Target: 100,000 no more than 10% above 10,000.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use cliniko_client::Client;
+use cliniko_fake::FakeCliniko;
+use cliniko_types::AttendeeList;
+use futures::TryStreamExt as _;
+
+const API_KEY: &str = "fake-api-key";
+const USER_AGENT: &str = "Cliniko client benchmark (bench@example.com)";
+const PER_PAGE: u64 = 100;
+const THROUGHPUT_ATTENDEES: u64 = 10_000;
+const ROUNDS: usize = 15;
+const WARM_UP_ROUNDS: usize = 2;
+const MEMORY_SIZES: [u64; 2] = [10_000, 100_000];
+/// Set in a child process: `BASE_URL COUNT`, the stream to run and measure.
+const CHILD_ENV: &str = "CLINIKO_STREAM_BENCH_CHILD";
+
+/// The system allocator, counting live bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract, which `System` shares.
+        let pointer = unsafe { System.alloc(layout) };
+        if !pointer.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        pointer
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `dealloc`'s contract, which `System` shares.
+        unsafe { System.dealloc(pointer, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `realloc`'s contract, which `System` shares.
+        let moved = unsafe { System.realloc(pointer, layout, new_size) };
+        if !moved.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        moved
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> BenchResult<()> {
+    if let Ok(child) = std::env::var(CHILD_ENV) {
+        return run_child(&child);
+    }
+    throughput()?;
+    memory()
+}
+
+fn client(base_url: &str) -> BenchResult<Client> {
+    Ok(Client::builder(API_KEY, USER_AGENT).base_url(base_url).build()?)
+}
+
+/// Starts a fake with at least `plain` attendees on its plain list, on a runtime of its own.
+fn start_fake(plain: u64) -> BenchResult<(FakeCliniko, tokio::runtime::Runtime)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    // About one seeded attendee in ten is cancelled or archived; seed enough to leave `plain`.
+    let seeded = usize::try_from(plain + plain / 5)?;
+    let fake = runtime.block_on(
+        FakeCliniko::builder()
+            .api_key(API_KEY)
+            .seed(7)
+            .attendees(seeded)
+            .rate_limit_per_minute(None)
+            .start(),
+    )?;
+    Ok((fake, runtime))
+}
+
+/// The client's stream: `count` attendees, `PER_PAGE` to a page.
+async fn through_client(client: &Client, count: u64) -> BenchResult<u64> {
+    let mut attendees = client.stream_attendees(client.list_attendees().per_page(PER_PAGE)).limit(count);
+    let mut seen = 0;
+    while let Some(attendee) = attendees.try_next().await? {
+        std::hint::black_box(&attendee);
+        seen += 1;
+    }
+    Ok(seen)
+}
+
+/// The same requests by hand: reqwest, serde, and `links.next`.
+async fn through_plain_loop(http: &reqwest::Client, base_url: &str, count: u64) -> BenchResult<u64> {
+    let mut url = format!("{base_url}/attendees?per_page={PER_PAGE}");
+    let mut seen = 0;
+    loop {
+        let response = http.get(&url).send().await?.error_for_status()?;
+        let page: AttendeeList = serde_json::from_slice(&response.bytes().await?)?;
+        for attendee in page.attendees {
+            if seen == count {
+                return Ok(seen);
+            }
+            std::hint::black_box(&attendee);
+            seen += 1;
+        }
+        match page.links.next {
+            Some(next) if seen < count => url = next,
+            _ => return Ok(seen),
+        }
+    }
+}
+
+fn plain_http() -> BenchResult<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:"));
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Basic {credentials}").parse()?);
+    headers.insert(reqwest::header::USER_AGENT, USER_AGENT.parse()?);
+    headers.insert(reqwest::header::ACCEPT, "application/json".parse()?);
+    Ok(reqwest::Client::builder().default_headers(headers).build()?)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn per_second(count: u64, took: Duration) -> f64 {
+    count as f64 / took.as_secs_f64()
+}
+
+fn throughput() -> BenchResult<()> {
+    let (fake, _fake_runtime) = start_fake(THROUGHPUT_ATTENDEES)?;
+    let base_url = fake.base_url();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = client(&base_url)?;
+    let http = plain_http()?;
+    let requests_before = fake.requests_to("GET", "/v1/attendees");
+    let (mut by_client, mut by_plain) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        for round in 0..WARM_UP_ROUNDS + ROUNDS {
+            // Alternate which goes first, so neither always meets a warmer server.
+            let mut timings = [Duration::ZERO; 2];
+            for turn in 0..2 {
+                let use_client = (round + turn) % 2 == 0;
+                let start = Instant::now();
+                let seen = if use_client {
+                    through_client(&client, THROUGHPUT_ATTENDEES).await?
+                } else {
+                    through_plain_loop(&http, &base_url, THROUGHPUT_ATTENDEES).await?
+                };
+                if seen != THROUGHPUT_ATTENDEES {
+                    return Err(format!("fetched {seen} attendees, not {THROUGHPUT_ATTENDEES}").into());
+                }
+                timings[usize::from(!use_client)] = start.elapsed();
+            }
+            if round >= WARM_UP_ROUNDS {
+                by_client.push(timings[0]);
+                by_plain.push(timings[1]);
+            }
+        }
+        BenchResult::Ok(())
+    })?;
+    let requests = fake.requests_to("GET", "/v1/attendees") - requests_before;
+    let per_round = requests / ((WARM_UP_ROUNDS + ROUNDS) as u64 * 2);
+    let (client_median, plain_median) = (median(by_client), median(by_plain));
+    let client_rate = per_second(THROUGHPUT_ATTENDEES, client_median);
+    let plain_rate = per_second(THROUGHPUT_ATTENDEES, plain_median);
+    println!(
+        "throughput: {THROUGHPUT_ATTENDEES} attendees, per_page {PER_PAGE}, {per_round} requests a run, \
+         median of {ROUNDS} alternating rounds"
+    );
+    println!(
+        "  client stream        {:>9.0} attendees/s  ({:.1} ms a run)",
+        client_rate,
+        client_median.as_secs_f64() * 1e3
+    );
+    println!(
+        "  plain reqwest+serde  {:>9.0} attendees/s  ({:.1} ms a run)",
+        plain_rate,
+        plain_median.as_secs_f64() * 1e3
+    );
+    println!("  client / plain       {:>9.3}  (target: at least 0.900)", client_rate / plain_rate);
+    runtime.block_on(fake.shutdown());
+    Ok(())
+}
+
+fn memory() -> BenchResult<()> {
+    let largest = MEMORY_SIZES.iter().copied().max().unwrap_or_default();
+    let (fake, fake_runtime) = start_fake(largest)?;
+    let base_url = fake.base_url();
+    let exe = std::env::current_exe()?;
+    println!("peak memory of a child process streaming N attendees, per_page {PER_PAGE}:");
+    let mut peaks = Vec::new();
+    for count in MEMORY_SIZES {
+        let output = Command::new(&exe).env(CHILD_ENV, format!("{base_url} {count}")).output()?;
+        if !output.status.success() {
+            return Err(format!("the child for {count} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+        }
+        let report = String::from_utf8(output.stdout)?;
+        let mut fields = report.split_whitespace().map(str::parse::<u64>);
+        let (Some(Ok(seen)), Some(Ok(hwm_kib)), Some(Ok(heap_peak))) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(format!("the child for {count} reported {report:?}").into());
+        };
+        if seen != count {
+            return Err(format!("the child streamed {seen} attendees, not {count}").into());
+        }
+        println!(
+            "  {count:>7}: VmHWM {:>6.1} MiB, heap peak {:>6.2} MiB",
+            hwm_kib as f64 / 1024.0,
+            heap_peak as f64 / (1024.0 * 1024.0)
+        );
+        peaks.push((hwm_kib as f64, heap_peak as f64));
+    }
+    if let [(small_hwm, small_heap), (large_hwm, large_heap)] = peaks[..] {
+        println!(
+            "  {} / {}: VmHWM {:.3}, heap peak {:.3}  (target: at most 1.100)",
+            MEMORY_SIZES[1],
+            MEMORY_SIZES[0],
+            large_hwm / small_hwm,
+            large_heap / small_heap
+        );
+    }
+    fake_runtime.block_on(fake.shutdown());
+    Ok(())
+}
+
+/// In the child: stream, then report `SEEN VMHWM_KIB HEAP_PEAK_BYTES` on stdout.
+fn run_child(spec: &str) -> BenchResult<()> {
+    let (base_url, count) = spec.split_once(' ').ok_or("expected `BASE_URL COUNT`")?;
+    let count: u64 = count.parse()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = client(base_url)?;
+    let seen = runtime.block_on(through_client(&client, count))?;
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let hwm_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or("no VmHWM in /proc/self/status")?;
+    println!("{seen} {hwm_kib} {}", PEAK.load(Ordering::Relaxed));
+    Ok(())
+}
