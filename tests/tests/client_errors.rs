@@ -19,7 +19,13 @@ async fn a_422_carries_each_field_and_its_message() {
     let unknown = Id::new(1);
     let error = client
         .create_attendee()
-        .body(AttendeeCreate { booking_id: unknown, patient_id: unknown, patient_case_id: None, arrived: None, notes: None })
+        .body(AttendeeCreate {
+            booking_id: unknown,
+            patient_id: unknown,
+            patient_case_id: None,
+            arrived: None,
+            notes: None,
+        })
         .send()
         .await
         .map_err(Error::from)
@@ -30,7 +36,12 @@ async fn a_422_carries_each_field_and_its_message() {
     assert_eq!(message, "Validation Failed");
     assert!(errors.contains_key("booking_id"), "{errors:?}");
     assert!(errors.contains_key("patient_id"), "{errors:?}");
-    assert!(error.to_string().starts_with("validation failed: booking_id "), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("validation failed: booking_id "),
+        "{error}"
+    );
     assert_eq!(server.attendee_count(), 20);
 
     // Attendees of individual appointments cannot be cancelled on this route.
@@ -50,13 +61,24 @@ async fn a_422_carries_each_field_and_its_message() {
     let error = client
         .cancel_attendee()
         .id(created.id)
-        .body(AttendeeCancel { cancellation_reason: CancellationReason::Sick, cancellation_note: None, apply_to_repeats: None })
+        .body(AttendeeCancel {
+            cancellation_reason: CancellationReason::Sick,
+            cancellation_note: None,
+            apply_to_repeats: None,
+        })
         .send()
         .await
         .map_err(Error::from)
         .expect_err("an individual appointment");
-    assert!(matches!(&error, Error::Validation { errors, .. } if errors.contains_key("booking_id")), "{error:?}");
-    assert_eq!(server.requests_to("PATCH", "/v1/attendees/{id}/cancel"), 1, "a 422 is not retried");
+    assert!(
+        matches!(&error, Error::Validation { errors, .. } if errors.contains_key("booking_id")),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.requests_to("PATCH", "/v1/attendees/{id}/cancel"),
+        1,
+        "a 422 is not retried"
+    );
     server.shutdown().await;
 }
 
@@ -64,13 +86,23 @@ async fn a_422_carries_each_field_and_its_message() {
 async fn a_404_is_not_found_with_its_json_body() {
     let server = fake(20).await;
     let client = client(&server);
-    let error = client.get_attendee().id(Id::new(42)).send().await.map_err(Error::from).expect_err("no such attendee");
+    let error = client
+        .get_attendee()
+        .id(Id::new(42))
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("no such attendee");
     assert!(
         matches!(&error, Error::NotFound { body: ErrorBody::Json(body) } if body.message == "Not Found"),
         "{error:?}"
     );
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
-    assert_eq!(server.requests_to("GET", "/v1/attendees/{id}"), 1, "a 404 is not retried");
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees/{id}"),
+        1,
+        "a 404 is not retried"
+    );
     server.shutdown().await;
 }
 
@@ -81,10 +113,24 @@ async fn an_html_404_is_not_found_with_the_page() {
     let canned = Canned::start(404, "text/html; charset=utf-8", |_| page.to_owned()).await;
     let client = canned.client();
     // `GET /attendees/{id}` documents a JSON 404; `GET /attendees` documents no 404 at all.
-    let from_get = client.get_attendee().id(Id::new(1)).send().await.map_err(Error::from).expect_err("404");
-    let from_list = client.list_attendees().send().await.map_err(Error::from).expect_err("404");
+    let from_get = client
+        .get_attendee()
+        .id(Id::new(1))
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("404");
+    let from_list = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("404");
     for error in [from_get, from_list] {
-        let Error::NotFound { body: ErrorBody::Text { content_type, text } } = &error else {
+        let Error::NotFound {
+            body: ErrorBody::Text { content_type, text },
+        } = &error
+        else {
             panic!("expected a not-found error with the page, got {error:?}");
         };
         assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
@@ -102,7 +148,12 @@ async fn an_undocumented_answer_keeps_its_status_and_body() {
         .retry(fast_retries().max_retries(2))
         .build()
         .expect("built");
-    let error = client.list_attendees().send().await.map_err(Error::from).expect_err("502");
+    let error = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("502");
     assert!(
         matches!(&error, Error::UnexpectedResponse { status, body: ErrorBody::Text { text, .. } }
             if status.as_u16() == 502 && text == "upstream went away"),
@@ -114,11 +165,28 @@ async fn an_undocumented_answer_keeps_its_status_and_body() {
 #[tokio::test]
 async fn a_wrong_key_is_unauthorised_everywhere() {
     let server = fake(20).await;
-    let client = Client::builder("not-the-key", USER_AGENT).base_url(server.base_url()).build().expect("built");
-    let error = client.get_attendee().id(server.fixtures().attendees[0]).send().await.map_err(Error::from);
-    assert!(matches!(error, Err(Error::Unauthorised { .. })), "{error:?}");
-    let streamed: Vec<_> = client.stream_attendees(client.list_attendees()).collect().await;
-    assert!(matches!(&streamed[..], [Err(Error::Unauthorised { .. })]), "{streamed:?}");
+    let client = Client::builder("not-the-key", USER_AGENT)
+        .base_url(server.base_url())
+        .build()
+        .expect("built");
+    let error = client
+        .get_attendee()
+        .id(server.fixtures().attendees[0])
+        .send()
+        .await
+        .map_err(Error::from);
+    assert!(
+        matches!(error, Err(Error::Unauthorised { .. })),
+        "{error:?}"
+    );
+    let streamed: Vec<_> = client
+        .stream_attendees(client.list_attendees())
+        .collect()
+        .await;
+    assert!(
+        matches!(&streamed[..], [Err(Error::Unauthorised { .. })]),
+        "{streamed:?}"
+    );
     assert_eq!(server.requests_received(), 2, "a 401 is not retried");
     server.shutdown().await;
 }
@@ -128,13 +196,27 @@ async fn a_wrong_key_is_unauthorised_everywhere() {
 async fn a_429_is_waited_out_until_the_reset() {
     let server = fake(20).await;
     let client = client(&server);
-    server.set_faults(Faults { rate_limit_burst: 2, ..Faults::default() });
-    let page = client.list_attendees().send().await.expect("answered after the reset");
+    server.set_faults(Faults {
+        rate_limit_burst: 2,
+        ..Faults::default()
+    });
+    let page = client
+        .list_attendees()
+        .send()
+        .await
+        .expect("answered after the reset");
     assert!(!page.attendees.is_empty());
-    assert_eq!(server.requests_to("GET", "/v1/attendees"), 3, "two 429s, then the answer");
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees"),
+        3,
+        "two 429s, then the answer"
+    );
 
     // A create over the limit was not acted on, so it is sent again after the reset.
-    server.set_faults(Faults { rate_limit_burst: 1, ..Faults::default() });
+    server.set_faults(Faults {
+        rate_limit_burst: 1,
+        ..Faults::default()
+    });
     let fixtures = server.fixtures().clone();
     client
         .create_attendee()
@@ -162,14 +244,32 @@ async fn a_429_past_the_bound_is_rate_limited_with_the_reset_time() {
         .retry(fast_retries().max_rate_limit_waits(1))
         .build()
         .expect("built");
-    server.set_faults(Faults { rate_limit_burst: 10, ..Faults::default() });
+    server.set_faults(Faults {
+        rate_limit_burst: 10,
+        ..Faults::default()
+    });
     let before = Utc::now();
-    let error = client.list_attendees().send().await.map_err(Error::from).expect_err("still limited");
-    let Error::RateLimited { reset_at: Some(reset_at) } = error else {
+    let error = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("still limited");
+    let Error::RateLimited {
+        reset_at: Some(reset_at),
+    } = error
+    else {
         panic!("expected a rate-limited error with a reset time, got {error:?}");
     };
-    assert!(reset_at.timestamp() >= before.timestamp(), "{reset_at} is not before the request");
-    assert_eq!(server.requests_to("GET", "/v1/attendees"), 2, "one wait, then the error");
+    assert!(
+        reset_at.timestamp() >= before.timestamp(),
+        "{reset_at} is not before the request"
+    );
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees"),
+        2,
+        "one wait, then the error"
+    );
     server.shutdown().await;
 }
 
@@ -190,10 +290,22 @@ async fn a_reset_too_far_away_is_returned_at_once() {
         .build()
         .expect("built");
     for _ in 0..3 {
-        client.list_attendees().send().await.expect("within the limit");
+        client
+            .list_attendees()
+            .send()
+            .await
+            .expect("within the limit");
     }
-    let error = client.list_attendees().send().await.map_err(Error::from).expect_err("over the limit");
-    assert!(matches!(error, Error::RateLimited { reset_at: Some(_) }), "{error:?}");
+    let error = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("over the limit");
+    assert!(
+        matches!(error, Error::RateLimited { reset_at: Some(_) }),
+        "{error:?}"
+    );
     assert_eq!(server.requests_received(), 4);
     server.shutdown().await;
 }
@@ -202,10 +314,24 @@ async fn a_reset_too_far_away_is_returned_at_once() {
 async fn a_value_the_spec_refuses_never_leaves_the_client() {
     let server = fake(5).await;
     let client = client(&server);
-    let error = client.list_attendees().per_page(0_u64).send().await.map_err(Error::from).expect_err("per_page 0");
+    let error = client
+        .list_attendees()
+        .per_page(0_u64)
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("per_page 0");
     assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
-    let empty = cliniko_client::filter::Filter::attendees().id().one_of(Vec::<i64>::new());
-    let error = client.list_attendees().q(empty).send().await.map_err(Error::from).expect_err("empty id list");
+    let empty = cliniko_client::filter::Filter::attendees()
+        .id()
+        .one_of(Vec::<i64>::new());
+    let error = client
+        .list_attendees()
+        .q(empty)
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("empty id list");
     assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
     assert_eq!(server.requests_received(), 0);
     server.shutdown().await;

@@ -17,14 +17,21 @@ use client_support::{API_KEY, USER_AGENT, fake};
 fn patient_client(server: &FakeCliniko, max_retries: u32) -> Client {
     Client::builder(API_KEY, USER_AGENT)
         .base_url(server.base_url())
-        .retry(RetryPolicy::default().max_retries(max_retries).backoff(Duration::from_millis(1), Duration::from_millis(5)))
+        .retry(
+            RetryPolicy::default()
+                .max_retries(max_retries)
+                .backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
         .timeout(Duration::from_secs(10))
         .build()
         .expect("the client builds")
 }
 
 async fn everything(client: &Client) -> Result<Vec<Attendee>, Error> {
-    client.stream_attendees(client.list_attendees().per_page(25)).try_collect().await
+    client
+        .stream_attendees(client.list_attendees().per_page(25))
+        .try_collect()
+        .await
 }
 
 fn create_body(server: &FakeCliniko, n: usize) -> AttendeeCreate {
@@ -46,28 +53,46 @@ async fn stream_survives(faults: Faults) -> (u64, u64) {
     let pages = server.requests_to("GET", "/v1/attendees");
     server.set_faults(faults);
     let faulty = everything(&client).await.expect("every fault retried away");
-    assert_eq!(faulty, reference, "the same attendees, in the same order, none twice or missing");
+    assert_eq!(
+        faulty, reference,
+        "the same attendees, in the same order, none twice or missing"
+    );
     let with_faults = server.requests_to("GET", "/v1/attendees") - pages;
-    assert!(with_faults <= pages * 11, "at most ten retries a page: {with_faults} requests for {pages} pages");
+    assert!(
+        with_faults <= pages * 11,
+        "at most ten retries a page: {with_faults} requests for {pages} pages"
+    );
     server.shutdown().await;
     (pages, with_faults)
 }
 
 #[tokio::test]
 async fn a_stream_survives_server_errors() {
-    let (pages, requests) = stream_survives(Faults { server_error_rate: 0.3, ..Faults::default() }).await;
+    let (pages, requests) = stream_survives(Faults {
+        server_error_rate: 0.3,
+        ..Faults::default()
+    })
+    .await;
     assert!(requests > pages, "some pages were retried");
 }
 
 #[tokio::test]
 async fn a_stream_survives_dropped_connections() {
-    let (pages, requests) = stream_survives(Faults { drop_rate: 0.2, ..Faults::default() }).await;
+    let (pages, requests) = stream_survives(Faults {
+        drop_rate: 0.2,
+        ..Faults::default()
+    })
+    .await;
     assert!(requests > pages, "some pages were retried");
 }
 
 #[tokio::test]
 async fn a_stream_survives_truncated_bodies() {
-    let (pages, requests) = stream_survives(Faults { truncate_rate: 0.3, ..Faults::default() }).await;
+    let (pages, requests) = stream_survives(Faults {
+        truncate_rate: 0.3,
+        ..Faults::default()
+    })
+    .await;
     assert!(requests > pages, "some pages were retried");
 }
 
@@ -87,16 +112,44 @@ async fn a_stream_survives_latency_and_every_fault_at_once() {
 async fn retries_stop_at_their_bound() {
     let server = fake(10).await;
     let client = patient_client(&server, 3);
-    server.set_faults(Faults { server_error_rate: 1.0, ..Faults::default() });
+    server.set_faults(Faults {
+        server_error_rate: 1.0,
+        ..Faults::default()
+    });
     let id = server.fixtures().attendees[0];
-    let error = client.get_attendee().id(id).send().await.map_err(Error::from).expect_err("always 5xx");
-    assert!(matches!(&error, Error::Api { status, .. } if status.is_server_error()), "{error:?}");
-    assert_eq!(server.requests_to("GET", "/v1/attendees/{id}"), 4, "one try and three retries");
+    let error = client
+        .get_attendee()
+        .id(id)
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("always 5xx");
+    assert!(
+        matches!(&error, Error::Api { status, .. } if status.is_server_error()),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees/{id}"),
+        4,
+        "one try and three retries"
+    );
 
-    server.set_faults(Faults { drop_rate: 1.0, ..Faults::default() });
-    let error = client.list_attendees().send().await.map_err(Error::from).expect_err("always dropped");
+    server.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    let error = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("always dropped");
     assert!(matches!(error, Error::Transport(_)), "{error:?}");
-    assert_eq!(server.requests_to("GET", "/v1/attendees"), 4, "one try and three retries");
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees"),
+        4,
+        "one try and three retries"
+    );
     server.shutdown().await;
 }
 
@@ -105,9 +158,18 @@ async fn retries_stop_at_their_bound() {
 #[tokio::test]
 async fn creates_are_never_sent_twice() {
     for faults in [
-        Faults { server_error_rate: 0.3, ..Faults::default() },
-        Faults { drop_rate: 0.3, ..Faults::default() },
-        Faults { truncate_rate: 0.3, ..Faults::default() },
+        Faults {
+            server_error_rate: 0.3,
+            ..Faults::default()
+        },
+        Faults {
+            drop_rate: 0.3,
+            ..Faults::default()
+        },
+        Faults {
+            truncate_rate: 0.3,
+            ..Faults::default()
+        },
     ] {
         let server = fake(10).await;
         let client = patient_client(&server, 10);
@@ -115,17 +177,29 @@ async fn creates_are_never_sent_twice() {
         let mut created = HashSet::new();
         let mut failed = 0;
         for n in 0..40 {
-            match client.create_attendee().body(create_body(&server, n)).send().await {
+            match client
+                .create_attendee()
+                .body(create_body(&server, n))
+                .send()
+                .await
+            {
                 Ok(attendee) => assert!(created.insert(attendee.id)),
                 Err(error) => {
                     failed += 1;
                     let error = Error::from(error);
-                    assert!(matches!(error, Error::Api { .. } | Error::Transport(_)), "{error:?}");
+                    assert!(
+                        matches!(error, Error::Api { .. } | Error::Transport(_)),
+                        "{error:?}"
+                    );
                 }
             }
         }
         assert!(failed > 0, "{faults:?} hit some creates");
-        assert_eq!(server.requests_to("POST", "/v1/attendees"), 40, "{faults:?}: each create sent once");
+        assert_eq!(
+            server.requests_to("POST", "/v1/attendees"),
+            40,
+            "{faults:?}: each create sent once"
+        );
         let added = server.attendee_count() - 10;
         if faults.truncate_rate > 0.0 {
             // A cut body comes after the attendee was saved: every create took effect.
@@ -157,7 +231,11 @@ async fn updates_land_whatever_the_faults() -> Result<(), Error> {
     });
     for (n, &id) in targets.iter().enumerate() {
         let notes = format!("updated under faults {n}");
-        let update = AttendeeUpdate { notes: Some(notes.clone()), arrived: Some(n % 2 == 0), patient_case_id: None };
+        let update = AttendeeUpdate {
+            notes: Some(notes.clone()),
+            arrived: Some(n % 2 == 0),
+            patient_case_id: None,
+        };
         let updated = client.update_attendee().id(id).body(update).send().await?;
         assert_eq!(updated.notes.as_deref(), Some(notes.as_str()));
     }
@@ -166,9 +244,49 @@ async fn updates_land_whatever_the_faults() -> Result<(), Error> {
     server.set_faults(Faults::default());
     for (n, &id) in targets.iter().enumerate() {
         let attendee = client.get_attendee().id(id).send().await?;
-        assert_eq!(attendee.notes.as_deref(), Some(format!("updated under faults {n}").as_str()));
+        assert_eq!(
+            attendee.notes.as_deref(),
+            Some(format!("updated under faults {n}").as_str())
+        );
         assert_eq!(attendee.arrived, Some(n % 2 == 0));
     }
     server.shutdown().await;
     Ok(())
+}
+
+/// A request slower than the client's timeout is a transport error, retried within the bound.
+#[tokio::test]
+async fn a_timeout_is_a_transport_error_after_bounded_retries() {
+    let server = fake(10).await;
+    let client = Client::builder(API_KEY, USER_AGENT)
+        .base_url(server.base_url())
+        .retry(
+            RetryPolicy::default()
+                .max_retries(2)
+                .backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .timeout(Duration::from_millis(50))
+        .build()
+        .expect("the client builds");
+    server.set_faults(Faults {
+        latency: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let error = client
+        .list_attendees()
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("too slow");
+    assert!(
+        matches!(&error, Error::Transport(source) if source.is_timeout()),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.requests_to("GET", "/v1/attendees"),
+        3,
+        "one try and two retries"
+    );
+    server.set_faults(Faults::default());
+    server.shutdown().await;
 }

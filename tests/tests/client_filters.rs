@@ -12,7 +12,10 @@ use client_support::{client, fake};
 
 /// The ID at the end of a link such as `.../patients/18014398509481985`.
 fn linked_id(link: &str) -> Id {
-    link.rsplit('/').next().and_then(|last| last.parse().ok()).expect("a link ending in an ID")
+    link.rsplit('/')
+        .next()
+        .and_then(|last| last.parse().ok())
+        .expect("a link ending in an ID")
 }
 
 fn patient_id(attendee: &Attendee) -> Id {
@@ -24,7 +27,10 @@ fn booking_id(attendee: &Attendee) -> Id {
 }
 
 fn patient_case_id(attendee: &Attendee) -> Option<Id> {
-    attendee.patient_case.as_ref().map(|case| linked_id(&case.links.self_))
+    attendee
+        .patient_case
+        .as_ref()
+        .map(|case| linked_id(&case.links.self_))
 }
 
 async fn matching(client: &Client, filter: Filter<AttendeeLists>) -> Result<Vec<Id>, Error> {
@@ -47,7 +53,10 @@ fn expected(universe: &[Attendee], keep: impl Fn(&Attendee) -> bool) -> Vec<Id> 
 async fn each_numeric_operator_selects_what_it_says() -> Result<(), Error> {
     let server = fake(400).await;
     let client = client(&server);
-    let universe: Vec<Attendee> = client.stream_attendees(client.list_attendees().per_page(100)).try_collect().await?;
+    let universe: Vec<Attendee> = client
+        .stream_attendees(client.list_attendees().per_page(100))
+        .try_collect()
+        .await?;
     let mut ids: Vec<Id> = universe.iter().map(|a| a.id).collect();
     ids.sort();
     let pivot = ids[ids.len() / 2];
@@ -57,27 +66,70 @@ async fn each_numeric_operator_selects_what_it_says() -> Result<(), Error> {
 
     let cases: Vec<(Filter<AttendeeLists>, Vec<Id>)> = vec![
         (Filter::attendees().id().eq(pivot), vec![pivot]),
-        (Filter::attendees().id().ne(pivot), expected(&universe, |a| a.id != pivot)),
-        (Filter::attendees().id().gt(pivot), expected(&universe, |a| a.id > pivot)),
-        (Filter::attendees().id().ge(pivot), expected(&universe, |a| a.id >= pivot)),
-        (Filter::attendees().id().lt(pivot), expected(&universe, |a| a.id < pivot)),
-        (Filter::attendees().id().le(pivot), expected(&universe, |a| a.id <= pivot)),
-        (Filter::attendees().id().one_of(some), expected(&universe, |a| some.contains(&a.id))),
-        (Filter::attendees().id().none_of(some), expected(&universe, |a| !some.contains(&a.id))),
-        (Filter::attendees().patient_id().eq(patient), expected(&universe, |a| patient_id(a) == patient)),
-        (Filter::attendees().booking_id().eq(booking), expected(&universe, |a| booking_id(a) == booking)),
-        (Filter::attendees().appointment_id().eq(booking), expected(&universe, |a| booking_id(a) == booking)),
-        (Filter::attendees().patient_case_id().is_not_null(), expected(&universe, |a| patient_case_id(a).is_some())),
-        (Filter::attendees().patient_case_id().is_null(), expected(&universe, |a| patient_case_id(a).is_none())),
+        (
+            Filter::attendees().id().ne(pivot),
+            expected(&universe, |a| a.id != pivot),
+        ),
+        (
+            Filter::attendees().id().gt(pivot),
+            expected(&universe, |a| a.id > pivot),
+        ),
+        (
+            Filter::attendees().id().ge(pivot),
+            expected(&universe, |a| a.id >= pivot),
+        ),
+        (
+            Filter::attendees().id().lt(pivot),
+            expected(&universe, |a| a.id < pivot),
+        ),
+        (
+            Filter::attendees().id().le(pivot),
+            expected(&universe, |a| a.id <= pivot),
+        ),
+        (
+            Filter::attendees().id().one_of(some),
+            expected(&universe, |a| some.contains(&a.id)),
+        ),
+        (
+            Filter::attendees().id().none_of(some),
+            expected(&universe, |a| !some.contains(&a.id)),
+        ),
+        (
+            Filter::attendees().patient_id().eq(patient),
+            expected(&universe, |a| patient_id(a) == patient),
+        ),
+        (
+            Filter::attendees().booking_id().eq(booking),
+            expected(&universe, |a| booking_id(a) == booking),
+        ),
+        (
+            Filter::attendees().appointment_id().eq(booking),
+            expected(&universe, |a| booking_id(a) == booking),
+        ),
+        (
+            Filter::attendees().patient_case_id().is_not_null(),
+            expected(&universe, |a| patient_case_id(a).is_some()),
+        ),
+        (
+            Filter::attendees().patient_case_id().is_null(),
+            expected(&universe, |a| patient_case_id(a).is_none()),
+        ),
         // Conditions combine with AND.
         (
-            Filter::attendees().id().gt(pivot).patient_case_id().is_null(),
+            Filter::attendees()
+                .id()
+                .gt(pivot)
+                .patient_case_id()
+                .is_null(),
             expected(&universe, |a| a.id > pivot && patient_case_id(a).is_none()),
         ),
     ];
     for (filter, want) in cases {
         let label: Vec<String> = filter.conditions().map(str::to_owned).collect();
-        assert!(!want.is_empty() || label.iter().any(|c| c.contains("!?") || c.contains('?')), "{label:?} selects nothing");
+        assert!(
+            !want.is_empty() || label.iter().any(|c| c.contains("!?") || c.contains('?')),
+            "{label:?} selects nothing"
+        );
         assert_eq!(matching(&client, filter).await?, want, "{label:?}");
     }
     server.shutdown().await;
@@ -88,18 +140,40 @@ async fn each_numeric_operator_selects_what_it_says() -> Result<(), Error> {
 async fn each_timestamp_operator_selects_what_it_says() -> Result<(), Error> {
     let server = fake(400).await;
     let client = client(&server);
-    let universe: Vec<Attendee> = client.stream_attendees(client.list_attendees().per_page(100)).try_collect().await?;
+    let universe: Vec<Attendee> = client
+        .stream_attendees(client.list_attendees().per_page(100))
+        .try_collect()
+        .await?;
     let pivot: DateTime<Utc> = universe[universe.len() / 2].created_at;
     // The same instant written in another zone must select the same attendees.
-    let pivot_elsewhere = pivot.with_timezone(&chrono::FixedOffset::east_opt(10 * 3600).expect("an offset"));
+    let pivot_elsewhere =
+        pivot.with_timezone(&chrono::FixedOffset::east_opt(10 * 3600).expect("an offset"));
 
     let cases: Vec<(Filter<AttendeeLists>, Vec<Id>)> = vec![
-        (Filter::attendees().created_at().gt(pivot), expected(&universe, |a| a.created_at > pivot)),
-        (Filter::attendees().created_at().ge(pivot_elsewhere), expected(&universe, |a| a.created_at >= pivot)),
-        (Filter::attendees().created_at().lt(pivot), expected(&universe, |a| a.created_at < pivot)),
-        (Filter::attendees().created_at().le(pivot), expected(&universe, |a| a.created_at <= pivot)),
-        (Filter::attendees().updated_at().gt(pivot), expected(&universe, |a| a.updated_at > pivot)),
-        (Filter::attendees().cancelled_at().is_null(), expected(&universe, |_| true)),
+        (
+            Filter::attendees().created_at().gt(pivot),
+            expected(&universe, |a| a.created_at > pivot),
+        ),
+        (
+            Filter::attendees().created_at().ge(pivot_elsewhere),
+            expected(&universe, |a| a.created_at >= pivot),
+        ),
+        (
+            Filter::attendees().created_at().lt(pivot),
+            expected(&universe, |a| a.created_at < pivot),
+        ),
+        (
+            Filter::attendees().created_at().le(pivot),
+            expected(&universe, |a| a.created_at <= pivot),
+        ),
+        (
+            Filter::attendees().updated_at().gt(pivot),
+            expected(&universe, |a| a.updated_at > pivot),
+        ),
+        (
+            Filter::attendees().cancelled_at().is_null(),
+            expected(&universe, |_| true),
+        ),
         (Filter::attendees().archived_at().is_not_null(), Vec::new()),
     ];
     for (filter, want) in cases {
@@ -108,14 +182,24 @@ async fn each_timestamp_operator_selects_what_it_says() -> Result<(), Error> {
     }
 
     // `*` brings back the attendees the plain route leaves out.
-    let cancelled: Vec<Attendee> =
-        client.stream_attendees(client.list_cancelled_attendees().per_page(100)).try_collect().await?;
+    let cancelled: Vec<Attendee> = client
+        .stream_attendees(client.list_cancelled_attendees().per_page(100))
+        .try_collect()
+        .await?;
     assert!(!cancelled.is_empty());
     let with_cancelled = matching(&client, Filter::attendees().cancelled_at().any()).await?;
     let mut want: Vec<Id> = universe.iter().chain(&cancelled).map(|a| a.id).collect();
     want.sort();
     assert_eq!(with_cancelled, want);
-    let only_cancelled = matching(&client, Filter::attendees().cancelled_at().any().cancelled_at().is_not_null()).await?;
+    let only_cancelled = matching(
+        &client,
+        Filter::attendees()
+            .cancelled_at()
+            .any()
+            .cancelled_at()
+            .is_not_null(),
+    )
+    .await?;
     assert_eq!(only_cancelled, expected(&cancelled, |_| true));
     server.shutdown().await;
     Ok(())
@@ -140,10 +224,19 @@ async fn sort_orders_the_stream() -> Result<(), Error> {
         patient_id(a) > patient_id(b) || (patient_id(a) == patient_id(b) && a.id < b.id)
     }));
     let newest_first: Vec<Attendee> = client
-        .stream_attendees(client.list_attendees().per_page(30).sort(Sort::new().desc(SortField::CreatedAt)))
+        .stream_attendees(
+            client
+                .list_attendees()
+                .per_page(30)
+                .sort(Sort::new().desc(SortField::CreatedAt)),
+        )
         .try_collect()
         .await?;
-    assert!(newest_first.windows(2).all(|pair| pair[0].created_at >= pair[1].created_at));
+    assert!(
+        newest_first
+            .windows(2)
+            .all(|pair| pair[0].created_at >= pair[1].created_at)
+    );
     server.shutdown().await;
     Ok(())
 }
@@ -154,7 +247,12 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
     let client = client(&server);
     let case = server.fixtures().patient_cases[0];
     let of_case: Vec<Attendee> = client
-        .stream_attendees(client.list_patient_case_attendees().patient_case_id(case).per_page(100))
+        .stream_attendees(
+            client
+                .list_patient_case_attendees()
+                .patient_case_id(case)
+                .per_page(100),
+        )
         .try_collect()
         .await?;
     let Some(first) = of_case.first() else {
@@ -169,12 +267,24 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
         )
         .try_collect()
         .await?;
-    assert_eq!(narrowed.iter().map(|a| a.id).collect::<Vec<_>>(), [first.id]);
+    assert_eq!(
+        narrowed.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [first.id]
+    );
 
-    let cancelled: Vec<Attendee> =
-        client.stream_attendees(client.list_cancelled_attendees()).limit(1).try_collect().await?;
+    let cancelled: Vec<Attendee> = client
+        .stream_attendees(client.list_cancelled_attendees())
+        .limit(1)
+        .try_collect()
+        .await?;
     let hidden = cancelled[0].id;
-    let error = client.get_attendee().id(hidden).send().await.map_err(Error::from).expect_err("hidden");
+    let error = client
+        .get_attendee()
+        .id(hidden)
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("hidden");
     assert!(matches!(error, Error::NotFound { .. }));
     let found = client
         .get_attendee()

@@ -39,13 +39,25 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     // Create: 201, the attendee, and its URL in `Location`.
     let created = client
         .create_attendee()
-        .body(create_body(fixtures.group_appointments[0], fixtures.patients[0]))
+        .body(create_body(
+            fixtures.group_appointments[0],
+            fixtures.patients[0],
+        ))
         .send()
         .await?;
     assert_eq!(created.status().as_u16(), 201);
-    assert!(created.patient.links.self_.ends_with(&format!("/patients/{}", fixtures.patients[0])));
+    assert!(
+        created
+            .patient
+            .links
+            .self_
+            .ends_with(&format!("/patients/{}", fixtures.patients[0]))
+    );
     let location = created.location().expect("a Location header");
-    assert_eq!(location.as_str(), format!("{}/attendees/{}", server.base_url(), created.id));
+    assert_eq!(
+        location.as_str(),
+        format!("{}/attendees/{}", server.base_url(), created.id)
+    );
     assert!(created.request_id().is_some());
     assert_eq!(server.attendee_count(), before + 1);
     let id = created.id;
@@ -56,18 +68,49 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     assert_eq!(fetched.notes.as_deref(), Some("Brought a mat"));
 
     // Update with PATCH, then with PUT.
-    let arrived = AttendeeUpdate { arrived: Some(true), notes: None, patient_case_id: None };
-    let updated = client.update_attendee().id(id).body(arrived).send().await?.into_inner();
+    let arrived = AttendeeUpdate {
+        arrived: Some(true),
+        notes: None,
+        patient_case_id: None,
+    };
+    let updated = client
+        .update_attendee()
+        .id(id)
+        .body(arrived)
+        .send()
+        .await?
+        .into_inner();
     assert_eq!(updated.arrived, Some(true));
-    let noted = AttendeeUpdate { arrived: None, notes: Some("Moved to the front".to_owned()), patient_case_id: None };
-    let updated = client.update_attendee_via_put().id(id).body(noted).send().await?.into_inner();
+    let noted = AttendeeUpdate {
+        arrived: None,
+        notes: Some("Moved to the front".to_owned()),
+        patient_case_id: None,
+    };
+    let updated = client
+        .update_attendee_via_put()
+        .id(id)
+        .body(noted)
+        .send()
+        .await?
+        .into_inner();
     assert_eq!(updated.notes.as_deref(), Some("Moved to the front"));
     assert_eq!(updated.arrived, Some(true));
 
     // Cancel: 204, then it is only found with the `*` filter and on the cancelled route.
-    let cancelled = client.cancel_attendee().id(id).body(cancel_body()).send().await?;
+    let cancelled = client
+        .cancel_attendee()
+        .id(id)
+        .body(cancel_body())
+        .send()
+        .await?;
     assert_eq!(cancelled.status().as_u16(), 204);
-    let error = client.get_attendee().id(id).send().await.map_err(Error::from).expect_err("hidden once cancelled");
+    let error = client
+        .get_attendee()
+        .id(id)
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("hidden once cancelled");
     assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
     let found = client
         .get_attendee()
@@ -76,7 +119,10 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
         .send()
         .await?
         .into_inner();
-    assert_eq!(found.cancellation_reason, Some(CancellationReason::FeelingBetter));
+    assert_eq!(
+        found.cancellation_reason,
+        Some(CancellationReason::FeelingBetter)
+    );
     assert!(found.cancelled_at.is_some());
     let cancelled_ids: Vec<Id> = client
         .stream_attendees(client.list_cancelled_attendees().per_page(100))
@@ -88,7 +134,10 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     // Archive, and the deprecated DELETE that now archives too.
     let second = client
         .create_attendee()
-        .body(create_body(fixtures.group_appointments[1], fixtures.patients[1]))
+        .body(create_body(
+            fixtures.group_appointments[1],
+            fixtures.patients[1],
+        ))
         .send()
         .await?
         .into_inner();
@@ -96,7 +145,10 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     assert_eq!(archived.status().as_u16(), 204);
     let third = client
         .create_attendee()
-        .body(create_body(fixtures.group_appointments[2], fixtures.patients[2]))
+        .body(create_body(
+            fixtures.group_appointments[2],
+            fixtures.patients[2],
+        ))
         .send()
         .await?
         .into_inner();
@@ -109,8 +161,16 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
         .await?;
     assert!(deleted_ids.contains(&second.id));
     assert!(deleted_ids.contains(&third.id));
-    let plain = client.list_attendees().per_page(100).q(Filter::attendees().id().one_of([second.id, third.id])).send().await?;
-    assert!(plain.attendees.is_empty(), "archived attendees leave the plain list");
+    let plain = client
+        .list_attendees()
+        .per_page(100)
+        .q(Filter::attendees().id().one_of([second.id, third.id]))
+        .send()
+        .await?;
+    assert!(
+        plain.attendees.is_empty(),
+        "archived attendees leave the plain list"
+    );
 
     // Each mutating request reached the server exactly once.
     assert_eq!(server.requests_to("POST", "/v1/attendees"), 3);
@@ -129,23 +189,47 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     let client = client(&server);
     let fixtures = server.fixtures().clone();
 
-    let all: Vec<_> = client.stream_attendees(client.list_attendees().per_page(100)).try_collect().await?;
+    let all: Vec<_> = client
+        .stream_attendees(client.list_attendees().per_page(100))
+        .try_collect()
+        .await?;
     assert!(!all.is_empty());
-    assert!(all.iter().all(|attendee| attendee.cancelled_at.is_none() && attendee.archived_at.is_none()));
+    assert!(
+        all.iter()
+            .all(|attendee| attendee.cancelled_at.is_none() && attendee.archived_at.is_none())
+    );
 
-    let deleted: Vec<_> = client.stream_attendees(client.list_deleted_attendees().per_page(100)).try_collect().await?;
+    let deleted: Vec<_> = client
+        .stream_attendees(client.list_deleted_attendees().per_page(100))
+        .try_collect()
+        .await?;
     assert!(deleted.iter().all(|attendee| attendee.deleted_at.is_some()));
-    let cancelled: Vec<_> =
-        client.stream_attendees(client.list_cancelled_attendees().per_page(100)).try_collect().await?;
-    assert!(cancelled.iter().all(|attendee| attendee.cancelled_at.is_some()));
+    let cancelled: Vec<_> = client
+        .stream_attendees(client.list_cancelled_attendees().per_page(100))
+        .try_collect()
+        .await?;
+    assert!(
+        cancelled
+            .iter()
+            .all(|attendee| attendee.cancelled_at.is_some())
+    );
 
     // The nested routes: each attendee they return is one whose booking (or case) is in the path.
     let group = fixtures.group_appointments[0];
     let of_group: Vec<_> = client
-        .stream_attendees(client.list_group_appointment_attendees().group_appointment_id(group).per_page(100))
+        .stream_attendees(
+            client
+                .list_group_appointment_attendees()
+                .group_appointment_id(group)
+                .per_page(100),
+        )
         .try_collect()
         .await?;
-    assert!(of_group.iter().all(|a| a.booking.links.self_.ends_with(&format!("/{group}"))));
+    assert!(
+        of_group
+            .iter()
+            .all(|a| a.booking.links.self_.ends_with(&format!("/{group}")))
+    );
     let individual = fixtures.individual_appointments[0];
     let of_individual: Vec<_> = client
         .stream_attendees(
@@ -156,10 +240,19 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
         )
         .try_collect()
         .await?;
-    assert!(of_individual.iter().all(|a| a.booking.links.self_.ends_with(&format!("/{individual}"))));
+    assert!(
+        of_individual
+            .iter()
+            .all(|a| a.booking.links.self_.ends_with(&format!("/{individual}")))
+    );
     let case = fixtures.patient_cases[0];
     let of_case: Vec<_> = client
-        .stream_attendees(client.list_patient_case_attendees().patient_case_id(case).per_page(100))
+        .stream_attendees(
+            client
+                .list_patient_case_attendees()
+                .patient_case_id(case)
+                .per_page(100),
+        )
         .try_collect()
         .await?;
     assert!(of_case.iter().all(|a| {
@@ -177,32 +270,58 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
 async fn ids_above_two_to_the_53_survive_a_round_trip() -> Result<(), Error> {
     let server = fake(200).await;
     let client = client(&server);
-    let big: Vec<Id> = server.fixtures().attendees.iter().copied().filter(|id| id.get() > TWO_TO_THE_53).collect();
+    let big: Vec<Id> = server
+        .fixtures()
+        .attendees
+        .iter()
+        .copied()
+        .filter(|id| id.get() > TWO_TO_THE_53)
+        .collect();
     assert!(!big.is_empty(), "the fake seeds IDs above 2^53");
     for &id in big.iter().take(5) {
         // Each of these IDs differs from its neighbours by less than a float can tell apart.
         let found = client
             .get_attendee()
             .id(id)
-            .q(Filter::single_attendee().cancelled_at().any().archived_at().any())
+            .q(Filter::single_attendee()
+                .cancelled_at()
+                .any()
+                .archived_at()
+                .any())
             .send()
             .await?
             .into_inner();
         assert_eq!(found.id, id);
-        assert_eq!(found.links.self_, format!("{}/attendees/{id}", server.base_url()));
+        assert_eq!(
+            found.links.self_,
+            format!("{}/attendees/{id}", server.base_url())
+        );
     }
     // Patient IDs are all above 2^54; a create sends them as strings and gets them back exactly.
     let patient = *server.fixtures().patients.last().expect("patients");
     let created = client
         .create_attendee()
-        .body(create_body(server.fixtures().group_appointments[0], patient))
+        .body(create_body(
+            server.fixtures().group_appointments[0],
+            patient,
+        ))
         .send()
         .await?
         .into_inner();
-    assert!(created.patient.links.self_.ends_with(&format!("/patients/{patient}")));
+    assert!(
+        created
+            .patient
+            .links
+            .self_
+            .ends_with(&format!("/patients/{patient}"))
+    );
     let listed = client
         .list_attendees()
-        .q(Filter::attendees().patient_id().eq(patient).id().eq(created.id))
+        .q(Filter::attendees()
+            .patient_id()
+            .eq(patient)
+            .id()
+            .eq(created.id))
         .send()
         .await?
         .into_inner();

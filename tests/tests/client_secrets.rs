@@ -20,7 +20,10 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend_from_slice(bytes);
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
@@ -31,15 +34,30 @@ impl Write for Captured {
 
 impl Captured {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())).into_owned()
+        String::from_utf8_lossy(
+            &self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+        .into_owned()
     }
 }
 
 /// Every form the key could leak in: as given, its secret part, and the Basic credentials.
 fn leaks(text: &str) -> Vec<&'static str> {
-    let basic: &'static str = Box::leak(base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:")).into_boxed_str());
-    let secret_part = API_KEY.rsplit_once('-').map_or(API_KEY, |(secret, _)| secret);
-    [API_KEY, secret_part, basic].into_iter().filter(|form| text.contains(form)).collect()
+    let basic: &'static str = Box::leak(
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{API_KEY}:"))
+            .into_boxed_str(),
+    );
+    let secret_part = API_KEY
+        .rsplit_once('-')
+        .map_or(API_KEY, |(secret, _)| secret);
+    [API_KEY, secret_part, basic]
+        .into_iter()
+        .filter(|form| text.contains(form))
+        .collect()
 }
 
 #[tokio::test]
@@ -54,40 +72,124 @@ async fn the_key_appears_in_no_output() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = fake(30).await;
-    let builder = Client::builder(API_KEY, USER_AGENT).base_url(server.base_url()).retry(fast_retries());
+    let builder = Client::builder(API_KEY, USER_AGENT)
+        .base_url(server.base_url())
+        .retry(fast_retries());
     let client = builder.clone().build().expect("built");
     let mut outputs = vec![format!("{builder:?}"), format!("{client:?}")];
 
     // Requests that succeed, are retried, and fail in each typed way.
-    server.set_faults(Faults { server_error_rate: 0.5, truncate_rate: 0.2, drop_rate: 0.2, ..Faults::default() });
-    let _ = client.stream_attendees(client.list_attendees().per_page(10)).collect::<Vec<_>>().await;
-    server.set_faults(Faults { server_error_rate: 1.0, ..Faults::default() });
-    let mut errors = vec![client.list_attendees().send().await.map_err(Error::from).expect_err("5xx")];
-    server.set_faults(Faults { drop_rate: 1.0, ..Faults::default() });
-    errors.push(client.list_attendees().send().await.map_err(Error::from).expect_err("dropped"));
+    server.set_faults(Faults {
+        server_error_rate: 0.5,
+        truncate_rate: 0.2,
+        drop_rate: 0.2,
+        ..Faults::default()
+    });
+    let _ = client
+        .stream_attendees(client.list_attendees().per_page(10))
+        .collect::<Vec<_>>()
+        .await;
+    server.set_faults(Faults {
+        server_error_rate: 1.0,
+        ..Faults::default()
+    });
+    let mut errors = vec![
+        client
+            .list_attendees()
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("5xx"),
+    ];
+    server.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    errors.push(
+        client
+            .list_attendees()
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("dropped"),
+    );
     server.set_faults(Faults::default());
-    errors.push(client.get_attendee().id(Id::new(7)).send().await.map_err(Error::from).expect_err("404"));
-    let body = AttendeeCreate { booking_id: Id::new(1), patient_id: Id::new(1), patient_case_id: None, arrived: None, notes: None };
-    errors.push(client.create_attendee().body(body).send().await.map_err(Error::from).expect_err("422"));
-    let wrong = Client::builder(format!("{API_KEY}x"), USER_AGENT).base_url(server.base_url()).build().expect("built");
-    errors.push(wrong.list_attendees().send().await.map_err(Error::from).expect_err("401"));
+    errors.push(
+        client
+            .get_attendee()
+            .id(Id::new(7))
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("404"),
+    );
+    let body = AttendeeCreate {
+        booking_id: Id::new(1),
+        patient_id: Id::new(1),
+        patient_case_id: None,
+        arrived: None,
+        notes: None,
+    };
+    errors.push(
+        client
+            .create_attendee()
+            .body(body)
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("422"),
+    );
+    let wrong = Client::builder(format!("{API_KEY}x"), USER_AGENT)
+        .base_url(server.base_url())
+        .build()
+        .expect("built");
+    errors.push(
+        wrong
+            .list_attendees()
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("401"),
+    );
     let canned = Canned::start(404, "text/html", |_| "<html>gone</html>".to_owned()).await;
-    errors.push(canned.client().list_attendees().send().await.map_err(Error::from).expect_err("html 404"));
+    errors.push(
+        canned
+            .client()
+            .list_attendees()
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("html 404"),
+    );
     server.shutdown().await;
     // Nothing listens any more: a connection error, retried and then reported.
-    errors.push(client.list_attendees().send().await.map_err(Error::from).expect_err("refused"));
+    errors.push(
+        client
+            .list_attendees()
+            .send()
+            .await
+            .map_err(Error::from)
+            .expect_err("refused"),
+    );
 
     let config_errors: Vec<ConfigError> = vec![
-        Client::builder(API_KEY, "no email").build().expect_err("bad user-agent"),
-        Client::builder(format!("{API_KEY} "), USER_AGENT).build().expect_err("bad key"),
-        Client::builder("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-SecretTail", USER_AGENT).build().expect_err("unknown shard"),
+        Client::builder(API_KEY, "no email")
+            .build()
+            .expect_err("bad user-agent"),
+        Client::builder(format!("{API_KEY} "), USER_AGENT)
+            .build()
+            .expect_err("bad key"),
+        Client::builder("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-SecretTail", USER_AGENT)
+            .build()
+            .expect_err("unknown shard"),
     ];
     for error in &errors {
         outputs.push(format!("{error}"));
         outputs.push(format!("{error:?}"));
-        let chain: Vec<String> = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
-            .map(ToString::to_string)
-            .collect();
+        let chain: Vec<String> =
+            std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
         outputs.push(chain.join(": "));
     }
     for error in &config_errors {
@@ -96,11 +198,21 @@ async fn the_key_appears_in_no_output() {
     assert!(!config_errors[2].to_string().contains("SecretTail"));
 
     let traces = captured.text();
-    assert!(traces.contains("retrying"), "the subscriber saw the client's retries:\n{traces}");
-    assert!(traces.contains("failed"), "the subscriber saw the client's failures:\n{traces}");
+    assert!(
+        traces.contains("retrying"),
+        "the subscriber saw the client's retries:\n{traces}"
+    );
+    assert!(
+        traces.contains("failed"),
+        "the subscriber saw the client's failures:\n{traces}"
+    );
     outputs.push(traces);
     for output in &outputs {
-        assert!(leaks(output).is_empty(), "the key leaked as {:?} in:\n{output}", leaks(output));
+        assert!(
+            leaks(output).is_empty(),
+            "the key leaked as {:?} in:\n{output}",
+            leaks(output)
+        );
     }
     // The outputs checked are real: each error says what went wrong.
     assert!(outputs.iter().any(|o| o.contains("unauthorised")));

@@ -80,12 +80,17 @@ fn main() -> BenchResult<()> {
 }
 
 fn client(base_url: &str) -> BenchResult<Client> {
-    Ok(Client::builder(API_KEY, USER_AGENT).base_url(base_url).build()?)
+    Ok(Client::builder(API_KEY, USER_AGENT)
+        .base_url(base_url)
+        .build()?)
 }
 
 /// Starts a fake with at least `plain` attendees on its plain list, on a runtime of its own.
 fn start_fake(plain: u64) -> BenchResult<(FakeCliniko, tokio::runtime::Runtime)> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     // About one seeded attendee in ten is cancelled or archived; seed enough to leave `plain`.
     let seeded = usize::try_from(plain + plain / 5)?;
     let fake = runtime.block_on(
@@ -101,7 +106,9 @@ fn start_fake(plain: u64) -> BenchResult<(FakeCliniko, tokio::runtime::Runtime)>
 
 /// The client's stream: `count` attendees, `PER_PAGE` to a page.
 async fn through_client(client: &Client, count: u64) -> BenchResult<u64> {
-    let mut attendees = client.stream_attendees(client.list_attendees().per_page(PER_PAGE)).limit(count);
+    let mut attendees = client
+        .stream_attendees(client.list_attendees().per_page(PER_PAGE))
+        .limit(count);
     let mut seen = 0;
     while let Some(attendee) = attendees.try_next().await? {
         std::hint::black_box(&attendee);
@@ -111,7 +118,11 @@ async fn through_client(client: &Client, count: u64) -> BenchResult<u64> {
 }
 
 /// The same requests by hand: reqwest, serde, and `links.next`.
-async fn through_plain_loop(http: &reqwest::Client, base_url: &str, count: u64) -> BenchResult<u64> {
+async fn through_plain_loop(
+    http: &reqwest::Client,
+    base_url: &str,
+    count: u64,
+) -> BenchResult<u64> {
     let mut url = format!("{base_url}/attendees?per_page={PER_PAGE}");
     let mut seen = 0;
     loop {
@@ -134,10 +145,15 @@ async fn through_plain_loop(http: &reqwest::Client, base_url: &str, count: u64) 
 fn plain_http() -> BenchResult<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:"));
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Basic {credentials}").parse()?);
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {credentials}").parse()?,
+    );
     headers.insert(reqwest::header::USER_AGENT, USER_AGENT.parse()?);
     headers.insert(reqwest::header::ACCEPT, "application/json".parse()?);
-    Ok(reqwest::Client::builder().default_headers(headers).build()?)
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -152,7 +168,9 @@ fn per_second(count: u64, took: Duration) -> f64 {
 fn throughput() -> BenchResult<()> {
     let (fake, _fake_runtime) = start_fake(THROUGHPUT_ATTENDEES)?;
     let base_url = fake.base_url();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let client = client(&base_url)?;
     let http = plain_http()?;
     let requests_before = fake.requests_to("GET", "/v1/attendees");
@@ -170,7 +188,9 @@ fn throughput() -> BenchResult<()> {
                     through_plain_loop(&http, &base_url, THROUGHPUT_ATTENDEES).await?
                 };
                 if seen != THROUGHPUT_ATTENDEES {
-                    return Err(format!("fetched {seen} attendees, not {THROUGHPUT_ATTENDEES}").into());
+                    return Err(
+                        format!("fetched {seen} attendees, not {THROUGHPUT_ATTENDEES}").into(),
+                    );
                 }
                 timings[usize::from(!use_client)] = start.elapsed();
             }
@@ -200,7 +220,10 @@ fn throughput() -> BenchResult<()> {
         plain_rate,
         plain_median.as_secs_f64() * 1e3
     );
-    println!("  client / plain       {:>9.3}  (target: at least 0.900)", client_rate / plain_rate);
+    println!(
+        "  client / plain       {:>9.3}  (target: at least 0.900)",
+        client_rate / plain_rate
+    );
     runtime.block_on(fake.shutdown());
     Ok(())
 }
@@ -213,13 +236,20 @@ fn memory() -> BenchResult<()> {
     println!("peak memory of a child process streaming N attendees, per_page {PER_PAGE}:");
     let mut peaks = Vec::new();
     for count in MEMORY_SIZES {
-        let output = Command::new(&exe).env(CHILD_ENV, format!("{base_url} {count}")).output()?;
+        let output = Command::new(&exe)
+            .env(CHILD_ENV, format!("{base_url} {count}"))
+            .output()?;
         if !output.status.success() {
-            return Err(format!("the child for {count} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+            return Err(format!(
+                "the child for {count} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
         }
         let report = String::from_utf8(output.stdout)?;
         let mut fields = report.split_whitespace().map(str::parse::<u64>);
-        let (Some(Ok(seen)), Some(Ok(hwm_kib)), Some(Ok(heap_peak))) = (fields.next(), fields.next(), fields.next())
+        let (Some(Ok(seen)), Some(Ok(hwm_kib)), Some(Ok(heap_peak))) =
+            (fields.next(), fields.next(), fields.next())
         else {
             return Err(format!("the child for {count} reported {report:?}").into());
         };
@@ -250,14 +280,23 @@ fn memory() -> BenchResult<()> {
 fn run_child(spec: &str) -> BenchResult<()> {
     let (base_url, count) = spec.split_once(' ').ok_or("expected `BASE_URL COUNT`")?;
     let count: u64 = count.parse()?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let client = client(base_url)?;
     let seen = runtime.block_on(through_client(&client, count))?;
     let status = std::fs::read_to_string("/proc/self/status")?;
     let hwm_kib = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .ok_or("no VmHWM in /proc/self/status")?;
     println!("{seen} {hwm_kib} {}", PEAK.load(Ordering::Relaxed));
     Ok(())

@@ -18,15 +18,31 @@ use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason, Id};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let (client, fake) = connect().await?;
-    let (booking_id, patient_id): (Id, Id) = match (std::env::args().nth(1), std::env::args().nth(2), &fake) {
-        (Some(booking), Some(patient), _) => (booking.parse()?, patient.parse()?),
-        (_, _, Some(fake)) => (fake.fixtures().group_appointments[0], fake.fixtures().patients[0]),
-        _ => return Err("pass a group appointment ID and a patient ID".into()),
-    };
+    let (booking_id, patient_id): (Id, Id) =
+        match (std::env::args().nth(1), std::env::args().nth(2), &fake) {
+            (Some(booking), Some(patient), _) => (booking.parse()?, patient.parse()?),
+            (_, _, Some(fake)) => (
+                fake.fixtures().group_appointments[0],
+                fake.fixtures().patients[0],
+            ),
+            _ => return Err("pass a group appointment ID and a patient ID".into()),
+        };
 
-    let body = AttendeeCreate { booking_id, patient_id, patient_case_id: None, arrived: None, notes: None };
+    let body = AttendeeCreate {
+        booking_id,
+        patient_id,
+        patient_case_id: None,
+        arrived: None,
+        notes: None,
+    };
     // A create is never retried after an error whose outcome is unknown: check before sending again.
-    let created = match client.create_attendee().body(body).send().await.map_err(ClinikoError::from) {
+    let created = match client
+        .create_attendee()
+        .body(body)
+        .send()
+        .await
+        .map_err(ClinikoError::from)
+    {
         Ok(created) => created,
         Err(ClinikoError::Validation { errors, .. }) => {
             for (field, why) in errors {
@@ -36,7 +52,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         Err(error) => return Err(error.into()),
     };
-    let location = created.location().map(|url| url.to_string()).unwrap_or_default();
+    let location = created
+        .location()
+        .map(|url| url.to_string())
+        .unwrap_or_default();
     println!("created attendee {} at {location}", created.id);
 
     let cancel = AttendeeCancel {
@@ -44,7 +63,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         cancellation_note: Some("Cancelled by the create_then_cancel example".to_owned()),
         apply_to_repeats: None,
     };
-    client.cancel_attendee().id(created.id).body(cancel).send().await.map_err(ClinikoError::from)?;
+    client
+        .cancel_attendee()
+        .id(created.id)
+        .body(cancel)
+        .send()
+        .await
+        .map_err(ClinikoError::from)?;
 
     // A cancelled attendee is only found with the `*` filter on `cancelled_at`.
     let cancelled = client
@@ -56,7 +81,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .map_err(ClinikoError::from)?;
     println!(
         "cancelled at {}: {:?}",
-        cancelled.cancelled_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+        cancelled
+            .cancelled_at
+            .map(|at| at.to_rfc3339())
+            .unwrap_or_default(),
         cancelled.cancellation_reason
     );
 
@@ -78,9 +106,17 @@ async fn connect() -> Result<(Client, Option<FakeCliniko>), Box<dyn Error>> {
         return Ok((builder.build()?, None));
     }
     eprintln!("CLINIKO_API_KEY is not set: working on a local fake Cliniko");
-    let fake = FakeCliniko::builder().api_key("fake-api-key").seed(1).attendees(100).start().await?;
-    let client = Client::builder("fake-api-key", "Cliniko client example (examples@example.com)")
-        .base_url(fake.base_url())
-        .build()?;
+    let fake = FakeCliniko::builder()
+        .api_key("fake-api-key")
+        .seed(1)
+        .attendees(100)
+        .start()
+        .await?;
+    let client = Client::builder(
+        "fake-api-key",
+        "Cliniko client example (examples@example.com)",
+    )
+    .base_url(fake.base_url())
+    .build()?;
     Ok((client, Some(fake)))
 }

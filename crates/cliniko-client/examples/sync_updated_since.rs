@@ -24,7 +24,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let since: DateTime<Utc> = match (std::env::args().nth(1), &fake) {
         (Some(text), _) => DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc),
         // The fake's seed data was all written in the first days of 2020.
-        (None, Some(_)) => DateTime::parse_from_rfc3339("2020-01-03T12:00:00Z")?.with_timezone(&Utc),
+        (None, Some(_)) => {
+            DateTime::parse_from_rfc3339("2020-01-03T12:00:00Z")?.with_timezone(&Utc)
+        }
         (None, None) => Utc::now() - Duration::days(30),
     };
 
@@ -40,7 +42,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     while let Some(attendee) = attendees.try_next().await? {
         count += 1;
         checkpoint = checkpoint.max(attendee.updated_at);
-        println!("{}\tupdated {}\tpatient {}", attendee.id, attendee.updated_at, attendee.patient.links.self_);
+        println!(
+            "{}\tupdated {}\tpatient {}",
+            attendee.id, attendee.updated_at, attendee.patient.links.self_
+        );
     }
     println!("{count} attendees updated since {since}; next time sync from {checkpoint}");
 
@@ -62,9 +67,17 @@ async fn connect() -> Result<(Client, Option<FakeCliniko>), Box<dyn Error>> {
         return Ok((builder.build()?, None));
     }
     eprintln!("CLINIKO_API_KEY is not set: syncing from a local fake Cliniko");
-    let fake = FakeCliniko::builder().api_key("fake-api-key").seed(1).attendees(1_000).start().await?;
-    let client = Client::builder("fake-api-key", "Cliniko client example (examples@example.com)")
-        .base_url(fake.base_url())
-        .build()?;
+    let fake = FakeCliniko::builder()
+        .api_key("fake-api-key")
+        .seed(1)
+        .attendees(1_000)
+        .start()
+        .await?;
+    let client = Client::builder(
+        "fake-api-key",
+        "Cliniko client example (examples@example.com)",
+    )
+    .base_url(fake.base_url())
+    .build()?;
     Ok((client, Some(fake)))
 }

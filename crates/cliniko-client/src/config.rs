@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::policy::{RateLimit, RequestPolicy, RetryPolicy};
 use crate::Client;
+use crate::policy::{RateLimit, RequestPolicy, RetryPolicy};
 
 /// Why a [`Client`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,9 @@ pub enum ConfigError {
         shard: Option<String>,
     },
     /// The `User-Agent` is not `Name (email)`.
-    #[error("the user-agent must read `Name (email)`, as in `Really helpful app (devs@helpfulapp.com)`")]
+    #[error(
+        "the user-agent must read `Name (email)`, as in `Really helpful app (devs@helpfulapp.com)`"
+    )]
     InvalidUserAgent,
     /// The base URL does not parse, or is not http(s).
     #[error("invalid base url {url:?}: {reason}")]
@@ -71,8 +73,8 @@ impl ApiKey {
     /// The value of the `Authorization` header: HTTP Basic, the key as user, an empty password.
     fn authorization(&self) -> Result<HeaderValue, ConfigError> {
         let credentials = STANDARD.encode(format!("{}:", self.0.expose_secret()));
-        let mut value =
-            HeaderValue::from_str(&format!("Basic {credentials}")).map_err(|_| ConfigError::InvalidApiKey)?;
+        let mut value = HeaderValue::from_str(&format!("Basic {credentials}"))
+            .map_err(|_| ConfigError::InvalidApiKey)?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -87,7 +89,9 @@ impl fmt::Debug for ApiKey {
 fn looks_like_a_shard(suffix: &str) -> bool {
     (2..=6).contains(&suffix.len())
         && suffix.bytes().take_while(u8::is_ascii_lowercase).count() >= 2
-        && suffix.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
+        && suffix
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
 }
 
 /// A Cliniko shard: the data centre an account lives in, named by the API key's suffix.
@@ -167,7 +171,8 @@ impl UserAgent {
     /// Checks the form `Name (email)` (the spec's pattern) and that a header can carry it.
     pub fn new(text: &str) -> Result<Self, ConfigError> {
         static PATTERN: LazyLock<regress::Regex> = LazyLock::new(|| {
-            regress::Regex::new(r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$").expect("the pattern compiles")
+            regress::Regex::new(r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$")
+                .expect("the pattern compiles")
         });
         if PATTERN.find(text).is_none() {
             return Err(ConfigError::InvalidUserAgent);
@@ -320,14 +325,22 @@ mod tests {
     fn the_documented_key_gives_the_documented_header() {
         let key = ApiKey::new("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2").expect("a valid key");
         let header = key.authorization().expect("a header");
-        assert_eq!(header.to_str().expect("ascii"), "Basic TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6");
+        assert_eq!(
+            header.to_str().expect("ascii"),
+            "Basic TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6"
+        );
         assert!(header.is_sensitive());
         assert_eq!(key.shard().expect("a shard"), Shard::Au2);
     }
 
     #[test]
     fn a_key_without_suffix_is_au1() {
-        assert_eq!(ApiKey::new("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9").and_then(|key| key.shard()).expect("au1"), Shard::Au1);
+        assert_eq!(
+            ApiKey::new("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9")
+                .and_then(|key| key.shard())
+                .expect("au1"),
+            Shard::Au1
+        );
     }
 
     #[test]
@@ -335,18 +348,29 @@ mod tests {
         for shard in Shard::ALL {
             let key = ApiKey::new(format!("secret-{shard}")).expect("a valid key");
             assert_eq!(key.shard().expect("known"), shard);
-            assert_eq!(shard.base_url(), format!("https://api.{shard}.cliniko.com/v1"));
+            assert_eq!(
+                shard.base_url(),
+                format!("https://api.{shard}.cliniko.com/v1")
+            );
         }
     }
 
     #[test]
     fn an_unknown_shard_is_an_error_that_echoes_only_shard_like_suffixes() {
-        let error = ApiKey::new("secret-zz9").and_then(|key| key.shard()).expect_err("unknown");
-        assert!(matches!(&error, ConfigError::UnknownShard { shard: Some(shard) } if shard == "zz9"));
-        let error = ApiKey::new("abc-SuperSecretTail").and_then(|key| key.shard()).expect_err("unknown");
+        let error = ApiKey::new("secret-zz9")
+            .and_then(|key| key.shard())
+            .expect_err("unknown");
+        assert!(
+            matches!(&error, ConfigError::UnknownShard { shard: Some(shard) } if shard == "zz9")
+        );
+        let error = ApiKey::new("abc-SuperSecretTail")
+            .and_then(|key| key.shard())
+            .expect_err("unknown");
         assert!(matches!(error, ConfigError::UnknownShard { shard: None }));
         assert!(!error.to_string().contains("SuperSecretTail"));
-        let error = Client::builder("secret-zz9", UA).build().expect_err("unknown shard");
+        let error = Client::builder("secret-zz9", UA)
+            .build()
+            .expect_err("unknown shard");
         assert!(matches!(error, ConfigError::UnknownShard { .. }));
     }
 
@@ -357,30 +381,57 @@ mod tests {
             .build()
             .expect("built");
         assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
-        let client = Client::builder("secret", UA).shard(Shard::Uk2).build().expect("built");
+        let client = Client::builder("secret", UA)
+            .shard(Shard::Uk2)
+            .build()
+            .expect("built");
         assert_eq!(client.base_url(), "https://api.uk2.cliniko.com/v1");
     }
 
     #[test]
     fn bad_base_urls_are_refused() {
-        for url in ["not a url", "ftp://example.com/v1", "https://k:@example.com/v1", "https://example.com/v1?x=1"] {
-            let error = Client::builder("secret", UA).base_url(url).build().expect_err(url);
-            assert!(matches!(error, ConfigError::InvalidBaseUrl { .. }), "{url}: {error:?}");
+        for url in [
+            "not a url",
+            "ftp://example.com/v1",
+            "https://k:@example.com/v1",
+            "https://example.com/v1?x=1",
+        ] {
+            let error = Client::builder("secret", UA)
+                .base_url(url)
+                .build()
+                .expect_err(url);
+            assert!(
+                matches!(error, ConfigError::InvalidBaseUrl { .. }),
+                "{url}: {error:?}"
+            );
         }
     }
 
     #[test]
     fn user_agents_need_a_name_and_an_email() {
         UserAgent::new(UA).expect("the documented example");
-        for text in ["", "Helpful app", "Helpful app devs@helpfulapp.com", "(devs@helpfulapp.com)", "App (not-an-email)", "App (a@b.c)\n"] {
-            assert!(matches!(UserAgent::new(text), Err(ConfigError::InvalidUserAgent)), "{text:?}");
+        for text in [
+            "",
+            "Helpful app",
+            "Helpful app devs@helpfulapp.com",
+            "(devs@helpfulapp.com)",
+            "App (not-an-email)",
+            "App (a@b.c)\n",
+        ] {
+            assert!(
+                matches!(UserAgent::new(text), Err(ConfigError::InvalidUserAgent)),
+                "{text:?}"
+            );
         }
     }
 
     #[test]
     fn keys_with_spaces_or_nothing_are_refused() {
         for key in ["", "has space", "tab\there", "é"] {
-            assert!(matches!(ApiKey::new(key), Err(ConfigError::InvalidApiKey)), "{key:?}");
+            assert!(
+                matches!(ApiKey::new(key), Err(ConfigError::InvalidApiKey)),
+                "{key:?}"
+            );
         }
     }
 
@@ -390,7 +441,11 @@ mod tests {
         let builder = Client::builder(secret, UA);
         let client = builder.clone().build().expect("built");
         let encoded = STANDARD.encode(format!("{secret}:"));
-        for text in [format!("{builder:?}"), format!("{client:?}"), format!("{:?}", ApiKey::new(secret))] {
+        for text in [
+            format!("{builder:?}"),
+            format!("{client:?}"),
+            format!("{:?}", ApiKey::new(secret)),
+        ] {
             assert!(!text.contains(secret), "{text}");
             assert!(!text.contains("MxJrZXki"), "{text}");
             assert!(!text.contains(&encoded), "{text}");

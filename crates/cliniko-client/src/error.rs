@@ -166,7 +166,9 @@ impl Error {
             Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => Some(*status),
             Self::Transport(error) => error.status(),
-            Self::InvalidPayload { .. } | Self::InvalidRequest(_) | Self::InvalidNextLink { .. } => None,
+            Self::InvalidPayload { .. }
+            | Self::InvalidRequest(_)
+            | Self::InvalidNextLink { .. } => None,
         }
     }
 }
@@ -180,7 +182,9 @@ impl From<progenitor_client::Error<ErrorResponse>> for Error {
     fn from(error: progenitor_client::Error<ErrorResponse>) -> Self {
         use progenitor_client::Error as Generated;
         match error {
-            Generated::InvalidRequest(message) | Generated::Custom(message) => Self::InvalidRequest(message),
+            Generated::InvalidRequest(message) | Generated::Custom(message) => {
+                Self::InvalidRequest(message)
+            }
             Generated::CommunicationError(error)
             | Generated::InvalidUpgrade(error)
             | Generated::ResponseBodyError(error) => Self::Transport(error),
@@ -234,27 +238,46 @@ mod tests {
 
     fn headers(content_type: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).expect("valid"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(content_type).expect("valid"),
+        );
         headers
     }
 
     #[test]
     fn a_422_lists_each_field() {
-        let body = br#"{"message":"Validation Failed","errors":{"appointment_id":"can't be blank"}}"#;
-        let error = Error::from_response(StatusCode::UNPROCESSABLE_ENTITY, &headers("application/json"), body);
+        let body =
+            br#"{"message":"Validation Failed","errors":{"appointment_id":"can't be blank"}}"#;
+        let error = Error::from_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &headers("application/json"),
+            body,
+        );
         let Error::Validation { message, errors } = &error else {
             panic!("expected a validation error, got {error:?}");
         };
         assert_eq!(message, "Validation Failed");
         assert_eq!(errors["appointment_id"], "can't be blank");
-        assert_eq!(error.to_string(), "validation failed: appointment_id can't be blank");
+        assert_eq!(
+            error.to_string(),
+            "validation failed: appointment_id can't be blank"
+        );
     }
 
     #[test]
     fn an_html_404_keeps_its_page() {
-        let page = b"<!DOCTYPE html><html><head><title>Not found</title></head><body></body></html>";
-        let error = Error::from_response(StatusCode::NOT_FOUND, &headers("text/html; charset=utf-8"), page);
-        let Error::NotFound { body: ErrorBody::Text { content_type, text } } = &error else {
+        let page =
+            b"<!DOCTYPE html><html><head><title>Not found</title></head><body></body></html>";
+        let error = Error::from_response(
+            StatusCode::NOT_FOUND,
+            &headers("text/html; charset=utf-8"),
+            page,
+        );
+        let Error::NotFound {
+            body: ErrorBody::Text { content_type, text },
+        } = &error
+        else {
             panic!("expected a not-found error with a text body, got {error:?}");
         };
         assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
@@ -266,8 +289,15 @@ mod tests {
     fn a_429_carries_the_reset_time() {
         let mut headers = headers("application/json");
         headers.insert("x-ratelimit-reset", HeaderValue::from_static("1700000060"));
-        let error = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &headers, br#"{"message":"Too Many Requests"}"#);
-        let Error::RateLimited { reset_at: Some(reset_at) } = error else {
+        let error = Error::from_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            br#"{"message":"Too Many Requests"}"#,
+        );
+        let Error::RateLimited {
+            reset_at: Some(reset_at),
+        } = error
+        else {
             panic!("expected a rate-limited error with a reset time, got {error:?}");
         };
         assert_eq!(reset_at.timestamp(), 1_700_000_060);
@@ -275,7 +305,11 @@ mod tests {
 
     #[test]
     fn an_undocumented_status_with_text_is_unexpected() {
-        let error = Error::from_response(StatusCode::BAD_GATEWAY, &headers("text/plain"), b"upstream gone");
+        let error = Error::from_response(
+            StatusCode::BAD_GATEWAY,
+            &headers("text/plain"),
+            b"upstream gone",
+        );
         assert!(matches!(
             &error,
             Error::UnexpectedResponse { status, body: ErrorBody::Text { text, .. } }
@@ -291,7 +325,10 @@ mod tests {
             &headers("application/json"),
             br#"{"message":"Internal Server Error"}"#,
         );
-        assert_eq!(error.to_string(), "cliniko answered 500 Internal Server Error: Internal Server Error");
+        assert_eq!(
+            error.to_string(),
+            "cliniko answered 500 Internal Server Error: Internal Server Error"
+        );
     }
 
     #[test]

@@ -142,7 +142,9 @@ impl<R> Numeric<R> {
         }
         if value.len() == operator.len() {
             let mut filter = self.filter;
-            filter.invalid.get_or_insert("a list filter needs at least one id");
+            filter
+                .invalid
+                .get_or_insert("a list filter needs at least one id");
             return filter;
         }
         self.filter.with(self.field, &value)
@@ -201,7 +203,9 @@ pub struct Timestamp<R> {
 
 impl<R> Timestamp<R> {
     fn compare<Tz: TimeZone>(self, operator: &str, at: &DateTime<Tz>) -> Filter<R> {
-        let utc = at.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let utc = at
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true);
         self.filter.with(self.field, &format!("{operator}{utc}"))
     }
 
@@ -258,11 +262,23 @@ macro_rules! fields {
 
 fields!(AttendeeLists {
     numeric: [appointment_id, booking_id, id, patient_case_id, patient_id],
-    timestamp: [archived_at, cancelled_at, created_at, deleted_at, updated_at]
+    timestamp: [
+        archived_at,
+        cancelled_at,
+        created_at,
+        deleted_at,
+        updated_at
+    ]
 });
 fields!(PatientCaseAttendees {
     numeric: [appointment_id, booking_id, id, patient_id],
-    timestamp: [archived_at, cancelled_at, created_at, deleted_at, updated_at]
+    timestamp: [
+        archived_at,
+        cancelled_at,
+        created_at,
+        deleted_at,
+        updated_at
+    ]
 });
 fields!(SingleAttendee {
     numeric: [],
@@ -478,11 +494,22 @@ mod tests {
     #[test]
     fn each_route_family_converts_to_its_own_items() {
         let patient_case = Filter::patient_case_attendees().patient_id().eq(7_i64);
-        let converted: Vec<types::ListPatientCaseAttendeesQItem> = patient_case.try_into().expect("fits");
+        let converted: Vec<types::ListPatientCaseAttendeesQItem> =
+            patient_case.try_into().expect("fits");
         assert_eq!(converted.len(), 1);
-        let single = Filter::single_attendee().cancelled_at().any().archived_at().any();
+        let single = Filter::single_attendee()
+            .cancelled_at()
+            .any()
+            .archived_at()
+            .any();
         let converted: Vec<types::GetAttendeeQItem> = single.try_into().expect("fits");
-        assert_eq!(converted.iter().map(|item| item.as_str()).collect::<Vec<_>>(), ["cancelled_at:*", "archived_at:*"]);
+        assert_eq!(
+            converted
+                .iter()
+                .map(|item| item.as_str())
+                .collect::<Vec<_>>(),
+            ["cancelled_at:*", "archived_at:*"]
+        );
     }
 
     #[test]
@@ -509,17 +536,26 @@ mod tests {
     /// encoder; this checks that pair writes `q[]` and `%` as Cliniko needs them.
     #[test]
     fn the_query_encodes_brackets_and_percent() {
-        let filter = Filter::attendees().updated_at().gt(at("2024-01-01T00:00:00Z")).id().one_of([1_i64, 2]);
+        let filter = Filter::attendees()
+            .updated_at()
+            .gt(at("2024-01-01T00:00:00Z"))
+            .id()
+            .one_of([1_i64, 2]);
         let items: Vec<types::ListAttendeesQItem> = filter.try_into().expect("fits");
         let request = reqwest::Client::new()
             .get("http://127.0.0.1/v1/attendees")
             .query(&progenitor_client::QueryParam::new("q[]", &Some(items)))
-            .query(&progenitor_client::QueryParam::new("q[]", &Some(vec!["notes:~100%"])))
+            .query(&progenitor_client::QueryParam::new(
+                "q[]",
+                &Some(vec!["notes:~100%"]),
+            ))
             .build()
             .expect("a request");
         assert_eq!(
             request.url().query(),
-            Some("q%5B%5D=updated_at%3A%3E2024-01-01T00%3A00%3A00Z&q%5B%5D=id%3A%3D1%2C2&q%5B%5D=notes%3A%7E100%25")
+            Some(
+                "q%5B%5D=updated_at%3A%3E2024-01-01T00%3A00%3A00Z&q%5B%5D=id%3A%3D1%2C2&q%5B%5D=notes%3A%7E100%25"
+            )
         );
     }
 }

@@ -94,8 +94,14 @@ impl Client {
 
 /// The hand-written request policy, applied to every operation the generated code sends.
 impl ClientHooks<RequestPolicy> for Client {
-    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(self.client(), request, info.operation_id).await
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner()
+            .execute(self.client(), request, info.operation_id)
+            .await
     }
 
     /// An error response whose body is not Cliniko's JSON (such as its HTML 404 page) would fail
@@ -134,7 +140,11 @@ pub trait ResponseExt {
 
 impl<T> ResponseExt for ResponseValue<T> {
     fn location(&self) -> Option<reqwest::Url> {
-        let location = self.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
+        let location = self
+            .headers()
+            .get(reqwest::header::LOCATION)?
+            .to_str()
+            .ok()?;
         reqwest::Url::parse(location).ok()
     }
 

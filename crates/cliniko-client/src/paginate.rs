@@ -125,13 +125,16 @@ impl AttendeeStream<'_> {
             url: next.to_owned(),
         };
         let url = Url::parse(next).map_err(|_| invalid("it is not a url"))?;
-        let base = Url::parse(self.client.baseurl()).map_err(|_| invalid("the client's base url does not parse"))?;
+        let base = Url::parse(self.client.baseurl())
+            .map_err(|_| invalid("the client's base url does not parse"))?;
         if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
             return Err(invalid("it leaves the client's base url"));
         }
         let page = page_of(next).ok_or_else(|| invalid("it has no page number"))?;
         if self.page_number.is_some_and(|current| page <= current) {
-            return Err(invalid("it does not move forward, so pagination would loop"));
+            return Err(invalid(
+                "it does not move forward, so pagination would loop",
+            ));
         }
         self.page_number = Some(page);
         Ok(())
@@ -209,8 +212,14 @@ mod tests {
 
     #[test]
     fn the_page_number_is_read_from_the_link() {
-        assert_eq!(page_of("https://api.au1.cliniko.com/v1/attendees?page=3&per_page=100"), Some(3));
-        assert_eq!(page_of("https://api.au1.cliniko.com/v1/attendees?per_page=100&page=12"), Some(12));
+        assert_eq!(
+            page_of("https://api.au1.cliniko.com/v1/attendees?page=3&per_page=100"),
+            Some(3)
+        );
+        assert_eq!(
+            page_of("https://api.au1.cliniko.com/v1/attendees?per_page=100&page=12"),
+            Some(12)
+        );
         assert_eq!(page_of("https://api.au1.cliniko.com/v1/attendees"), None);
         assert_eq!(page_of("not a link"), None);
     }
@@ -229,7 +238,9 @@ mod tests {
             .build()
             .expect("built");
         let mut attendees = stream(&client);
-        attendees.check_next("https://api.au1.cliniko.com/v1/attendees?page=3").expect("forward");
+        attendees
+            .check_next("https://api.au1.cliniko.com/v1/attendees?page=3")
+            .expect("forward");
         for (link, reason) in [
             ("https://api.au1.cliniko.com/v1/attendees?page=3", "loop"),
             ("https://api.au1.cliniko.com/v1/attendees?page=1", "loop"),

@@ -111,7 +111,9 @@ impl RateLimit {
 
     /// At most `requests` per minute, in bursts of up to `requests`.
     pub fn per_minute(requests: NonZeroU32) -> Self {
-        Self { per_minute: requests }
+        Self {
+            per_minute: requests,
+        }
     }
 }
 
@@ -137,7 +139,8 @@ impl RequestPolicy {
     pub(crate) fn new(retry: RetryPolicy, rate_limit: Option<RateLimit>) -> Self {
         Self {
             retry,
-            limiter: rate_limit.map(|limit| Arc::new(RateLimiter::direct(Quota::per_minute(limit.per_minute)))),
+            limiter: rate_limit
+                .map(|limit| Arc::new(RateLimiter::direct(Quota::per_minute(limit.per_minute)))),
         }
     }
 
@@ -169,9 +172,12 @@ impl RequestPolicy {
             }
             let attempt = send(http, pending).await;
             let wait = match &attempt {
-                Attempt::Answered(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                Attempt::Answered(response)
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
                     let wait = wait_for_reset(response.headers());
-                    (rate_limit_waits < self.retry.max_rate_limit_waits && wait <= self.retry.max_rate_limit_wait)
+                    (rate_limit_waits < self.retry.max_rate_limit_waits
+                        && wait <= self.retry.max_rate_limit_wait)
                         .then(|| {
                             rate_limit_waits += 1;
                             wait + RESET_JITTER.mul_f64(fastrand::f64())
@@ -182,11 +188,11 @@ impl RequestPolicy {
                         .then(|| self.retry.backoff_before(retries))
                 }
                 Attempt::Answered(_) => None,
-                Attempt::NotSent(_) => (retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries)),
-                Attempt::Lost(_) => {
-                    (repeat == Repeat::Always && retries < self.retry.max_retries)
-                        .then(|| self.retry.backoff_before(retries))
+                Attempt::NotSent(_) => {
+                    (retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries))
                 }
+                Attempt::Lost(_) => (repeat == Repeat::Always && retries < self.retry.max_retries)
+                    .then(|| self.retry.backoff_before(retries)),
             };
             match (wait, spare) {
                 (Some(wait), Some(spare)) => {
@@ -194,7 +200,8 @@ impl RequestPolicy {
                         Attempt::Answered(response) => response.status().to_string(),
                         Attempt::NotSent(error) | Attempt::Lost(error) => error.to_string(),
                     };
-                    if !matches!(&attempt, Attempt::Answered(r) if r.status() == StatusCode::TOO_MANY_REQUESTS) {
+                    if !matches!(&attempt, Attempt::Answered(r) if r.status() == StatusCode::TOO_MANY_REQUESTS)
+                    {
                         retries += 1;
                     }
                     tracing::debug!(%method, path, operation, why, wait_ms = wait.as_millis() as u64, "retrying");
@@ -261,7 +268,9 @@ impl Repeat {
             Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT => Self::Always,
             Method::PATCH if operation == "update_attendee" => Self::Always,
             Method::DELETE => Self::UnlessAnswerLost,
-            _ if matches!(operation, "cancel_attendee" | "archive_attendee") => Self::UnlessAnswerLost,
+            _ if matches!(operation, "cancel_attendee" | "archive_attendee") => {
+                Self::UnlessAnswerLost
+            }
             _ => Self::OnlyIfUnseen,
         }
     }
@@ -269,7 +278,13 @@ impl Repeat {
 
 /// When Cliniko's rate limit resets, from `X-RateLimit-Reset` (UNIX seconds).
 pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let seconds: i64 = headers.get(RATE_LIMIT_RESET)?.to_str().ok()?.trim().parse().ok()?;
+    let seconds: i64 = headers
+        .get(RATE_LIMIT_RESET)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     DateTime::from_timestamp(seconds, 0)
 }
 
@@ -279,7 +294,9 @@ fn wait_for_reset(headers: &HeaderMap) -> Duration {
         return Duration::from_secs(1);
     };
     let reset = UNIX_EPOCH + Duration::from_secs(reset.timestamp().max(0).unsigned_abs());
-    reset.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
+    reset
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -290,18 +307,40 @@ mod tests {
     #[test]
     fn each_operation_has_its_repeat_rule() {
         assert_eq!(Repeat::of(&Method::GET, "list_attendees"), Repeat::Always);
-        assert_eq!(Repeat::of(&Method::GET, "list_attendees_next_page"), Repeat::Always);
-        assert_eq!(Repeat::of(&Method::PUT, "update_attendee_via_put"), Repeat::Always);
-        assert_eq!(Repeat::of(&Method::PATCH, "update_attendee"), Repeat::Always);
-        assert_eq!(Repeat::of(&Method::DELETE, "delete_attendee"), Repeat::UnlessAnswerLost);
-        assert_eq!(Repeat::of(&Method::PATCH, "cancel_attendee"), Repeat::UnlessAnswerLost);
-        assert_eq!(Repeat::of(&Method::POST, "archive_attendee"), Repeat::UnlessAnswerLost);
-        assert_eq!(Repeat::of(&Method::POST, "create_attendee"), Repeat::OnlyIfUnseen);
+        assert_eq!(
+            Repeat::of(&Method::GET, "list_attendees_next_page"),
+            Repeat::Always
+        );
+        assert_eq!(
+            Repeat::of(&Method::PUT, "update_attendee_via_put"),
+            Repeat::Always
+        );
+        assert_eq!(
+            Repeat::of(&Method::PATCH, "update_attendee"),
+            Repeat::Always
+        );
+        assert_eq!(
+            Repeat::of(&Method::DELETE, "delete_attendee"),
+            Repeat::UnlessAnswerLost
+        );
+        assert_eq!(
+            Repeat::of(&Method::PATCH, "cancel_attendee"),
+            Repeat::UnlessAnswerLost
+        );
+        assert_eq!(
+            Repeat::of(&Method::POST, "archive_attendee"),
+            Repeat::UnlessAnswerLost
+        );
+        assert_eq!(
+            Repeat::of(&Method::POST, "create_attendee"),
+            Repeat::OnlyIfUnseen
+        );
     }
 
     #[test]
     fn backoff_stays_under_its_exponential_cap() {
-        let policy = RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        let policy =
+            RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
         for retry in 0..10 {
             let cap = Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_secs(1));
             assert!(policy.backoff_before(retry) <= cap);
@@ -314,11 +353,37 @@ mod tests {
         assert_eq!(rate_limit_reset(&headers), None);
         assert_eq!(wait_for_reset(&headers), Duration::from_secs(1));
         headers.insert(RATE_LIMIT_RESET, HeaderValue::from_static("1700000060"));
-        assert_eq!(rate_limit_reset(&headers).map(|at| at.timestamp()), Some(1_700_000_060));
+        assert_eq!(
+            rate_limit_reset(&headers).map(|at| at.timestamp()),
+            Some(1_700_000_060)
+        );
         // A reset in the past means no wait at all.
         assert_eq!(wait_for_reset(&headers), Duration::ZERO);
         headers.insert(RATE_LIMIT_RESET, HeaderValue::from_static("soon"));
         assert_eq!(rate_limit_reset(&headers), None);
+    }
+
+    #[test]
+    fn the_limiter_allows_a_minute_of_requests_at_once_and_is_shared_by_clones() {
+        let policy = RequestPolicy::new(
+            RetryPolicy::default(),
+            Some(RateLimit::per_minute(NonZeroU32::new(3).expect("three"))),
+        );
+        let copy = policy.clone();
+        let limiter = policy.limiter.as_ref().expect("a limiter");
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_ok());
+        let shared = copy.limiter.as_ref().expect("a limiter");
+        assert!(shared.check().is_ok(), "the clone draws on the same three");
+        assert!(
+            limiter.check().is_err(),
+            "the fourth request of the minute waits"
+        );
+        assert!(
+            RequestPolicy::new(RetryPolicy::default(), None)
+                .limiter
+                .is_none()
+        );
     }
 
     #[test]

@@ -50,9 +50,15 @@ pub struct Canned {
 
 impl Canned {
     /// Starts answering `status` with `content_type` and the body `body(base_url)`.
-    pub async fn start(status: u16, content_type: &'static str, body: impl Fn(&str) -> String) -> Self {
+    pub async fn start(
+        status: u16,
+        content_type: &'static str,
+        body: impl Fn(&str) -> String,
+    ) -> Self {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base_url = format!("http://{}/v1", listener.local_addr().expect("an address"));
         let body = body(&base_url);
         let reason = match status {
@@ -85,7 +91,11 @@ impl Canned {
                 });
             }
         });
-        Self { base_url, requests, task }
+        Self {
+            base_url,
+            requests,
+            task,
+        }
     }
 
     /// How many requests (connections) it has answered.
