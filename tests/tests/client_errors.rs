@@ -162,6 +162,25 @@ async fn an_undocumented_answer_keeps_its_status_and_body() {
     assert_eq!(canned.requests(), 3, "one try and two retries");
 }
 
+/// Even a success status is unexpected where the spec names another; the body is kept.
+#[tokio::test]
+async fn an_unexpected_success_keeps_its_body() {
+    let canned = Canned::start(200, "text/plain", |_| "archived, probably".to_owned()).await;
+    let client = canned.client();
+    let error = client
+        .archive_attendee()
+        .id(Id::new(1))
+        .send()
+        .await
+        .map_err(Error::from)
+        .expect_err("the spec says 204");
+    assert!(
+        matches!(&error, Error::UnexpectedResponse { status, body: ErrorBody::Text { text, .. } }
+            if status.as_u16() == 200 && text == "archived, probably"),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_wrong_key_is_unauthorised_everywhere() {
     let server = fake(20).await;

@@ -31,11 +31,10 @@ pub enum ConfigError {
         "the user-agent must read `Name (email)`, as in `Really helpful app (devs@helpfulapp.com)`"
     )]
     InvalidUserAgent,
-    /// The base URL does not parse, or is not http(s).
-    #[error("invalid base url {url:?}: {reason}")]
+    /// The base URL does not parse, or is not http(s). The URL is not repeated: it could hold a
+    /// credential.
+    #[error("invalid base url: {reason}")]
     InvalidBaseUrl {
-        /// The URL given.
-        url: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -299,7 +298,6 @@ impl ClientBuilder {
 /// An http(s) URL without a trailing `/`, so that the generated `{base}/attendees` is right.
 fn parse_base_url(url: &str) -> Result<String, ConfigError> {
     let invalid = |reason: &str| ConfigError::InvalidBaseUrl {
-        url: url.to_owned(),
         reason: reason.to_owned(),
     };
     let parsed = reqwest::Url::parse(url).map_err(|error| invalid(&error.to_string()))?;
@@ -400,6 +398,7 @@ mod tests {
                 .base_url(url)
                 .build()
                 .expect_err(url);
+            assert!(!error.to_string().contains("k:@"), "{error}");
             assert!(
                 matches!(error, ConfigError::InvalidBaseUrl { .. }),
                 "{url}: {error:?}"

@@ -116,6 +116,9 @@ impl ClientHooks<RequestPolicy> for Client {
         let Ok(response) = result else {
             return Ok(());
         };
+        if response.status().is_success() {
+            return Ok(());
+        }
         let Some(body) = response.extensions().get::<error::BufferedBody>() else {
             return Ok(());
         };
@@ -150,5 +153,23 @@ impl<T> ResponseExt for ResponseValue<T> {
 
     fn request_id(&self) -> Option<&str> {
         self.headers().get("x-request-id")?.to_str().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests and streams can be handed to `tokio::spawn`: the hooks keep the futures `Send`.
+    #[test]
+    fn requests_and_streams_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let client = Client::builder("key", "App (dev@example.com)")
+            .base_url("http://127.0.0.1:9/v1")
+            .build()
+            .expect("built");
+        send(&client.list_attendees().send());
+        send(&client.create_attendee().send());
+        send(&client.stream_attendees(client.list_attendees()));
     }
 }

@@ -244,9 +244,9 @@ async fn send(http: &reqwest::Client, request: Request) -> Attempt {
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;
-    if !status.is_success() {
-        rebuilt.extensions_mut().insert(BufferedBody(body));
-    }
+    // Kept for the error path: a status the generated code does not expect (even a 2xx) reaches
+    // `Error::from` as a response whose body can no longer be read.
+    rebuilt.extensions_mut().insert(BufferedBody(body));
     Attempt::Answered(Response::from(rebuilt))
 }
 
