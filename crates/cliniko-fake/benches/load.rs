@@ -21,13 +21,23 @@ const KEY: &str = "bench-key";
 const USER_AGENT: &str = "cliniko-fake load bench (bench@cliniko-fake.example)";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The resident set size of this process (server and load generator together), in MiB.
 fn resident_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 
@@ -44,7 +54,12 @@ impl Phase {
     fn print(&self) {
         let mut sorted = self.latencies_us.clone();
         sorted.sort_unstable();
-        let at = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0);
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or(0)
+        };
         println!(
             "{:<34} {:>9} requests in {:>5.2} s = {:>9.0} req/s   p50 {:>6} us   p99 {:>6} us   {:>6.1} MiB/s   non-200: {}",
             self.name,
@@ -68,7 +83,10 @@ async fn drive(
     seconds: u64,
     path_for: Arc<dyn Fn(u64) -> String + Send + Sync>,
 ) -> anyhow::Result<Phase> {
-    let authorization = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:")));
+    let authorization = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"))
+    );
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -77,7 +95,8 @@ async fn drive(
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(conn);
             let mut latencies = Vec::new();
             let (mut bytes, mut non_200) = (0u64, 0u64);
@@ -102,7 +121,14 @@ async fn drive(
             anyhow::Ok((latencies, bytes, non_200))
         }));
     }
-    let mut phase = Phase { name, requests: 0, elapsed: Duration::ZERO, latencies_us: Vec::new(), bytes: 0, non_200: 0 };
+    let mut phase = Phase {
+        name,
+        requests: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+        bytes: 0,
+        non_200: 0,
+    };
     for task in tasks {
         let (latencies, bytes, non_200) = task.await??;
         phase.requests += latencies.len() as u64;
@@ -125,7 +151,13 @@ async fn run() -> anyhow::Result<()> {
     let attendees = env_or("LOAD_ATTENDEES", 1_000_000usize);
     let before = resident_mib().unwrap_or(0.0);
     let seeding = Instant::now();
-    let server = FakeCliniko::builder().api_key(KEY).seed(1).attendees(attendees).rate_limit_per_minute(None).start().await?;
+    let server = FakeCliniko::builder()
+        .api_key(KEY)
+        .seed(1)
+        .attendees(attendees)
+        .rate_limit_per_minute(None)
+        .start()
+        .await?;
     let seeded_in = seeding.elapsed();
     let after_seed = resident_mib().unwrap_or(0.0);
     println!(
@@ -136,7 +168,14 @@ async fn run() -> anyhow::Result<()> {
         before
     );
     let addr = server.local_addr();
-    let ids: Arc<Vec<i64>> = Arc::new(server.fixtures().attendees.iter().map(|id| id.get()).collect());
+    let ids: Arc<Vec<i64>> = Arc::new(
+        server
+            .fixtures()
+            .attendees
+            .iter()
+            .map(|id| id.get())
+            .collect(),
+    );
     // Random seeded attendees, cancelled and archived ones too, so every get answers 200.
     let get_one: Arc<dyn Fn(u64) -> String + Send + Sync> = {
         let ids = ids.clone();
@@ -147,13 +186,24 @@ async fn run() -> anyhow::Result<()> {
     };
     let plain_get: Arc<dyn Fn(u64) -> String + Send + Sync> = {
         let ids = ids.clone();
-        Arc::new(move |n| format!("/v1/attendees/{}", ids[(scramble(n) % ids.len() as u64) as usize]))
+        Arc::new(move |n| {
+            format!(
+                "/v1/attendees/{}",
+                ids[(scramble(n) % ids.len() as u64) as usize]
+            )
+        })
     };
     let pages = (attendees as u64 * 9 / 10 / 100).max(1);
-    let list_page: Arc<dyn Fn(u64) -> String + Send + Sync> =
-        Arc::new(move |n| format!("/v1/attendees?per_page=100&page={}", scramble(n) % pages + 1));
+    let list_page: Arc<dyn Fn(u64) -> String + Send + Sync> = Arc::new(move |n| {
+        format!(
+            "/v1/attendees?per_page=100&page={}",
+            scramble(n) % pages + 1
+        )
+    });
 
-    println!("{connections} keep-alive connections, {seconds} s a phase, server and load generator on one 2-worker runtime");
+    println!(
+        "{connections} keep-alive connections, {seconds} s a phase, server and load generator on one 2-worker runtime"
+    );
     drive("warm-up", addr, connections, 1, plain_get.clone()).await?;
     for (name, paths) in [
         ("GET /v1/attendees/{id}", plain_get),

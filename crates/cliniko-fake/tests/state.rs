@@ -206,3 +206,12 @@ async fn shutdown_stops_the_server() {
     server.shutdown().await;
     assert!(client.get(url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_the_key() {
+    let builder = cliniko_fake::FakeCliniko::builder().api_key("debug-secret-key");
+    assert!(!format!("{builder:?}").contains("debug-secret-key"));
+    let server = builder.start().await.expect("starts");
+    assert!(!format!("{server:?}").contains("debug-secret-key"));
+    server.shutdown().await;
+}
