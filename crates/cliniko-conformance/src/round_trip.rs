@@ -9,10 +9,14 @@
 //!   optional properties that are `None`, so `"archived_at": null` comes back absent);
 //! - two date-time strings that name the same instant (`2016-06-28T21:33:26.000+00:00` comes back
 //!   as `2016-06-28T21:33:26Z`), and two numbers of equal value (`50.0` and `50`).
+//!
+//! The typed value is not serialised into a new JSON tree: [`Compare`] is a serde `Serializer`
+//! that walks the original body as the typed value serialises itself, so a body that comes back
+//! unchanged costs no allocation beyond the typed value.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::ser::{self, Serialize};
+use serde_json::{Map, Value};
 
 use crate::violation::Violation;
 
@@ -56,29 +60,36 @@ fn through<T: DeserializeOwned + Serialize>(
     body: &Value,
     schema: &Value,
 ) -> Vec<Violation> {
-    let typed: T = match serde_path_to_error::deserialize(body) {
+    // The plain deserialiser first; the path-tracking one, slower, only to explain a refusal.
+    let typed = match T::deserialize(body) {
         Ok(typed) => typed,
-        Err(error) => {
+        Err(plain) => {
+            let (pointer, message) = match serde_path_to_error::deserialize::<_, T>(body) {
+                Err(error) => (pointer_of(error.path()), error.into_inner().to_string()),
+                Ok(_) => (String::new(), plain.to_string()),
+            };
             return vec![Violation::RoundTripRefused {
                 type_name: type_name.to_owned(),
-                pointer: pointer_of(error.path()),
-                message: error.into_inner().to_string(),
+                pointer,
+                message,
             }];
         }
     };
-    let back = match serde_json::to_value(&typed) {
-        Ok(back) => back,
-        Err(error) => {
-            return vec![Violation::RoundTripRefused {
-                type_name: type_name.to_owned(),
-                pointer: String::new(),
-                message: format!("does not serialise again: {error}"),
-            }];
-        }
-    };
-    let mut differences = Vec::new();
     let mut pointer = String::new();
-    diff(body, &back, Some(schema), &mut pointer, &mut differences);
+    let mut differences = Vec::new();
+    let compare = Compare {
+        body: Some(body),
+        schema: Some(schema),
+        pointer: &mut pointer,
+        out: &mut differences,
+    };
+    if let Err(error) = typed.serialize(compare) {
+        return vec![Violation::RoundTripRefused {
+            type_name: type_name.to_owned(),
+            pointer: String::new(),
+            message: format!("does not serialise again: {error}"),
+        }];
+    }
     differences
         .into_iter()
         .map(
@@ -92,65 +103,471 @@ fn through<T: DeserializeOwned + Serialize>(
         .collect()
 }
 
+/// A difference: where, the body's value and the round-tripped value (`None`: absent).
 type Difference = (String, Option<Value>, Option<Value>);
 
-/// Compares two JSON values, collecting each difference with its pointer. With a `schema`, object
-/// properties it does not name are skipped.
-pub(crate) fn diff(
-    body: &Value,
-    back: &Value,
-    schema: Option<&Value>,
-    pointer: &mut String,
-    out: &mut Vec<Difference>,
-) {
-    match (body, back) {
-        (Value::Object(left), Value::Object(right)) => {
-            let properties = schema
-                .and_then(|schema| find(schema, "properties"))
-                .and_then(Value::as_object);
-            let additional = schema
-                .and_then(|schema| find(schema, "additionalProperties"))
-                .filter(|a| a.is_object());
-            let sub_schema = |key: &str| match properties {
-                Some(properties) => properties.get(key).map(Some).or(additional.map(Some)),
-                None => Some(None),
-            };
-            for (key, value) in left {
-                let Some(schema) = sub_schema(key) else {
-                    continue;
-                };
-                let len = pointer.len();
-                push_token(pointer, key);
-                match right.get(key) {
-                    Some(other) => diff(value, other, schema, pointer, out),
-                    None if value.is_null() => {}
-                    None => out.push((pointer.clone(), Some(value.clone()), None)),
-                }
-                pointer.truncate(len);
-            }
-            for (key, value) in right {
-                if !left.contains_key(key) && !value.is_null() {
-                    let len = pointer.len();
-                    push_token(pointer, key);
-                    out.push((pointer.clone(), None, Some(value.clone())));
-                    pointer.truncate(len);
-                }
+/// A serde `Serializer` that compares what it is given with `body`, recording each difference.
+struct Compare<'a, 'o> {
+    /// The value in the body at `pointer` (`None`: absent).
+    body: Option<&'a Value>,
+    /// The JSON Schema for that value, if known.
+    schema: Option<&'a Value>,
+    pointer: &'o mut String,
+    out: &'o mut Vec<Difference>,
+}
+
+/// Why the comparison could not go on (only a failing `Serialize` implementation gives one).
+#[derive(Debug)]
+struct CompareError(String);
+
+impl std::fmt::Display for CompareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompareError {}
+
+impl ser::Error for CompareError {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl<'a, 'o> Compare<'a, 'o> {
+    fn differs(self, round_tripped: Value) {
+        self.out.push((
+            self.pointer.clone(),
+            self.body.cloned(),
+            Some(round_tripped),
+        ));
+    }
+
+    fn scalar(self, round_tripped: Value) -> Result<(), CompareError> {
+        let same = match (self.body, &round_tripped) {
+            (Some(Value::String(a)), Value::String(b)) => a == b || same_instant(a, b),
+            (Some(Value::Number(a)), Value::Number(b)) => a == b || a.as_f64() == b.as_f64(),
+            (None, Value::Null) => true,
+            (Some(a), b) => a == b,
+            (None, _) => false,
+        };
+        if !same {
+            self.differs(round_tripped);
+        }
+        Ok(())
+    }
+
+    /// For shapes the generated types do not produce (tuples, enum variants): serialise the value
+    /// and compare the trees.
+    fn whole<T: Serialize + ?Sized>(self, value: &T) -> Result<(), CompareError> {
+        let round_tripped = serde_json::to_value(value).map_err(|e| CompareError(e.to_string()))?;
+        if self.body != Some(&round_tripped) {
+            self.differs(round_tripped);
+        }
+        Ok(())
+    }
+
+    fn child<'c>(
+        &'c mut self,
+        body: Option<&'a Value>,
+        schema: Option<&'a Value>,
+    ) -> Compare<'a, 'c> {
+        Compare {
+            body,
+            schema,
+            pointer: self.pointer,
+            out: self.out,
+        }
+    }
+}
+
+macro_rules! compare_scalars {
+    ($($method:ident($type:ty);)*) => {$(
+        fn $method(self, value: $type) -> Result<(), CompareError> {
+            self.scalar(Value::from(value))
+        }
+    )*};
+}
+
+impl<'a, 'o> ser::Serializer for Compare<'a, 'o> {
+    type Ok = ();
+    type Error = CompareError;
+    type SerializeSeq = CompareSeq<'a, 'o>;
+    type SerializeTuple = CompareSeq<'a, 'o>;
+    type SerializeTupleStruct = CompareSeq<'a, 'o>;
+    type SerializeTupleVariant = ser::Impossible<(), CompareError>;
+    type SerializeMap = CompareObject<'a, 'o>;
+    type SerializeStruct = CompareObject<'a, 'o>;
+    type SerializeStructVariant = ser::Impossible<(), CompareError>;
+
+    compare_scalars! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_str(&str);
+    }
+
+    fn serialize_char(self, value: char) -> Result<(), CompareError> {
+        self.scalar(Value::from(value.to_string()))
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), CompareError> {
+        self.scalar(Value::from(value.to_vec()))
+    }
+
+    fn serialize_none(self) -> Result<(), CompareError> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), CompareError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), CompareError> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), CompareError> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), CompareError> {
+        self.scalar(Value::from(variant))
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), CompareError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), CompareError> {
+        struct Variant<'v, T: ?Sized>(&'static str, u32, &'static str, &'v T);
+        impl<T: Serialize + ?Sized> Serialize for Variant<'_, T> {
+            fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_newtype_variant(self.0, self.1, self.2, self.3)
             }
         }
-        (Value::Array(left), Value::Array(right)) if left.len() == right.len() => {
-            let items = schema.and_then(|schema| find(schema, "items"));
-            for (index, (a, b)) in left.iter().zip(right).enumerate() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&index.to_string());
-                diff(a, b, items, pointer, out);
-                pointer.truncate(len);
-            }
+        self.whole(&Variant(name, index, variant, value))
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<CompareSeq<'a, 'o>, CompareError> {
+        Ok(CompareSeq::new(self))
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<CompareSeq<'a, 'o>, CompareError> {
+        Ok(CompareSeq::new(self))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<CompareSeq<'a, 'o>, CompareError> {
+        Ok(CompareSeq::new(self))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, CompareError> {
+        Err(CompareError(format!(
+            "the generated types have no tuple variants, found `{variant}`"
+        )))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<CompareObject<'a, 'o>, CompareError> {
+        Ok(CompareObject::new(self))
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<CompareObject<'a, 'o>, CompareError> {
+        Ok(CompareObject::new(self))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, CompareError> {
+        Err(CompareError(format!(
+            "the generated types have no struct variants, found `{variant}`"
+        )))
+    }
+}
+
+/// Compares an array element by element; when the body holds no array there, the elements are
+/// collected so that the difference can show them.
+struct CompareSeq<'a, 'o> {
+    parent: Compare<'a, 'o>,
+    items: Option<&'a Vec<Value>>,
+    item_schema: Option<&'a Value>,
+    index: usize,
+    collected: Option<Vec<Value>>,
+}
+
+impl<'a, 'o> CompareSeq<'a, 'o> {
+    fn new(parent: Compare<'a, 'o>) -> Self {
+        let items = parent.body.and_then(Value::as_array);
+        let item_schema = parent.schema.and_then(|schema| find(schema, "items"));
+        let collected = items.is_none().then(Vec::new);
+        Self {
+            parent,
+            items,
+            item_schema,
+            index: 0,
+            collected,
         }
-        (Value::String(a), Value::String(b)) if a == b || same_instant(a, b) => {}
-        (Value::Number(a), Value::Number(b)) if a == b || a.as_f64() == b.as_f64() => {}
-        (a, b) if a == b => {}
-        (a, b) => out.push((pointer.clone(), Some(a.clone()), Some(b.clone()))),
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CompareError> {
+        let index = self.index;
+        self.index += 1;
+        if let Some(collected) = &mut self.collected {
+            collected.push(serde_json::to_value(value).map_err(|e| CompareError(e.to_string()))?);
+            return Ok(());
+        }
+        let body = self.items.and_then(|items| items.get(index));
+        let schema = self.item_schema;
+        let len = self.parent.pointer.len();
+        self.parent.pointer.push('/');
+        self.parent.pointer.push_str(itoa(index, &mut [0u8; 20]));
+        let result = value.serialize(self.parent.child(body, schema));
+        self.parent.pointer.truncate(len);
+        result
+    }
+
+    fn finish(self) -> Result<(), CompareError> {
+        match (self.collected, self.items) {
+            (Some(collected), _) => self.parent.differs(Value::Array(collected)),
+            (None, Some(items)) if items.len() > self.index => {
+                for (index, item) in items.iter().enumerate().skip(self.index) {
+                    let pointer = format!("{}/{index}", self.parent.pointer);
+                    self.parent.out.push((pointer, Some(item.clone()), None));
+                }
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for CompareSeq<'_, '_> {
+    type Ok = ();
+    type Error = CompareError;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CompareError> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), CompareError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for CompareSeq<'_, '_> {
+    type Ok = ();
+    type Error = CompareError;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CompareError> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), CompareError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for CompareSeq<'_, '_> {
+    type Ok = ();
+    type Error = CompareError;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CompareError> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), CompareError> {
+        self.finish()
+    }
+}
+
+/// Compares an object property by property. Properties of the body that the typed value does not
+/// write are differences unless they are `null` or not named by the schema.
+struct CompareObject<'a, 'o> {
+    parent: Compare<'a, 'o>,
+    object: Option<&'a Map<String, Value>>,
+    properties: Option<&'a Map<String, Value>>,
+    additional: Option<&'a Value>,
+    /// The body's properties the typed value wrote or skipped.
+    handled: Vec<&'a str>,
+    /// The key of a map entry whose value comes next.
+    key: Option<String>,
+    collected: Option<Map<String, Value>>,
+}
+
+impl<'a, 'o> CompareObject<'a, 'o> {
+    fn new(parent: Compare<'a, 'o>) -> Self {
+        let object = parent.body.and_then(Value::as_object);
+        let properties = parent
+            .schema
+            .and_then(|schema| find(schema, "properties"))
+            .and_then(Value::as_object);
+        let additional = parent
+            .schema
+            .and_then(|schema| find(schema, "additionalProperties"))
+            .filter(|a| a.is_object());
+        let collected = object.is_none().then(Map::new);
+        Self {
+            parent,
+            object,
+            properties,
+            additional,
+            handled: Vec::new(),
+            key: None,
+            collected,
+        }
+    }
+
+    fn property<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), CompareError> {
+        if let Some(collected) = &mut self.collected {
+            collected.insert(
+                key.to_owned(),
+                serde_json::to_value(value).map_err(|e| CompareError(e.to_string()))?,
+            );
+            return Ok(());
+        }
+        let entry = self.object.and_then(|object| object.get_key_value(key));
+        if let Some((key, _)) = entry {
+            self.handled.push(key);
+        }
+        let body = entry.map(|(_, value)| value);
+        let schema = match self.properties {
+            Some(properties) => properties.get(key).or(self.additional),
+            None => None,
+        };
+        let len = self.parent.pointer.len();
+        push_token(self.parent.pointer, key);
+        let result = value.serialize(self.parent.child(body, schema));
+        self.parent.pointer.truncate(len);
+        result
+    }
+
+    /// A property the typed value leaves out (`skip_serializing_if`): only a non-null value in
+    /// the body is a difference.
+    fn skipped(&mut self, key: &str) {
+        let Some((key, value)) = self.object.and_then(|object| object.get_key_value(key)) else {
+            return;
+        };
+        self.handled.push(key);
+        if !value.is_null() {
+            let mut pointer = self.parent.pointer.clone();
+            push_token(&mut pointer, key);
+            self.parent.out.push((pointer, Some(value.clone()), None));
+        }
+    }
+
+    fn finish(self) -> Result<(), CompareError> {
+        let Some(object) = self.object else {
+            if let Some(collected) = self.collected {
+                self.parent.differs(Value::Object(collected));
+            }
+            return Ok(());
+        };
+        if self.handled.len() == object.len() {
+            return Ok(());
+        }
+        // The body has properties the typed value knows nothing about.
+        for (key, value) in object {
+            let documented =
+                self.properties.is_none_or(|p| p.contains_key(key)) || self.additional.is_some();
+            if value.is_null() || !documented || self.handled.contains(&key.as_str()) {
+                continue;
+            }
+            let mut pointer = self.parent.pointer.clone();
+            push_token(&mut pointer, key);
+            self.parent.out.push((pointer, Some(value.clone()), None));
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for CompareObject<'_, '_> {
+    type Ok = ();
+    type Error = CompareError;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), CompareError> {
+        self.property(key, value)
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), CompareError> {
+        self.skipped(key);
+        Ok(())
+    }
+
+    fn end(self) -> Result<(), CompareError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for CompareObject<'_, '_> {
+    type Ok = ();
+    type Error = CompareError;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CompareError> {
+        match serde_json::to_value(key).map_err(|e| CompareError(e.to_string()))? {
+            Value::String(key) => self.key = Some(key),
+            other => self.key = Some(other.to_string()),
+        }
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CompareError> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| CompareError("a map value came without its key".to_owned()))?;
+        self.property(&key, value)
+    }
+
+    fn end(self) -> Result<(), CompareError> {
+        self.finish()
     }
 }
 
@@ -179,7 +596,25 @@ fn same_instant(a: &str, b: &str) -> bool {
 
 fn push_token(pointer: &mut String, token: &str) {
     pointer.push('/');
-    pointer.push_str(&cliniko_spec::pointer::escape(token));
+    if token.contains(['~', '/']) {
+        pointer.push_str(&cliniko_spec::pointer::escape(token));
+    } else {
+        pointer.push_str(token);
+    }
+}
+
+/// Formats an array index without allocating.
+fn itoa(mut n: usize, buffer: &mut [u8; 20]) -> &str {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[at..]).unwrap_or("0")
 }
 
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
@@ -201,41 +636,91 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde_json::json;
 
     use super::*;
 
-    #[test]
-    fn null_and_absent_and_equal_instants_are_not_differences() {
+    fn compare<T: Serialize>(body: &Value, typed: &T, schema: Option<&Value>) -> Vec<Difference> {
+        let mut pointer = String::new();
         let mut out = Vec::new();
-        diff(
-            &json!({ "a": null, "t": "2016-06-28T21:33:26.000+00:00", "n": 50.0, "extra": 1 }),
-            &json!({ "t": "2016-06-28T21:33:26Z", "n": 50 }),
-            Some(
-                &json!({ "anyOf": [{ "type": "null" }, { "properties": { "a": {}, "t": {}, "n": {} } }] }),
-            ),
-            &mut String::new(),
-            &mut out,
-        );
-        assert!(out.is_empty(), "{out:?}");
+        typed
+            .serialize(Compare {
+                body: Some(body),
+                schema,
+                pointer: &mut pointer,
+                out: &mut out,
+            })
+            .expect("compares");
+        out
+    }
+
+    #[derive(serde::Serialize)]
+    struct Sample {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        a: Option<i32>,
+        t: String,
+        n: i64,
+        list: Vec<i64>,
+        #[serde(rename = "a/b")]
+        slash: BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn null_and_absent_equal_instants_and_undocumented_properties_are_not_differences() {
+        let body = json!({ "a": null, "t": "2016-06-28T21:33:26.000+00:00", "n": 50.0, "list": [1], "a/b": {}, "extra": 1 });
+        let typed = Sample {
+            a: None,
+            t: "2016-06-28T21:33:26Z".to_owned(),
+            n: 50,
+            list: vec![1],
+            slash: BTreeMap::new(),
+        };
+        let schema = json!({ "anyOf": [{ "type": "null" }, { "properties": { "a": {}, "t": {}, "n": {}, "list": {}, "a/b": {} } }] });
+        assert_eq!(compare(&body, &typed, Some(&schema)), vec![]);
     }
 
     #[test]
     fn differences_carry_their_pointer() {
-        let mut out = Vec::new();
-        diff(
-            &json!({ "a/b": [1, 2] }),
-            &json!({ "a/b": [1, 3], "c": true }),
+        let body = json!({ "a": 3, "t": "x", "n": 1, "list": [1, 2, 3], "a/b": { "k": "v" }, "gone": true });
+        let typed = Sample {
+            a: None,
+            t: "y".to_owned(),
+            n: 1,
+            list: vec![1, 5],
+            slash: BTreeMap::from([("k".to_owned(), "w".to_owned())]),
+        };
+        assert_eq!(
+            compare(&body, &typed, None),
+            vec![
+                ("/a".to_owned(), Some(json!(3)), None),
+                ("/t".to_owned(), Some(json!("x")), Some(json!("y"))),
+                ("/list/1".to_owned(), Some(json!(2)), Some(json!(5))),
+                ("/list/2".to_owned(), Some(json!(3)), None),
+                ("/a~1b/k".to_owned(), Some(json!("v")), Some(json!("w"))),
+                ("/gone".to_owned(), Some(json!(true)), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shape_change_shows_the_whole_round_tripped_value() {
+        let typed = Sample {
+            a: Some(1),
+            t: String::new(),
+            n: 0,
+            list: vec![7],
+            slash: BTreeMap::new(),
+        };
+        let differences = compare(
+            &json!({ "a": 1, "t": "", "n": 0, "list": "seven", "a/b": {} }),
+            &typed,
             None,
-            &mut String::new(),
-            &mut out,
         );
         assert_eq!(
-            out,
-            vec![
-                ("/a~1b/1".to_owned(), Some(json!(2)), Some(json!(3))),
-                ("/c".to_owned(), None, Some(json!(true))),
-            ]
+            differences,
+            vec![("/list".to_owned(), Some(json!("seven")), Some(json!([7])))]
         );
     }
 }
