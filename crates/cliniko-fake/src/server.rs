@@ -353,6 +353,10 @@ async fn truncated(response: Response) -> Response {
         return Response::from_parts(parts, Body::empty());
     };
     let full = collected.to_bytes();
+    if full.is_empty() {
+        // Nothing to cut short (a 204, say), and a 204 must not carry a Content-Length.
+        return Response::from_parts(parts, Body::from(full));
+    }
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));

@@ -177,3 +177,22 @@ async fn fault_choices_repeat_for_a_seed() {
     assert_eq!(first, run(11).await);
     assert!(first.iter().any(|s| *s >= 500) && first.contains(&404));
 }
+
+#[tokio::test]
+async fn truncation_leaves_an_empty_204_alone() {
+    let h = Harness::start().await;
+    let id = h.ids("/attendees?per_page=1").await.remove(0);
+    h.server.set_faults(Faults {
+        truncate_rate: 1.0,
+        ..Faults::default()
+    });
+    let archived = h
+        .call(
+            reqwest::Method::POST,
+            &format!("/attendees/{id}/archive"),
+            None,
+        )
+        .await;
+    assert_eq!(archived.status, 204);
+    assert!(archived.text.is_empty() && archived.header("content-length").is_none());
+}
