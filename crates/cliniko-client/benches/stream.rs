@@ -24,8 +24,8 @@ const API_KEY: &str = "fake-api-key";
 const USER_AGENT: &str = "Cliniko client benchmark (bench@example.com)";
 const PER_PAGE: u64 = 100;
 const THROUGHPUT_ATTENDEES: u64 = 10_000;
-const ROUNDS: usize = 15;
-const WARM_UP_ROUNDS: usize = 2;
+const ROUNDS: usize = 41;
+const WARM_UP_ROUNDS: usize = 3;
 const MEMORY_SIZES: [u64; 2] = [10_000, 100_000];
 /// Set in a child process: `BASE_URL COUNT`, the stream to run and measure.
 const CHILD_ENV: &str = "CLINIKO_STREAM_BENCH_CHILD";
