@@ -55,6 +55,9 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 200;
 /// The largest request body accepted when no limit is configured (1 MiB); larger ones get 413.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
+/// The most attendees the fake seeds; more would not fit its memory budget or its ID layout.
+pub const MAX_ATTENDEES: usize = 100_000_000;
+
 /// Why the fake could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -66,6 +69,14 @@ pub enum Error {
         /// Why binding failed.
         #[source]
         source: std::io::Error,
+    },
+    /// More attendees were asked for than the fake seeds.
+    #[error("cannot seed {requested} attendees; at most {max} are supported")]
+    TooManyAttendees {
+        /// The count asked for.
+        requested: usize,
+        /// [`MAX_ATTENDEES`].
+        max: usize,
     },
     /// The bound socket did not say its address.
     #[error("cannot read the listening address: {0}")]
@@ -125,7 +136,7 @@ impl FakeClinikoBuilder {
         self
     }
 
-    /// How many attendees to seed; default [`DEFAULT_ATTENDEES`].
+    /// How many attendees to seed, at most [`MAX_ATTENDEES`]; default [`DEFAULT_ATTENDEES`].
     pub fn attendees(mut self, count: usize) -> Self {
         self.attendees = count;
         self
@@ -157,6 +168,12 @@ impl FakeClinikoBuilder {
 
     /// Seeds the data, binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeCliniko, Error> {
+        if self.attendees > MAX_ATTENDEES {
+            return Err(Error::TooManyAttendees {
+                requested: self.attendees,
+                max: MAX_ATTENDEES,
+            });
+        }
         let listener = TcpListener::bind(self.listen)
             .await
             .map_err(|source| Error::Bind {

@@ -215,3 +215,17 @@ async fn debug_output_never_shows_the_key() {
     assert!(!format!("{server:?}").contains("debug-secret-key"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_impossible_seed_count_is_an_error_not_a_panic() {
+    let error = cliniko_fake::FakeCliniko::builder()
+        .attendees(cliniko_fake::MAX_ATTENDEES + 1)
+        .start()
+        .await
+        .expect_err("too many");
+    assert!(matches!(
+        error,
+        cliniko_fake::Error::TooManyAttendees { .. }
+    ));
+    assert!(error.to_string().contains("at most 100000000"));
+}
