@@ -21,7 +21,10 @@ pub enum ConfigError {
     #[error("the api key is empty or has characters a header cannot carry")]
     InvalidApiKey,
     /// The key's suffix (after its last `-`) names a shard this client does not know.
-    #[error("unknown shard {shard:?} in the api key; pass the base url explicitly if it is real")]
+    #[error(
+        "the api key's suffix{} is not a shard this client knows; pass the shard or the base url explicitly",
+        shard.as_ref().map(|shard| format!(" {shard:?}")).unwrap_or_default()
+    )]
     UnknownShard {
         /// The suffix, when it looks like a shard name (otherwise it may be part of the secret).
         shard: Option<String>,
@@ -360,6 +363,11 @@ mod tests {
             .expect_err("unknown");
         assert!(
             matches!(&error, ConfigError::UnknownShard { shard: Some(shard) } if shard == "zz9")
+        );
+        assert_eq!(
+            error.to_string(),
+            "the api key's suffix \"zz9\" is not a shard this client knows; \
+             pass the shard or the base url explicitly"
         );
         let error = ApiKey::new("abc-SuperSecretTail")
             .and_then(|key| key.shard())

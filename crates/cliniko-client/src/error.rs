@@ -332,6 +332,51 @@ mod tests {
     }
 
     #[test]
+    fn messages_read_well() {
+        let json = headers("application/json");
+        let mut limited = json.clone();
+        limited.insert("x-ratelimit-reset", HeaderValue::from_static("1700000060"));
+        let errors = [
+            Error::from_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json,
+                br#"{"message":"Validation Failed","errors":{"booking_id":"can't be blank","patient_id":"does not exist"}}"#,
+            ),
+            Error::from_response(StatusCode::UNPROCESSABLE_ENTITY, &json, br#"{"message":"Validation Failed"}"#),
+            Error::from_response(StatusCode::NOT_FOUND, &headers("text/html"), b"<html></html>"),
+            Error::from_response(StatusCode::UNAUTHORIZED, &json, br#"{"message":"Unauthorized"}"#),
+            Error::from_response(StatusCode::FORBIDDEN, &json, br#"{"message":"Forbidden"}"#),
+            Error::from_response(StatusCode::TOO_MANY_REQUESTS, &limited, b""),
+            Error::from_response(StatusCode::TOO_MANY_REQUESTS, &json, b""),
+            Error::from_response(StatusCode::BAD_REQUEST, &json, br#"{"message":"Invalid filter"}"#),
+            Error::from_response(StatusCode::IM_A_TEAPOT, &headers("text/plain"), b"short and stout"),
+            Error::InvalidPayload {
+                source: serde_json::from_str::<ErrorResponse>("{").expect_err("cut short"),
+            },
+            Error::InvalidRequest("conversion to `ListAttendeesSort` for sort failed".to_owned()),
+            Error::InvalidNextLink {
+                reason: "it does not move forward, so pagination would loop",
+                url: "https://api.au1.cliniko.com/v1/attendees?page=1".to_owned(),
+            },
+        ];
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(messages.join("\n"), @r"
+        validation failed: booking_id can't be blank; patient_id does not exist
+        validation failed: validation failed
+        not found
+        unauthorised: check the api key
+        forbidden: the key's user may not do this, or the user-agent was refused
+        rate limited until 2023-11-14T22:14:20+00:00
+        rate limited
+        cliniko answered 400 Bad Request: Invalid filter
+        unexpected response 418 I'm a teapot
+        the response body does not match the spec
+        invalid request: conversion to `ListAttendeesSort` for sort failed
+        refusing to follow the next page link: it does not move forward, so pagination would loop
+        ");
+    }
+
+    #[test]
     fn long_bodies_are_cut_on_a_character_boundary() {
         let body = "é".repeat(BODY_EXCERPT_LIMIT);
         let text = excerpt(body.as_bytes());
