@@ -1,1 +1,5 @@
-//! Cross-crate tests live in `tests/tests/`.
+//! Cross-crate tests live in `tests/tests/`; this library only compiles the README's examples.
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
