@@ -223,6 +223,22 @@ impl<'a, 'o> ser::Serializer for Compare<'a, 'o> {
         self.scalar(Value::from(value.to_vec()))
     }
 
+    /// IDs and date-times serialise through `collect_str`; compare their text as it is written,
+    /// without building a `String` unless it differs.
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), CompareError> {
+        if let Some(Value::String(expected)) = self.body {
+            let mut matcher = PrefixMatch {
+                rest: expected,
+                matches: true,
+            };
+            let _ = std::fmt::Write::write_fmt(&mut matcher, format_args!("{value}"));
+            if matcher.matches && matcher.rest.is_empty() {
+                return Ok(());
+            }
+        }
+        self.scalar(Value::String(value.to_string()))
+    }
+
     fn serialize_none(self) -> Result<(), CompareError> {
         self.scalar(Value::Null)
     }
@@ -322,6 +338,27 @@ impl<'a, 'o> ser::Serializer for Compare<'a, 'o> {
         Err(CompareError(format!(
             "the generated types have no struct variants, found `{variant}`"
         )))
+    }
+}
+
+/// Checks text written in pieces against an expected string, stopping at the first difference.
+struct PrefixMatch<'e> {
+    rest: &'e str,
+    matches: bool,
+}
+
+impl std::fmt::Write for PrefixMatch<'_> {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        match self.rest.strip_prefix(piece) {
+            Some(rest) if self.matches => {
+                self.rest = rest;
+                Ok(())
+            }
+            _ => {
+                self.matches = false;
+                Err(std::fmt::Error)
+            }
+        }
     }
 }
 
@@ -428,7 +465,7 @@ struct CompareObject<'a, 'o> {
     properties: Option<&'a Map<String, Value>>,
     additional: Option<&'a Value>,
     /// The body's properties the typed value wrote or skipped.
-    handled: Vec<&'a str>,
+    handled: HandledKeys<'a>,
     /// The key of a map entry whose value comes next.
     key: Option<String>,
     collected: Option<Map<String, Value>>,
@@ -451,7 +488,7 @@ impl<'a, 'o> CompareObject<'a, 'o> {
             object,
             properties,
             additional,
-            handled: Vec::new(),
+            handled: HandledKeys::default(),
             key: None,
             collected,
         }
@@ -506,14 +543,14 @@ impl<'a, 'o> CompareObject<'a, 'o> {
             }
             return Ok(());
         };
-        if self.handled.len() == object.len() {
+        if self.handled.len == object.len() {
             return Ok(());
         }
         // The body has properties the typed value knows nothing about.
         for (key, value) in object {
             let documented =
                 self.properties.is_none_or(|p| p.contains_key(key)) || self.additional.is_some();
-            if value.is_null() || !documented || self.handled.contains(&key.as_str()) {
+            if value.is_null() || !documented || self.handled.contains(key) {
                 continue;
             }
             let mut pointer = self.parent.pointer.clone();
@@ -568,6 +605,38 @@ impl ser::SerializeMap for CompareObject<'_, '_> {
 
     fn end(self) -> Result<(), CompareError> {
         self.finish()
+    }
+}
+
+/// The keys of one object that were handled, kept inline for objects of up to 48 properties so
+/// that comparing an object allocates nothing.
+struct HandledKeys<'a> {
+    len: usize,
+    inline: [&'a str; 48],
+    overflow: Vec<&'a str>,
+}
+
+impl Default for HandledKeys<'_> {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            inline: [""; 48],
+            overflow: Vec::new(),
+        }
+    }
+}
+
+impl<'a> HandledKeys<'a> {
+    fn push(&mut self, key: &'a str) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = key,
+            None => self.overflow.push(key),
+        }
+        self.len += 1;
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.inline[..self.len.min(48)].contains(&key) || self.overflow.contains(&key)
     }
 }
 
