@@ -75,12 +75,11 @@ fn through<T: DeserializeOwned + Serialize>(
             }];
         }
     };
-    let mut pointer = String::new();
     let mut differences = Vec::new();
+    let root = Place::Root(Some(schema));
     let compare = Compare {
         body: Some(body),
-        schema: Some(schema),
-        pointer: &mut pointer,
+        place: &root,
         out: &mut differences,
     };
     if let Err(error) = typed.serialize(compare) {
@@ -106,13 +105,50 @@ fn through<T: DeserializeOwned + Serialize>(
 /// A difference: where, the body's value and the round-tripped value (`None`: absent).
 type Difference = (String, Option<Value>, Option<Value>);
 
+/// Where a value sits in the body. Its JSON pointer and its schema are worked out only when a
+/// difference needs them, so that comparing an unchanged body does no string or schema work.
+#[derive(Clone, Copy)]
+enum Place<'a, 'o> {
+    /// The body itself, with its schema.
+    Root(Option<&'a Value>),
+    /// A property of the object at the parent place.
+    Property(&'o Place<'a, 'o>, &'o str),
+    /// An element of the array at the parent place.
+    Item(&'o Place<'a, 'o>, usize),
+}
+
+impl<'a> Place<'a, '_> {
+    fn pointer(&self) -> String {
+        match self {
+            Self::Root(_) => String::new(),
+            Self::Property(parent, key) => {
+                let mut pointer = parent.pointer();
+                push_token(&mut pointer, key);
+                pointer
+            }
+            Self::Item(parent, index) => format!("{}/{index}", parent.pointer()),
+        }
+    }
+
+    fn schema(&self) -> Option<&'a Value> {
+        match self {
+            Self::Root(schema) => *schema,
+            Self::Property(parent, key) => {
+                let parent = parent.schema()?;
+                find(parent, "properties")
+                    .and_then(|properties| properties.get(*key))
+                    .or_else(|| find(parent, "additionalProperties").filter(|a| a.is_object()))
+            }
+            Self::Item(parent, _) => find(parent.schema()?, "items"),
+        }
+    }
+}
+
 /// A serde `Serializer` that compares what it is given with `body`, recording each difference.
 struct Compare<'a, 'o> {
-    /// The value in the body at `pointer` (`None`: absent).
+    /// The value in the body at `place` (`None`: absent).
     body: Option<&'a Value>,
-    /// The JSON Schema for that value, if known.
-    schema: Option<&'a Value>,
-    pointer: &'o mut String,
+    place: &'o Place<'a, 'o>,
     out: &'o mut Vec<Difference>,
 }
 
@@ -137,7 +173,7 @@ impl ser::Error for CompareError {
 impl<'a, 'o> Compare<'a, 'o> {
     fn differs(self, round_tripped: Value) {
         self.out.push((
-            self.pointer.clone(),
+            self.place.pointer(),
             self.body.cloned(),
             Some(round_tripped),
         ));
@@ -165,19 +201,6 @@ impl<'a, 'o> Compare<'a, 'o> {
             self.differs(round_tripped);
         }
         Ok(())
-    }
-
-    fn child<'c>(
-        &'c mut self,
-        body: Option<&'a Value>,
-        schema: Option<&'a Value>,
-    ) -> Compare<'a, 'c> {
-        Compare {
-            body,
-            schema,
-            pointer: self.pointer,
-            out: self.out,
-        }
     }
 }
 
@@ -367,7 +390,6 @@ impl std::fmt::Write for PrefixMatch<'_> {
 struct CompareSeq<'a, 'o> {
     parent: Compare<'a, 'o>,
     items: Option<&'a Vec<Value>>,
-    item_schema: Option<&'a Value>,
     index: usize,
     collected: Option<Vec<Value>>,
 }
@@ -375,12 +397,10 @@ struct CompareSeq<'a, 'o> {
 impl<'a, 'o> CompareSeq<'a, 'o> {
     fn new(parent: Compare<'a, 'o>) -> Self {
         let items = parent.body.and_then(Value::as_array);
-        let item_schema = parent.schema.and_then(|schema| find(schema, "items"));
         let collected = items.is_none().then(Vec::new);
         Self {
             parent,
             items,
-            item_schema,
             index: 0,
             collected,
         }
@@ -393,14 +413,13 @@ impl<'a, 'o> CompareSeq<'a, 'o> {
             collected.push(serde_json::to_value(value).map_err(|e| CompareError(e.to_string()))?);
             return Ok(());
         }
+        let place = Place::Item(self.parent.place, index);
         let body = self.items.and_then(|items| items.get(index));
-        let schema = self.item_schema;
-        let len = self.parent.pointer.len();
-        self.parent.pointer.push('/');
-        self.parent.pointer.push_str(itoa(index, &mut [0u8; 20]));
-        let result = value.serialize(self.parent.child(body, schema));
-        self.parent.pointer.truncate(len);
-        result
+        value.serialize(Compare {
+            body,
+            place: &place,
+            out: self.parent.out,
+        })
     }
 
     fn finish(self) -> Result<(), CompareError> {
@@ -408,7 +427,7 @@ impl<'a, 'o> CompareSeq<'a, 'o> {
             (Some(collected), _) => self.parent.differs(Value::Array(collected)),
             (None, Some(items)) if items.len() > self.index => {
                 for (index, item) in items.iter().enumerate().skip(self.index) {
-                    let pointer = format!("{}/{index}", self.parent.pointer);
+                    let pointer = Place::Item(self.parent.place, index).pointer();
                     self.parent.out.push((pointer, Some(item.clone()), None));
                 }
             }
@@ -462,8 +481,6 @@ impl ser::SerializeTupleStruct for CompareSeq<'_, '_> {
 struct CompareObject<'a, 'o> {
     parent: Compare<'a, 'o>,
     object: Option<&'a Map<String, Value>>,
-    properties: Option<&'a Map<String, Value>>,
-    additional: Option<&'a Value>,
     /// The body's properties the typed value wrote or skipped.
     handled: HandledKeys<'a>,
     /// The key of a map entry whose value comes next.
@@ -474,20 +491,10 @@ struct CompareObject<'a, 'o> {
 impl<'a, 'o> CompareObject<'a, 'o> {
     fn new(parent: Compare<'a, 'o>) -> Self {
         let object = parent.body.and_then(Value::as_object);
-        let properties = parent
-            .schema
-            .and_then(|schema| find(schema, "properties"))
-            .and_then(Value::as_object);
-        let additional = parent
-            .schema
-            .and_then(|schema| find(schema, "additionalProperties"))
-            .filter(|a| a.is_object());
         let collected = object.is_none().then(Map::new);
         Self {
             parent,
             object,
-            properties,
-            additional,
             handled: HandledKeys::default(),
             key: None,
             collected,
@@ -510,16 +517,12 @@ impl<'a, 'o> CompareObject<'a, 'o> {
         if let Some((key, _)) = entry {
             self.handled.push(key);
         }
-        let body = entry.map(|(_, value)| value);
-        let schema = match self.properties {
-            Some(properties) => properties.get(key).or(self.additional),
-            None => None,
-        };
-        let len = self.parent.pointer.len();
-        push_token(self.parent.pointer, key);
-        let result = value.serialize(self.parent.child(body, schema));
-        self.parent.pointer.truncate(len);
-        result
+        let place = Place::Property(self.parent.place, key);
+        value.serialize(Compare {
+            body: entry.map(|(_, value)| value),
+            place: &place,
+            out: self.parent.out,
+        })
     }
 
     /// A property the typed value leaves out (`skip_serializing_if`): only a non-null value in
@@ -530,8 +533,7 @@ impl<'a, 'o> CompareObject<'a, 'o> {
         };
         self.handled.push(key);
         if !value.is_null() {
-            let mut pointer = self.parent.pointer.clone();
-            push_token(&mut pointer, key);
+            let pointer = Place::Property(self.parent.place, key).pointer();
             self.parent.out.push((pointer, Some(value.clone()), None));
         }
     }
@@ -546,15 +548,21 @@ impl<'a, 'o> CompareObject<'a, 'o> {
         if self.handled.len == object.len() {
             return Ok(());
         }
-        // The body has properties the typed value knows nothing about.
+        // The body has properties the typed value knows nothing about: a difference when the
+        // schema names them (or there is no schema to ask).
+        let schema = self.parent.place.schema();
+        let properties = schema
+            .and_then(|schema| find(schema, "properties"))
+            .and_then(Value::as_object);
+        let additional = schema
+            .and_then(|schema| find(schema, "additionalProperties"))
+            .is_some_and(Value::is_object);
         for (key, value) in object {
-            let documented =
-                self.properties.is_none_or(|p| p.contains_key(key)) || self.additional.is_some();
+            let documented = properties.is_none_or(|p| p.contains_key(key)) || additional;
             if value.is_null() || !documented || self.handled.contains(key) {
                 continue;
             }
-            let mut pointer = self.parent.pointer.clone();
-            push_token(&mut pointer, key);
+            let pointer = Place::Property(self.parent.place, key).pointer();
             self.parent.out.push((pointer, Some(value.clone()), None));
         }
         Ok(())
@@ -672,20 +680,6 @@ fn push_token(pointer: &mut String, token: &str) {
     }
 }
 
-/// Formats an array index without allocating.
-fn itoa(mut n: usize, buffer: &mut [u8; 20]) -> &str {
-    let mut at = buffer.len();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buffer[at..]).unwrap_or("0")
-}
-
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
@@ -712,13 +706,12 @@ mod tests {
     use super::*;
 
     fn compare<T: Serialize>(body: &Value, typed: &T, schema: Option<&Value>) -> Vec<Difference> {
-        let mut pointer = String::new();
         let mut out = Vec::new();
+        let root = Place::Root(schema);
         typed
             .serialize(Compare {
                 body: Some(body),
-                schema,
-                pointer: &mut pointer,
+                place: &root,
                 out: &mut out,
             })
             .expect("compares");
