@@ -41,7 +41,11 @@ pub struct ParseIdError {
 
 impl fmt::Display for ParseIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "expected an ID as a string of digits that fits in 64 bits, found {:?}", self.text)
+        write!(
+            f,
+            "expected an ID as a string of digits without leading zeros that fits in 64 bits, found {:?}",
+            self.text
+        )
     }
 }
 
@@ -51,8 +55,12 @@ impl FromStr for Id {
     type Err = ParseIdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = || ParseIdError { text: text.to_owned() };
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        let error = || ParseIdError {
+            text: text.to_owned(),
+        };
+        // Only the canonical form, as the spec's pattern says: "007" would not survive a round trip.
+        let canonical = text == "0" || !text.starts_with('0');
+        if text.is_empty() || !canonical || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(error());
         }
         text.parse().map(Self).map_err(|_| error())
@@ -145,7 +153,7 @@ impl schemars::JsonSchema for Id {
             instance_type: Some(schemars::schema::InstanceType::String.into()),
             format: Some("int64".to_owned()),
             string: Some(Box::new(schemars::schema::StringValidation {
-                pattern: Some("^[0-9]{1,19}$".to_owned()),
+                pattern: Some("^(0|[1-9][0-9]{0,18})$".to_owned()),
                 ..Default::default()
             })),
             ..Default::default()
@@ -168,8 +176,20 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_id() {
-        for bad in ["\"\"", "\"1.0\"", "\"-1\"", "\"1e3\"", "\"99999999999999999999\"", "1.5", "true"] {
-            assert!(serde_json::from_str::<Id>(bad).is_err(), "{bad} was accepted");
+        for bad in [
+            "\"\"",
+            "\"007\"",
+            "\"1.0\"",
+            "\"-1\"",
+            "\"1e3\"",
+            "\"99999999999999999999\"",
+            "1.5",
+            "true",
+        ] {
+            assert!(
+                serde_json::from_str::<Id>(bad).is_err(),
+                "{bad} was accepted"
+            );
         }
     }
 
