@@ -179,7 +179,7 @@ impl Report {
         let summary = self.summary();
         let _ = write!(
             out,
-            "\n{} exchange{} checked: {} conform, {} with {} violation{}",
+            "\n{} exchange{} checked: {} conform, {} do not ({} violation{})",
             summary.exchanges,
             plural(summary.exchanges),
             summary.conforming,

@@ -40,7 +40,7 @@ fn the_good_recordings_pass_with_exit_0() {
     let output = run(&["check", "tests/recordings"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(
-        stdout(&output).ends_with("conform, 0 with 0 violations\n"),
+        stdout(&output).ends_with("conform, 0 do not (0 violations)\n"),
         "{}",
         stdout(&output)
     );
@@ -117,7 +117,7 @@ fn an_unreadable_recording_gives_exit_2_and_the_others_are_still_checked() {
     assert!(err.contains("does-not-exist.json: cannot read"), "{err}");
     assert!(
         out.ends_with(
-            "1 exchange checked: 1 conform, 0 with 0 violations; 3 files could not be read\n"
+            "1 exchange checked: 1 conform, 0 do not (0 violations); 3 files could not be read\n"
         ),
         "{out}"
     );
