@@ -8,16 +8,17 @@
 //! Without `CLINIKO_API_KEY` it runs against a local fake Cliniko, with IDs from its seed data.
 //! `CLINIKO_BASE_URL` overrides the shard named by the key.
 
+mod common;
+
 use std::error::Error;
 
 use cliniko_client::filter::Filter;
-use cliniko_client::{Client, Error as ClinikoError, RateLimit, ResponseExt as _};
-use cliniko_fake::FakeCliniko;
+use cliniko_client::{Error as ClinikoError, ResponseExt as _};
 use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason, Id};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (client, fake) = connect().await?;
+    let (client, fake) = common::connect(100).await?;
     let (booking_id, patient_id): (Id, Id) =
         match (std::env::args().nth(1), std::env::args().nth(2), &fake) {
             (Some(booking), Some(patient), _) => (booking.parse()?, patient.parse()?),
@@ -92,31 +93,4 @@ async fn main() -> Result<(), Box<dyn Error>> {
         fake.shutdown().await;
     }
     Ok(())
-}
-
-/// A client for the account named by `CLINIKO_API_KEY`, or for a local fake when it is not set.
-async fn connect() -> Result<(Client, Option<FakeCliniko>), Box<dyn Error>> {
-    if let Ok(key) = std::env::var("CLINIKO_API_KEY") {
-        let user_agent = std::env::var("CLINIKO_USER_AGENT")
-            .map_err(|_| "set CLINIKO_USER_AGENT to `Your app (you@example.com)`")?;
-        let mut builder = Client::builder(key, user_agent).rate_limit(RateLimit::CLINIKO);
-        if let Ok(base_url) = std::env::var("CLINIKO_BASE_URL") {
-            builder = builder.base_url(base_url);
-        }
-        return Ok((builder.build()?, None));
-    }
-    eprintln!("CLINIKO_API_KEY is not set: working on a local fake Cliniko");
-    let fake = FakeCliniko::builder()
-        .api_key("fake-api-key")
-        .seed(1)
-        .attendees(100)
-        .start()
-        .await?;
-    let client = Client::builder(
-        "fake-api-key",
-        "Cliniko client example (examples@example.com)",
-    )
-    .base_url(fake.base_url())
-    .build()?;
-    Ok((client, Some(fake)))
 }

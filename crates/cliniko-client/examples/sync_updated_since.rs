@@ -10,17 +10,17 @@
 //! the shard named by the key. The time defaults to 30 days ago (on the fake, to a time within
 //! its seed data).
 
+mod common;
+
 use std::error::Error;
 
 use chrono::{DateTime, Duration, Utc};
 use cliniko_client::filter::{Filter, Sort, SortField};
-use cliniko_client::{Client, RateLimit};
-use cliniko_fake::FakeCliniko;
 use futures::TryStreamExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (client, fake) = connect().await?;
+    let (client, fake) = common::connect(1_000).await?;
     let since: DateTime<Utc> = match (std::env::args().nth(1), &fake) {
         (Some(text), _) => DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc),
         // The fake's seed data was all written in the first days of 2020.
@@ -53,31 +53,4 @@ async fn main() -> Result<(), Box<dyn Error>> {
         fake.shutdown().await;
     }
     Ok(())
-}
-
-/// A client for the account named by `CLINIKO_API_KEY`, or for a local fake when it is not set.
-async fn connect() -> Result<(Client, Option<FakeCliniko>), Box<dyn Error>> {
-    if let Ok(key) = std::env::var("CLINIKO_API_KEY") {
-        let user_agent = std::env::var("CLINIKO_USER_AGENT")
-            .map_err(|_| "set CLINIKO_USER_AGENT to `Your app (you@example.com)`")?;
-        let mut builder = Client::builder(key, user_agent).rate_limit(RateLimit::CLINIKO);
-        if let Ok(base_url) = std::env::var("CLINIKO_BASE_URL") {
-            builder = builder.base_url(base_url);
-        }
-        return Ok((builder.build()?, None));
-    }
-    eprintln!("CLINIKO_API_KEY is not set: syncing from a local fake Cliniko");
-    let fake = FakeCliniko::builder()
-        .api_key("fake-api-key")
-        .seed(1)
-        .attendees(1_000)
-        .start()
-        .await?;
-    let client = Client::builder(
-        "fake-api-key",
-        "Cliniko client example (examples@example.com)",
-    )
-    .base_url(fake.base_url())
-    .build()?;
-    Ok((client, Some(fake)))
 }
