@@ -235,7 +235,16 @@ impl<'a, 'o> ser::Serializer for Compare<'a, 'o> {
         serialize_u64(u64);
         serialize_f32(f32);
         serialize_f64(f64);
-        serialize_str(&str);
+    }
+
+    /// Strings are compared in place, without copying them into a `Value` unless they differ.
+    fn serialize_str(self, value: &str) -> Result<(), CompareError> {
+        if let Some(Value::String(expected)) = self.body
+            && expected == value
+        {
+            return Ok(());
+        }
+        self.scalar(Value::from(value))
     }
 
     fn serialize_char(self, value: char) -> Result<(), CompareError> {
@@ -481,8 +490,16 @@ impl ser::SerializeTupleStruct for CompareSeq<'_, '_> {
 struct CompareObject<'a, 'o> {
     parent: Compare<'a, 'o>,
     object: Option<&'a Map<String, Value>>,
-    /// The body's properties the typed value wrote or skipped.
-    handled: HandledKeys<'a>,
+    /// How many of the body's properties the typed value wrote or skipped.
+    handled: usize,
+    /// The body's properties with their positions, in the map's order, after the last one found:
+    /// the generated types write their fields in that same (alphabetical) order, so the next one
+    /// is nearly always the one asked for, and finding it costs one comparison, not a lookup.
+    upcoming: Option<std::iter::Peekable<std::iter::Enumerate<serde_json::map::Iter<'a>>>>,
+    /// One bit per position (below 64) of a property found in step.
+    in_step: u64,
+    /// The properties found otherwise: out of step, or at position 64 and later.
+    out_of_step: Vec<&'a str>,
     /// The key of a map entry whose value comes next.
     key: Option<String>,
     collected: Option<Map<String, Value>>,
@@ -495,7 +512,10 @@ impl<'a, 'o> CompareObject<'a, 'o> {
         Self {
             parent,
             object,
-            handled: HandledKeys::default(),
+            handled: 0,
+            upcoming: object.map(|object| object.iter().enumerate().peekable()),
+            in_step: 0,
+            out_of_step: Vec::new(),
             key: None,
             collected,
         }
@@ -513,10 +533,7 @@ impl<'a, 'o> CompareObject<'a, 'o> {
             );
             return Ok(());
         }
-        let entry = self.object.and_then(|object| object.get_key_value(key));
-        if let Some((key, _)) = entry {
-            self.handled.push(key);
-        }
+        let entry = self.handle(key);
         let place = Place::Property(self.parent.place, key);
         value.serialize(Compare {
             body: entry.map(|(_, value)| value),
@@ -528,14 +545,47 @@ impl<'a, 'o> CompareObject<'a, 'o> {
     /// A property the typed value leaves out (`skip_serializing_if`): only a non-null value in
     /// the body is a difference.
     fn skipped(&mut self, key: &str) {
-        let Some((key, value)) = self.object.and_then(|object| object.get_key_value(key)) else {
+        let Some((key, value)) = self.handle(key) else {
             return;
         };
-        self.handled.push(key);
         if !value.is_null() {
             let pointer = Place::Property(self.parent.place, key).pointer();
             self.parent.out.push((pointer, Some(value.clone()), None));
         }
+    }
+
+    /// The body's property `key`, if it has one, noted as handled.
+    fn handle(&mut self, key: &str) -> Option<(&'a String, &'a Value)> {
+        let (object, upcoming) = (self.object?, self.upcoming.as_mut()?);
+        if let Some(&(position, (next, value))) = upcoming.peek()
+            && next == key
+        {
+            upcoming.next();
+            self.handled += 1;
+            match position_bit(position) {
+                Some(bit) => self.in_step |= bit,
+                None => self.out_of_step.push(next),
+            }
+            return Some((next, value));
+        }
+        // Out of step (a property the typed value does not know, or one it left out): look it up,
+        // and move on past it so that the properties after it are found in step again.
+        let entry = object.get_key_value(key);
+        while upcoming
+            .next_if(|(_, (next, _))| next.as_str() <= key)
+            .is_some()
+        {}
+        if let Some((key, _)) = entry {
+            self.handled += 1;
+            self.out_of_step.push(key);
+        }
+        entry
+    }
+
+    /// Whether the body's property at `position`, named `key`, was handled.
+    fn was_handled(&self, position: usize, key: &str) -> bool {
+        let in_step = position_bit(position).is_some_and(|bit| self.in_step & bit != 0);
+        in_step || self.out_of_step.contains(&key)
     }
 
     fn finish(self) -> Result<(), CompareError> {
@@ -545,7 +595,7 @@ impl<'a, 'o> CompareObject<'a, 'o> {
             }
             return Ok(());
         };
-        if self.handled.len == object.len() {
+        if self.handled == object.len() {
             return Ok(());
         }
         // The body has properties the typed value knows nothing about: a difference when the
@@ -557,9 +607,9 @@ impl<'a, 'o> CompareObject<'a, 'o> {
         let additional = schema
             .and_then(|schema| find(schema, "additionalProperties"))
             .is_some_and(Value::is_object);
-        for (key, value) in object {
+        for (position, (key, value)) in object.iter().enumerate() {
             let documented = properties.is_none_or(|p| p.contains_key(key)) || additional;
-            if value.is_null() || !documented || self.handled.contains(key) {
+            if value.is_null() || !documented || self.was_handled(position, key) {
                 continue;
             }
             let pointer = Place::Property(self.parent.place, key).pointer();
@@ -616,36 +666,11 @@ impl ser::SerializeMap for CompareObject<'_, '_> {
     }
 }
 
-/// The keys of one object that were handled, kept inline for objects of up to 48 properties so
-/// that comparing an object allocates nothing.
-struct HandledKeys<'a> {
-    len: usize,
-    inline: [&'a str; 48],
-    overflow: Vec<&'a str>,
-}
-
-impl Default for HandledKeys<'_> {
-    fn default() -> Self {
-        Self {
-            len: 0,
-            inline: [""; 48],
-            overflow: Vec::new(),
-        }
-    }
-}
-
-impl<'a> HandledKeys<'a> {
-    fn push(&mut self, key: &'a str) {
-        match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = key,
-            None => self.overflow.push(key),
-        }
-        self.len += 1;
-    }
-
-    fn contains(&self, key: &str) -> bool {
-        self.inline[..self.len.min(48)].contains(&key) || self.overflow.contains(&key)
-    }
+/// The bit of `CompareObject::in_step` for a property's position, if it has one.
+fn position_bit(position: usize) -> Option<u64> {
+    u32::try_from(position)
+        .ok()
+        .and_then(|position| 1_u64.checked_shl(position))
 }
 
 /// A keyword of a schema, looked for in the schema itself and then in its `anyOf`, `oneOf` and
@@ -762,6 +787,25 @@ mod tests {
                 ("/list/2".to_owned(), Some(json!(3)), None),
                 ("/a~1b/k".to_owned(), Some(json!("v")), Some(json!("w"))),
                 ("/gone".to_owned(), Some(json!(true)), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn properties_past_the_sixty_fourth_and_out_of_step_are_still_compared() {
+        let typed: BTreeMap<String, i64> = (0..70).map(|i| (format!("k{i:02}"), i)).collect();
+        let mut body = serde_json::to_value(&typed).expect("a map");
+        body["k05"] = json!(-1);
+        body["k68"] = json!(-1);
+        body["k30x"] = json!(1);
+        body["k69x"] = json!(2);
+        let schema = json!({ "properties": { "k30x": {} } });
+        assert_eq!(
+            compare(&body, &typed, Some(&schema)),
+            vec![
+                ("/k05".to_owned(), Some(json!(-1)), Some(json!(5))),
+                ("/k68".to_owned(), Some(json!(-1)), Some(json!(68))),
+                ("/k30x".to_owned(), Some(json!(1)), None),
             ]
         );
     }

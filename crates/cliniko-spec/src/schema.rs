@@ -172,7 +172,33 @@ fn translate(document: &Value, schema: &Value, options: SchemaOptions, refs: &mu
     if options.strict && out.contains_key("properties") && !out.contains_key("additionalProperties") {
         out.insert("additionalProperties".to_owned(), Value::Bool(false));
     }
+    merge_member_checks(&mut out);
     Ok(Value::Object(out))
+}
+
+/// Moves the `required` and `properties` of a plain object schema into two `allOf` branches.
+///
+/// `jsonschema` merges `allOf` branches that only check an object's members into one pass over
+/// the members, each looked up once among the declared names; side by side, `required` costs a
+/// lookup in the object per name (past 16 names), which for an attendee list costs more than
+/// all the other keywords together. The verdict is the same, and so are the errors and their
+/// order: `type` first, then `required`, then `properties`, as `jsonschema` orders the keywords
+/// of one schema.
+fn merge_member_checks(out: &mut Map<String, Value>) {
+    let plain_object = out.get("type").and_then(Value::as_str) == Some("object")
+        && out.get("required").is_some_and(Value::is_array)
+        && out.get("properties").is_some_and(Value::is_object)
+        && out.keys().all(|key| ["type", "required", "properties"].contains(&key.as_str()));
+    if !plain_object {
+        return;
+    }
+    let mut branches = Vec::new();
+    for keyword in ["required", "properties"] {
+        if let Some(value) = out.remove(keyword) {
+            branches.push(Value::Object(Map::from_iter([(keyword.to_owned(), value)])));
+        }
+    }
+    out.insert("allOf".to_owned(), Value::Array(branches));
 }
 
 /// `format: int32` and `int64` on integers are range limits in OpenAPI.
@@ -261,6 +287,27 @@ mod tests {
         assert!(pointers.contains(&"/b"));
         assert!(pointers.contains(&"/c/1"));
         assert!(pointers.contains(&""));
+    }
+
+    #[test]
+    fn a_long_required_reports_missing_names_in_order_before_property_errors() {
+        let names: Vec<String> = (b'a'..=b'r').map(|c| char::from(c).to_string()).collect();
+        let properties: Map<String, Value> = names.iter().map(|n| (n.clone(), json!({ "type": "string" }))).collect();
+        let v = compile(json!({ "type": "object", "required": names, "properties": properties }), false);
+        let mut body: Map<String, Value> = names.iter().map(|n| (n.clone(), json!("x"))).collect();
+        body.remove("b");
+        body.remove("r");
+        body.insert("c".to_owned(), json!(3));
+        let messages: Vec<_> = v.violations(&Value::Object(body)).into_iter().map(|e| (e.pointer, e.message)).collect();
+        assert_eq!(
+            messages,
+            [
+                (String::new(), r#""b" is a required property"#.to_owned()),
+                (String::new(), r#""r" is a required property"#.to_owned()),
+                ("/c".to_owned(), r#"3 is not of type "string""#.to_owned()),
+            ]
+        );
+        assert!(!v.is_valid(&json!([])));
     }
 
     #[test]
