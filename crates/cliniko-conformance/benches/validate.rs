@@ -6,16 +6,20 @@
 //!
 //! - `parse`: `serde_json::from_slice::<serde_json::Value>`, the baseline;
 //! - `check`: reading the recording and checking it, as the CLI does (schema and typed round trip);
-//! - `schema`: the same without the typed round trip.
+//! - `schema`: the same without the typed round trip;
+//! - `parse (str)`: `std::str::from_utf8` then `serde_json::from_str::<serde_json::Value>`, which is
+//!   how the checker parses a recording (the same parser, checking UTF-8 once per file rather than
+//!   once per string), shown so that the ratios can also be read against it.
 //!
-//! It prints MB/s for each and the ratio to `parse`, then runs itself twice more in child processes
+//! It prints MB/s for each and the ratio to `parse` (for `parse (str)`, the ratios of `check`
+//! and `schema` to it), then runs itself twice more in child processes
 //! that check 1,000 and 10,000 recordings with `Report::check_paths` (the CLI's path) and prints
 //! each child's peak RSS. `benches/openapi_core.sh` validates the same corpus with Python's
 //! openapi-core.
 //!
 //! Environment: `CONFORMANCE_BENCH_PAGES` (default 10000) and `CONFORMANCE_BENCH_PER_PAGE`
 //! (default 100) size the corpus; each file is timed `CONFORMANCE_BENCH_REPEAT` times (default 3)
-//! and its best time kept, for each of the three.
+//! and its best time kept, for each of the four.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -58,23 +62,35 @@ fn main() {
     )
     .expect("the spec compiles");
 
-    let (mut parse, mut check, mut schema) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut parse, mut check, mut schema, mut parse_str) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let mut total = 0usize;
     let mut violations = 0usize;
     for path in files(&corpus) {
         let bytes = std::fs::read(&path).expect("a corpus file reads");
         total += bytes.len();
 
-        // The three are interleaved on the same bytes, and each keeps its best of `repeat` runs,
+        // The four are interleaved on the same bytes, and each keeps its best of `repeat` runs,
         // so that other work on the machine skews none of them.
-        let (mut best_parse, mut best_check, mut best_schema) =
-            (Duration::MAX, Duration::MAX, Duration::MAX);
+        let (mut best_parse, mut best_check, mut best_schema, mut best_parse_str) =
+            (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
         for _ in 0..repeat {
             let t = Instant::now();
             let value: Value = serde_json::from_slice(&bytes).expect("the corpus is JSON");
             std::hint::black_box(&value);
             drop(value);
             best_parse = best_parse.min(t.elapsed());
+
+            let t = Instant::now();
+            let text = std::str::from_utf8(&bytes).expect("the corpus is UTF-8");
+            let value: Value = serde_json::from_str(text).expect("the corpus is JSON");
+            std::hint::black_box(&value);
+            drop(value);
+            best_parse_str = best_parse_str.min(t.elapsed());
 
             let t = Instant::now();
             for exchange in parse_recording(&bytes, "corpus").expect("a recording") {
@@ -91,6 +107,7 @@ fn main() {
         parse += best_parse;
         check += best_check;
         schema += best_schema;
+        parse_str += best_parse_str;
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     let rate = |d: Duration| total as f64 / 1e6 / d.as_secs_f64();
@@ -110,6 +127,13 @@ fn main() {
         rate(schema),
         schema,
         100.0 * rate(schema) / rate(parse)
+    );
+    println!(
+        "parse (str) (from_utf8 + from_str)    {:>6.1} MB/s  {:>7.2?}  check {:.1}%, schema {:.1}% of it",
+        rate(parse_str),
+        parse_str,
+        100.0 * rate(check) / rate(parse_str),
+        100.0 * rate(schema) / rate(parse_str)
     );
     println!(
         "check: {:.1} recordings/s",

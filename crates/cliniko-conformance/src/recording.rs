@@ -214,7 +214,14 @@ pub fn read_recording(path: &Path) -> Result<Vec<Exchange>, RecordingError> {
 
 /// Reads every exchange in the text of a recording; `file` names it in errors.
 pub fn parse_recording(bytes: &[u8], file: &str) -> Result<Vec<Exchange>, RecordingError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|error| RecordingError::Json {
+    // Checking UTF-8 once over the whole file is faster than letting serde_json check each string
+    // in turn, as `from_slice` does; the parse is otherwise the same. Bytes that are not UTF-8 are
+    // not JSON either, and `from_slice` then says where they go wrong.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str::<Value>(text),
+        Err(_) => serde_json::from_slice::<Value>(bytes),
+    };
+    let value = parsed.map_err(|error| RecordingError::Json {
         file: file.to_owned(),
         line: error.line(),
         column: error.column(),
@@ -445,6 +452,16 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "two.json: at /interactions/1/response/status: not a recording: expected an HTTP status as a number; see the recording format in the cliniko-conformance docs"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
+        let text = b"{\n  \"request\": { \"method\": \"GET\", \"url\": \"/attendees\xff\" } }";
+        let error = parse_recording(text, "bad.json").expect_err("not UTF-8");
+        assert_eq!(
+            error.to_string(),
+            "bad.json:2:51: not JSON: invalid unicode code point"
         );
     }
 
