@@ -165,6 +165,10 @@ impl FromStr for Shard {
     }
 }
 
+/// The spec's pattern for `User-Agent` (`#/components/parameters/UserAgent`): a name, then an
+/// email in parentheses. A cross-crate test keeps it equal to the spec's.
+pub const USER_AGENT_PATTERN: &str = r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$";
+
 /// Who is calling, as Cliniko requires: `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAgent(HeaderValue);
@@ -173,8 +177,7 @@ impl UserAgent {
     /// Checks the form `Name (email)` (the spec's pattern) and that a header can carry it.
     pub fn new(text: &str) -> Result<Self, ConfigError> {
         static PATTERN: LazyLock<regress::Regex> = LazyLock::new(|| {
-            regress::Regex::new(r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$")
-                .expect("the pattern compiles")
+            regress::Regex::new(USER_AGENT_PATTERN).expect("the pattern compiles")
         });
         if PATTERN.find(text).is_none() {
             return Err(ConfigError::InvalidUserAgent);

@@ -71,7 +71,9 @@ mod policy;
 #[allow(missing_docs, clippy::all, unused_imports, deprecated)]
 mod generated_sdk;
 
-pub use config::{ApiKey, ClientBuilder, ConfigError, Shard, UnknownShard, UserAgent};
+pub use config::{
+    ApiKey, ClientBuilder, ConfigError, Shard, USER_AGENT_PATTERN, UnknownShard, UserAgent,
+};
 pub use error::{Error, ErrorBody, Result};
 pub use generated_sdk::*;
 pub use paginate::{AttendeeStream, ListRequest};

@@ -48,6 +48,9 @@ use crate::store::Store;
 
 /// The API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "fake-api-key";
+/// The spec's pattern for `User-Agent` (`#/components/parameters/UserAgent`); a request whose
+/// `User-Agent` does not match it is refused with 403. A cross-crate test keeps it equal to the spec's.
+pub const USER_AGENT_PATTERN: &str = r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$";
 /// How many attendees are seeded when no count is configured.
 pub const DEFAULT_ATTENDEES: usize = 100;
 /// Cliniko's rate limit: requests per minute per key.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -315,25 +315,12 @@ fn authorised(api_key: &str, headers: &HeaderMap) -> bool {
     !api_key.is_empty() && user == api_key.as_bytes()
 }
 
-/// Whether a `User-Agent` has the form `Name (email)`, as the spec's pattern
-/// `^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$` says.
+/// Whether a `User-Agent` has the form `Name (email)`: whether it matches the spec's pattern.
 pub(crate) fn is_vendor_user_agent(text: &str) -> bool {
-    let Some(inner) = text.strip_suffix(')') else {
-        return false;
-    };
-    let Some((name, email)) = inner.rsplit_once(" (") else {
-        return false;
-    };
-    let plain = |c: char| !c.is_whitespace() && !matches!(c, '(' | ')' | '@');
-    let name_ok = name.chars().next().is_some_and(|c| !c.is_whitespace()) && !name.contains('\n');
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let domain_ok = domain.chars().all(plain)
-        && domain
-            .char_indices()
-            .any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len());
-    name_ok && !local.is_empty() && local.chars().all(plain) && domain_ok
+    static PATTERN: LazyLock<regress::Regex> = LazyLock::new(|| {
+        regress::Regex::new(crate::USER_AGENT_PATTERN).expect("the pattern compiles")
+    });
+    PATTERN.find(text).is_some()
 }
 
 fn rate_limited(reset: u64) -> Response {
