@@ -72,9 +72,17 @@ impl SchemaValidator {
                 }
                 continue;
             }
+            // jsonschema shortens a long enum to "10, 20 or 6 other candidates"; a reader checking a
+            // Cliniko code wants every value the spec allows.
+            let message = match error.kind() {
+                jsonschema::error::ValidationErrorKind::Enum { options } => {
+                    format!("{} is not one of {options}", error.instance())
+                }
+                _ => error.to_string(),
+            };
             out.push(SchemaViolation {
                 pointer: at,
-                message: error.to_string(),
+                message,
                 undocumented_field: false,
             });
         }
@@ -254,7 +262,7 @@ mod tests {
         assert!(v.is_valid(&json!(10)));
         let errors = v.violations(&json!(11));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].message.contains("is not one of"), "{}", errors[0].message);
+        assert_eq!(errors[0].message, "11 is not one of [10,20,null]");
     }
 
     #[test]
