@@ -27,7 +27,10 @@ fn spec_property(schema: &Value) -> (Shape, bool) {
     };
     let reference = target.get("$ref").and_then(Value::as_str).map(ref_name);
     let shape = Shape {
-        kind: target.get("type").and_then(Value::as_str).map(str::to_owned),
+        kind: target
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         format: target
             .get("format")
             .and_then(Value::as_str)
@@ -49,14 +52,24 @@ fn rust_property(schema: &Value) -> (Shape, bool) {
     let (kind, nullable) = match schema.get("type") {
         Some(Value::String(kind)) => (Some(kind.clone()), false),
         Some(Value::Array(kinds)) => {
-            let non_null: Vec<&str> = kinds.iter().filter_map(Value::as_str).filter(|k| *k != "null").collect();
-            (non_null.first().map(|k| (*k).to_owned()), kinds.len() > non_null.len())
+            let non_null: Vec<&str> = kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|k| *k != "null")
+                .collect();
+            (
+                non_null.first().map(|k| (*k).to_owned()),
+                kinds.len() > non_null.len(),
+            )
         }
         _ => (None, false),
     };
     let shape = Shape {
         kind,
-        format: schema.get("format").and_then(Value::as_str).map(str::to_owned),
+        format: schema
+            .get("format")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         reference: schema.get("$ref").and_then(Value::as_str).map(ref_name),
     };
     (shape, nullable)
@@ -69,7 +82,11 @@ fn ref_name(reference: &str) -> String {
 fn names(schema: &Value, key: &str) -> Vec<String> {
     let mut out: Vec<String> = match schema.get(key) {
         Some(Value::Object(map)) => map.keys().cloned().collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     };
     out.sort();
@@ -80,20 +97,27 @@ fn names(schema: &Value, key: &str) -> Vec<String> {
 fn compare(name: &str, rust: &Value) -> Vec<String> {
     let spec = cliniko_spec::Spec::embedded().expect("the embedded spec loads");
     let pointer = format!("/components/schemas/{name}");
-    let schema = spec.raw().pointer(&pointer).expect("the spec names this schema");
+    let schema = spec
+        .raw()
+        .pointer(&pointer)
+        .expect("the spec names this schema");
     let mut differences = Vec::new();
 
     let spec_fields = names(schema, "properties");
     let rust_fields = names(rust, "properties");
     if spec_fields != rust_fields {
-        differences.push(format!("{name}: fields differ: spec {spec_fields:?}, Rust {rust_fields:?}"));
+        differences.push(format!(
+            "{name}: fields differ: spec {spec_fields:?}, Rust {rust_fields:?}"
+        ));
     }
 
     let spec_required = names(schema, "required");
     let rust_required = names(rust, "required");
     for field in &spec_fields {
         let (spec_shape, spec_nullable) = spec_property(&schema["properties"][field]);
-        let Some(rust_schema) = rust.get("properties").and_then(|p| p.get(field)) else { continue };
+        let Some(rust_schema) = rust.get("properties").and_then(|p| p.get(field)) else {
+            continue;
+        };
         let (rust_shape, rust_nullable) = rust_property(rust_schema);
         let required = spec_required.contains(field);
         // schemars (0.8) counts an `Option` field as optional whatever serde does with it, so a
@@ -107,15 +131,21 @@ fn compare(name: &str, rust: &Value) -> Vec<String> {
             ));
         }
         if spec_nullable && !rust_nullable {
-            differences.push(format!("{name}.{field}: nullable in the spec but not in Rust"));
+            differences.push(format!(
+                "{name}.{field}: nullable in the spec but not in Rust"
+            ));
         }
         if required && !spec_nullable && rust_nullable {
-            differences.push(format!("{name}.{field}: required and not nullable in the spec, but Rust accepts null"));
+            differences.push(format!(
+                "{name}.{field}: required and not nullable in the spec, but Rust accepts null"
+            ));
         }
         // A field with `nullable` whose Rust type is a map (`additionalProperties`) has no `type`
         // in schemars' output beyond "object"; compare what both sides state.
         if spec_shape != rust_shape {
-            differences.push(format!("{name}.{field}: spec {spec_shape:?}, Rust {rust_shape:?}"));
+            differences.push(format!(
+                "{name}.{field}: spec {spec_shape:?}, Rust {rust_shape:?}"
+            ));
         }
     }
     differences
@@ -140,19 +170,37 @@ fn every_generated_object_type_agrees_with_its_spec_schema() {
         LinkedResource,
         PageLinks,
     ];
-    let differences: Vec<String> = types.iter().flat_map(|(name, rust)| compare(name, rust)).collect();
-    assert!(differences.is_empty(), "the generated types and the spec disagree:\n{}", differences.join("\n"));
+    let differences: Vec<String> = types
+        .iter()
+        .flat_map(|(name, rust)| compare(name, rust))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "the generated types and the spec disagree:\n{}",
+        differences.join("\n")
+    );
 }
 
 #[test]
 fn the_comparison_notices_a_missing_field_and_a_lost_null() {
-    let mut rust = serde_json::to_value(schemars::schema_for!(cliniko_types::Attendee)).expect("schema serialises");
-    let properties = rust["properties"].as_object_mut().expect("an object schema");
+    let mut rust = serde_json::to_value(schemars::schema_for!(cliniko_types::Attendee))
+        .expect("schema serialises");
+    let properties = rust["properties"]
+        .as_object_mut()
+        .expect("an object schema");
     properties.remove("notes");
     properties.insert("arrived".to_owned(), json!({ "type": "boolean" }));
     let differences = compare("Attendee", &rust);
-    assert!(differences.iter().any(|d| d.contains("fields differ")), "{differences:?}");
-    assert!(differences.iter().any(|d| d.contains("Attendee.arrived: nullable")), "{differences:?}");
+    assert!(
+        differences.iter().any(|d| d.contains("fields differ")),
+        "{differences:?}"
+    );
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.contains("Attendee.arrived: nullable")),
+        "{differences:?}"
+    );
 }
 
 /// Every property the spec marks required must be required by the Rust type too, nullable or
@@ -165,8 +213,14 @@ fn required_fields_are_required_when_deserialising() {
         .pointer("/components/examples/Attendee/value")
         .expect("the spec has an attendee example")
         .clone();
-    serde_json::from_value::<cliniko_types::Attendee>(example.clone()).expect("the example deserialises");
-    let required = names(spec.raw().pointer("/components/schemas/Attendee").expect("schema"), "required");
+    serde_json::from_value::<cliniko_types::Attendee>(example.clone())
+        .expect("the example deserialises");
+    let required = names(
+        spec.raw()
+            .pointer("/components/schemas/Attendee")
+            .expect("schema"),
+        "required",
+    );
     assert!(required.len() >= 20, "the attendee has its required list");
     for field in required {
         let mut body = example.clone();

@@ -145,7 +145,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
             write_report(&live.report, cli.format)?;
-            Ok(if live.failed.is_empty() { live.report.outcome() } else { Outcome::Unreadable })
+            Ok(if live.failed.is_empty() {
+                live.report.outcome()
+            } else {
+                Outcome::Unreadable
+            })
         }
     }
 }

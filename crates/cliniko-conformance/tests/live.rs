@@ -35,9 +35,21 @@ async fn the_scenario_exercises_every_operation_and_records_clean_exchanges() {
         .await
         .expect("the fake starts");
     let spec = Spec::embedded().expect("the embedded spec loads");
-    let checker = Checker::new(&spec, CheckOptions { strict: true, ..CheckOptions::default() }).expect("compiles");
+    let checker = Checker::new(
+        &spec,
+        CheckOptions {
+            strict: true,
+            ..CheckOptions::default()
+        },
+    )
+    .expect("compiles");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let live = run(&options(server.base_url(), Some(dir.path().to_owned())), &checker).await.expect("the run completes");
+    let live = run(
+        &options(server.base_url(), Some(dir.path().to_owned())),
+        &checker,
+    )
+    .await
+    .expect("the run completes");
     server.shutdown().await;
 
     assert!(live.failed.is_empty(), "{:?}", live.failed);
@@ -51,26 +63,60 @@ async fn the_scenario_exercises_every_operation_and_records_clean_exchanges() {
         .collect();
     assert!(failing.is_empty(), "{}", failing.join("\n"));
 
-    let operations: BTreeSet<&str> = live.report.exchanges.iter().filter_map(|e| e.verdict.operation.as_deref()).collect();
-    for operation in spec.document().operations().filter_map(|(_, _, op)| op.operation_id.as_deref()) {
-        assert!(operations.contains(operation), "the scenario never called {operation}");
+    let operations: BTreeSet<&str> = live
+        .report
+        .exchanges
+        .iter()
+        .filter_map(|e| e.verdict.operation.as_deref())
+        .collect();
+    for operation in spec
+        .document()
+        .operations()
+        .filter_map(|(_, _, op)| op.operation_id.as_deref())
+    {
+        assert!(
+            operations.contains(operation),
+            "the scenario never called {operation}"
+        );
     }
-    let statuses: BTreeSet<u16> = live.report.exchanges.iter().map(|e| e.verdict.status).collect();
+    let statuses: BTreeSet<u16> = live
+        .report
+        .exchanges
+        .iter()
+        .map(|e| e.verdict.status)
+        .collect();
     for status in [200, 201, 204, 400, 401, 403, 404, 422, 429] {
-        assert!(statuses.contains(&status), "the scenario never got {status}: {statuses:?}");
+        assert!(
+            statuses.contains(&status),
+            "the scenario never got {status}: {statuses:?}"
+        );
     }
 
     let mut files = 0;
     for entry in std::fs::read_dir(dir.path()).expect("the recordings are there") {
-        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a recording reads");
+        let text =
+            std::fs::read_to_string(entry.expect("an entry").path()).expect("a recording reads");
         files += 1;
-        for secret in [API_KEY, "Y29uZm9ybWFuY2Utc2VjcmV0LWtleS1hdTE6", "authorization", "tests@example.com", "127.0.0.1"] {
-            assert!(!text.to_lowercase().contains(&secret.to_lowercase()), "a recording holds {secret:?}:\n{text}");
+        for secret in [
+            API_KEY,
+            "Y29uZm9ybWFuY2Utc2VjcmV0LWtleS1hdTE6",
+            "authorization",
+            "tests@example.com",
+            "127.0.0.1",
+        ] {
+            assert!(
+                !text.to_lowercase().contains(&secret.to_lowercase()),
+                "a recording holds {secret:?}:\n{text}"
+            );
         }
     }
     assert_eq!(files, live.report.exchanges.len());
     let rechecked = Report::check_paths(&checker, &[dir.path().to_owned()]);
-    assert!(rechecked.unreadable.is_empty(), "{:?}", rechecked.unreadable);
+    assert!(
+        rechecked.unreadable.is_empty(),
+        "{:?}",
+        rechecked.unreadable
+    );
     assert_eq!(rechecked.exchanges.len(), files);
     assert!(rechecked.exchanges.iter().all(|e| e.verdict.conforms()));
 }
@@ -87,5 +133,9 @@ async fn a_server_that_does_not_answer_is_reported_not_a_panic() {
     let live = run(&options, &checker).await.expect("the run completes");
     assert!(live.report.exchanges.is_empty());
     assert!(!live.failed.is_empty());
-    assert!(live.failed.iter().all(|(_, error)| !error.contains(API_KEY)));
+    assert!(
+        live.failed
+            .iter()
+            .all(|(_, error)| !error.contains(API_KEY))
+    );
 }

@@ -7,7 +7,9 @@ use serde_json::Value;
 use crate::pointer::{push, resolve};
 use crate::{Problem, SchemaOptions, SchemaValidator, Spec};
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     let mut checker = Checker {
@@ -69,14 +71,22 @@ impl<'a> Checker<'a> {
     /// Follows a `$ref` if `value` is one; a broken one was already reported.
     fn deref(&self, value: &'a Value) -> Option<(&'a Value, Option<&'a str>)> {
         match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => resolve(self.document, reference).map(|target| (target, Some(reference))),
+            Some(reference) => {
+                resolve(self.document, reference).map(|target| (target, Some(reference)))
+            }
             None => Some((value, None)),
         }
     }
 
     fn each_operation(&self) -> Vec<(String, &'a Value)> {
         let mut out = Vec::new();
-        for (path, item) in self.document.get("paths").and_then(Value::as_object).into_iter().flatten() {
+        for (path, item) in self
+            .document
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let item_pointer = push("/paths", path);
             for method in METHODS {
                 if let Some(operation) = item.get(*method) {
@@ -93,16 +103,26 @@ impl<'a> Checker<'a> {
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (at, operation) in self.each_operation() {
             match operation.get("operationId").and_then(Value::as_str) {
-                None | Some("") => self.problem(&at, "operation has no operationId; add a unique camelCase one"),
+                None | Some("") => self.problem(
+                    &at,
+                    "operation has no operationId; add a unique camelCase one",
+                ),
                 Some(id) => {
                     if let Some(first) = seen.get(id) {
-                        self.problem(&at, format!("duplicate operationId `{id}`, already used at {first}"));
+                        self.problem(
+                            &at,
+                            format!("duplicate operationId `{id}`, already used at {first}"),
+                        );
                     } else {
                         seen.insert(id.to_owned(), at.clone());
                     }
                 }
             }
-            if operation.get("summary").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+            if operation
+                .get("summary")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s.trim().is_empty())
+            {
                 self.problem(&at, "operation has no summary");
             }
             self.response_shapes(&at, operation);
@@ -112,11 +132,21 @@ impl<'a> Checker<'a> {
     fn response_shapes(&mut self, at: &str, operation: &'a Value) {
         let mut success = BTreeSet::new();
         let mut failure = BTreeSet::new();
-        for (status, response) in operation.get("responses").and_then(Value::as_object).into_iter().flatten() {
-            let Some((response, _)) = self.deref(response) else { continue };
+        for (status, response) in operation
+            .get("responses")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some((response, _)) = self.deref(response) else {
+                continue;
+            };
             let shape = match response.get("content").and_then(Value::as_object) {
                 None => "no body".to_owned(),
-                Some(content) => match content.iter().find(|(media, _)| media.starts_with("application/json")) {
+                Some(content) => match content
+                    .iter()
+                    .find(|(media, _)| media.starts_with("application/json"))
+                {
                     Some((_, media)) => match media.get("schema") {
                         Some(schema) => match schema.get("$ref").and_then(Value::as_str) {
                             Some(reference) => reference.to_owned(),
@@ -155,7 +185,10 @@ impl<'a> Checker<'a> {
     fn code_enums(&mut self) {
         for (name, schema) in self.component("schemas") {
             let at = push("/components/schemas", name);
-            let values = schema.get("enum").and_then(Value::as_array).map_or(0, Vec::len);
+            let values = schema
+                .get("enum")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             for extension in ["x-enum-varnames", "x-enum-descriptions"] {
                 if let Some(names) = schema.get(extension) {
                     let count = names.as_array().map_or(0, Vec::len);
@@ -196,7 +229,13 @@ impl<'a> Checker<'a> {
         for (name, response) in self.component("responses") {
             self.response_examples(response, &push("/components/responses", name));
         }
-        for (path, item) in self.document.get("paths").and_then(Value::as_object).into_iter().flatten() {
+        for (path, item) in self
+            .document
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let item_pointer = push("/paths", path);
             self.parameter_list_examples(item, &item_pointer);
         }
@@ -210,12 +249,20 @@ impl<'a> Checker<'a> {
                     if let Some((target, Some(reference))) = self.deref(body)
                         && !has_examples(target)
                     {
-                        self.problem(push(&at, "requestBody"), format!("request body {reference} has no example"));
+                        self.problem(
+                            push(&at, "requestBody"),
+                            format!("request body {reference} has no example"),
+                        );
                     }
                 }
                 None => {}
             }
-            for (status, response) in operation.get("responses").and_then(Value::as_object).into_iter().flatten() {
+            for (status, response) in operation
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 let here = push(&push(&at, "responses"), status);
                 if response.get("$ref").is_none() {
                     self.response_examples(response, &here);
@@ -225,22 +272,39 @@ impl<'a> Checker<'a> {
                     && target.get("content").is_some()
                     && !has_examples(target)
                 {
-                    self.problem(here, "success response has no example; add one under its media type");
+                    self.problem(
+                        here,
+                        "success response has no example; add one under its media type",
+                    );
                 }
             }
         }
     }
 
     fn parameter_list_examples(&mut self, owner: &'a Value, at: &str) {
-        for (index, parameter) in owner.get("parameters").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (index, parameter) in owner
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if parameter.get("$ref").is_none() {
-                self.parameter_examples(parameter, &push(&push(at, "parameters"), &index.to_string()));
+                self.parameter_examples(
+                    parameter,
+                    &push(&push(at, "parameters"), &index.to_string()),
+                );
             }
         }
     }
 
     fn response_examples(&mut self, response: &'a Value, at: &str) {
-        for (name, header) in response.get("headers").and_then(Value::as_object).into_iter().flatten() {
+        for (name, header) in response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             if header.get("$ref").is_none() {
                 self.parameter_examples(header, &push(&push(at, "headers"), name));
             }
@@ -259,10 +323,18 @@ impl<'a> Checker<'a> {
 
     fn content_examples(&mut self, owner: &'a Value, at: &str, require: bool) {
         if require && !has_examples(owner) {
-            self.problem(at, "request body has no example; add one under its media type");
+            self.problem(
+                at,
+                "request body has no example; add one under its media type",
+            );
         }
         let content_at = push(at, "content");
-        for (media, media_type) in owner.get("content").and_then(Value::as_object).into_iter().flatten() {
+        for (media, media_type) in owner
+            .get("content")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let media_at = push(&content_at, media);
             if let Some(schema) = media_type.get("schema") {
                 let schema_at = push(&media_at, "schema");
@@ -277,9 +349,16 @@ impl<'a> Checker<'a> {
         if let Some(example) = owner.get("example") {
             self.validate_example(example, &push(at, "example"), schema, schema_at);
         }
-        for (name, example) in owner.get("examples").and_then(Value::as_object).into_iter().flatten() {
+        for (name, example) in owner
+            .get("examples")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let example_at = push(&push(at, "examples"), name);
-            let Some((example, reference)) = self.deref(example) else { continue };
+            let Some((example, reference)) = self.deref(example) else {
+                continue;
+            };
             let value_at = match reference {
                 Some(reference) => push(reference.trim_start_matches('#'), "value"),
                 None => push(&example_at, "value"),
@@ -293,14 +372,21 @@ impl<'a> Checker<'a> {
 
     /// Schema objects may carry an `example`; check those of `schema` and of its parts.
     fn schema_examples(&mut self, schema: &'a Value, at: &str) {
-        let Some(object) = schema.as_object() else { return };
+        let Some(object) = schema.as_object() else {
+            return;
+        };
         if object.contains_key("$ref") {
             return;
         }
         if let Some(example) = object.get("example") {
             self.validate_example(example, &push(at, "example"), schema, at);
         }
-        for (name, property) in object.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        for (name, property) in object
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             self.schema_examples(property, &push(&push(at, "properties"), name));
         }
         for key in ["items", "additionalProperties", "not"] {
@@ -309,7 +395,13 @@ impl<'a> Checker<'a> {
             }
         }
         for key in ["allOf", "anyOf", "oneOf"] {
-            for (index, part) in object.get(key).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (index, part) in object
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 self.schema_examples(part, &push(&push(at, key), &index.to_string()));
             }
         }
@@ -321,7 +413,10 @@ impl<'a> Checker<'a> {
                 for violation in validator.violations(example) {
                     self.problem(
                         format!("{at}{}", violation.pointer),
-                        format!("example does not match the schema at {schema_at}: {}", violation.message),
+                        format!(
+                            "example does not match the schema at {schema_at}: {}",
+                            violation.message
+                        ),
                     );
                 }
             }
@@ -336,5 +431,9 @@ fn has_examples(owner: &Value) -> bool {
     owner
         .get("content")
         .and_then(Value::as_object)
-        .is_some_and(|content| content.values().any(|media| media.get("example").is_some() || media.get("examples").is_some()))
+        .is_some_and(|content| {
+            content
+                .values()
+                .any(|media| media.get("example").is_some() || media.get("examples").is_some())
+        })
 }

@@ -75,13 +75,12 @@ impl Spec {
                 },
             });
         }
-        let document: openapiv3::OpenAPI = serde_path_to_error::deserialize(&raw).map_err(|error| {
-            SpecError::Structure {
+        let document: openapiv3::OpenAPI =
+            serde_path_to_error::deserialize(&raw).map_err(|error| SpecError::Structure {
                 file: source.to_owned(),
                 pointer: pointer::from_serde_path(error.path()),
                 message: error.inner().to_string(),
-            }
-        })?;
+            })?;
         Ok(Self {
             source: source.to_owned(),
             raw,
@@ -125,7 +124,10 @@ impl Spec {
     /// Compiles the schema at a local `$ref` (such as `#/components/schemas/Attendee`).
     pub fn validator_for_ref(&self, reference: &str) -> Result<SchemaValidator, SpecError> {
         let pointer = reference.strip_prefix('#').unwrap_or(reference);
-        let schema = self.raw.pointer(pointer).ok_or_else(|| self.invalid(pointer, "no schema here"))?;
+        let schema = self
+            .raw
+            .pointer(pointer)
+            .ok_or_else(|| self.invalid(pointer, "no schema here"))?;
         self.validator(pointer, schema, SchemaOptions::default())
     }
 

@@ -13,7 +13,10 @@ pub fn push(pointer: &str, token: &str) -> String {
 /// Follows a local `$ref` (`#/components/...`) in `document`.
 ///
 /// Returns `None` for a reference that is not local or does not resolve.
-pub fn resolve<'a>(document: &'a serde_json::Value, reference: &str) -> Option<&'a serde_json::Value> {
+pub fn resolve<'a>(
+    document: &'a serde_json::Value,
+    reference: &str,
+) -> Option<&'a serde_json::Value> {
     document.pointer(reference.strip_prefix('#')?)
 }
 
@@ -38,13 +41,17 @@ mod tests {
 
     #[test]
     fn escapes_tokens_as_rfc6901_says() {
-        assert_eq!(push("/paths", "/attendees/{id}"), "/paths/~1attendees~1{id}");
+        assert_eq!(
+            push("/paths", "/attendees/{id}"),
+            "/paths/~1attendees~1{id}"
+        );
         assert_eq!(escape("a~b"), "a~0b");
     }
 
     #[test]
     fn resolves_only_local_references() {
-        let doc = serde_json::json!({ "components": { "schemas": { "Id": { "type": "string" } } } });
+        let doc =
+            serde_json::json!({ "components": { "schemas": { "Id": { "type": "string" } } } });
         assert!(resolve(&doc, "#/components/schemas/Id").is_some());
         assert!(resolve(&doc, "#/components/schemas/Nope").is_none());
         assert!(resolve(&doc, "other.yaml#/components/schemas/Id").is_none());

@@ -38,7 +38,11 @@ pub struct SchemaValidator {
 
 impl SchemaValidator {
     /// Translates and compiles `schema`, resolving its `$ref`s in `document`.
-    pub(crate) fn compile(document: &Value, schema: &Value, options: SchemaOptions) -> Result<Self, String> {
+    pub(crate) fn compile(
+        document: &Value,
+        schema: &Value,
+        options: SchemaOptions,
+    ) -> Result<Self, String> {
         let json_schema = translate(document, schema, options, &mut Vec::new())?;
         let validator = jsonschema::draft4::options()
             .should_validate_formats(true)
@@ -46,7 +50,10 @@ impl SchemaValidator {
             .with_format("int32", |s: &str| is_integer_string::<i32>(s))
             .build(&json_schema)
             .map_err(|error| format!("schema does not compile: {error}"))?;
-        Ok(Self { json_schema, validator })
+        Ok(Self {
+            json_schema,
+            validator,
+        })
     }
 
     /// Whether `value` passes, without collecting errors (the fast path).
@@ -62,7 +69,9 @@ impl SchemaValidator {
         let mut out = Vec::new();
         for error in self.validator.iter_errors(value) {
             let at = error.instance_path().as_str().to_owned();
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() {
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                error.kind()
+            {
                 for name in unexpected {
                     out.push(SchemaViolation {
                         pointer: pointer::push(&at, name),
@@ -117,13 +126,20 @@ const ANNOTATIONS: &[&str] = &[
 ];
 
 /// Translates an OpenAPI 3.0 schema object into a self-contained JSON Schema draft 4 schema.
-fn translate(document: &Value, schema: &Value, options: SchemaOptions, refs: &mut Vec<String>) -> Result<Value, String> {
+fn translate(
+    document: &Value,
+    schema: &Value,
+    options: SchemaOptions,
+    refs: &mut Vec<String>,
+) -> Result<Value, String> {
     let Some(object) = schema.as_object() else {
         return Ok(schema.clone());
     };
     if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
         if refs.iter().any(|seen| seen == reference) {
-            return Err(format!("$ref {reference} refers to itself; recursive schemas are not supported"));
+            return Err(format!(
+                "$ref {reference} refers to itself; recursive schemas are not supported"
+            ));
         }
         let target = pointer::resolve(document, reference)
             .ok_or_else(|| format!("$ref {reference} does not resolve"))?;
@@ -145,7 +161,9 @@ fn translate(document: &Value, schema: &Value, options: SchemaOptions, refs: &mu
                 Value::Object(properties)
             }
             "items" | "not" => translate(document, value, options, refs)?,
-            "additionalProperties" if value.is_object() => translate(document, value, options, refs)?,
+            "additionalProperties" if value.is_object() => {
+                translate(document, value, options, refs)?
+            }
             "allOf" | "anyOf" | "oneOf" => Value::Array(
                 value
                     .as_array()
@@ -177,7 +195,8 @@ fn translate(document: &Value, schema: &Value, options: SchemaOptions, refs: &mu
     if object.get("nullable").and_then(Value::as_bool) == Some(true) {
         make_nullable(&mut out);
     }
-    if options.strict && out.contains_key("properties") && !out.contains_key("additionalProperties") {
+    if options.strict && out.contains_key("properties") && !out.contains_key("additionalProperties")
+    {
         out.insert("additionalProperties".to_owned(), Value::Bool(false));
     }
     merge_member_checks(&mut out);
@@ -196,7 +215,9 @@ fn merge_member_checks(out: &mut Map<String, Value>) {
     let plain_object = out.get("type").and_then(Value::as_str) == Some("object")
         && out.get("required").is_some_and(Value::is_array)
         && out.get("properties").is_some_and(Value::is_object)
-        && out.keys().all(|key| ["type", "required", "properties"].contains(&key.as_str()));
+        && out
+            .keys()
+            .all(|key| ["type", "required", "properties"].contains(&key.as_str()));
     if !plain_object {
         return;
     }
@@ -226,7 +247,10 @@ fn bound_integer_formats(out: &mut Map<String, Value>) {
 
 fn make_nullable(out: &mut Map<String, Value>) {
     if let Some(Value::String(kind)) = out.get("type").cloned() {
-        out.insert("type".to_owned(), Value::Array(vec![Value::String(kind), Value::from("null")]));
+        out.insert(
+            "type".to_owned(),
+            Value::Array(vec![Value::String(kind), Value::from("null")]),
+        );
         if let Some(Value::Array(options)) = out.get_mut("enum")
             && !options.contains(&Value::Null)
         {
@@ -236,7 +260,10 @@ fn make_nullable(out: &mut Map<String, Value>) {
         let inner = std::mem::take(out);
         out.insert(
             "anyOf".to_owned(),
-            Value::Array(vec![serde_json::json!({ "type": "null" }), Value::Object(inner)]),
+            Value::Array(vec![
+                serde_json::json!({ "type": "null" }),
+                Value::Object(inner),
+            ]),
         );
     }
 }
@@ -257,7 +284,10 @@ mod tests {
 
     #[test]
     fn nullable_ref_accepts_null_and_names_the_enum_on_failure() {
-        let v = compile(json!({ "nullable": true, "allOf": [{ "$ref": "#/components/schemas/Reason" }] }), false);
+        let v = compile(
+            json!({ "nullable": true, "allOf": [{ "$ref": "#/components/schemas/Reason" }] }),
+            false,
+        );
         assert!(v.is_valid(&json!(null)));
         assert!(v.is_valid(&json!(10)));
         let errors = v.violations(&json!(11));
@@ -300,13 +330,23 @@ mod tests {
     #[test]
     fn a_long_required_reports_missing_names_in_order_before_property_errors() {
         let names: Vec<String> = (b'a'..=b'r').map(|c| char::from(c).to_string()).collect();
-        let properties: Map<String, Value> = names.iter().map(|n| (n.clone(), json!({ "type": "string" }))).collect();
-        let v = compile(json!({ "type": "object", "required": names, "properties": properties }), false);
+        let properties: Map<String, Value> = names
+            .iter()
+            .map(|n| (n.clone(), json!({ "type": "string" })))
+            .collect();
+        let v = compile(
+            json!({ "type": "object", "required": names, "properties": properties }),
+            false,
+        );
         let mut body: Map<String, Value> = names.iter().map(|n| (n.clone(), json!("x"))).collect();
         body.remove("b");
         body.remove("r");
         body.insert("c".to_owned(), json!(3));
-        let messages: Vec<_> = v.violations(&Value::Object(body)).into_iter().map(|e| (e.pointer, e.message)).collect();
+        let messages: Vec<_> = v
+            .violations(&Value::Object(body))
+            .into_iter()
+            .map(|e| (e.pointer, e.message))
+            .collect();
         assert_eq!(
             messages,
             [
@@ -331,8 +371,12 @@ mod tests {
     #[test]
     fn recursive_refs_are_refused_not_looped() {
         let document = json!({ "components": { "schemas": { "Loop": { "$ref": "#/components/schemas/Loop" } } } });
-        let error = SchemaValidator::compile(&document, &json!({ "$ref": "#/components/schemas/Loop" }), SchemaOptions::default())
-            .expect_err("refused");
+        let error = SchemaValidator::compile(
+            &document,
+            &json!({ "$ref": "#/components/schemas/Loop" }),
+            SchemaOptions::default(),
+        )
+        .expect_err("refused");
         assert!(error.contains("refers to itself"), "{error}");
     }
 }

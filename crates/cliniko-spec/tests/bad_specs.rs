@@ -44,6 +44,12 @@ fn two_error_schemas_are_refused_before_progenitor_sees_them() {
 
 #[test]
 fn a_missing_file_is_named() {
-    let error = cliniko_spec::Spec::load(Path::new("tests/fixtures/nope.yaml")).expect_err("no such file");
-    assert!(error.to_string().starts_with("cannot read tests/fixtures/nope.yaml: "), "{error}");
+    let error =
+        cliniko_spec::Spec::load(Path::new("tests/fixtures/nope.yaml")).expect_err("no such file");
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot read tests/fixtures/nope.yaml: "),
+        "{error}"
+    );
 }

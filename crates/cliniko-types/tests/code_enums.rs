@@ -1,29 +1,45 @@
 //! The code enums name every code the spec lists and keep the ones it does not.
 
-use cliniko_types::{Attendee, CancellationReason, CancellationReasonDescription, InvoiceStatus, TreatmentNoteStatus};
+use cliniko_types::{
+    Attendee, CancellationReason, CancellationReasonDescription, InvoiceStatus, TreatmentNoteStatus,
+};
 use serde_json::json;
 
 #[test]
 fn named_variants_carry_the_codes_of_the_spec() {
     let codes: Vec<i64> = CancellationReason::KNOWN.iter().map(|r| r.code()).collect();
     assert_eq!(codes, [10, 20, 30, 31, 40, 50, 60]);
-    assert_eq!(CancellationReason::from_code(31), CancellationReason::Covid19Related);
-    assert_eq!(CancellationReason::FeelingBetter.to_string(), "Feeling better");
+    assert_eq!(
+        CancellationReason::from_code(31),
+        CancellationReason::Covid19Related
+    );
+    assert_eq!(
+        CancellationReason::FeelingBetter.to_string(),
+        "Feeling better"
+    );
     assert_eq!(InvoiceStatus::from_code(40), InvoiceStatus::OpenCredit);
     assert_eq!(TreatmentNoteStatus::Final.code(), 90);
 }
 
 #[test]
 fn an_unknown_code_survives_a_round_trip() {
-    let reason: CancellationReason = serde_json::from_value(json!(70)).expect("an unknown code is kept");
+    let reason: CancellationReason =
+        serde_json::from_value(json!(70)).expect("an unknown code is kept");
     assert_eq!(reason, CancellationReason::Unknown(70));
     assert_eq!(reason.meaning(), None);
     assert_eq!(reason.to_string(), "unknown code 70");
     assert_eq!(serde_json::to_value(reason).expect("serialises"), json!(70));
 
-    let text: CancellationReasonDescription = serde_json::from_value(json!("Holiday")).expect("kept");
-    assert_eq!(text, CancellationReasonDescription::Unknown("Holiday".to_owned()));
-    assert_eq!(serde_json::to_value(&text).expect("serialises"), json!("Holiday"));
+    let text: CancellationReasonDescription =
+        serde_json::from_value(json!("Holiday")).expect("kept");
+    assert_eq!(
+        text,
+        CancellationReasonDescription::Unknown("Holiday".to_owned())
+    );
+    assert_eq!(
+        serde_json::to_value(&text).expect("serialises"),
+        json!("Holiday")
+    );
     let empty: CancellationReasonDescription = serde_json::from_value(json!("")).expect("known");
     assert_eq!(empty, CancellationReasonDescription::Empty);
 }
@@ -40,7 +56,10 @@ fn an_attendee_with_a_new_code_is_not_lost() {
     body["cancellation_reason"] = json!(70);
     body["invoice_status"] = json!(50);
     let attendee: Attendee = serde_json::from_value(body.clone()).expect("deserialises");
-    assert_eq!(attendee.cancellation_reason, Some(CancellationReason::Unknown(70)));
+    assert_eq!(
+        attendee.cancellation_reason,
+        Some(CancellationReason::Unknown(70))
+    );
     let back = serde_json::to_value(&attendee).expect("serialises");
     assert_eq!(back["cancellation_reason"], json!(70));
     assert_eq!(back["invoice_status"], json!(50));

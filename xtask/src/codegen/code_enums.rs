@@ -21,13 +21,17 @@ pub struct CodeEnum {
 
 /// Every schema under `components/schemas` that has `x-enum-varnames`, in name order.
 pub fn generate(document: &Value) -> anyhow::Result<Vec<CodeEnum>> {
-    let Some(schemas) = document.pointer("/components/schemas").and_then(Value::as_object) else {
+    let Some(schemas) = document
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for (name, schema) in schemas {
         if schema.get("x-enum-varnames").is_some() {
-            let tokens = code_enum(name, schema).with_context(|| format!("at /components/schemas/{name}"))?;
+            let tokens = code_enum(name, schema)
+                .with_context(|| format!("at /components/schemas/{name}"))?;
             out.push(CodeEnum {
                 name: name.clone(),
                 tokens,
@@ -50,12 +54,19 @@ fn code_enum(name: &str, schema: &Value) -> anyhow::Result<TokenStream> {
             .and_then(Value::as_array)
             .with_context(|| format!("{key} must be a list"))?
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).with_context(|| format!("{key} must hold strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .with_context(|| format!("{key} must hold strings"))
+            })
             .collect()
     };
     let names = strings("x-enum-varnames")?;
     let meanings = strings("x-enum-descriptions").unwrap_or_else(|_| names.clone());
-    let values = schema.get("enum").and_then(Value::as_array).context("x-enum-varnames needs an enum")?;
+    let values = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .context("x-enum-varnames needs an enum")?;
     if names.len() != values.len() || meanings.len() != values.len() {
         bail!("x-enum-varnames and x-enum-descriptions need one entry per enum value");
     }
@@ -69,7 +80,12 @@ fn code_enum(name: &str, schema: &Value) -> anyhow::Result<TokenStream> {
             meaning: meaning.clone(),
         })
         .collect();
-    let doc = schema.get("description").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+    let doc = schema
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     let ident = Ident::new(name, Span::call_site());
     match schema.get("type").and_then(Value::as_str) {
         Some("integer") => integer_enum(&ident, &doc, &variants),
@@ -81,7 +97,11 @@ fn code_enum(name: &str, schema: &Value) -> anyhow::Result<TokenStream> {
 fn table(doc: &str, variants: &[Variant], show: impl Fn(&Value) -> String) -> String {
     let mut text = format!("{doc}\n\n| Value | Meaning |\n|---|---|\n");
     for variant in variants {
-        text.push_str(&format!("| `{}` | {} |\n", show(&variant.value), variant.meaning));
+        text.push_str(&format!(
+            "| `{}` | {} |\n",
+            show(&variant.value),
+            variant.meaning
+        ));
     }
     text.push_str(
         "\nA value the spec does not list is kept in `Unknown` as sent, so that a code Cliniko adds \
@@ -93,11 +113,19 @@ fn table(doc: &str, variants: &[Variant], show: impl Fn(&Value) -> String) -> St
 fn integer_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Result<TokenStream> {
     let codes: Vec<Literal> = variants
         .iter()
-        .map(|v| v.value.as_i64().map(Literal::i64_unsuffixed).context("integer enum values must be integers"))
+        .map(|v| {
+            v.value
+                .as_i64()
+                .map(Literal::i64_unsuffixed)
+                .context("integer enum values must be integers")
+        })
         .collect::<anyhow::Result<_>>()?;
     let names: Vec<&Ident> = variants.iter().map(|v| &v.ident).collect();
     let meanings: Vec<&str> = variants.iter().map(|v| v.meaning.as_str()).collect();
-    let variant_docs: Vec<String> = variants.iter().map(|v| format!("`{}`: {}", v.value, v.meaning)).collect();
+    let variant_docs: Vec<String> = variants
+        .iter()
+        .map(|v| format!("`{}`: {}", v.value, v.meaning))
+        .collect();
     let type_doc = table(doc, variants, Value::to_string);
     let count = variants.len();
     let name = ident.to_string();
@@ -192,10 +220,17 @@ fn integer_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Resul
 fn string_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Result<TokenStream> {
     let texts: Vec<&str> = variants
         .iter()
-        .map(|v| v.value.as_str().context("string enum values must be strings"))
+        .map(|v| {
+            v.value
+                .as_str()
+                .context("string enum values must be strings")
+        })
         .collect::<anyhow::Result<_>>()?;
     let names: Vec<&Ident> = variants.iter().map(|v| &v.ident).collect();
-    let variant_docs: Vec<String> = variants.iter().map(|v| format!("`{:?}`: {}", v.value, v.meaning)).collect();
+    let variant_docs: Vec<String> = variants
+        .iter()
+        .map(|v| format!("`{:?}`: {}", v.value, v.meaning))
+        .collect();
     let type_doc = table(doc, variants, Value::to_string);
     let count = variants.len();
     let name = ident.to_string();
