@@ -227,37 +227,36 @@ async fn list_cancelled_attendees(
 }
 
 async fn list_group_appointment_attendees(
-    State(shared): SharedState,
+    state: SharedState,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&uri, 3)?;
-    if shared.fixtures.booking_kind(id) != Some(BookingKind::Group) {
-        return Err(ApiError::not_found());
-    }
-    list(
-        &shared,
-        &headers,
-        &uri,
-        Scope::Plain,
-        FilterFields::All,
-        Some((PathField::Booking, id)),
-    )
+    list_appointment_attendees(state, &headers, &uri, BookingKind::Group)
 }
 
 async fn list_individual_appointment_attendees(
-    State(shared): SharedState,
+    state: SharedState,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&uri, 3)?;
-    if shared.fixtures.booking_kind(id) != Some(BookingKind::Individual) {
+    list_appointment_attendees(state, &headers, &uri, BookingKind::Individual)
+}
+
+/// The attendees of one appointment of `kind`; an ID of the other kind is not found.
+fn list_appointment_attendees(
+    State(shared): SharedState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    kind: BookingKind,
+) -> Result<Response, ApiError> {
+    let id = path_id(uri, 3)?;
+    if shared.fixtures.booking_kind(id) != Some(kind) {
         return Err(ApiError::not_found());
     }
     list(
         &shared,
-        &headers,
-        &uri,
+        headers,
+        uri,
         Scope::Plain,
         FilterFields::All,
         Some((PathField::Booking, id)),
