@@ -537,23 +537,15 @@ impl<'s> Compiler<'s> {
 }
 
 fn schema_violation(violation: cliniko_spec::SchemaViolation) -> Violation {
-    if violation.undocumented_field {
-        let field = violation
-            .pointer
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .replace("~1", "/")
-            .replace("~0", "~");
-        Violation::UndocumentedField {
+    match violation.undocumented_field {
+        Some(field) => Violation::UndocumentedField {
             pointer: violation.pointer,
             field,
-        }
-    } else {
-        Violation::BodySchema {
+        },
+        None => Violation::BodySchema {
             pointer: violation.pointer,
             message: violation.message,
-        }
+        },
     }
 }
 

@@ -65,7 +65,10 @@ fn through<T: DeserializeOwned + Serialize>(
         Ok(typed) => typed,
         Err(plain) => {
             let (pointer, message) = match serde_path_to_error::deserialize::<_, T>(body) {
-                Err(error) => (pointer_of(error.path()), error.into_inner().to_string()),
+                Err(error) => (
+                    cliniko_spec::pointer::from_serde_path(error.path()),
+                    error.into_inner().to_string(),
+                ),
                 Ok(_) => (String::new(), plain.to_string()),
             };
             return vec![Violation::RoundTripRefused {
@@ -703,23 +706,6 @@ fn push_token(pointer: &mut String, token: &str) {
     } else {
         pointer.push_str(token);
     }
-}
-
-fn pointer_of(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => {
-                out.push('/');
-                out.push_str(&index.to_string());
-            }
-            Segment::Map { key } => push_token(&mut out, key),
-            Segment::Enum { variant } => push_token(&mut out, variant),
-            Segment::Unknown => out.push_str("/?"),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -78,7 +78,10 @@ impl Spec {
         let document: openapiv3::OpenAPI =
             serde_path_to_error::deserialize(&raw).map_err(|error| SpecError::Structure {
                 file: source.to_owned(),
-                pointer: pointer::from_serde_path(error.path()),
+                // The message reads "at /: ..." for the document as a whole.
+                pointer: Some(pointer::from_serde_path(error.path()))
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "/".to_owned()),
                 message: error.inner().to_string(),
             })?;
         Ok(Self {

@@ -20,8 +20,9 @@ pub fn resolve<'a>(
     document.pointer(reference.strip_prefix('#')?)
 }
 
-/// Turns a `serde_path_to_error` path (`paths./attendees.get`) into a JSON pointer.
-pub(crate) fn from_serde_path(path: &serde_path_to_error::Path) -> String {
+/// Turns a `serde_path_to_error` path (`paths./attendees.get`) into a JSON pointer; the root is
+/// the empty pointer.
+pub fn from_serde_path(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for segment in path.iter() {
@@ -32,7 +33,7 @@ pub(crate) fn from_serde_path(path: &serde_path_to_error::Path) -> String {
             Segment::Unknown => out.push_str("/?"),
         }
     }
-    if out.is_empty() { "/".to_owned() } else { out }
+    out
 }
 
 #[cfg(test)]

@@ -25,8 +25,9 @@ pub struct SchemaViolation {
     pub pointer: String,
     /// What was expected and what was found.
     pub message: String,
-    /// The value holds a property the schema does not name (only reported in strict mode).
-    pub undocumented_field: bool,
+    /// The name of a property the value holds but the schema does not name (only reported in
+    /// strict mode); `None` for every other violation.
+    pub undocumented_field: Option<String>,
 }
 
 /// A compiled schema.
@@ -76,7 +77,7 @@ impl SchemaValidator {
                     out.push(SchemaViolation {
                         pointer: pointer::push(&at, name),
                         message: format!("property `{name}` is not named by the schema"),
-                        undocumented_field: true,
+                        undocumented_field: Some(name.clone()),
                     });
                 }
                 continue;
@@ -92,7 +93,7 @@ impl SchemaValidator {
             out.push(SchemaViolation {
                 pointer: at,
                 message,
-                undocumented_field: false,
+                undocumented_field: None,
             });
         }
         out
@@ -364,7 +365,7 @@ mod tests {
         assert!(compile(schema.clone(), false).is_valid(&json!({ "a": "x", "z": 1 })));
         let errors = compile(schema, true).violations(&json!({ "a": "x", "z": 1 }));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].undocumented_field);
+        assert_eq!(errors[0].undocumented_field.as_deref(), Some("z"));
         assert_eq!(errors[0].pointer, "/z");
     }
 

@@ -128,7 +128,7 @@ fn integer_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Resul
         .collect();
     let type_doc = table(doc, variants, Value::to_string);
     let count = variants.len();
-    let name = ident.to_string();
+    let json_schema = json_schema_impl(ident, quote!(Integer), &codes);
     Ok(quote! {
         #[doc = #type_doc]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -200,20 +200,8 @@ fn integer_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Resul
             }
         }
 
-        impl ::schemars::JsonSchema for #ident {
-            fn schema_name() -> String {
-                #name.to_owned()
-            }
 
-            fn json_schema(_: &mut ::schemars::r#gen::SchemaGenerator) -> ::schemars::schema::Schema {
-                ::schemars::schema::SchemaObject {
-                    instance_type: Some(::schemars::schema::InstanceType::Integer.into()),
-                    enum_values: Some(vec![ #( #codes.into(), )* ]),
-                    ..Default::default()
-                }
-                .into()
-            }
-        }
+        #json_schema
     })
 }
 
@@ -233,7 +221,7 @@ fn string_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Result
         .collect();
     let type_doc = table(doc, variants, Value::to_string);
     let count = variants.len();
-    let name = ident.to_string();
+    let json_schema = json_schema_impl(ident, quote!(String), &texts);
     Ok(quote! {
         #[doc = #type_doc]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -292,6 +280,20 @@ fn string_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Result
             }
         }
 
+
+        #json_schema
+    })
+}
+
+/// `impl JsonSchema`: the spec's enum of `instance_type` values, all of them, whatever
+/// `Unknown` may hold at run time.
+fn json_schema_impl(
+    ident: &Ident,
+    instance_type: TokenStream,
+    values: &[impl quote::ToTokens],
+) -> TokenStream {
+    let name = ident.to_string();
+    quote! {
         impl ::schemars::JsonSchema for #ident {
             fn schema_name() -> String {
                 #name.to_owned()
@@ -299,12 +301,12 @@ fn string_enum(ident: &Ident, doc: &str, variants: &[Variant]) -> anyhow::Result
 
             fn json_schema(_: &mut ::schemars::r#gen::SchemaGenerator) -> ::schemars::schema::Schema {
                 ::schemars::schema::SchemaObject {
-                    instance_type: Some(::schemars::schema::InstanceType::String.into()),
-                    enum_values: Some(vec![ #( #texts.into(), )* ]),
+                    instance_type: Some(::schemars::schema::InstanceType::#instance_type.into()),
+                    enum_values: Some(vec![ #( #values.into(), )* ]),
                     ..Default::default()
                 }
                 .into()
             }
         }
-    })
+    }
 }
