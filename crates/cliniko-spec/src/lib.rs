@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod check;
+pub mod diff;
 mod error;
 pub mod pointer;
 mod schema;

@@ -1,0 +1,586 @@
+//! Comparing two schemas after following their `$ref`s and flattening `allOf` and nullable
+//! idioms, so that equivalent spellings compare equal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::operations::{Site, Walker};
+use super::{ChangeKind, Direction, Verdict, show};
+
+/// How many `$ref`s or `allOf` levels deep a schema may go before it is treated as empty.
+const MAX_DEPTH: usize = 32;
+
+/// A schema with its `$ref`s followed and its `allOf` members merged in.
+#[derive(Debug, Default)]
+pub(super) struct Flat<'a> {
+    ty: Option<&'a str>,
+    format: Option<&'a str>,
+    nullable: bool,
+    /// The `enum` values other than null.
+    values: Option<Vec<&'a Value>>,
+    properties: BTreeMap<&'a str, &'a Value>,
+    required: BTreeSet<&'a str>,
+    items: Option<&'a Value>,
+    additional: Option<&'a Value>,
+    minimum: Option<Bound>,
+    maximum: Option<Bound>,
+    lengths: BTreeMap<&'static str, f64>,
+    pattern: Option<&'a str>,
+    default: Option<&'a Value>,
+    deprecated: bool,
+    /// `oneOf` or `anyOf`, without the variants that only allow null.
+    variants: Option<(&'static str, Vec<&'a Value>)>,
+    extensions: BTreeMap<&'a str, &'a Value>,
+    /// The last component schema named on the way in, such as `Attendee`.
+    pub(super) component: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound {
+    value: f64,
+    exclusive: bool,
+}
+
+impl Bound {
+    fn show(self, lower: bool) -> String {
+        let op = match (lower, self.exclusive) {
+            (true, true) => ">",
+            (true, false) => ">=",
+            (false, true) => "<",
+            (false, false) => "<=",
+        };
+        format!("{op} {}", self.value)
+    }
+}
+
+/// Follows `$ref`s from `value`; returns the schema and the last component schema name met.
+pub(super) fn deref<'a>(document: &'a Value, mut value: &'a Value) -> (&'a Value, Option<&'a str>) {
+    let mut name = None;
+    for _ in 0..MAX_DEPTH {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return (value, name);
+        };
+        if let Some(component) = reference.strip_prefix("#/components/schemas/") {
+            name = Some(component);
+        }
+        match crate::pointer::resolve(document, reference) {
+            Some(target) => value = target,
+            None => return (&EMPTY, name),
+        }
+    }
+    (&EMPTY, name)
+}
+
+/// The empty schema (and what an unresolvable `$ref` stands for): anything is allowed.
+pub(super) static EMPTY: Value = Value::Null;
+
+/// Whether a variant of `oneOf`/`anyOf` only allows null (`enum: [null]`, `type: 'null'`, or a
+/// bare `nullable: true`), the usual ways of spelling "or null" around a `$ref`.
+fn only_null(schema: &Value) -> bool {
+    let Some(object) = schema.as_object() else {
+        return false;
+    };
+    if let Some(values) = object.get("enum").and_then(Value::as_array) {
+        return values.iter().all(Value::is_null);
+    }
+    if object.get("type").and_then(Value::as_str) == Some("null") {
+        return true;
+    }
+    object.get("nullable").and_then(Value::as_bool) == Some(true)
+        && object.keys().all(|k| {
+            matches!(k.as_str(), "nullable" | "description" | "title") || k.starts_with("x-")
+        })
+}
+
+pub(super) fn flatten<'a>(document: &'a Value, schema: &'a Value) -> Flat<'a> {
+    let mut flat = Flat::default();
+    merge(document, schema, &mut flat, 0);
+    flat
+}
+
+/// Merges `schema` into `flat`: what `flat` already has wins, lists and sets are united.
+fn merge<'a>(document: &'a Value, schema: &'a Value, flat: &mut Flat<'a>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let (schema, name) = deref(document, schema);
+    if flat.component.is_none() && depth == 0 {
+        flat.component = name;
+    }
+    let Some(object) = schema.as_object() else {
+        return;
+    };
+    let text = |key: &str| object.get(key).and_then(Value::as_str);
+    let number = |key: &str| object.get(key).and_then(Value::as_f64);
+    let flag = |key: &str| object.get(key).and_then(Value::as_bool) == Some(true);
+    flat.ty = flat.ty.or(text("type"));
+    flat.format = flat.format.or(text("format"));
+    flat.pattern = flat.pattern.or(text("pattern"));
+    flat.nullable |= flag("nullable");
+    flat.deprecated |= flag("deprecated");
+    flat.default = flat.default.or(object.get("default"));
+    if let Some(values) = object.get("enum").and_then(Value::as_array) {
+        flat.nullable |= values.iter().any(Value::is_null);
+        if flat.values.is_none() {
+            flat.values = Some(values.iter().filter(|v| !v.is_null()).collect());
+        }
+    }
+    if let Some(properties) = object.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            flat.properties.entry(name.as_str()).or_insert(property);
+        }
+    }
+    if let Some(required) = object.get("required").and_then(Value::as_array) {
+        flat.required
+            .extend(required.iter().filter_map(Value::as_str));
+    }
+    flat.items = flat.items.or(object.get("items"));
+    flat.additional = flat.additional.or(object.get("additionalProperties"));
+    if flat.minimum.is_none() {
+        flat.minimum = number("minimum").map(|value| Bound {
+            value,
+            exclusive: flag("exclusiveMinimum"),
+        });
+    }
+    if flat.maximum.is_none() {
+        flat.maximum = number("maximum").map(|value| Bound {
+            value,
+            exclusive: flag("exclusiveMaximum"),
+        });
+    }
+    for key in ["minLength", "maxLength", "minItems", "maxItems"] {
+        if let Some(value) = number(key) {
+            flat.lengths.entry(key).or_insert(value);
+        }
+    }
+    for (key, value) in object.iter().filter(|(k, _)| k.starts_with("x-")) {
+        flat.extensions.entry(key.as_str()).or_insert(value);
+    }
+    if let Some(members) = object.get("allOf").and_then(Value::as_array) {
+        for member in members {
+            merge(document, member, flat, depth + 1);
+        }
+    }
+    for keyword in ["oneOf", "anyOf"] {
+        let Some(members) = object.get(keyword).and_then(Value::as_array) else {
+            continue;
+        };
+        let mut kept = Vec::new();
+        for member in members {
+            if only_null(deref(document, member).0) {
+                flat.nullable = true;
+            } else {
+                kept.push(member);
+            }
+        }
+        // `anyOf: [$ref, {enum: [null]}]` is the same schema as `nullable: true, allOf: [$ref]`.
+        if let [single] = kept.as_slice() {
+            merge(document, single, flat, depth + 1);
+        } else if flat.variants.is_none() && !kept.is_empty() {
+            flat.variants = Some((if keyword == "oneOf" { "oneOf" } else { "anyOf" }, kept));
+        }
+    }
+}
+
+impl<'a> Walker<'a> {
+    /// Compares two schemas at `site`.
+    pub(super) fn schema(&mut self, site: &Site, base: &'a Value, head: &'a Value) {
+        let (base_target, base_name) = deref(self.base, base);
+        let (head_target, head_name) = deref(self.head, head);
+        let key = (
+            base_target as *const Value as usize,
+            head_target as *const Value as usize,
+            site.direction,
+        );
+        // A schema that contains itself is compared once per path through it.
+        if self.active.contains(&key) {
+            return;
+        }
+        self.active.push(key);
+        let site = site.entering(head_name.or(base_name));
+        let before = flatten(self.base, base);
+        let after = flatten(self.head, head);
+        self.flat(&site, &before, &after);
+        self.active.pop();
+    }
+
+    fn flat(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
+        let direction = site.direction;
+        if before.ty != after.ty {
+            self.push(
+                site,
+                ChangeKind::TypeChanged,
+                Some(before.ty.unwrap_or("(any)").to_owned()),
+                Some(after.ty.unwrap_or("(any)").to_owned()),
+                Verdict::Breaking,
+            );
+        }
+        if before.format != after.format {
+            self.push(
+                site,
+                ChangeKind::FormatChanged,
+                before.format.map(str::to_owned),
+                after.format.map(str::to_owned),
+                Verdict::Breaking,
+            );
+        }
+        match (before.nullable, after.nullable) {
+            (false, true) => self.push(
+                site,
+                ChangeKind::NullableAdded,
+                None,
+                Some("nullable".to_owned()),
+                direction.narrowing(false),
+            ),
+            (true, false) => self.push(
+                site,
+                ChangeKind::NullableRemoved,
+                Some("nullable".to_owned()),
+                None,
+                direction.narrowing(true),
+            ),
+            _ => {}
+        }
+        self.values(site, before, after);
+        self.bounds(site, before, after);
+        self.pattern(site, before.pattern, after.pattern);
+        if before.default != after.default {
+            self.push(
+                site,
+                ChangeKind::DefaultChanged,
+                before.default.map(show),
+                after.default.map(show),
+                Verdict::NotBreaking,
+            );
+        }
+        if before.deprecated != after.deprecated {
+            self.deprecated(site, before.deprecated, after.deprecated);
+        }
+        self.extensions(site, before, after);
+        self.properties(site, before, after);
+        match (before.items, after.items) {
+            (None, None) => {}
+            (items_before, items_after) => self.schema(
+                &site.child("items"),
+                items_before.unwrap_or(&EMPTY),
+                items_after.unwrap_or(&EMPTY),
+            ),
+        }
+        self.additional_properties(site, before.additional, after.additional);
+        match (&before.variants, &after.variants) {
+            (None, None) => {}
+            (Some((kw_before, list_before)), Some((kw_after, list_after)))
+                if kw_before == kw_after && list_before.len() == list_after.len() =>
+            {
+                for (index, (b, a)) in list_before.iter().zip(list_after).enumerate() {
+                    self.schema(&site.child(kw_before).child(&index.to_string()), b, a);
+                }
+            }
+            (variants_before, variants_after) => {
+                let describe = |v: &Option<(&str, Vec<&Value>)>| {
+                    v.as_ref()
+                        .map(|(keyword, list)| format!("{keyword} of {}", list.len()))
+                };
+                self.push(
+                    site,
+                    ChangeKind::CompositionChanged,
+                    describe(variants_before),
+                    describe(variants_after),
+                    Verdict::Breaking,
+                );
+            }
+        }
+    }
+
+    fn values(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
+        let list = |values: &[&Value]| {
+            values
+                .iter()
+                .map(|v| show(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (&before.values, &after.values) {
+            (None, None) => {}
+            (None, Some(values)) => self.push(
+                site,
+                ChangeKind::EnumAdded,
+                None,
+                Some(list(values)),
+                Verdict::Breaking,
+            ),
+            (Some(values), None) => self.push(
+                site,
+                ChangeKind::EnumRemoved,
+                Some(list(values)),
+                None,
+                Verdict::Breaking,
+            ),
+            (Some(old), Some(new)) => {
+                for value in old.iter().filter(|v| !new.contains(v)) {
+                    self.push(
+                        site,
+                        ChangeKind::EnumValueRemoved,
+                        Some(show(value)),
+                        None,
+                        site.direction.narrowing(true),
+                    );
+                }
+                let catch_all = before.extensions.contains_key("x-enum-varnames");
+                for value in new.iter().filter(|v| !old.contains(v)) {
+                    let verdict = match (site.direction, catch_all) {
+                        (Direction::Request, _) => Verdict::NotBreaking,
+                        (Direction::Response, true) => Verdict::BreakingWithoutCatchAll,
+                        (Direction::Response, false) => Verdict::Breaking,
+                    };
+                    self.push(
+                        site,
+                        ChangeKind::EnumValueAdded,
+                        None,
+                        Some(show(value)),
+                        verdict,
+                    );
+                }
+            }
+        }
+    }
+
+    fn bounds(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
+        let direction = site.direction;
+        if before.minimum != after.minimum {
+            // A lower bound is narrower when it appears, rises, or becomes exclusive.
+            let narrower = match (before.minimum, after.minimum) {
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(b), Some(a)) => a.value > b.value || (a.value == b.value && a.exclusive),
+                (None, None) => false,
+            };
+            self.push(
+                site,
+                ChangeKind::MinimumChanged,
+                before.minimum.map(|b| b.show(true)),
+                after.minimum.map(|b| b.show(true)),
+                direction.narrowing(narrower),
+            );
+        }
+        if before.maximum != after.maximum {
+            let narrower = match (before.maximum, after.maximum) {
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(b), Some(a)) => a.value < b.value || (a.value == b.value && a.exclusive),
+                (None, None) => false,
+            };
+            self.push(
+                site,
+                ChangeKind::MaximumChanged,
+                before.maximum.map(|b| b.show(false)),
+                after.maximum.map(|b| b.show(false)),
+                direction.narrowing(narrower),
+            );
+        }
+        for (key, kind, lower) in [
+            ("minLength", ChangeKind::MinLengthChanged, true),
+            ("maxLength", ChangeKind::MaxLengthChanged, false),
+            ("minItems", ChangeKind::MinItemsChanged, true),
+            ("maxItems", ChangeKind::MaxItemsChanged, false),
+        ] {
+            let (old, new) = (before.lengths.get(key), after.lengths.get(key));
+            if old == new {
+                continue;
+            }
+            let narrower = match (old, new) {
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(o), Some(n)) => (n > o) == lower,
+                (None, None) => false,
+            };
+            self.push(
+                site,
+                kind,
+                old.map(|v| v.to_string()),
+                new.map(|v| v.to_string()),
+                direction.narrowing(narrower),
+            );
+        }
+    }
+
+    fn pattern(&mut self, site: &Site, before: Option<&str>, after: Option<&str>) {
+        let (kind, verdict) = match (before, after) {
+            (None, Some(_)) => (ChangeKind::PatternAdded, site.direction.narrowing(true)),
+            (Some(_), None) => (ChangeKind::PatternRemoved, site.direction.narrowing(false)),
+            // A changed pattern may accept less and more at once: breaking both ways.
+            (Some(b), Some(a)) if b != a => (ChangeKind::PatternChanged, Verdict::Breaking),
+            _ => return,
+        };
+        self.push(
+            site,
+            kind,
+            before.map(str::to_owned),
+            after.map(str::to_owned),
+            verdict,
+        );
+    }
+
+    fn extensions(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
+        let keys: BTreeSet<&str> = before
+            .extensions
+            .keys()
+            .chain(after.extensions.keys())
+            .copied()
+            .collect();
+        for key in keys {
+            let (old, new) = (before.extensions.get(key), after.extensions.get(key));
+            let kind = match (old, new) {
+                (None, Some(_)) => ChangeKind::ExtensionAdded,
+                (Some(_), None) => ChangeKind::ExtensionRemoved,
+                (Some(o), Some(n)) if o != n => ChangeKind::ExtensionChanged,
+                _ => continue,
+            };
+            let verdict = if kind == ChangeKind::ExtensionChanged
+                && key == "x-enum-varnames"
+                && renames_a_variant(before, after)
+            {
+                Verdict::Breaking
+            } else {
+                Verdict::NotBreaking
+            };
+            let describe = |value: Option<&&Value>| value.map(|v| format!("{key}: {}", show(v)));
+            self.push(site, kind, describe(old), describe(new), verdict);
+        }
+    }
+
+    fn properties(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
+        let direction = site.direction;
+        let names: BTreeSet<&str> = before
+            .properties
+            .keys()
+            .chain(after.properties.keys())
+            .chain(&before.required)
+            .chain(&after.required)
+            .copied()
+            .collect();
+        for name in names {
+            let child = site.child("properties").child(name);
+            let (old, new) = (before.properties.get(name), after.properties.get(name));
+            let (was_required, is_required) = (
+                before.required.contains(name),
+                after.required.contains(name),
+            );
+            match (old, new) {
+                (Some(schema), None) => {
+                    self.push(
+                        &child,
+                        ChangeKind::PropertyRemoved,
+                        Some(summary(self.base, schema)),
+                        None,
+                        Verdict::Breaking,
+                    );
+                    continue;
+                }
+                (None, Some(schema)) => {
+                    let verdict = match direction {
+                        Direction::Request if is_required => Verdict::Breaking,
+                        _ => Verdict::NotBreaking,
+                    };
+                    let mut text = summary(self.head, schema);
+                    if is_required {
+                        text.push_str(", required");
+                    }
+                    self.push(&child, ChangeKind::PropertyAdded, None, Some(text), verdict);
+                    continue;
+                }
+                (Some(old), Some(new)) => self.schema(&child, old, new),
+                (None, None) => {}
+            }
+            match (was_required, is_required) {
+                (false, true) => self.push(
+                    &child,
+                    ChangeKind::RequiredAdded,
+                    None,
+                    Some("required".to_owned()),
+                    direction.narrowing(true),
+                ),
+                (true, false) => self.push(
+                    &child,
+                    ChangeKind::RequiredRemoved,
+                    Some("required".to_owned()),
+                    None,
+                    direction.narrowing(false),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn additional_properties(
+        &mut self,
+        site: &Site,
+        before: Option<&'a Value>,
+        after: Option<&'a Value>,
+    ) {
+        // Absent means any property is allowed, as `true` does.
+        let refused = |v: Option<&Value>| v.and_then(Value::as_bool) == Some(false);
+        let schema = |v: Option<&'a Value>| v.filter(|v| v.is_object());
+        match (refused(before), refused(after)) {
+            (false, true) | (true, false) => {
+                let describe =
+                    |refused: bool| Some(if refused { "refused" } else { "allowed" }.to_owned());
+                self.push(
+                    site,
+                    ChangeKind::AdditionalPropertiesChanged,
+                    describe(refused(before)),
+                    describe(refused(after)),
+                    site.direction.narrowing(refused(after)),
+                );
+            }
+            (true, true) => {}
+            (false, false) => match (schema(before), schema(after)) {
+                (None, None) => {}
+                (old, new) => self.schema(
+                    &site.child("additionalProperties"),
+                    old.unwrap_or(&EMPTY),
+                    new.unwrap_or(&EMPTY),
+                ),
+            },
+        }
+    }
+}
+
+/// Whether a value listed in both enums gets a different `x-enum-varnames` name, which renames
+/// a generated Rust variant.
+fn renames_a_variant(before: &Flat<'_>, after: &Flat<'_>) -> bool {
+    let names = |flat: &Flat<'_>| -> BTreeMap<String, String> {
+        let values = flat.values.clone().unwrap_or_default();
+        let names = flat
+            .extensions
+            .get("x-enum-varnames")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        values
+            .iter()
+            .zip(names)
+            .map(|(value, name)| (value.to_string(), show(&name)))
+            .collect()
+    };
+    let (old, new) = (names(before), names(after));
+    old.iter()
+        .any(|(value, name)| new.get(value).is_some_and(|n| n != name))
+}
+
+/// A one-line description of a schema for an added or removed property: its type and format,
+/// or the component it names.
+pub(super) fn summary(document: &Value, schema: &Value) -> String {
+    let flat = flatten(document, schema);
+    let mut text = match (flat.component, flat.ty, flat.format) {
+        (Some(name), _, _) => name.to_owned(),
+        (None, Some(ty), Some(format)) => format!("{ty} ({format})"),
+        (None, Some(ty), None) => ty.to_owned(),
+        (None, None, _) => "any".to_owned(),
+    };
+    if flat.nullable {
+        text.push_str(", nullable");
+    }
+    text
+}
