@@ -19,6 +19,7 @@
 mod check;
 pub mod diff;
 mod error;
+pub mod facts;
 pub mod pointer;
 mod schema;
 
@@ -123,6 +124,11 @@ impl Spec {
                 problems,
             })
         }
+    }
+
+    /// Cliniko's facts as this spec states them (see [`facts`]): every problem with its pointer.
+    pub fn facts(&self) -> Result<facts::Facts, Vec<Problem>> {
+        facts::read(self)
     }
 
     /// Compiles the schema at a local `$ref` (such as `#/components/schemas/Attendee`).

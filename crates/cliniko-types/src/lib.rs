@@ -28,7 +28,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod facts;
 mod id;
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all)]
+mod generated_facts;
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all)]
 mod generated_types;

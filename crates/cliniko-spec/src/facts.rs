@@ -1,0 +1,431 @@
+//! Cliniko's facts, read from the spec: the one place the client, the fake and the checker take
+//! them from.
+//!
+//! Some are plain OpenAPI (the `User-Agent` pattern, the `per_page` range, each route's method and
+//! path); the rest are `x-cliniko-*` extensions that no OpenAPI keyword can hold: the rate limit,
+//! the form of a shard name, whether an operation may be sent again after an ambiguous failure, and
+//! each `q[]` parameter's filterable fields. `cargo xtask codegen` writes them into
+//! `cliniko_types::facts` as constants, and refuses a spec in which one is missing or malformed, or
+//! in which a `q[]` pattern is not the one built from its fields ([`Spec::facts`] lists each such
+//! problem with its JSON pointer).
+
+use serde_json::Value;
+
+use crate::pointer::{push, resolve};
+use crate::{Problem, Spec};
+
+/// The operators of a numeric filter, in the order the pattern lists them.
+pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
+/// The operators of a date-time filter.
+pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"];
+
+/// A numeric value in a filter: a 64-bit ID, at most 19 digits.
+const NUMBER: &str = "[0-9]{1,19}";
+/// A UTC date-time in a filter, as Cliniko writes them.
+const DATE_TIME: &str = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z";
+
+/// Everything [`Spec::facts`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// The pattern a `User-Agent` must match (`components/parameters/UserAgent`).
+    pub user_agent_pattern: String,
+    /// The first server's URL, with `{shard}` in it.
+    pub server_url_template: String,
+    /// The pattern any shard name matches (`x-cliniko-pattern` of the `shard` variable).
+    pub shard_pattern: String,
+    /// The documented shards (the variable's `enum`).
+    pub documented_shards: Vec<String>,
+    /// The shard of a key without a suffix (the variable's `default`).
+    pub default_shard: String,
+    /// `per_page`: minimum, maximum and default.
+    pub per_page: (i64, i64, i64),
+    /// `x-cliniko-rate-limit`: requests per window, and the window in seconds.
+    pub rate_limit: (u32, u32),
+    /// Every operation, in the order of the spec's paths.
+    pub operations: Vec<OperationFacts>,
+}
+
+/// What the spec says about one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationFacts {
+    /// The `operationId`.
+    pub id: String,
+    /// The HTTP method, upper case.
+    pub method: String,
+    /// The path template, such as `/attendees/{id}`.
+    pub path: String,
+    /// `x-cliniko-retry`.
+    pub retry: Retry,
+    /// The fields its `q[]` parameter accepts (empty when it has none).
+    pub filters: Vec<FilterField>,
+}
+
+/// Whether an operation may be sent again after a failure whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Sending it again cannot change the outcome (`always`): reads and updates.
+    Always,
+    /// Only when the first attempt provably never reached Cliniko (`only-if-not-sent`).
+    OnlyIfNotSent,
+}
+
+/// One filterable field of a `q[]` parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterField {
+    /// The field's name.
+    pub name: String,
+    /// Its type, which decides the operators.
+    pub kind: FilterKind,
+}
+
+/// The type of a filterable field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// An ID or a count: `NUMERIC_OPERATORS`, and lists with `=`/`!=`.
+    Numeric,
+    /// A UTC date-time: `DATE_TIME_OPERATORS`.
+    DateTime,
+}
+
+/// The `q[]` item pattern that accepts exactly `FIELD:OPERATORVALUE` for these fields.
+pub fn filter_pattern(fields: &[FilterField]) -> String {
+    let names = |kind: FilterKind| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.name.as_str())
+            .collect()
+    };
+    let mut alternatives = Vec::new();
+    let numeric = names(FilterKind::Numeric);
+    if !numeric.is_empty() {
+        alternatives.push(format!(
+            "(?:{}):(?:(?:=|!=){NUMBER}(?:,{NUMBER})*|(?:>=|>|<=|<){NUMBER}|\\?|!\\?)",
+            numeric.join("|")
+        ));
+    }
+    let date_times = names(FilterKind::DateTime);
+    if !date_times.is_empty() {
+        alternatives.push(format!(
+            "(?:{}):(?:(?:>=|>|<=|<){DATE_TIME}|\\?|!\\?|\\*)",
+            date_times.join("|")
+        ));
+    }
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+
+/// Reads the facts, collecting a problem (with its JSON pointer) for each one missing or malformed.
+pub(crate) fn read(spec: &Spec) -> Result<Facts, Vec<Problem>> {
+    let mut reader = Reader {
+        document: spec.raw(),
+        problems: Vec::new(),
+    };
+    let facts = reader.facts();
+    if reader.problems.is_empty() {
+        Ok(facts)
+    } else {
+        Err(reader.problems)
+    }
+}
+
+struct Reader<'a> {
+    document: &'a Value,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Reader<'a> {
+    fn problem(&mut self, pointer: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            pointer: pointer.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn at(&mut self, pointer: &str, what: &str) -> Option<&'a Value> {
+        let found = self.document.pointer(pointer);
+        if found.is_none() {
+            self.problem(pointer, format!("missing: {what}"));
+        }
+        found
+    }
+
+    fn string(&mut self, pointer: &str, what: &str) -> String {
+        match self.at(pointer, what).map(Value::as_str) {
+            Some(Some(text)) => text.to_owned(),
+            Some(None) => {
+                self.problem(pointer, format!("expected a string: {what}"));
+                String::new()
+            }
+            None => String::new(),
+        }
+    }
+
+    fn integer(&mut self, pointer: &str, what: &str) -> i64 {
+        match self.at(pointer, what).map(Value::as_i64) {
+            Some(Some(number)) => number,
+            Some(None) => {
+                self.problem(pointer, format!("expected an integer: {what}"));
+                0
+            }
+            None => 0,
+        }
+    }
+
+    fn facts(&mut self) -> Facts {
+        let user_agent_pattern = self.string(
+            "/components/parameters/UserAgent/schema/pattern",
+            "the User-Agent header's pattern",
+        );
+        let server_url_template = self.string("/servers/0/url", "the server URL");
+        let shard = "/servers/0/variables/shard";
+        let shard_pattern = self.string(
+            &format!("{shard}/x-cliniko-pattern"),
+            "the pattern of any shard name (x-cliniko-pattern)",
+        );
+        let default_shard = self.string(&format!("{shard}/default"), "the default shard");
+        let documented_shards = match self
+            .at(&format!("{shard}/enum"), "the documented shards")
+            .map(Value::as_array)
+        {
+            Some(Some(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            Some(None) => {
+                self.problem(&format!("{shard}/enum"), "expected a list of shard names");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        if let Ok(pattern) = regress::Regex::new(&shard_pattern) {
+            for name in &documented_shards {
+                if pattern.find(name).is_none() {
+                    self.problem(
+                        &format!("{shard}/enum"),
+                        format!("documented shard `{name}` does not match x-cliniko-pattern {shard_pattern}"),
+                    );
+                }
+            }
+        } else if !shard_pattern.is_empty() {
+            self.problem(
+                &format!("{shard}/x-cliniko-pattern"),
+                "not a valid ECMA-262 regular expression",
+            );
+        }
+        let per_page_at = "/components/parameters/PerPage/schema";
+        let per_page = (
+            self.integer(&format!("{per_page_at}/minimum"), "per_page's minimum"),
+            self.integer(&format!("{per_page_at}/maximum"), "per_page's maximum"),
+            self.integer(&format!("{per_page_at}/default"), "per_page's default"),
+        );
+        let rate_limit = (
+            self.integer("/x-cliniko-rate-limit/requests", "requests per window")
+                .try_into()
+                .unwrap_or(0),
+            self.integer(
+                "/x-cliniko-rate-limit/window-seconds",
+                "the rate limit's window in seconds",
+            )
+            .try_into()
+            .unwrap_or(0),
+        );
+        if rate_limit.0 == 0 || rate_limit.1 == 0 {
+            self.problem(
+                "/x-cliniko-rate-limit",
+                "expected positive `requests` and `window-seconds`",
+            );
+        }
+        let operations = self.operations();
+        Facts {
+            user_agent_pattern,
+            server_url_template,
+            shard_pattern,
+            documented_shards,
+            default_shard,
+            per_page,
+            rate_limit,
+            operations,
+        }
+    }
+
+    fn operations(&mut self) -> Vec<OperationFacts> {
+        let mut out = Vec::new();
+        let Some(paths) = self.document.get("paths").and_then(Value::as_object) else {
+            return out;
+        };
+        for (path, item) in paths {
+            let item_at = push("/paths", path);
+            for method in METHODS {
+                let Some(operation) = item.get(*method) else {
+                    continue;
+                };
+                let at = push(&item_at, method);
+                let id = operation
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let retry = match operation.get("x-cliniko-retry").and_then(Value::as_str) {
+                    Some("always") => Retry::Always,
+                    Some("only-if-not-sent") => Retry::OnlyIfNotSent,
+                    other => {
+                        self.problem(
+                            &push(&at, "x-cliniko-retry"),
+                            format!(
+                                "expected `always` or `only-if-not-sent`, found {}",
+                                other.map_or("nothing".to_owned(), |o| format!("`{o}`"))
+                            ),
+                        );
+                        Retry::OnlyIfNotSent
+                    }
+                };
+                let filters = self.filters(&item_at, &at, item, operation);
+                out.push(OperationFacts {
+                    id,
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    retry,
+                    filters,
+                });
+            }
+        }
+        out
+    }
+
+    /// The fields of the operation's `q[]` parameter (its own or its path's), checked against its
+    /// pattern.
+    fn filters(&mut self, item_at: &str, at: &str, item: &'a Value, operation: &'a Value) -> Vec<FilterField> {
+        for (holder_at, holder) in [(at, operation), (item_at, item)] {
+            let list_at = push(holder_at, "parameters");
+            for (index, parameter) in holder
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let (parameter, parameter_at) = match parameter.get("$ref").and_then(Value::as_str)
+                {
+                    Some(reference) => match resolve(self.document, reference) {
+                        Some(target) => (target, reference.trim_start_matches('#').to_owned()),
+                        None => continue,
+                    },
+                    None => (parameter, push(&list_at, &index.to_string())),
+                };
+                if parameter.get("name").and_then(Value::as_str) == Some("q[]") {
+                    return self.filter_fields(&parameter_at, parameter);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn filter_fields(&mut self, at: &str, parameter: &Value) -> Vec<FilterField> {
+        let fields_at = push(at, "x-cliniko-filter-fields");
+        let Some(groups) = parameter
+            .get("x-cliniko-filter-fields")
+            .and_then(Value::as_object)
+        else {
+            self.problem(
+                &fields_at,
+                "a q[] parameter needs x-cliniko-filter-fields: {numeric: [...], date-time: [...]}",
+            );
+            return Vec::new();
+        };
+        let mut fields = Vec::new();
+        for (group, names) in groups {
+            let kind = match group.as_str() {
+                "numeric" => FilterKind::Numeric,
+                "date-time" => FilterKind::DateTime,
+                other => {
+                    self.problem(
+                        &push(&fields_at, other),
+                        "expected the field type `numeric` or `date-time`",
+                    );
+                    continue;
+                }
+            };
+            for name in names.as_array().into_iter().flatten() {
+                match name.as_str() {
+                    Some(name) => fields.push(FilterField {
+                        name: name.to_owned(),
+                        kind,
+                    }),
+                    None => self.problem(&push(&fields_at, group), "expected field names"),
+                }
+            }
+        }
+        let pattern_at = push(&push(&push(at, "schema"), "items"), "pattern");
+        let expected = filter_pattern(&fields);
+        if parameter.pointer("/schema/items/pattern").and_then(Value::as_str) != Some(&expected) {
+            self.problem(
+                &pattern_at,
+                format!(
+                    "the pattern is not the one built from x-cliniko-filter-fields; expected '{expected}'"
+                ),
+            );
+        }
+        fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_spec_has_every_fact() {
+        let spec = Spec::embedded().expect("the spec loads");
+        let facts = spec.facts().expect("every fact is there");
+        assert_eq!(facts.rate_limit, (200, 60));
+        assert_eq!(facts.per_page, (1, 100, 50));
+        assert_eq!(facts.default_shard, "au1");
+        assert!(facts.documented_shards.iter().any(|s| s == "uk2"));
+        let create = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "createAttendee")
+            .expect("createAttendee");
+        assert_eq!((create.method.as_str(), create.retry), ("POST", Retry::OnlyIfNotSent));
+        let list = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "listAttendees")
+            .expect("listAttendees");
+        assert!(list.filters.iter().any(|f| f.name == "updated_at" && f.kind == FilterKind::DateTime));
+        assert!(list.filters.iter().any(|f| f.name == "patient_id" && f.kind == FilterKind::Numeric));
+    }
+
+    #[test]
+    fn a_filter_pattern_accepts_only_its_fields_and_operators() {
+        let fields = [
+            FilterField { name: "id".into(), kind: FilterKind::Numeric },
+            FilterField { name: "updated_at".into(), kind: FilterKind::DateTime },
+        ];
+        let pattern = regress::Regex::new(&filter_pattern(&fields)).expect("a valid regex");
+        for good in ["id:=1,2,3", "id:!?", "updated_at:>2024-01-01T00:00:00Z", "updated_at:*"] {
+            assert!(pattern.find(good).is_some(), "{good} should match");
+        }
+        for bad in ["colour:=1", "id:~1", "updated_at:=2024-01-01T00:00:00Z", "id:*", "updated_at:>yesterday"] {
+            assert!(pattern.find(bad).is_none(), "{bad} should not match");
+        }
+    }
+
+    #[test]
+    fn a_pattern_that_drifted_from_its_fields_is_refused() {
+        let yaml = crate::EMBEDDED_YAML.replacen(
+            "numeric: [appointment_id, booking_id, id, patient_case_id, patient_id]",
+            "numeric: [appointment_id, booking_id, id, patient_case_id, patient_id, colour]",
+            1,
+        );
+        let spec = Spec::from_yaml_str(&yaml, "drifted.yaml").expect("loads");
+        let problems = spec.facts().expect_err("the pattern no longer fits");
+        assert!(
+            problems.iter().any(|p| p.pointer == "/components/parameters/AttendeeFilter/schema/items/pattern"),
+            "{problems:?}"
+        );
+    }
+}
