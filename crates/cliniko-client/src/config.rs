@@ -1,13 +1,17 @@
 //! Building a [`Client`]: the API key, the `User-Agent`, the shard or base URL, and the transport.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use cliniko_types::facts;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Client;
@@ -20,9 +24,9 @@ pub enum ConfigError {
     /// The API key is empty or holds characters no HTTP header may carry.
     #[error("the api key is empty or has characters a header cannot carry")]
     InvalidApiKey,
-    /// The key's suffix (after its last `-`) names a shard this client does not know.
+    /// The key's suffix (after its last `-`) is not a shard name.
     #[error(
-        "the api key's suffix{} is not a shard this client knows; pass the shard or the base url explicitly",
+        "the api key's suffix{} is not a shard name; pass the shard or the base url explicitly",
         shard.as_ref().map(|shard| format!(" {shard:?}")).unwrap_or_default()
     )]
     UnknownShard {
@@ -41,6 +45,12 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The base URL is plain `http` to a host that is not loopback: the API key would travel in
+    /// clear text.
+    #[error(
+        "the base url uses plain http to a host that is not loopback, which would send the api key in clear text; use https"
+    )]
+    InsecureBaseUrl,
     /// reqwest could not build its client (for example, no TLS roots).
     #[error("could not build the http client")]
     Http(#[source] reqwest::Error),
@@ -64,7 +74,7 @@ impl ApiKey {
     pub fn shard(&self) -> Result<Shard, ConfigError> {
         let key = self.0.expose_secret();
         let Some((_, suffix)) = key.rsplit_once('-') else {
-            return Ok(Shard::Au1);
+            return Ok(Shard::default_shard());
         };
         suffix.parse().map_err(|_| ConfigError::UnknownShard {
             // Only a suffix shaped like a shard name is echoed: anything else may be secret.
@@ -97,49 +107,67 @@ fn looks_like_a_shard(suffix: &str) -> bool {
 }
 
 /// A Cliniko shard: the data centre an account lives in, named by the API key's suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Shard {
-    Au1,
-    Au2,
-    Au3,
-    Au4,
-    Ca1,
-    Uk1,
-    Uk2,
-    Eu1,
-}
+///
+/// Cliniko opens new shards from time to time, so any name that matches the spec's pattern
+/// ([`facts::SHARD_PATTERN`], two letters then digits) is a shard; the documented ones are
+/// constants.
+///
+/// ```
+/// use cliniko_client::Shard;
+///
+/// assert_eq!("au2".parse::<Shard>()?, Shard::AU2);
+/// let newer: Shard = "uk3".parse()?;
+/// assert_eq!(newer.base_url(), "https://api.uk3.cliniko.com/v1");
+/// assert!("not a shard".parse::<Shard>().is_err());
+/// # Ok::<(), cliniko_client::UnknownShard>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Shard(Cow<'static, str>);
 
 impl Shard {
-    /// Every shard Cliniko documents.
-    pub const ALL: [Self; 8] = [
-        Self::Au1,
-        Self::Au2,
-        Self::Au3,
-        Self::Au4,
-        Self::Ca1,
-        Self::Uk1,
-        Self::Uk2,
-        Self::Eu1,
-    ];
+    /// Australia 1, the shard of keys without a suffix.
+    pub const AU1: Self = Self(Cow::Borrowed("au1"));
+    /// Australia 2.
+    pub const AU2: Self = Self(Cow::Borrowed("au2"));
+    /// Australia 3.
+    pub const AU3: Self = Self(Cow::Borrowed("au3"));
+    /// Australia 4.
+    pub const AU4: Self = Self(Cow::Borrowed("au4"));
+    /// Canada 1.
+    pub const CA1: Self = Self(Cow::Borrowed("ca1"));
+    /// United Kingdom 1.
+    pub const UK1: Self = Self(Cow::Borrowed("uk1"));
+    /// United Kingdom 2.
+    pub const UK2: Self = Self(Cow::Borrowed("uk2"));
+    /// Europe 1.
+    pub const EU1: Self = Self(Cow::Borrowed("eu1"));
+
+    /// The shards the spec documents ([`facts::DOCUMENTED_SHARDS`]).
+    pub fn documented() -> impl Iterator<Item = Self> {
+        facts::DOCUMENTED_SHARDS
+            .iter()
+            .map(|name| Self(Cow::Borrowed(name)))
+    }
+
+    /// The shard of keys without a suffix ([`facts::DEFAULT_SHARD`]).
+    pub fn default_shard() -> Self {
+        Self(Cow::Borrowed(facts::DEFAULT_SHARD))
+    }
 
     /// The shard's name, as in the API key and the host name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Au1 => "au1",
-            Self::Au2 => "au2",
-            Self::Au3 => "au3",
-            Self::Au4 => "au4",
-            Self::Ca1 => "ca1",
-            Self::Uk1 => "uk1",
-            Self::Uk2 => "uk2",
-            Self::Eu1 => "eu1",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// The API's base URL on this shard, `https://api.{shard}.cliniko.com/v1`.
-    pub fn base_url(self) -> String {
-        format!("https://api.{}.cliniko.com/v1", self.as_str())
+    pub fn base_url(&self) -> String {
+        facts::SERVER_URL_TEMPLATE.replace("{shard}", self.as_str())
+    }
+}
+
+impl fmt::Debug for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Shard({})", self.as_str())
     }
 }
 
@@ -149,25 +177,30 @@ impl fmt::Display for Shard {
     }
 }
 
-/// The text is not a shard Cliniko documents.
+/// The text is not a shard name: it does not match the spec's pattern (two letters, digits).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown shard {0:?}")]
+#[error("{0:?} is not a shard name; a shard is two letters and a number, such as au1")]
 pub struct UnknownShard(String);
 
 impl FromStr for Shard {
     type Err = UnknownShard;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|shard| shard.as_str() == text)
-            .ok_or_else(|| UnknownShard(text.to_owned()))
+        static PATTERN: LazyLock<Option<regress::Regex>> =
+            LazyLock::new(|| regress::Regex::new(facts::SHARD_PATTERN).ok());
+        if let Some(known) = Self::documented().find(|shard| shard.as_str() == text) {
+            return Ok(known);
+        }
+        match &*PATTERN {
+            Some(pattern) if pattern.find(text).is_some() => Ok(Self(Cow::Owned(text.to_owned()))),
+            _ => Err(UnknownShard(text.to_owned())),
+        }
     }
 }
 
 /// The spec's pattern for `User-Agent` (`#/components/parameters/UserAgent`): a name, then an
-/// email in parentheses. A cross-crate test keeps it equal to the spec's.
-pub const USER_AGENT_PATTERN: &str = r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$";
+/// email in parentheses ([`facts::USER_AGENT_PATTERN`]).
+pub const USER_AGENT_PATTERN: &str = facts::USER_AGENT_PATTERN;
 
 /// Who is calling, as Cliniko requires: `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +241,7 @@ impl UserAgent {
 /// assert_eq!(client.base_url(), "https://api.au2.cliniko.com/v1");
 /// # Ok::<(), cliniko_client::ConfigError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
     user_agent: String,
@@ -218,6 +251,25 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     retry: RetryPolicy,
     rate_limit: Option<RateLimit>,
+    customise_http: Option<Arc<HttpCustomisation>>,
+}
+
+/// A change to the reqwest builder, applied last by [`ClientBuilder::customise_http`].
+type HttpCustomisation = dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync;
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("user_agent", &self.user_agent)
+            .field("shard", &self.shard)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("customise_http", &self.customise_http.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -231,11 +283,14 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             rate_limit: None,
+            customise_http: None,
         }
     }
 
     /// Talks to this base URL instead of the key's shard: a fake server, a proxy, a test double.
-    /// It should end in `/v1`, as in `http://127.0.0.1:8080/v1`.
+    /// It should end in `/v1`, as in `https://proxy.example.com/cliniko/v1`. Plain `http` is
+    /// accepted only for loopback hosts (`http://127.0.0.1:8080/v1`), where the key cannot be
+    /// overheard.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -271,6 +326,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Changes the reqwest builder before the client is built: proxies, root certificates, DNS,
+    /// connection pools. The API key is not in it (the client adds `Authorization` to each of its
+    /// own requests), and `User-Agent`, `Accept`, the timeouts and the redirect policy are set
+    /// before `customise` runs, so it can change them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cliniko_client::Client;
+    ///
+    /// let client = Client::builder("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2", "Really helpful app (devs@helpfulapp.com)")
+    ///     .customise_http(|http| http.pool_idle_timeout(Duration::from_secs(30)))
+    ///     .build()?;
+    /// # Ok::<(), cliniko_client::ConfigError>(())
+    /// ```
+    pub fn customise_http(
+        mut self,
+        customise: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.customise_http = Some(Arc::new(customise));
+        self
+    }
+
     /// Checks everything and builds the client.
     pub fn build(self) -> Result<Client, ConfigError> {
         let api_key = self.api_key.ok_or(ConfigError::InvalidApiKey)?;
@@ -280,23 +357,35 @@ impl ClientBuilder {
             (None, Some(shard)) => shard.base_url(),
             (None, None) => api_key.shard()?.base_url(),
         };
+        let parsed =
+            reqwest::Url::parse(&base_url).map_err(|error| ConfigError::InvalidBaseUrl {
+                reason: error.to_string(),
+            })?;
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, api_key.authorization()?);
         headers.insert(USER_AGENT, user_agent.0);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
-            .tls_version_min(reqwest::tls::Version::TLS_1_2)
             // Following a redirect to another host would hand it the key.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(ConfigError::Http)?;
+            .redirect(reqwest::redirect::Policy::none());
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        let http = http.tls_version_min(reqwest::tls::Version::TLS_1_2);
+        let http = match &self.customise_http {
+            Some(customise) => customise(http),
+            None => http,
+        };
+        let http = http.build().map_err(ConfigError::Http)?;
         Ok(Client::new_with_client(
             &base_url,
             http,
-            RequestPolicy::new(self.retry, self.rate_limit),
+            RequestPolicy::new(
+                self.retry,
+                self.rate_limit,
+                api_key.authorization()?,
+                parsed,
+            ),
         ))
     }
 }
@@ -308,7 +397,12 @@ fn parse_base_url(url: &str) -> Result<String, ConfigError> {
     };
     let parsed = reqwest::Url::parse(url).map_err(|error| invalid(&error.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("only http and https are supported"));
+        return Err(invalid(
+            "only https (or http to a loopback host) is supported",
+        ));
+    }
+    if parsed.scheme() == "http" && !is_loopback(&parsed) {
+        return Err(ConfigError::InsecureBaseUrl);
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(invalid("a base url has no query or fragment"));
@@ -317,6 +411,16 @@ fn parse_base_url(url: &str) -> Result<String, ConfigError> {
         return Err(invalid("credentials go in the api key, not the url"));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -334,7 +438,7 @@ mod tests {
             "Basic TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6"
         );
         assert!(header.is_sensitive());
-        assert_eq!(key.shard().expect("a shard"), Shard::Au2);
+        assert_eq!(key.shard().expect("a shard"), Shard::AU2);
     }
 
     #[test]
@@ -343,13 +447,25 @@ mod tests {
             ApiKey::new("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9")
                 .and_then(|key| key.shard())
                 .expect("au1"),
-            Shard::Au1
+            Shard::AU1
         );
     }
 
     #[test]
     fn every_documented_shard_is_known() {
-        for shard in Shard::ALL {
+        let constants = [
+            Shard::AU1,
+            Shard::AU2,
+            Shard::AU3,
+            Shard::AU4,
+            Shard::CA1,
+            Shard::UK1,
+            Shard::UK2,
+            Shard::EU1,
+        ];
+        assert_eq!(Shard::documented().collect::<Vec<_>>(), constants);
+        assert_eq!(Shard::default_shard(), Shard::AU1);
+        for shard in Shard::documented() {
             let key = ApiKey::new(format!("secret-{shard}")).expect("a valid key");
             assert_eq!(key.shard().expect("known"), shard);
             assert_eq!(
@@ -360,27 +476,62 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_shard_is_an_error_that_echoes_only_shard_like_suffixes() {
-        let error = ApiKey::new("secret-zz9")
+    fn a_new_shard_is_accepted_and_a_non_shard_suffix_is_refused_without_echoing_it() {
+        let shard = ApiKey::new("secret-zz9")
             .and_then(|key| key.shard())
-            .expect_err("unknown");
-        assert!(
-            matches!(&error, ConfigError::UnknownShard { shard: Some(shard) } if shard == "zz9")
-        );
+            .expect("any shard that matches the pattern");
+        assert_eq!(shard.as_str(), "zz9");
+        assert_eq!(shard.base_url(), "https://api.zz9.cliniko.com/v1");
+        let error = ApiKey::new("secret-Zz9x")
+            .and_then(|key| key.shard())
+            .expect_err("not a shard");
         assert_eq!(
             error.to_string(),
-            "the api key's suffix \"zz9\" is not a shard this client knows; \
-             pass the shard or the base url explicitly"
+            "the api key's suffix is not a shard name; pass the shard or the base url explicitly"
         );
         let error = ApiKey::new("abc-SuperSecretTail")
             .and_then(|key| key.shard())
             .expect_err("unknown");
         assert!(matches!(error, ConfigError::UnknownShard { shard: None }));
         assert!(!error.to_string().contains("SuperSecretTail"));
-        let error = Client::builder("secret-zz9", UA)
+        let error = Client::builder("secret-SuperSecretTail", UA)
             .build()
-            .expect_err("unknown shard");
+            .expect_err("not a shard");
         assert!(matches!(error, ConfigError::UnknownShard { .. }));
+        assert!("au".parse::<Shard>().is_err());
+        assert!("au1 ".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        for url in [
+            "http://127.0.0.1:9/v1",
+            "http://127.8.0.1/v1",
+            "http://localhost:8080/v1",
+            "http://[::1]:8080/v1",
+            "https://proxy.example.com/cliniko/v1",
+        ] {
+            Client::builder("secret", UA)
+                .base_url(url)
+                .build()
+                .unwrap_or_else(|error| panic!("{url}: {error}"));
+        }
+        for url in [
+            "http://api.au1.cliniko.com/v1",
+            "http://10.0.0.8/v1",
+            "http://[2001:db8::1]/v1",
+            "http://localhost.evil.example/v1",
+        ] {
+            let error = Client::builder("secret", UA)
+                .base_url(url)
+                .build()
+                .expect_err(url);
+            assert!(
+                matches!(error, ConfigError::InsecureBaseUrl),
+                "{url}: {error:?}"
+            );
+            assert!(error.to_string().contains("use https"), "{error}");
+        }
     }
 
     #[test]
@@ -391,7 +542,7 @@ mod tests {
             .expect("built");
         assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
         let client = Client::builder("secret", UA)
-            .shard(Shard::Uk2)
+            .shard(Shard::UK2)
             .build()
             .expect("built");
         assert_eq!(client.base_url(), "https://api.uk2.cliniko.com/v1");

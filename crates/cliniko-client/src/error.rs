@@ -1,12 +1,17 @@
-//! The typed errors of the client: what Cliniko refused, and why a request could not complete.
+//! The one error type of the client: what went wrong ([`ErrorKind`]), and where (the operation,
+//! its method and path, and the status and `X-Request-Id` when Cliniko answered).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use cliniko_types::ErrorResponse;
+use cliniko_types::facts::{Operation, Retry};
+use cliniko_types::{ErrorResponse, Id};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
+
+use crate::config::ConfigError;
 
 /// The longest piece of a non-JSON body kept in an error, in bytes.
 const BODY_EXCERPT_LIMIT: usize = 4096;
@@ -14,15 +19,39 @@ const BODY_EXCERPT_LIMIT: usize = 4096;
 /// The result of a call made through this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Why a call to Cliniko failed.
+/// Why a call to Cliniko failed: the [`ErrorKind`], and the operation, method, path, status and
+/// request ID it happened on.
 ///
-/// The generated builders return `progenitor_client::Error`; `?` converts it into this type, so a
-/// function returning [`Result`] can write `client.get_attendee().id(id).send().await?`.
+/// Every operation of the generated client, every stream and sync, and [`ClientBuilder::build`]
+/// (through `?`) give this one type.
+///
+/// ```
+/// # async fn run(client: cliniko_client::Client, id: cliniko_types::Id) {
+/// use cliniko_client::ErrorKind;
+///
+/// match client.get_attendee().id(id).send().await {
+///     Ok(attendee) => println!("{}", attendee.id),
+///     Err(error) if matches!(error.kind(), ErrorKind::NotFound { .. }) => println!("gone"),
+///     Err(error) => eprintln!("{error} (request id {:?})", error.request_id()),
+/// }
+/// # }
+/// ```
+///
+/// [`ClientBuilder::build`]: crate::ClientBuilder::build
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    operation: Option<&'static Operation>,
+    status: Option<StatusCode>,
+    request_id: Option<String>,
+}
+
+/// What went wrong.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// 422: Cliniko refused the body; `errors` maps each field to what is wrong with it.
-    #[error("validation failed: {}", describe_fields(.message, .errors))]
+    #[error("validation failed: {}; correct the body and send it again", describe_fields(.message, .errors))]
     Validation {
         /// Cliniko's summary, usually `Validation Failed`.
         message: String,
@@ -30,7 +59,7 @@ pub enum Error {
         errors: BTreeMap<String, String>,
     },
     /// 404: there is no such attendee, appointment or patient case (or the route is wrong).
-    #[error("not found")]
+    #[error("not found: check the id, and whether the attendee was archived")]
     NotFound {
         /// What came with the 404: JSON, or Cliniko's HTML page.
         body: ErrorBody,
@@ -48,13 +77,13 @@ pub enum Error {
         body: ErrorBody,
     },
     /// 429, still, after waiting for the reset as often as the retry policy allows.
-    #[error("rate limited{}", reset_at.map(|at| format!(" until {}", at.to_rfc3339())).unwrap_or_default())]
+    #[error("rate limited{}; slow down or allow more waits in the retry policy", reset_at.map(|at| format!(" until {}", at.to_rfc3339())).unwrap_or_default())]
     RateLimited {
         /// When Cliniko said the limit resets (`X-RateLimit-Reset`), if it said.
         reset_at: Option<DateTime<Utc>>,
     },
     /// Another documented error status (400, 413, 5xx after the retries) with Cliniko's JSON body.
-    #[error("cliniko answered {status}: {}", body.message)]
+    #[error("cliniko answered {status}: {}", body.message.to_lowercase())]
     Api {
         /// The HTTP status.
         status: StatusCode,
@@ -77,15 +106,29 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The request never got an answer: connection refused or dropped, timeout, TLS failure.
-    ///
-    /// A create (`POST /attendees`) that fails this way may or may not have been saved; it is
-    /// never retried automatically. Look for the attendee before sending it again.
-    #[error("the request to cliniko failed")]
+    /// Only reads and updates fail this way once sent; for the others see
+    /// [`OutcomeUnknown`](Self::OutcomeUnknown).
+    #[error("the request to cliniko failed; check the network and try again")]
     Transport(#[source] reqwest::Error),
-    /// A builder was given a value the spec does not allow (for example a filter that does not fit).
+    /// A create, cancel, archive or delete reached Cliniko (or may have), but the answer was a
+    /// 5xx or was lost: it may or may not have taken effect. It was not sent again, because a
+    /// second attempt could change the outcome (a second attendee, or a 404 for an archive that
+    /// worked). Read the attendee back (or list the booking's attendees, for a create) to know.
+    #[error("the outcome is unknown ({source}); {}", match attendee_id {
+        Some(id) => format!("read attendee {id} back before sending this again"),
+        None => "look for the attendee before creating it again".to_owned(),
+    })]
+    OutcomeUnknown {
+        /// The attendee the call was about, when the path names one.
+        attendee_id: Option<Id>,
+        /// The ambiguous failure: a 5xx answer, or a transport error after sending.
+        #[source]
+        source: Box<ErrorKind>,
+    },
+    /// A value the spec does not allow, refused before sending (for example `per_page` 0).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// A `links.next` that would make pagination loop, or send the key to another host.
+    /// A `links.next` that would make pagination loop.
     #[error("refusing to follow the next page link: {reason}")]
     InvalidNextLink {
         /// What is wrong with the link.
@@ -93,6 +136,207 @@ pub enum Error {
         /// The link, as Cliniko sent it.
         url: String,
     },
+    /// The client could not be built.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Error {
+    /// An error of `kind` on `operation`, before any answer.
+    pub(crate) fn new(kind: ErrorKind, operation: Option<&'static Operation>) -> Self {
+        Self {
+            kind,
+            operation,
+            status: None,
+            request_id: None,
+        }
+    }
+
+    /// Types an error response from its status, headers and whole body, for `operation`.
+    pub(crate) fn from_response(
+        operation: &'static Operation,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        path: Option<&str>,
+    ) -> Self {
+        let kind = classify(status, headers, ErrorBody::parse(headers, body));
+        Self::answered(operation, kind, status, headers, path)
+    }
+
+    /// An error for an answer: an ambiguous one (a 5xx to an operation that is not safe to repeat)
+    /// becomes [`ErrorKind::OutcomeUnknown`].
+    fn answered(
+        operation: &'static Operation,
+        kind: ErrorKind,
+        status: StatusCode,
+        headers: &HeaderMap,
+        path: Option<&str>,
+    ) -> Self {
+        let kind = if status.is_server_error() && !safe_to_repeat(operation) {
+            ErrorKind::OutcomeUnknown {
+                attendee_id: path.and_then(|path| attendee_id(operation, path)),
+                source: Box::new(kind),
+            }
+        } else {
+            kind
+        };
+        Self {
+            kind,
+            operation: Some(operation),
+            status: Some(status),
+            request_id: headers
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// A transport failure on `operation`: when the request may have reached Cliniko and the
+    /// operation is not safe to repeat, the outcome is unknown.
+    pub(crate) fn transport(operation: &'static Operation, error: reqwest::Error) -> Self {
+        if error.is_connect() || safe_to_repeat(operation) {
+            return Self::new(ErrorKind::Transport(error), Some(operation));
+        }
+        let attendee_id = error
+            .url()
+            .and_then(|url| attendee_id(operation, url.path()));
+        Self::new(
+            ErrorKind::OutcomeUnknown {
+                attendee_id,
+                source: Box::new(ErrorKind::Transport(error)),
+            },
+            Some(operation),
+        )
+    }
+
+    /// Converts what a generated builder's `send` failed with. The generated code calls this with
+    /// its operation's facts; it is not meant to be called by hand.
+    #[doc(hidden)]
+    pub fn from_generated(
+        error: progenitor_client::Error<ErrorResponse>,
+        operation: &'static Operation,
+    ) -> Self {
+        use progenitor_client::Error as Generated;
+        match error {
+            Generated::InvalidRequest(message) | Generated::Custom(message) => {
+                Self::new(ErrorKind::InvalidRequest(message), Some(operation))
+            }
+            Generated::CommunicationError(error)
+            | Generated::InvalidUpgrade(error)
+            | Generated::ResponseBodyError(error) => Self::transport(operation, error),
+            Generated::ErrorResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let kind = classify(status, &headers, ErrorBody::Json(response.into_inner()));
+                Self::answered(operation, kind, status, &headers, None)
+            }
+            Generated::InvalidResponsePayload(_, source) => {
+                Self::new(ErrorKind::InvalidPayload { source }, Some(operation))
+            }
+            Generated::UnexpectedResponse(response) => {
+                let body = response
+                    .extensions()
+                    .get::<BufferedBody>()
+                    .map(|buffered| buffered.0.clone())
+                    .unwrap_or_default();
+                let path = response
+                    .extensions()
+                    .get::<RequestPath>()
+                    .map(|path| path.0.clone());
+                Self::from_response(
+                    operation,
+                    response.status(),
+                    response.headers(),
+                    &body,
+                    path.as_deref(),
+                )
+            }
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// What went wrong, owned.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed, with its method and path template, when the error came from one.
+    pub fn operation(&self) -> Option<&'static Operation> {
+        self.operation
+    }
+
+    /// The HTTP status Cliniko answered with, when there was an answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// Cliniko's `X-Request-Id` for the answer, to quote to its support team.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Whether the call may or may not have taken effect ([`ErrorKind::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self.kind, ErrorKind::OutcomeUnknown { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        let Some(operation) = self.operation else {
+            return Ok(());
+        };
+        write!(
+            f,
+            " [{} {} {}",
+            operation.id, operation.method, operation.path
+        )?;
+        if let Some(status) = self.status {
+            write!(f, ", status {}", status.as_u16())?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", request id {id}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind, None)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Self::new(ErrorKind::Config(error), None)
+    }
+}
+
+fn safe_to_repeat(operation: &Operation) -> bool {
+    matches!(operation.retry, Retry::Always)
+}
+
+/// The attendee ID in `path`, where the operation's template (such as `/attendees/{id}/cancel`)
+/// has `{id}`; `path` may carry the base URL's prefix (`/v1`).
+fn attendee_id(operation: &Operation, path: &str) -> Option<Id> {
+    let template: Vec<&str> = operation.path.trim_matches('/').split('/').collect();
+    let index = template.iter().position(|segment| *segment == "{id}")?;
+    let actual: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let offset = actual.len().checked_sub(template.len())?;
+    actual.get(offset + index)?.parse().ok()
 }
 
 /// The body of an error response.
@@ -133,78 +377,32 @@ impl ErrorBody {
     }
 }
 
-impl Error {
-    /// Types an error response from its status, headers and whole body.
-    pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
-        Self::classify(status, headers, ErrorBody::parse(headers, body))
-    }
-
-    fn classify(status: StatusCode, headers: &HeaderMap, body: ErrorBody) -> Self {
-        match (status, body) {
-            (StatusCode::UNAUTHORIZED, body) => Self::Unauthorised { body },
-            (StatusCode::FORBIDDEN, body) => Self::Forbidden { body },
-            (StatusCode::NOT_FOUND, body) => Self::NotFound { body },
-            (StatusCode::TOO_MANY_REQUESTS, _) => Self::RateLimited {
-                reset_at: crate::policy::rate_limit_reset(headers),
-            },
-            (StatusCode::UNPROCESSABLE_ENTITY, ErrorBody::Json(json)) => Self::Validation {
-                message: json.message,
-                errors: json.errors,
-            },
-            (status, ErrorBody::Json(body)) if !status.is_success() => Self::Api { status, body },
-            (status, body) => Self::UnexpectedResponse { status, body },
-        }
-    }
-
-    /// The HTTP status Cliniko answered with, when there was an answer.
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Self::Validation { .. } => Some(StatusCode::UNPROCESSABLE_ENTITY),
-            Self::NotFound { .. } => Some(StatusCode::NOT_FOUND),
-            Self::Unauthorised { .. } => Some(StatusCode::UNAUTHORIZED),
-            Self::Forbidden { .. } => Some(StatusCode::FORBIDDEN),
-            Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
-            Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => Some(*status),
-            Self::Transport(error) => error.status(),
-            Self::InvalidPayload { .. }
-            | Self::InvalidRequest(_)
-            | Self::InvalidNextLink { .. } => None,
-        }
+fn classify(status: StatusCode, headers: &HeaderMap, body: ErrorBody) -> ErrorKind {
+    match (status, body) {
+        (StatusCode::UNAUTHORIZED, body) => ErrorKind::Unauthorised { body },
+        (StatusCode::FORBIDDEN, body) => ErrorKind::Forbidden { body },
+        (StatusCode::NOT_FOUND, body) => ErrorKind::NotFound { body },
+        (StatusCode::TOO_MANY_REQUESTS, _) => ErrorKind::RateLimited {
+            reset_at: crate::policy::rate_limit_reset(headers),
+        },
+        (StatusCode::UNPROCESSABLE_ENTITY, ErrorBody::Json(json)) => ErrorKind::Validation {
+            message: json.message,
+            errors: json.errors,
+        },
+        (status, ErrorBody::Json(body)) if !status.is_success() => ErrorKind::Api { status, body },
+        (status, body) => ErrorKind::UnexpectedResponse { status, body },
     }
 }
 
-/// The whole body of a non-success response, kept by the client's `exec` hook in the response's
-/// extensions so that an error can be typed after the generated code has taken the response.
+/// The whole body of a response, kept by the client's `exec` hook in the response's extensions
+/// so that an error can be typed after the generated code has taken the response.
 #[derive(Debug, Clone)]
 pub(crate) struct BufferedBody(pub(crate) Bytes);
 
-impl From<progenitor_client::Error<ErrorResponse>> for Error {
-    fn from(error: progenitor_client::Error<ErrorResponse>) -> Self {
-        use progenitor_client::Error as Generated;
-        match error {
-            Generated::InvalidRequest(message) | Generated::Custom(message) => {
-                Self::InvalidRequest(message)
-            }
-            Generated::CommunicationError(error)
-            | Generated::InvalidUpgrade(error)
-            | Generated::ResponseBodyError(error) => Self::Transport(error),
-            Generated::ErrorResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                Self::classify(status, &headers, ErrorBody::Json(response.into_inner()))
-            }
-            Generated::InvalidResponsePayload(_, source) => Self::InvalidPayload { source },
-            Generated::UnexpectedResponse(response) => {
-                let body = response
-                    .extensions()
-                    .get::<BufferedBody>()
-                    .map(|buffered| buffered.0.clone())
-                    .unwrap_or_default();
-                Self::from_response(response.status(), response.headers(), &body)
-            }
-        }
-    }
-}
+/// The path a response answered, kept beside [`BufferedBody`] so that an error can name the
+/// attendee.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestPath(pub(crate) Box<str>);
 
 /// `message` alone, or each field and its message.
 fn describe_fields(message: &str, errors: &BTreeMap<String, String>) -> String {
@@ -234,6 +432,7 @@ fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cliniko_types::facts::operations;
     use reqwest::header::HeaderValue;
 
     fn headers(content_type: &str) -> HeaderMap {
@@ -245,38 +444,42 @@ mod tests {
         headers
     }
 
+    fn answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        Error::from_response(&operations::GET_ATTENDEE, status, headers, body, None)
+    }
+
     #[test]
     fn a_422_lists_each_field() {
         let body =
             br#"{"message":"Validation Failed","errors":{"appointment_id":"can't be blank"}}"#;
         let error = Error::from_response(
+            &operations::CREATE_ATTENDEE,
             StatusCode::UNPROCESSABLE_ENTITY,
             &headers("application/json"),
             body,
+            Some("/v1/attendees"),
         );
-        let Error::Validation { message, errors } = &error else {
+        let ErrorKind::Validation { message, errors } = error.kind() else {
             panic!("expected a validation error, got {error:?}");
         };
         assert_eq!(message, "Validation Failed");
         assert_eq!(errors["appointment_id"], "can't be blank");
-        assert_eq!(
-            error.to_string(),
-            "validation failed: appointment_id can't be blank"
-        );
+        assert_eq!(error.operation().map(|op| op.id), Some("createAttendee"));
+        assert_eq!(error.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
     }
 
     #[test]
     fn an_html_404_keeps_its_page() {
         let page =
             b"<!DOCTYPE html><html><head><title>Not found</title></head><body></body></html>";
-        let error = Error::from_response(
+        let error = answer(
             StatusCode::NOT_FOUND,
             &headers("text/html; charset=utf-8"),
             page,
         );
-        let Error::NotFound {
+        let ErrorKind::NotFound {
             body: ErrorBody::Text { content_type, text },
-        } = &error
+        } = error.kind()
         else {
             panic!("expected a not-found error with a text body, got {error:?}");
         };
@@ -289,14 +492,14 @@ mod tests {
     fn a_429_carries_the_reset_time() {
         let mut headers = headers("application/json");
         headers.insert("x-ratelimit-reset", HeaderValue::from_static("1700000060"));
-        let error = Error::from_response(
+        let error = answer(
             StatusCode::TOO_MANY_REQUESTS,
             &headers,
             br#"{"message":"Too Many Requests"}"#,
         );
-        let Error::RateLimited {
+        let ErrorKind::RateLimited {
             reset_at: Some(reset_at),
-        } = error
+        } = error.kind()
         else {
             panic!("expected a rate-limited error with a reset time, got {error:?}");
         };
@@ -304,31 +507,52 @@ mod tests {
     }
 
     #[test]
-    fn an_undocumented_status_with_text_is_unexpected() {
+    fn a_5xx_to_a_write_is_an_unknown_outcome_naming_the_attendee() {
+        let json = headers("application/json");
+        for operation in [
+            &operations::CANCEL_ATTENDEE,
+            &operations::ARCHIVE_ATTENDEE,
+            &operations::DELETE_ATTENDEE,
+        ] {
+            let path = operation.path.replace("{id}", "1390726237298631770");
+            let error = Error::from_response(
+                operation,
+                StatusCode::GATEWAY_TIMEOUT,
+                &json,
+                b"",
+                Some(&format!("/v1{path}")),
+            );
+            let ErrorKind::OutcomeUnknown {
+                attendee_id: Some(id),
+                source,
+            } = error.kind()
+            else {
+                panic!("expected an unknown outcome, got {error:?}");
+            };
+            assert_eq!(id.get(), 1_390_726_237_298_631_770);
+            assert!(matches!(**source, ErrorKind::UnexpectedResponse { .. }));
+        }
         let error = Error::from_response(
+            &operations::CREATE_ATTENDEE,
             StatusCode::BAD_GATEWAY,
-            &headers("text/plain"),
-            b"upstream gone",
+            &json,
+            br#"{"message":"Bad Gateway"}"#,
+            Some("/v1/attendees"),
         );
         assert!(matches!(
-            &error,
-            Error::UnexpectedResponse { status, body: ErrorBody::Text { text, .. } }
-                if *status == StatusCode::BAD_GATEWAY && text == "upstream gone"
+            error.kind(),
+            ErrorKind::OutcomeUnknown {
+                attendee_id: None,
+                ..
+            }
         ));
-        assert_eq!(error.to_string(), "unexpected response 502 Bad Gateway");
-    }
-
-    #[test]
-    fn a_json_server_error_is_an_api_error() {
-        let error = Error::from_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &headers("application/json"),
-            br#"{"message":"Internal Server Error"}"#,
+        // A read that still fails after its retries is only a failure.
+        let error = answer(
+            StatusCode::BAD_GATEWAY,
+            &json,
+            br#"{"message":"Bad Gateway"}"#,
         );
-        assert_eq!(
-            error.to_string(),
-            "cliniko answered 500 Internal Server Error: Internal Server Error"
-        );
+        assert!(matches!(error.kind(), ErrorKind::Api { .. }));
     }
 
     #[test]
@@ -336,44 +560,88 @@ mod tests {
         let json = headers("application/json");
         let mut limited = json.clone();
         limited.insert("x-ratelimit-reset", HeaderValue::from_static("1700000060"));
+        limited.insert("x-request-id", HeaderValue::from_static("7f3a"));
         let errors = [
-            Error::from_response(
+            answer(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &json,
                 br#"{"message":"Validation Failed","errors":{"booking_id":"can't be blank","patient_id":"does not exist"}}"#,
             ),
-            Error::from_response(StatusCode::UNPROCESSABLE_ENTITY, &json, br#"{"message":"Validation Failed"}"#),
-            Error::from_response(StatusCode::NOT_FOUND, &headers("text/html"), b"<html></html>"),
-            Error::from_response(StatusCode::UNAUTHORIZED, &json, br#"{"message":"Unauthorized"}"#),
-            Error::from_response(StatusCode::FORBIDDEN, &json, br#"{"message":"Forbidden"}"#),
-            Error::from_response(StatusCode::TOO_MANY_REQUESTS, &limited, b""),
-            Error::from_response(StatusCode::TOO_MANY_REQUESTS, &json, b""),
-            Error::from_response(StatusCode::BAD_REQUEST, &json, br#"{"message":"Invalid filter"}"#),
-            Error::from_response(StatusCode::IM_A_TEAPOT, &headers("text/plain"), b"short and stout"),
-            Error::InvalidPayload {
-                source: serde_json::from_str::<ErrorResponse>("{").expect_err("cut short"),
-            },
-            Error::InvalidRequest("conversion to `ListAttendeesSort` for sort failed".to_owned()),
-            Error::InvalidNextLink {
-                reason: "it does not move forward, so pagination would loop",
-                url: "https://api.au1.cliniko.com/v1/attendees?page=1".to_owned(),
-            },
+            answer(StatusCode::UNPROCESSABLE_ENTITY, &json, br#"{"message":"Validation Failed"}"#),
+            answer(StatusCode::NOT_FOUND, &headers("text/html"), b"<html></html>"),
+            answer(StatusCode::UNAUTHORIZED, &json, br#"{"message":"Unauthorized"}"#),
+            answer(StatusCode::FORBIDDEN, &json, br#"{"message":"Forbidden"}"#),
+            answer(StatusCode::TOO_MANY_REQUESTS, &limited, b""),
+            answer(StatusCode::TOO_MANY_REQUESTS, &json, b""),
+            answer(StatusCode::BAD_REQUEST, &json, br#"{"message":"Invalid filter"}"#),
+            answer(StatusCode::IM_A_TEAPOT, &headers("text/plain"), b"short and stout"),
+            Error::from_response(
+                &operations::CANCEL_ATTENDEE,
+                StatusCode::GATEWAY_TIMEOUT,
+                &json,
+                b"",
+                Some("/v1/attendees/77/cancel"),
+            ),
+            Error::from_response(
+                &operations::CREATE_ATTENDEE,
+                StatusCode::BAD_GATEWAY,
+                &json,
+                b"",
+                Some("/v1/attendees"),
+            ),
+            Error::new(
+                ErrorKind::InvalidPayload {
+                    source: serde_json::from_str::<ErrorResponse>("{").expect_err("cut short"),
+                },
+                Some(&operations::LIST_ATTENDEES),
+            ),
+            Error::new(
+                ErrorKind::InvalidRequest("per_page must be from 1 to 100, not 500".to_owned()),
+                Some(&operations::LIST_ATTENDEES),
+            ),
+            Error::new(
+                ErrorKind::InvalidNextLink {
+                    reason: "it does not move forward, so pagination would loop",
+                    url: "https://api.au1.cliniko.com/v1/attendees?page=1".to_owned(),
+                },
+                Some(&operations::LIST_ATTENDEES),
+            ),
         ];
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         insta::assert_snapshot!(messages.join("\n"), @r"
-        validation failed: booking_id can't be blank; patient_id does not exist
-        validation failed: validation failed
-        not found
-        unauthorised: check the api key
-        forbidden: the key's user may not do this, or the user-agent was refused
-        rate limited until 2023-11-14T22:14:20+00:00
-        rate limited
-        cliniko answered 400 Bad Request: Invalid filter
-        unexpected response 418 I'm a teapot
-        the response body does not match the spec
-        invalid request: conversion to `ListAttendeesSort` for sort failed
-        refusing to follow the next page link: it does not move forward, so pagination would loop
+        validation failed: booking_id can't be blank; patient_id does not exist; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
+        validation failed: validation failed; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
+        not found: check the id, and whether the attendee was archived [getAttendee GET /attendees/{id}, status 404]
+        unauthorised: check the api key [getAttendee GET /attendees/{id}, status 401]
+        forbidden: the key's user may not do this, or the user-agent was refused [getAttendee GET /attendees/{id}, status 403]
+        rate limited until 2023-11-14T22:14:20+00:00; slow down or allow more waits in the retry policy [getAttendee GET /attendees/{id}, status 429, request id 7f3a]
+        rate limited; slow down or allow more waits in the retry policy [getAttendee GET /attendees/{id}, status 429]
+        cliniko answered 400 Bad Request: invalid filter [getAttendee GET /attendees/{id}, status 400]
+        unexpected response 418 I'm a teapot [getAttendee GET /attendees/{id}, status 418]
+        the outcome is unknown (unexpected response 504 Gateway Timeout); read attendee 77 back before sending this again [cancelAttendee PATCH /attendees/{id}/cancel, status 504]
+        the outcome is unknown (unexpected response 502 Bad Gateway); look for the attendee before creating it again [createAttendee POST /attendees, status 502]
+        the response body does not match the spec [listAttendees GET /attendees]
+        invalid request: per_page must be from 1 to 100, not 500 [listAttendees GET /attendees]
+        refusing to follow the next page link: it does not move forward, so pagination would loop [listAttendees GET /attendees]
         ");
+    }
+
+    #[test]
+    fn the_attendee_id_is_read_from_the_path() {
+        let cancel = &operations::CANCEL_ATTENDEE;
+        assert_eq!(
+            attendee_id(cancel, "/v1/attendees/42/cancel").map(Id::get),
+            Some(42)
+        );
+        assert_eq!(
+            attendee_id(cancel, "/proxy/v1/attendees/42/cancel").map(Id::get),
+            Some(42)
+        );
+        assert_eq!(attendee_id(cancel, "/cancel"), None);
+        assert_eq!(
+            attendee_id(&operations::CREATE_ATTENDEE, "/v1/attendees"),
+            None
+        );
     }
 
     #[test]

@@ -107,6 +107,14 @@ impl<R> Filter<R> {
         self.conditions.is_empty()
     }
 
+    /// The conditions, or why one of them cannot be sent.
+    pub(crate) fn into_conditions(self) -> Result<Vec<String>, &'static str> {
+        match self.invalid {
+            Some(reason) => Err(reason),
+            None => Ok(self.conditions),
+        }
+    }
+
     /// The conditions as the generated per-route item type, checked against the spec's pattern.
     fn into_items<T>(self) -> Result<Vec<T>, types::error::ConversionError>
     where

@@ -66,6 +66,7 @@ mod error;
 pub mod filter;
 mod paginate;
 mod policy;
+mod sync;
 
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all, unused_imports, deprecated)]
@@ -74,10 +75,14 @@ mod generated_sdk;
 pub use config::{
     ApiKey, ClientBuilder, ConfigError, Shard, USER_AGENT_PATTERN, UnknownShard, UserAgent,
 };
-pub use error::{Error, ErrorBody, Result};
+pub use error::{Error, ErrorBody, ErrorKind, Result};
 pub use generated_sdk::*;
-pub use paginate::{AttendeeStream, ListRequest};
+pub use paginate::{
+    AttendeePage, AttendeePages, AttendeeQuery, AttendeeRoute, AttendeeStream, ListFilter,
+    PageCursor,
+};
 pub use policy::{RateLimit, RequestPolicy, RetryPolicy};
+pub use sync::{AttendeeSync, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 
@@ -96,20 +101,40 @@ impl Client {
 
 /// The hand-written request policy, applied to every operation the generated code sends.
 impl ClientHooks<RequestPolicy> for Client {
+    /// Refuses a `per_page` outside the spec's range before anything is sent.
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> std::result::Result<(), progenitor_client::Error<E>> {
+        let per_page = request
+            .url()
+            .query_pairs()
+            .find(|(name, _)| name == "per_page")
+            .map(|(_, value)| value.into_owned());
+        if let Some(per_page) = per_page {
+            let value = per_page.parse::<i64>().unwrap_or(i64::MAX);
+            paginate::check_per_page(value).map_err(progenitor_client::Error::InvalidRequest)?;
+        }
+        Ok(())
+    }
+
     async fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
+        let operation = cliniko_types::facts::operation(info.operation_id);
         self.inner()
-            .execute(self.client(), request, info.operation_id)
+            .execute(self.client(), request, operation)
             .await
+            .0
     }
 
-    /// An error response whose body is not Cliniko's JSON (such as its HTML 404 page) would fail
-    /// in the generated code as an unreadable payload, losing its status; this hands it over as
-    /// an unexpected response instead, which keeps the status and, through the buffered body the
-    /// `exec` hook left in its extensions, the body.
+    /// Hands every error answer over as an unexpected response that keeps its status, headers,
+    /// and (through the extensions the `exec` hook filled) its whole body and path, so that
+    /// [`Error::from_generated`] can type it the same way whatever the generated code expected:
+    /// an HTML 404 keeps its page, and a 5xx to a cancel names the attendee.
     async fn post<E>(
         &self,
         result: &reqwest::Result<reqwest::Response>,
@@ -124,13 +149,13 @@ impl ClientHooks<RequestPolicy> for Client {
         let Some(body) = response.extensions().get::<error::BufferedBody>() else {
             return Ok(());
         };
-        if serde_json::from_slice::<cliniko_types::ErrorResponse>(&body.0).is_ok() {
-            return Ok(());
-        }
         let mut copy = http::Response::new(reqwest::Body::from(body.0.clone()));
         *copy.status_mut() = response.status();
         *copy.headers_mut() = response.headers().clone();
         copy.extensions_mut().insert(body.clone());
+        if let Some(path) = response.extensions().get::<error::RequestPath>() {
+            copy.extensions_mut().insert(path.clone());
+        }
         Err(progenitor_client::Error::UnexpectedResponse(copy.into()))
     }
 }
@@ -172,6 +197,22 @@ mod tests {
             .expect("built");
         send(&client.list_attendees().send());
         send(&client.create_attendee().send());
-        send(&client.stream_attendees(client.list_attendees()));
+        send(&client.stream_attendees(&AttendeeQuery::attendees()));
+        send(&client.sync_attendees(SyncCheckpoint::everything()));
+    }
+
+    /// Streams and syncs own their client: they outlive it and can be spawned.
+    #[test]
+    fn streams_and_syncs_are_static() {
+        fn owned<T: Send + 'static>(_: T) {}
+        let client = Client::builder("key", "App (dev@example.com)")
+            .base_url("http://127.0.0.1:9/v1")
+            .build()
+            .expect("built");
+        let stream = client.stream_attendees(&AttendeeQuery::attendees());
+        let sync = client.sync_attendees(SyncCheckpoint::everything());
+        drop(client);
+        owned(stream);
+        owned(sync);
     }
 }

@@ -1,100 +1,470 @@
-//! Pagination: a [`Stream`] of attendees that follows `links.next`, one page in memory at a time.
+//! Pagination: streams of pages and of attendees that follow `links.next` on the configured base
+//! URL, own their client (so they can be spawned), and can resume from a [`PageCursor`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use cliniko_types::{Attendee, AttendeeList};
+use chrono::{DateTime, Utc};
+use cliniko_types::facts::{self, Operation, operations};
+use cliniko_types::{Attendee, AttendeeList, Id};
 use futures::Stream;
 use progenitor_client::ClientInfo as _;
 use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
 
-use crate::{Client, Error, builder};
+use crate::error::ErrorKind;
+use crate::filter::{AttendeeLists, Filter, PatientCaseAttendees, Sort};
+use crate::policy::Waits;
+use crate::{Client, Error};
 
-type PageFuture<'a> = Pin<Box<dyn Future<Output = Result<AttendeeList, Error>> + Send + 'a>>;
+/// A list route of attendees.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttendeeRoute {
+    /// `GET /attendees`: neither cancelled nor archived (unless a `*` filter brings them in).
+    Attendees,
+    /// `GET /attendees/cancelled`.
+    Cancelled,
+    /// `GET /attendees/deleted`: the archived ones.
+    Deleted,
+    /// `GET /group_appointments/{id}/attendees`.
+    GroupAppointment(Id),
+    /// `GET /individual_appointments/{id}/attendees`.
+    IndividualAppointment(Id),
+    /// `GET /patient_cases/{id}/attendees`.
+    PatientCase(Id),
+}
 
-/// A request for the first page of a list route: any of the generated list builders, with its
-/// path ID, `per_page`, `q[]` and `sort` already set.
-pub trait ListRequest<'a>: sealed::Sealed + Send + 'a {
-    /// Sends the request for the first page.
-    fn first_page(self) -> impl Future<Output = Result<AttendeeList, Error>> + Send + 'a;
+impl AttendeeRoute {
+    /// The spec's operation for the route.
+    pub fn operation(&self) -> &'static Operation {
+        match self {
+            Self::Attendees => &operations::LIST_ATTENDEES,
+            Self::Cancelled => &operations::LIST_CANCELLED_ATTENDEES,
+            Self::Deleted => &operations::LIST_DELETED_ATTENDEES,
+            Self::GroupAppointment(_) => &operations::LIST_GROUP_APPOINTMENT_ATTENDEES,
+            Self::IndividualAppointment(_) => &operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES,
+            Self::PatientCase(_) => &operations::LIST_PATIENT_CASE_ATTENDEES,
+        }
+    }
+
+    /// The path under the base URL, such as `/attendees/cancelled`.
+    pub fn path(&self) -> String {
+        match self {
+            Self::GroupAppointment(id) => format!("/group_appointments/{id}/attendees"),
+            Self::IndividualAppointment(id) => format!("/individual_appointments/{id}/attendees"),
+            Self::PatientCase(id) => format!("/patient_cases/{id}/attendees"),
+            other => other.operation().path.to_owned(),
+        }
+    }
+}
+
+/// A filter that fits a list route: [`Filter::attendees`] or [`Filter::patient_case_attendees`].
+pub trait ListFilter: sealed::Sealed {
+    /// The conditions, or why one cannot be sent.
+    #[doc(hidden)]
+    fn into_conditions(self) -> Result<Vec<String>, &'static str>;
 }
 
 mod sealed {
     pub trait Sealed {}
 }
 
-macro_rules! list_request {
-    ($($builder:ident),*) => {
-        $(
-            impl sealed::Sealed for builder::$builder<'_> {}
-
-            impl<'a> ListRequest<'a> for builder::$builder<'a> {
-                fn first_page(self) -> impl Future<Output = Result<AttendeeList, Error>> + Send + 'a {
-                    async move { Ok(self.send().await?.into_inner()) }
-                }
-            }
-        )*
-    };
+impl sealed::Sealed for Filter<AttendeeLists> {}
+impl ListFilter for Filter<AttendeeLists> {
+    fn into_conditions(self) -> Result<Vec<String>, &'static str> {
+        Filter::into_conditions(self)
+    }
+}
+impl sealed::Sealed for Filter<PatientCaseAttendees> {}
+impl ListFilter for Filter<PatientCaseAttendees> {
+    fn into_conditions(self) -> Result<Vec<String>, &'static str> {
+        Filter::into_conditions(self)
+    }
 }
 
-list_request!(
-    ListAttendees,
-    ListDeletedAttendees,
-    ListCancelledAttendees,
-    ListGroupAppointmentAttendees,
-    ListIndividualAppointmentAttendees,
-    ListPatientCaseAttendees
-);
+/// What to list: a route, a page size, filters and a sort. Owned, so the streams made from it
+/// own everything they need.
+///
+/// ```
+/// use cliniko_client::filter::{Filter, Sort, SortField};
+/// use cliniko_client::{AttendeeQuery, AttendeeRoute};
+///
+/// let query = AttendeeQuery::new(AttendeeRoute::Cancelled)
+///     .per_page(100)
+///     .filter(Filter::attendees().patient_id().eq(7_i64))
+///     .sort(Sort::new().asc(SortField::UpdatedAt));
+/// # let _ = query;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendeeQuery {
+    route: AttendeeRoute,
+    per_page: Option<i64>,
+    conditions: Vec<String>,
+    invalid: Option<String>,
+    sort: Option<String>,
+}
+
+impl AttendeeQuery {
+    /// Every attendee of `route`, with Cliniko's default page size and order.
+    pub fn new(route: AttendeeRoute) -> Self {
+        Self {
+            route,
+            per_page: None,
+            conditions: Vec::new(),
+            invalid: None,
+            sort: None,
+        }
+    }
+
+    /// `GET /attendees`.
+    pub fn attendees() -> Self {
+        Self::new(AttendeeRoute::Attendees)
+    }
+
+    /// How many attendees a page holds, from [`facts::PER_PAGE_MIN`] to [`facts::PER_PAGE_MAX`]
+    /// (1 to 100); anything else is refused before a request is sent.
+    pub fn per_page(mut self, per_page: i64) -> Self {
+        self.per_page = Some(per_page);
+        self
+    }
+
+    /// Adds the filter's conditions (AND).
+    pub fn filter(mut self, filter: impl ListFilter) -> Self {
+        match filter.into_conditions() {
+            Ok(conditions) => self.conditions.extend(conditions),
+            Err(reason) => {
+                self.invalid.get_or_insert_with(|| reason.to_owned());
+            }
+        }
+        self
+    }
+
+    /// The order of the attendees.
+    pub fn sort(mut self, sort: Sort) -> Self {
+        self.sort = Some(sort.as_str().to_owned());
+        self
+    }
+
+    /// The route listed.
+    pub fn route(&self) -> &AttendeeRoute {
+        &self.route
+    }
+
+    /// The cursor of the first page, once the query is checked against the spec.
+    pub fn first_page(&self) -> Result<PageCursor, Error> {
+        let operation = self.route.operation();
+        let invalid =
+            |message: String| Error::new(ErrorKind::InvalidRequest(message), Some(operation));
+        if let Some(reason) = &self.invalid {
+            return Err(invalid(reason.clone()));
+        }
+        if let Some(per_page) = self.per_page {
+            check_per_page(per_page).map_err(invalid)?;
+        }
+        for condition in &self.conditions {
+            let field = condition.split(':').next().unwrap_or_default();
+            if operation.filter(field).is_none() {
+                return Err(invalid(format!(
+                    "{} does not filter on {field}; it filters on {}",
+                    operation.id,
+                    operation
+                        .filters
+                        .iter()
+                        .map(|field| field.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("page", "1");
+        if let Some(per_page) = self.per_page {
+            query.append_pair("per_page", &per_page.to_string());
+        }
+        for condition in &self.conditions {
+            query.append_pair("q[]", condition);
+        }
+        if let Some(sort) = &self.sort {
+            query.append_pair("sort", sort);
+        }
+        Ok(PageCursor {
+            route: self.route.clone(),
+            query: query.finish(),
+            page: 1,
+        })
+    }
+}
+
+/// Refuses a `per_page` outside the spec's range, with a message naming the range.
+pub(crate) fn check_per_page(per_page: i64) -> Result<(), String> {
+    if (facts::PER_PAGE_MIN..=facts::PER_PAGE_MAX).contains(&per_page) {
+        return Ok(());
+    }
+    Err(format!(
+        "per_page must be from {} to {}, not {per_page}",
+        facts::PER_PAGE_MIN,
+        facts::PER_PAGE_MAX
+    ))
+}
+
+/// Where a page is: its route and query string (`page`, `per_page`, `q[]`, `sort`), independent
+/// of the base URL. Save it to resume a stream that failed without reading its pages again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PageCursor {
+    route: AttendeeRoute,
+    query: String,
+    page: u64,
+}
+
+impl PageCursor {
+    /// The page number, counted from 1.
+    pub fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// The route.
+    pub fn route(&self) -> &AttendeeRoute {
+        &self.route
+    }
+
+    /// The cursor of the page a `links.next` names: its query on this cursor's route. The link's
+    /// host is ignored (behind a proxy it names Cliniko, not the proxy); its path must end with
+    /// the route's path, and its page must come after this one.
+    fn follow(&self, link: &str) -> Result<Self, Error> {
+        let invalid = |reason| {
+            Error::new(
+                ErrorKind::InvalidNextLink {
+                    reason,
+                    url: link.to_owned(),
+                },
+                Some(self.route.operation()),
+            )
+        };
+        let url = Url::parse(link).map_err(|_| invalid("it is not a url"))?;
+        if !url.path().ends_with(&self.route.path()) {
+            return Err(invalid("it names another route"));
+        }
+        let page = url
+            .query_pairs()
+            .find(|(name, _)| name == "page")
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+            .ok_or_else(|| invalid("it has no page number"))?;
+        if page <= self.page {
+            return Err(invalid(
+                "it does not move forward, so pagination would loop",
+            ));
+        }
+        Ok(Self {
+            route: self.route.clone(),
+            query: url.query().unwrap_or_default().to_owned(),
+            page,
+        })
+    }
+}
+
+/// One page of a list route.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AttendeePage {
+    /// The attendees on the page.
+    pub attendees: Vec<Attendee>,
+    /// How many attendees match, over all pages, when the page was read.
+    pub total_entries: u64,
+    /// This page.
+    pub cursor: PageCursor,
+    /// The next page, if there is one.
+    pub next: Option<PageCursor>,
+    /// The server's clock when it answered (its `Date` header).
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// Fetches one page under the client's request policy.
+pub(crate) async fn fetch_page(
+    client: &Client,
+    cursor: PageCursor,
+) -> (Result<AttendeePage, Error>, Waits) {
+    let operation = cursor.route.operation();
+    let url = format!(
+        "{}{}?{}",
+        client.baseurl(),
+        cursor.route.path(),
+        cursor.query
+    );
+    let request = match client.client().get(url).build() {
+        Ok(request) => request,
+        Err(error) => return (Err(Error::transport(operation, error)), Waits::default()),
+    };
+    let path = request.url().path().to_owned();
+    let (result, waits) = client
+        .inner()
+        .execute(client.client(), request, Some(operation))
+        .await;
+    (read_page(result, operation, &path, cursor).await, waits)
+}
+
+async fn read_page(
+    result: reqwest::Result<reqwest::Response>,
+    operation: &'static Operation,
+    path: &str,
+    cursor: PageCursor,
+) -> Result<AttendeePage, Error> {
+    let response = result.map_err(|error| Error::transport(operation, error))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| Error::transport(operation, error))?;
+    if status != StatusCode::OK {
+        return Err(Error::from_response(
+            operation,
+            status,
+            &headers,
+            &body,
+            Some(path),
+        ));
+    }
+    let list: AttendeeList = serde_json::from_slice(&body)
+        .map_err(|source| Error::new(ErrorKind::InvalidPayload { source }, Some(operation)))?;
+    let next = match &list.links.next {
+        Some(link) => Some(cursor.follow(link)?),
+        None => None,
+    };
+    Ok(AttendeePage {
+        attendees: list.attendees,
+        total_entries: u64::try_from(list.total_entries).unwrap_or_default(),
+        cursor,
+        next,
+        answered_at: crate::policy::server_date(&headers),
+    })
+}
+
+type PageFuture = Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
 
 impl Client {
-    /// Streams every attendee the list request matches, following `links.next` page by page.
+    /// Streams the pages of `query`, following `links.next`. The stream owns a clone of the
+    /// client, so it can be handed to `tokio::spawn`.
+    pub fn attendee_pages(&self, query: &AttendeeQuery) -> AttendeePages {
+        match query.first_page() {
+            Ok(cursor) => self.resume_attendee_pages(cursor),
+            Err(error) => AttendeePages {
+                client: self.clone(),
+                next: None,
+                fetching: None,
+                failed: Some(error),
+            },
+        }
+    }
+
+    /// Streams pages from `cursor` on: the first page not read yet of a stream that failed.
+    pub fn resume_attendee_pages(&self, cursor: PageCursor) -> AttendeePages {
+        AttendeePages {
+            client: self.clone(),
+            next: Some(cursor),
+            fetching: None,
+            failed: None,
+        }
+    }
+
+    /// Streams every attendee `query` matches, page by page, one page in memory at a time.
     ///
-    /// Only one page is held at a time. The page size is the request's `per_page` (Cliniko's
-    /// default is 50, its most 100); [`AttendeeStream::limit`] stops early. A `next` link that
-    /// does not move forward, or that leaves the client's host, ends the stream with
-    /// [`Error::InvalidNextLink`] rather than looping or sending the API key elsewhere.
+    /// A `next` link is followed by its query on the configured base URL (so paging works
+    /// behind a proxy, and never contacts another host); one that does not move forward ends the
+    /// stream with [`ErrorKind::InvalidNextLink`]. After an error, [`AttendeeStream::cursor`] is
+    /// the page to resume from with [`Client::resume_attendees`].
     ///
     /// ```no_run
     /// # async fn run(client: cliniko_client::Client) -> cliniko_client::Result<()> {
+    /// use cliniko_client::AttendeeQuery;
     /// use futures::TryStreamExt as _;
     ///
-    /// let mut attendees = client.stream_attendees(client.list_attendees().per_page(100)).limit(500);
+    /// let mut attendees = client.stream_attendees(&AttendeeQuery::attendees().per_page(100)).limit(500);
     /// while let Some(attendee) = attendees.try_next().await? {
     ///     println!("{}", attendee.id);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn stream_attendees<'a>(&'a self, request: impl ListRequest<'a>) -> AttendeeStream<'a> {
-        AttendeeStream {
-            client: self,
-            fetching: Some(Box::pin(request.first_page())),
-            next: None,
-            page: Vec::new().into_iter(),
-            page_number: None,
-            remaining: None,
-            finished: false,
+    pub fn stream_attendees(&self, query: &AttendeeQuery) -> AttendeeStream {
+        AttendeeStream::new(self.attendee_pages(query))
+    }
+
+    /// Streams attendees from `cursor` on.
+    pub fn resume_attendees(&self, cursor: PageCursor) -> AttendeeStream {
+        AttendeeStream::new(self.resume_attendee_pages(cursor))
+    }
+}
+
+/// The pages of a list route. Made by [`Client::attendee_pages`].
+#[must_use = "a stream does nothing until polled"]
+pub struct AttendeePages {
+    client: Client,
+    /// The page to fetch next (while it is being fetched, too).
+    next: Option<PageCursor>,
+    fetching: Option<PageFuture>,
+    /// An error found before any request, reported on the first poll.
+    failed: Option<Error>,
+}
+
+impl std::fmt::Debug for AttendeePages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendeePages")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttendeePages {
+    /// The page this stream reads next: after an error, the page that failed. `None` once the
+    /// last page was read.
+    pub fn cursor(&self) -> Option<&PageCursor> {
+        self.next.as_ref()
+    }
+}
+
+impl Stream for AttendeePages {
+    type Item = Result<AttendeePage, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(error) = this.failed.take() {
+            return Poll::Ready(Some(Err(error)));
         }
+        if this.fetching.is_none() {
+            let Some(cursor) = this.next.clone() else {
+                return Poll::Ready(None);
+            };
+            let client = this.client.clone();
+            this.fetching = Some(Box::pin(async move { fetch_page(&client, cursor).await }));
+        }
+        let Some(fetching) = this.fetching.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let (outcome, _) = ready!(fetching.as_mut().poll(cx));
+        this.fetching = None;
+        Poll::Ready(Some(outcome.map(|page| {
+            this.next = page.next.clone();
+            page
+        })))
     }
 }
 
 /// The attendees of a list route, page after page. Made by [`Client::stream_attendees`].
 #[must_use = "a stream does nothing until polled"]
-pub struct AttendeeStream<'a> {
-    client: &'a Client,
-    fetching: Option<PageFuture<'a>>,
-    next: Option<String>,
+pub struct AttendeeStream {
+    pages: AttendeePages,
     page: std::vec::IntoIter<Attendee>,
-    /// The `page` of the last page fetched, which each `next` must exceed.
-    page_number: Option<u64>,
+    total_entries: Option<u64>,
     remaining: Option<u64>,
     finished: bool,
 }
 
-impl std::fmt::Debug for AttendeeStream<'_> {
+impl std::fmt::Debug for AttendeeStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AttendeeStream")
-            .field("next", &self.next)
+            .field("next", &self.pages.next)
             .field("buffered", &self.page.len())
             .field("remaining", &self.remaining)
             .field("finished", &self.finished)
@@ -102,46 +472,36 @@ impl std::fmt::Debug for AttendeeStream<'_> {
     }
 }
 
-impl AttendeeStream<'_> {
+impl AttendeeStream {
+    fn new(pages: AttendeePages) -> Self {
+        Self {
+            pages,
+            page: Vec::new().into_iter(),
+            total_entries: None,
+            remaining: None,
+            finished: false,
+        }
+    }
+
     /// Stops after `count` attendees, without fetching pages beyond them.
     pub fn limit(mut self, count: u64) -> Self {
         self.remaining = Some(count);
         self
     }
 
-    /// Takes a fetched page: its attendees, and its `next` link once checked.
-    fn accept(&mut self, list: AttendeeList) {
-        if self.page_number.is_none() {
-            self.page_number = Some(page_of(&list.links.self_).unwrap_or(1));
-        }
-        self.page = list.attendees.into_iter();
-        self.next = list.links.next;
+    /// How many attendees match, from the latest page read.
+    pub fn total_entries(&self) -> Option<u64> {
+        self.total_entries
     }
 
-    /// Checks a `next` link before it is followed: same origin as the client, and a later page.
-    fn check_next(&mut self, next: &str) -> Result<(), Error> {
-        let invalid = |reason| Error::InvalidNextLink {
-            reason,
-            url: next.to_owned(),
-        };
-        let url = Url::parse(next).map_err(|_| invalid("it is not a url"))?;
-        let base = Url::parse(self.client.baseurl())
-            .map_err(|_| invalid("the client's base url does not parse"))?;
-        if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
-            return Err(invalid("it leaves the client's base url"));
-        }
-        let page = page_of(next).ok_or_else(|| invalid("it has no page number"))?;
-        if self.page_number.is_some_and(|current| page <= current) {
-            return Err(invalid(
-                "it does not move forward, so pagination would loop",
-            ));
-        }
-        self.page_number = Some(page);
-        Ok(())
+    /// The page to resume from with [`Client::resume_attendees`] once the attendees already
+    /// yielded are handled: after an error, the page that failed.
+    pub fn cursor(&self) -> Option<&PageCursor> {
+        self.pages.cursor()
     }
 }
 
-impl Stream for AttendeeStream<'_> {
+impl Stream for AttendeeStream {
     type Item = Result<Attendee, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -156,101 +516,81 @@ impl Stream for AttendeeStream<'_> {
                 }
                 return Poll::Ready(Some(Ok(attendee)));
             }
-            if let Some(fetching) = &mut this.fetching {
-                let outcome = ready!(fetching.as_mut().poll(cx));
-                this.fetching = None;
-                match outcome {
-                    Ok(list) => this.accept(list),
-                    Err(error) => {
-                        this.finished = true;
-                        return Poll::Ready(Some(Err(error)));
-                    }
+            match ready!(Pin::new(&mut this.pages).poll_next(cx)) {
+                Some(Ok(page)) => {
+                    this.total_entries = Some(page.total_entries);
+                    this.page = page.attendees.into_iter();
                 }
-                continue;
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => {
+                    this.finished = true;
+                    return Poll::Ready(None);
+                }
             }
-            let Some(next) = this.next.take() else {
-                this.finished = true;
-                return Poll::Ready(None);
-            };
-            if let Err(error) = this.check_next(&next) {
-                this.finished = true;
-                return Poll::Ready(Some(Err(error)));
-            }
-            this.fetching = Some(Box::pin(fetch_page(this.client, next)));
         }
     }
-}
-
-/// Fetches the page a `next` link names, under the client's request policy.
-async fn fetch_page(client: &Client, url: String) -> Result<AttendeeList, Error> {
-    let request = client.client().get(url).build().map_err(Error::Transport)?;
-    let response = client
-        .inner()
-        .execute(client.client(), request, "list_attendees_next_page")
-        .await
-        .map_err(Error::Transport)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(Error::Transport)?;
-    if status != StatusCode::OK {
-        return Err(Error::from_response(status, &headers, &body));
-    }
-    serde_json::from_slice(&body).map_err(|source| Error::InvalidPayload { source })
-}
-
-/// The `page` query parameter of a link.
-fn page_of(link: &str) -> Option<u64> {
-    let url = Url::parse(link).ok()?;
-    url.query_pairs()
-        .find(|(name, _)| name == "page")
-        .and_then(|(_, value)| value.parse().ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_page_number_is_read_from_the_link() {
-        assert_eq!(
-            page_of("https://api.au1.cliniko.com/v1/attendees?page=3&per_page=100"),
-            Some(3)
-        );
-        assert_eq!(
-            page_of("https://api.au1.cliniko.com/v1/attendees?per_page=100&page=12"),
-            Some(12)
-        );
-        assert_eq!(page_of("https://api.au1.cliniko.com/v1/attendees"), None);
-        assert_eq!(page_of("not a link"), None);
-    }
-
-    fn stream(client: &Client) -> AttendeeStream<'_> {
-        let mut stream = client.stream_attendees(client.list_attendees());
-        stream.fetching = None;
-        stream.page_number = Some(2);
-        stream
+    fn cursor(page: u64) -> PageCursor {
+        PageCursor {
+            route: AttendeeRoute::Attendees,
+            query: format!("page={page}&per_page=100"),
+            page,
+        }
     }
 
     #[test]
-    fn next_links_must_move_forward_on_the_same_host() {
-        let client = Client::builder("key", "App (dev@example.com)")
-            .base_url("https://api.au1.cliniko.com/v1")
-            .build()
-            .expect("built");
-        let mut attendees = stream(&client);
-        attendees
-            .check_next("https://api.au1.cliniko.com/v1/attendees?page=3")
+    fn next_links_must_move_forward_on_the_same_route() {
+        let current = cursor(2);
+        let next = current
+            .follow("https://api.au1.cliniko.com/v1/attendees?page=3&per_page=100")
             .expect("forward");
+        assert_eq!(next.page(), 3);
+        assert_eq!(next.query, "page=3&per_page=100");
+        // Another host (Cliniko's own, behind a proxy) is fine: only the query is used.
+        current
+            .follow("https://elsewhere.example.com/v1/attendees?page=3")
+            .expect("the query is followed on the configured base url");
         for (link, reason) in [
-            ("https://api.au1.cliniko.com/v1/attendees?page=3", "loop"),
+            ("https://api.au1.cliniko.com/v1/attendees?page=2", "loop"),
             ("https://api.au1.cliniko.com/v1/attendees?page=1", "loop"),
-            ("https://evil.example.com/v1/attendees?page=9", "leaves"),
-            ("http://api.au1.cliniko.com/v1/attendees?page=9", "leaves"),
-            ("https://api.au1.cliniko.com/v2/attendees?page=9", "leaves"),
+            (
+                "https://api.au1.cliniko.com/v1/attendees/cancelled?page=9",
+                "another route",
+            ),
             ("https://api.au1.cliniko.com/v1/attendees", "no page"),
+            ("not a link", "not a url"),
         ] {
-            let error = attendees.check_next(link).expect_err(link);
+            let error = current.follow(link).expect_err(link);
             assert!(error.to_string().contains(reason), "{link}: {error}");
         }
+    }
+
+    #[test]
+    fn a_query_is_checked_against_the_spec_before_sending() {
+        for per_page in [0, 101, -1] {
+            let error = AttendeeQuery::attendees()
+                .per_page(per_page)
+                .first_page()
+                .expect_err("out of range");
+            assert!(
+                error.to_string().contains("per_page must be from 1 to 100"),
+                "{error}"
+            );
+        }
+        let cursor = AttendeeQuery::new(AttendeeRoute::Cancelled)
+            .per_page(100)
+            .filter(Filter::attendees().patient_id().eq(7_i64))
+            .first_page()
+            .expect("valid");
+        assert_eq!(
+            cursor.query,
+            "page=1&per_page=100&q%5B%5D=patient_id%3A%3D7"
+        );
+        assert_eq!(cursor.route().path(), "/attendees/cancelled");
     }
 }

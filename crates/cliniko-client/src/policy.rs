@@ -1,16 +1,20 @@
-//! What happens around each request: the optional client-side rate limiter, waiting out a 429
-//! until `X-RateLimit-Reset`, and retrying idempotent requests after a 5xx or a lost connection.
+//! The request policy every operation goes through: authentication, pacing to a rate limit,
+//! waiting out a 429 until `X-RateLimit-Reset` by the server's clock, and retrying only what cannot
+//! change the outcome.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::HeaderMap;
-use reqwest::{Method, Request, Response, StatusCode};
+use cliniko_types::facts::{self, Operation, Retry};
+use reqwest::header::{AUTHORIZATION, DATE, HeaderMap, HeaderValue};
+use reqwest::{Request, Response, StatusCode, Url};
+use tokio::time::Instant;
+use tracing::Instrument as _;
 
-use crate::error::BufferedBody;
+use crate::error::{BufferedBody, RequestPath};
 
 /// The header in which Cliniko names the UNIX second at which its rate limit resets.
 const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
@@ -21,12 +25,11 @@ const RESET_JITTER: Duration = Duration::from_millis(250);
 
 /// How often, and how patiently, requests are tried again.
 ///
-/// Every request is tried again after a 429 (Cliniko did not act on it) and when the connection
-/// could not even be opened. After a 5xx, reads, updates, cancels and archives are tried again, but
-/// never a create (`POST /attendees`). When the answer is lost after the request went out (a
-/// dropped connection, a body cut short, a timeout), only reads and updates are tried again: a
-/// repeated cancel or archive would be refused as already done, and a repeated create could add
-/// the patient twice, so those errors are returned for the caller to check.
+/// Retries never change the outcome of a call. Every request is sent again after a 429 (Cliniko
+/// did not act on it) and when the connection could not even be opened. After a 5xx, or when the
+/// answer is lost once the request went out, only the operations the spec marks as safe to repeat
+/// (reads and updates, [`Retry::Always`]) are sent again; a create, cancel, archive or delete is
+/// not, and the caller gets [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_retries: u32,
@@ -58,8 +61,8 @@ impl RetryPolicy {
         }
     }
 
-    /// How many times an idempotent request is retried after a 5xx or a connection failure
-    /// (default 3).
+    /// How many times a request is retried after a 5xx or a connection failure, where retrying
+    /// is safe (default 3).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
@@ -74,14 +77,14 @@ impl RetryPolicy {
     }
 
     /// How many times one request waits for the rate limit to reset before
-    /// [`Error::RateLimited`](crate::Error::RateLimited) is returned (default 3).
+    /// [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) is returned (default 3).
     pub fn max_rate_limit_waits(mut self, waits: u32) -> Self {
         self.max_rate_limit_waits = waits;
         self
     }
 
     /// The longest wait for a reset that the client accepts (default 65 s); a reset further away
-    /// is returned as [`Error::RateLimited`](crate::Error::RateLimited) at once.
+    /// is returned as [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) at once.
     pub fn max_rate_limit_wait(mut self, wait: Duration) -> Self {
         self.max_rate_limit_wait = wait;
         self
@@ -97,50 +100,167 @@ impl RetryPolicy {
     }
 }
 
-/// A client-side limit on how fast requests leave, shared by every clone of a client.
+/// A client-side limit: at most `requests` requests start in any window of `window`, counted
+/// from the very first request and shared by every clone of the client and every task using it.
+///
+/// It keeps a log of the last `requests` start times (a sliding-window log), so unlike a token
+/// bucket it never lets a full burst and its refill through in the same window.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+/// use cliniko_client::RateLimit;
+///
+/// assert_eq!(RateLimit::CLINIKO.requests(), 200);
+/// assert_eq!(RateLimit::CLINIKO.window(), Duration::from_secs(60));
+/// let scaled = RateLimit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(2));
+/// assert_eq!(scaled.window(), Duration::from_secs(2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
-    per_minute: NonZeroU32,
+    requests: NonZeroU32,
+    window: Duration,
 }
 
 impl RateLimit {
-    /// Cliniko's own limit: 200 requests per minute per user.
+    /// Cliniko's own limit: 200 requests in any minute, per user.
     pub const CLINIKO: Self = Self {
-        per_minute: NonZeroU32::new(200).expect("200 is not zero"),
+        requests: NonZeroU32::new(facts::RATE_LIMIT_REQUESTS).expect("the limit is not zero"),
+        window: Duration::from_secs(facts::RATE_LIMIT_WINDOW_SECONDS as u64),
     };
 
-    /// At most `requests` per minute, in bursts of up to `requests`.
+    /// At most `requests` in any 60 seconds.
     pub fn per_minute(requests: NonZeroU32) -> Self {
+        Self::new(requests, Duration::from_secs(60))
+    }
+
+    /// At most `requests` in any `window`: a shorter window runs tests against a scaled fake in
+    /// seconds. A zero window is taken as one millisecond.
+    pub fn new(requests: NonZeroU32, window: Duration) -> Self {
         Self {
-            per_minute: requests,
+            requests,
+            window: window.max(Duration::from_millis(1)),
         }
+    }
+
+    /// How many requests may start in one window.
+    pub fn requests(&self) -> u32 {
+        self.requests.get()
+    }
+
+    /// The window's length.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 }
 
+/// The start times of the last `requests` requests, shared by clones of a client.
+#[derive(Debug)]
+pub(crate) struct SlidingWindow {
+    limit: RateLimit,
+    starts: Mutex<VecDeque<Instant>>,
+}
+
+impl SlidingWindow {
+    fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            starts: Mutex::new(VecDeque::with_capacity(limit.requests() as usize)),
+        }
+    }
+
+    /// Books the earliest start, no sooner than `now`, that keeps every window within the limit,
+    /// and returns it. Starts are booked in order, so waiting tasks go first come, first served.
+    fn reserve(&self, now: Instant) -> Instant {
+        let mut starts = self
+            .starts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let limit = self.limit.requests() as usize;
+        let mut start = starts.back().map_or(now, |last| now.max(*last));
+        if starts.len() >= limit {
+            // The request `limit` starts back must have left the window before this one starts.
+            start = start.max(starts[starts.len() - limit] + self.limit.window);
+        }
+        starts.push_back(start);
+        while starts.len() > limit {
+            starts.pop_front();
+        }
+        start
+    }
+
+    /// Waits for this request's turn and returns how long that took.
+    async fn acquire(&self) -> Duration {
+        let now = Instant::now();
+        let start = self.reserve(now);
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
+        start - now
+    }
+}
+
+/// How the policy got a response: the waits and retries along the way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Waits {
+    /// Time spent waiting for the client's own rate limit.
+    pub(crate) pacing: Duration,
+    /// How many 429 answers were waited out.
+    pub(crate) rate_limited: u32,
+    /// Time spent waiting for Cliniko's rate limit to reset.
+    pub(crate) rate_limit_wait: Duration,
+    /// How many retries after a 5xx or a connection failure.
+    pub(crate) retries: u32,
+}
+
 /// The client's request policy: what the `ClientHooks` implementation of [`Client`](crate::Client)
-/// applies to every request. Built by [`ClientBuilder`](crate::ClientBuilder).
-#[derive(Debug, Clone)]
+/// applies to every request. Built by [`ClientBuilder`](crate::ClientBuilder). Its clones share the
+/// rate limit.
+#[derive(Clone)]
 pub struct RequestPolicy {
     retry: RetryPolicy,
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Option<Arc<SlidingWindow>>,
+    /// `Authorization`, marked sensitive; added to each request here rather than to the HTTP
+    /// client's default headers, so that no reqwest client this crate hands out carries the key.
+    authorization: HeaderValue,
+    /// The configured base URL: the key goes only to its origin.
+    base_url: Url,
+}
+
+impl std::fmt::Debug for RequestPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestPolicy")
+            .field("retry", &self.retry)
+            .field(
+                "rate_limit",
+                &self.limiter.as_ref().map(|limiter| limiter.limit),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one attempt came back with.
 enum Attempt {
     /// A whole response, its body already read.
     Answered(Response),
-    /// No response: the connection could not be opened.
+    /// No response: the connection could not be opened, so Cliniko never saw the request.
     NotSent(reqwest::Error),
     /// The request may have reached Cliniko, but the answer was lost or cut short.
     Lost(reqwest::Error),
 }
 
 impl RequestPolicy {
-    pub(crate) fn new(retry: RetryPolicy, rate_limit: Option<RateLimit>) -> Self {
+    pub(crate) fn new(
+        retry: RetryPolicy,
+        rate_limit: Option<RateLimit>,
+        authorization: HeaderValue,
+        base_url: Url,
+    ) -> Self {
         Self {
             retry,
-            limiter: rate_limit
-                .map(|limit| Arc::new(RateLimiter::direct(Quota::per_minute(limit.per_minute)))),
+            limiter: rate_limit.map(|limit| Arc::new(SlidingWindow::new(limit))),
+            authorization,
+            base_url,
         }
     }
 
@@ -149,85 +269,139 @@ impl RequestPolicy {
         &self.retry
     }
 
-    /// Sends `request` under this policy and returns the final response with its body read.
-    ///
-    /// `operation` is the spec's operation (progenitor's name for it); it decides whether the
-    /// request may be repeated after Cliniko may have seen it.
+    /// The client-side rate limit in force, if any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.limiter.as_ref().map(|limiter| limiter.limit)
+    }
+
+    /// Sends `request` for `operation` under this policy, and returns the final response with its
+    /// body read (kept in its extensions for the error path), and the waits along the way.
     pub(crate) async fn execute(
         &self,
         http: &reqwest::Client,
-        request: Request,
-        operation: &'static str,
-    ) -> reqwest::Result<Response> {
-        let repeat = Repeat::of(request.method(), operation);
+        mut request: Request,
+        operation: Option<&'static Operation>,
+    ) -> (reqwest::Result<Response>, Waits) {
+        // The key goes only to the configured origin, whatever URL a request was built with.
+        if request.url().origin() == self.base_url.origin() {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, self.authorization.clone());
+        }
+        let retry = operation.map_or(Retry::OnlyIfNotSent, |operation| operation.retry);
+        let operation_id = operation.map_or("unknown", |operation| operation.id);
         let method = request.method().clone();
         let path = request.url().path().to_owned();
-        let mut retries = 0;
-        let mut rate_limit_waits = 0;
+        let mut waits = Waits::default();
         let mut pending = request;
+        let mut attempt_number = 0u32;
         loop {
+            attempt_number += 1;
             let spare = pending.try_clone();
             if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
+                let waited = limiter.acquire().await;
+                if !waited.is_zero() {
+                    tracing::debug!(
+                        operation = operation_id,
+                        %method,
+                        path,
+                        wait_ms = waited.as_millis() as u64,
+                        "waiting for the client's rate limit"
+                    );
+                }
+                waits.pacing += waited;
             }
-            let attempt = send(http, pending).await;
+            let span = tracing::info_span!(
+                "cliniko.request",
+                operation = operation_id,
+                %method,
+                path,
+                attempt = attempt_number,
+                status = tracing::field::Empty,
+                request_id = tracing::field::Empty,
+                elapsed_ms = tracing::field::Empty,
+            );
+            let started = Instant::now();
+            let attempt = send(http, pending, &path).instrument(span.clone()).await;
+            span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            if let Attempt::Answered(response) = &attempt {
+                span.record("status", response.status().as_u16());
+                if let Some(id) = response
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|value| value.to_str().ok())
+                {
+                    span.record("request_id", id);
+                }
+            }
+            let safe_to_repeat = matches!(retry, Retry::Always);
             let wait = match &attempt {
                 Attempt::Answered(response)
                     if response.status() == StatusCode::TOO_MANY_REQUESTS =>
                 {
-                    let wait = wait_for_reset(response.headers());
-                    (rate_limit_waits < self.retry.max_rate_limit_waits
+                    let wait = wait_for_reset(response.headers(), SystemTime::now());
+                    (waits.rate_limited < self.retry.max_rate_limit_waits
                         && wait <= self.retry.max_rate_limit_wait)
-                        .then(|| {
-                            rate_limit_waits += 1;
-                            wait + RESET_JITTER.mul_f64(fastrand::f64())
-                        })
+                        .then(|| wait + RESET_JITTER.mul_f64(fastrand::f64()))
                 }
                 Attempt::Answered(response) if response.status().is_server_error() => {
-                    (repeat != Repeat::OnlyIfUnseen && retries < self.retry.max_retries)
-                        .then(|| self.retry.backoff_before(retries))
+                    (safe_to_repeat && waits.retries < self.retry.max_retries)
+                        .then(|| self.retry.backoff_before(waits.retries))
                 }
                 Attempt::Answered(_) => None,
-                Attempt::NotSent(_) => {
-                    (retries < self.retry.max_retries).then(|| self.retry.backoff_before(retries))
-                }
-                Attempt::Lost(_) => (repeat == Repeat::Always && retries < self.retry.max_retries)
-                    .then(|| self.retry.backoff_before(retries)),
+                Attempt::NotSent(_) => (waits.retries < self.retry.max_retries)
+                    .then(|| self.retry.backoff_before(waits.retries)),
+                Attempt::Lost(_) => (safe_to_repeat && waits.retries < self.retry.max_retries)
+                    .then(|| self.retry.backoff_before(waits.retries)),
             };
-            match (wait, spare) {
-                (Some(wait), Some(spare)) => {
-                    let why = match &attempt {
+            let (Some(wait), Some(spare)) = (wait, spare) else {
+                return match attempt {
+                    Attempt::Answered(response) => (Ok(response), waits),
+                    Attempt::NotSent(error) | Attempt::Lost(error) => {
+                        tracing::debug!(operation = operation_id, %method, path, error = %error, "failed");
+                        (Err(error), waits)
+                    }
+                };
+            };
+            match &attempt {
+                Attempt::Answered(response)
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    waits.rate_limited += 1;
+                    waits.rate_limit_wait += wait;
+                    tracing::debug!(
+                        operation = operation_id,
+                        %method,
+                        path,
+                        wait_ms = wait.as_millis() as u64,
+                        "rate limited: waiting for the reset"
+                    );
+                }
+                attempt => {
+                    waits.retries += 1;
+                    let why = match attempt {
                         Attempt::Answered(response) => response.status().to_string(),
                         Attempt::NotSent(error) | Attempt::Lost(error) => error.to_string(),
                     };
-                    if !matches!(&attempt, Attempt::Answered(r) if r.status() == StatusCode::TOO_MANY_REQUESTS)
-                    {
-                        retries += 1;
-                    }
-                    tracing::debug!(%method, path, operation, why, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
-                    pending = spare;
-                }
-                _ => {
-                    return match attempt {
-                        Attempt::Answered(response) => {
-                            tracing::trace!(%method, path, operation, status = response.status().as_u16(), "answered");
-                            Ok(response)
-                        }
-                        Attempt::NotSent(error) | Attempt::Lost(error) => {
-                            tracing::debug!(%method, path, operation, error = %error, "failed");
-                            Err(error)
-                        }
-                    };
+                    tracing::debug!(
+                        operation = operation_id,
+                        %method,
+                        path,
+                        why,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
                 }
             }
+            tokio::time::sleep(wait).await;
+            pending = spare;
         }
     }
 }
 
 /// One attempt: sends the request and reads the whole body, so that a body cut short is seen
 /// here, where the request can still be retried, rather than in the generated code.
-async fn send(http: &reqwest::Client, request: Request) -> Attempt {
+async fn send(http: &reqwest::Client, request: Request, path: &str) -> Attempt {
     let response = match http.execute(request).await {
         Ok(response) => response,
         Err(error) if error.is_connect() => return Attempt::NotSent(error),
@@ -244,36 +418,11 @@ async fn send(http: &reqwest::Client, request: Request) -> Attempt {
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;
-    // Kept for the error path: a status the generated code does not expect (even a 2xx) reaches
-    // `Error::from` as a response whose body can no longer be read.
+    // Kept for the error path: the generated code reads the body of the statuses it expects, and
+    // an error needs the body and the path (for the attendee's ID) whatever the status was.
     rebuilt.extensions_mut().insert(BufferedBody(body));
+    rebuilt.extensions_mut().insert(RequestPath(path.into()));
     Attempt::Answered(Response::from(rebuilt))
-}
-
-/// When a request may be sent again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    /// Reads, and updates that set the same values again: any time.
-    Always,
-    /// Cancels, archives and deletes: the state converges, but a repeat after one that went through
-    /// is refused (already cancelled, not found), so not once the request may have been acted on.
-    UnlessAnswerLost,
-    /// Creates: only when Cliniko is known not to have seen the request.
-    OnlyIfUnseen,
-}
-
-impl Repeat {
-    fn of(method: &Method, operation: &str) -> Self {
-        match *method {
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT => Self::Always,
-            Method::PATCH if operation == "update_attendee" => Self::Always,
-            Method::DELETE => Self::UnlessAnswerLost,
-            _ if matches!(operation, "cancel_attendee" | "archive_attendee") => {
-                Self::UnlessAnswerLost
-            }
-            _ => Self::OnlyIfUnseen,
-        }
-    }
 }
 
 /// When Cliniko's rate limit resets, from `X-RateLimit-Reset` (UNIX seconds).
@@ -288,54 +437,28 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(seconds, 0)
 }
 
-/// How long until the rate limit resets; a second when Cliniko did not say.
-fn wait_for_reset(headers: &HeaderMap) -> Duration {
+/// The server's clock when it answered: the response's `Date` header (RFC 9110's IMF-fixdate).
+pub(crate) fn server_date(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let text = headers.get(DATE)?.to_str().ok()?;
+    DateTime::parse_from_rfc2822(text.trim())
+        .ok()
+        .map(|date| date.with_timezone(&Utc))
+}
+
+/// How long until the rate limit resets, measured on the server's clock: `X-RateLimit-Reset`
+/// less the response's `Date` (the local clock may be far off). Without `Date`, the local clock
+/// stands in; without a reset, a second.
+fn wait_for_reset(headers: &HeaderMap, local_now: SystemTime) -> Duration {
     let Some(reset) = rate_limit_reset(headers) else {
         return Duration::from_secs(1);
     };
-    let reset = UNIX_EPOCH + Duration::from_secs(reset.timestamp().max(0).unsigned_abs());
-    reset
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO)
+    let now = server_date(headers).unwrap_or_else(|| DateTime::<Utc>::from(local_now));
+    (reset - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn each_operation_has_its_repeat_rule() {
-        assert_eq!(Repeat::of(&Method::GET, "list_attendees"), Repeat::Always);
-        assert_eq!(
-            Repeat::of(&Method::GET, "list_attendees_next_page"),
-            Repeat::Always
-        );
-        assert_eq!(
-            Repeat::of(&Method::PUT, "update_attendee_via_put"),
-            Repeat::Always
-        );
-        assert_eq!(
-            Repeat::of(&Method::PATCH, "update_attendee"),
-            Repeat::Always
-        );
-        assert_eq!(
-            Repeat::of(&Method::DELETE, "delete_attendee"),
-            Repeat::UnlessAnswerLost
-        );
-        assert_eq!(
-            Repeat::of(&Method::PATCH, "cancel_attendee"),
-            Repeat::UnlessAnswerLost
-        );
-        assert_eq!(
-            Repeat::of(&Method::POST, "archive_attendee"),
-            Repeat::UnlessAnswerLost
-        );
-        assert_eq!(
-            Repeat::of(&Method::POST, "create_attendee"),
-            Repeat::OnlyIfUnseen
-        );
-    }
 
     #[test]
     fn backoff_stays_under_its_exponential_cap() {
@@ -348,41 +471,81 @@ mod tests {
     }
 
     #[test]
-    fn the_reset_header_is_read_as_unix_seconds() {
+    fn the_reset_is_measured_against_the_servers_date() {
         let mut headers = HeaderMap::new();
+        let local = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(rate_limit_reset(&headers), None);
-        assert_eq!(wait_for_reset(&headers), Duration::from_secs(1));
-        headers.insert(RATE_LIMIT_RESET, HeaderValue::from_static("1700000060"));
-        assert_eq!(
-            rate_limit_reset(&headers).map(|at| at.timestamp()),
-            Some(1_700_000_060)
+        assert_eq!(wait_for_reset(&headers, local), Duration::from_secs(1));
+        headers.insert(RATE_LIMIT_RESET, HeaderValue::from_static("1000000003"));
+        // No Date: the local clock, on which the reset is long past.
+        assert_eq!(wait_for_reset(&headers, local), Duration::ZERO);
+        // 1000000000 is Sun, 09 Sep 2001 01:46:40 GMT: three seconds before the reset.
+        headers.insert(
+            DATE,
+            HeaderValue::from_static("Sun, 09 Sep 2001 01:46:40 GMT"),
         );
-        // A reset in the past means no wait at all.
-        assert_eq!(wait_for_reset(&headers), Duration::ZERO);
+        assert_eq!(wait_for_reset(&headers, local), Duration::from_secs(3));
         headers.insert(RATE_LIMIT_RESET, HeaderValue::from_static("soon"));
         assert_eq!(rate_limit_reset(&headers), None);
     }
 
+    fn window(requests: u32, window: Duration) -> SlidingWindow {
+        SlidingWindow::new(RateLimit::new(
+            NonZeroU32::new(requests).expect("not zero"),
+            window,
+        ))
+    }
+
     #[test]
-    fn the_limiter_allows_a_minute_of_requests_at_once_and_is_shared_by_clones() {
+    fn no_window_ever_holds_more_than_the_limit() {
+        let limiter = window(10, Duration::from_secs(60));
+        let t0 = Instant::now();
+        // Twenty-five requests asked for at once, then a few later.
+        let mut starts: Vec<Instant> = (0..25).map(|_| limiter.reserve(t0)).collect();
+        starts.extend((0..5).map(|i| limiter.reserve(t0 + Duration::from_secs(200 + i))));
+        assert_eq!(starts[9], t0, "the first ten start at once");
+        assert_eq!(
+            starts[10],
+            t0 + Duration::from_secs(60),
+            "the eleventh waits a whole window, not six seconds"
+        );
+        for (i, start) in starts.iter().enumerate() {
+            let in_window = starts
+                .iter()
+                .filter(|other| **other >= *start && **other < *start + Duration::from_secs(60))
+                .count();
+            assert!(
+                in_window <= 10,
+                "{in_window} requests in the window from request {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_limit_is_shared_by_clones_of_the_policy() {
+        let limit = RateLimit::new(NonZeroU32::new(2).expect("two"), Duration::from_secs(5));
         let policy = RequestPolicy::new(
             RetryPolicy::default(),
-            Some(RateLimit::per_minute(NonZeroU32::new(3).expect("three"))),
+            Some(limit),
+            HeaderValue::from_static("Basic eDo="),
+            Url::parse("https://api.au1.cliniko.com/v1").expect("a url"),
         );
         let copy = policy.clone();
-        let limiter = policy.limiter.as_ref().expect("a limiter");
-        assert!(limiter.check().is_ok());
-        assert!(limiter.check().is_ok());
-        let shared = copy.limiter.as_ref().expect("a limiter");
-        assert!(shared.check().is_ok(), "the clone draws on the same three");
-        assert!(
-            limiter.check().is_err(),
-            "the fourth request of the minute waits"
-        );
-        assert!(
-            RequestPolicy::new(RetryPolicy::default(), None)
-                .limiter
-                .is_none()
+        let now = Instant::now();
+        let first = policy.limiter.as_ref().expect("a limiter");
+        let second = copy.limiter.as_ref().expect("a limiter");
+        assert_eq!(first.reserve(now), now);
+        assert_eq!(second.reserve(now), now);
+        assert_eq!(first.reserve(now), now + Duration::from_secs(5));
+        assert_eq!(policy.rate_limit(), Some(limit));
+    }
+
+    #[test]
+    fn the_documented_limit_is_the_specs() {
+        assert_eq!(RateLimit::CLINIKO.requests(), facts::RATE_LIMIT_REQUESTS);
+        assert_eq!(
+            RateLimit::CLINIKO.window().as_secs(),
+            u64::from(facts::RATE_LIMIT_WINDOW_SECONDS)
         );
     }
 

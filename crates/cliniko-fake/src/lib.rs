@@ -33,6 +33,7 @@ mod store;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -49,12 +50,15 @@ use crate::store::Store;
 /// The API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "fake-api-key";
 /// The spec's pattern for `User-Agent` (`#/components/parameters/UserAgent`); a request whose
-/// `User-Agent` does not match it is refused with 403. A cross-crate test keeps it equal to the spec's.
-pub const USER_AGENT_PATTERN: &str = r"^\S.* \([^\s()@]+@[^\s()@]+\.[^\s()@]+\)$";
+/// `User-Agent` does not match it is refused with 403.
+pub const USER_AGENT_PATTERN: &str = cliniko_types::facts::USER_AGENT_PATTERN;
 /// How many attendees are seeded when no count is configured.
 pub const DEFAULT_ATTENDEES: usize = 100;
-/// Cliniko's rate limit: requests per minute per key.
-pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 200;
+/// Cliniko's rate limit: requests per window (a minute) per key.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = cliniko_types::facts::RATE_LIMIT_REQUESTS;
+/// The window Cliniko's rate limit counts requests in: a minute.
+pub const DEFAULT_RATE_LIMIT_WINDOW: Duration =
+    Duration::from_secs(cliniko_types::facts::RATE_LIMIT_WINDOW_SECONDS as u64);
 /// The largest request body accepted when no limit is configured (1 MiB); larger ones get 413.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -93,6 +97,7 @@ pub struct FakeClinikoBuilder {
     seed: u64,
     attendees: usize,
     rate_limit_per_minute: Option<u32>,
+    rate_limit_window: Duration,
     faults: Faults,
     listen: SocketAddr,
     max_body_bytes: usize,
@@ -105,6 +110,7 @@ impl std::fmt::Debug for FakeClinikoBuilder {
             .field("seed", &self.seed)
             .field("attendees", &self.attendees)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_window", &self.rate_limit_window)
             .field("faults", &self.faults)
             .field("listen", &self.listen)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -119,6 +125,7 @@ impl Default for FakeClinikoBuilder {
             seed: 0,
             attendees: DEFAULT_ATTENDEES,
             rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            rate_limit_window: DEFAULT_RATE_LIMIT_WINDOW,
             faults: Faults::default(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -145,9 +152,21 @@ impl FakeClinikoBuilder {
         self
     }
 
-    /// Requests per minute per key before 429, or `None` for no limit; default 200.
+    /// Requests per window (a minute, unless [`rate_limit_window`](Self::rate_limit_window)
+    /// says otherwise) per key before 429, or `None` for no limit; default 200.
+    ///
+    /// The limit is a sliding window, as Cliniko's: a request is refused when the limit's worth
+    /// of requests were admitted in the window before it, and `X-RateLimit-Reset` names the UNIX
+    /// second (rounded up) by which the oldest of them leaves the window.
     pub fn rate_limit_per_minute(mut self, limit: Option<u32>) -> Self {
         self.rate_limit_per_minute = limit;
+        self
+    }
+
+    /// The length of the rate limit's window; default a minute. A shorter one scales the limit
+    /// down so that tests of pacing run in seconds.
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.rate_limit_window = window;
         self
     }
 
@@ -190,7 +209,7 @@ impl FakeClinikoBuilder {
             store: RwLock::new(Store::from_sorted(records)),
             fixtures,
             faults: FaultState::new(self.faults, self.seed),
-            rate_limiter: RateLimiter::new(self.rate_limit_per_minute),
+            rate_limiter: RateLimiter::new(self.rate_limit_per_minute, self.rate_limit_window),
             counts: RequestCounts::default(),
             max_body_bytes: self.max_body_bytes,
             fallback_host: local_addr.to_string(),

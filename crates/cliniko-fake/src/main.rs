@@ -23,9 +23,13 @@ struct Cli {
     /// The one API key accepted (the Basic user name; the password is ignored).
     #[arg(long, env = "CLINIKO_FAKE_API_KEY", default_value = cliniko_fake::DEFAULT_API_KEY, hide_env_values = true, hide_default_value = true)]
     api_key: String,
-    /// Requests per minute per key before 429; 0 means no limit.
+    /// Requests per window per key before 429; 0 means no limit.
     #[arg(long, value_name = "N", default_value_t = cliniko_fake::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     rate_limit: u32,
+    /// The rate limit's sliding window in milliseconds (Cliniko's is a minute); shorter runs
+    /// tests of pacing in seconds.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    rate_limit_window_ms: u64,
     /// The largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = cliniko_fake::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         .seed(cli.random_seed)
         .attendees(cli.seed)
         .rate_limit_per_minute((cli.rate_limit > 0).then_some(cli.rate_limit))
+        .rate_limit_window(Duration::from_millis(cli.rate_limit_window_ms))
         .max_body_bytes(cli.max_body_bytes)
         .faults(faults)
         .start()

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -237,7 +237,7 @@ async fn front_door(
             dropper.notify_one();
             return std::future::pending().await;
         }
-        Verdict::RateLimited => rate_limited(unix_now().max(0) as u64 + 1),
+        Verdict::RateLimited => rate_limited(reset_after(Duration::from_secs(1))),
         Verdict::ServerError(503) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
         }
@@ -291,9 +291,17 @@ fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     }
     shared
         .rate_limiter
-        .admit(unix_now().max(0) as u64)
+        .admit(Instant::now())
         .err()
-        .map(rate_limited)
+        .map(|wait| rate_limited(reset_after(wait)))
+}
+
+/// The UNIX second by which `wait` from now has passed: `X-RateLimit-Reset` is in whole seconds,
+/// so it is rounded up, never promising a reset before it happens.
+fn reset_after(wait: Duration) -> u64 {
+    let at = SystemTime::now() + wait;
+    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0)
 }
 
 fn authorised(api_key: &str, headers: &HeaderMap) -> bool {

@@ -302,3 +302,37 @@ async fn the_default_limit_is_200_a_minute() {
     assert!(statuses[..200].iter().all(|s| *s == 404));
     assert_eq!(statuses[200], 429);
 }
+
+/// The window slides: a request is admitted when the oldest of the last `limit` requests has left
+/// the window, not when a fixed window starting at the first request resets. A fixed window would
+/// admit all three requests sent just after the first window ends.
+#[tokio::test]
+async fn the_rate_limit_is_a_sliding_window_of_configurable_length() {
+    let window = std::time::Duration::from_millis(1_500);
+    let h = Harness::with(
+        builder()
+            .rate_limit_per_minute(Some(3))
+            .rate_limit_window(window),
+    )
+    .await;
+    let start = std::time::Instant::now();
+    assert_eq!(h.get("/attendees/1").await.status, 404);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(h.get("/attendees/1").await.status, 404);
+    assert_eq!(h.get("/attendees/1").await.status, 404);
+    assert_eq!(
+        h.get("/attendees/1").await.status,
+        429,
+        "three in the window"
+    );
+    tokio::time::sleep_until((start + window + std::time::Duration::from_millis(150)).into()).await;
+    let statuses = [
+        h.get("/attendees/1").await.status,
+        h.get("/attendees/1").await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [404, 429],
+        "only the first request has left the window"
+    );
+}
