@@ -8,6 +8,7 @@ use cliniko_spec::{SchemaOptions, SchemaValidator, Spec, SpecError};
 use serde_json::Value;
 
 use crate::recording::{Body, Exchange, RecordedResponse};
+use crate::request::RequestSpec;
 use crate::round_trip::TypedSchema;
 use crate::violation::Violation;
 
@@ -61,6 +62,10 @@ pub struct Verdict {
     pub status: u16,
     /// Every violation found; empty when the exchange conforms.
     pub violations: Vec<Violation>,
+    /// What is wrong with a request that the server rejected (a documented 4xx, or another
+    /// error): the expected answer to an invalid request, so notes rather than violations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Violation>,
 }
 
 impl Verdict {
@@ -88,12 +93,13 @@ struct Operation {
     segments: Vec<Segment>,
     literals: usize,
     responses: Vec<(String, ResponseSpec)>,
+    request: RequestSpec,
 }
 
 #[derive(Debug, Clone)]
 enum Segment {
     Literal(String),
-    Parameter,
+    Parameter(String),
 }
 
 #[derive(Debug)]
@@ -155,7 +161,7 @@ impl Checker {
             let segments: Vec<Segment> = split_path(template)
                 .map(|segment| {
                     if segment.starts_with('{') && segment.ends_with('}') {
-                        Segment::Parameter
+                        Segment::Parameter(segment[1..segment.len() - 1].to_owned())
                     } else {
                         Segment::Literal(segment.to_owned())
                     }
@@ -184,6 +190,29 @@ impl Checker {
                     );
                     responses.push((status.clone(), compiler.response(&at, response)?));
                 }
+                let mut answers: Vec<String> = Vec::new();
+                for (_, response) in &responses {
+                    for media in &response.content {
+                        if !answers.contains(&media.media_type) {
+                            answers.push(media.media_type.clone());
+                        }
+                    }
+                }
+                let listed_fields = responses
+                    .iter()
+                    .filter(|(status, _)| status.starts_with('2'))
+                    .flat_map(|(_, response)| &response.content)
+                    .filter_map(|media| media.schema.as_deref())
+                    .find_map(|validator| listed_fields(validator.json_schema()));
+                let request = RequestSpec::compile(
+                    &mut compiler,
+                    &item_pointer,
+                    item,
+                    &pointer,
+                    operation,
+                    answers,
+                    listed_fields,
+                )?;
                 operations.push(Operation {
                     id: operation
                         .get("operationId")
@@ -196,6 +225,7 @@ impl Checker {
                     segments: segments.clone(),
                     literals,
                     responses,
+                    request,
                 });
             }
         }
@@ -242,6 +272,7 @@ impl Checker {
             operation: None,
             status,
             violations: Vec::new(),
+            notes: Vec::new(),
         };
         let Some(operation) = self.find(&verdict.method, &verdict.path) else {
             verdict.violations.push(Violation::UnknownOperation {
@@ -251,6 +282,28 @@ impl Checker {
             return verdict;
         };
         verdict.operation = Some(operation.id.clone());
+
+        // Requests are checked as schemathesis' negative-data checks read them: an invalid
+        // request that is refused is the expected answer (a note); one that succeeds means the
+        // server and the spec disagree on what is valid.
+        let mut problems = Vec::new();
+        operation.request.check(
+            &exchange.request,
+            &operation.path_values(&verdict.path),
+            &mut problems,
+        );
+        if !problems.is_empty() {
+            if (200..300).contains(&status) {
+                verdict.violations.push(Violation::AcceptedInvalidRequest {
+                    status,
+                    problems: problems.len(),
+                });
+                verdict.violations.append(&mut problems);
+            } else {
+                verdict.notes = problems;
+            }
+        }
+
         match operation.response(status) {
             Some(response) => {
                 self.check_response(response, &exchange.response, &mut verdict.violations)
@@ -395,8 +448,20 @@ impl Operation {
                 .zip(segments)
                 .all(|(expected, found)| match expected {
                     Segment::Literal(literal) => literal == found,
-                    Segment::Parameter => !found.is_empty(),
+                    Segment::Parameter(_) => !found.is_empty(),
                 })
+    }
+
+    /// The path parameters of a path this operation matches, by name.
+    fn path_values<'p>(&'p self, path: &'p str) -> Vec<(&'p str, &'p str)> {
+        self.segments
+            .iter()
+            .zip(split_path(path))
+            .filter_map(|(segment, found)| match segment {
+                Segment::Parameter(name) => Some((name.as_str(), found)),
+                Segment::Literal(_) => None,
+            })
+            .collect()
     }
 
     /// The response documented for a status: the exact code, then its class (`5XX`), then `default`.
@@ -416,7 +481,7 @@ impl Operation {
     }
 }
 
-struct Compiler<'s> {
+pub(crate) struct Compiler<'s> {
     spec: &'s Spec,
     options: CheckOptions,
     cache: HashMap<(String, bool), Arc<SchemaValidator>>,
@@ -488,8 +553,13 @@ impl<'s> Compiler<'s> {
         Ok(ResponseSpec { headers, content })
     }
 
+    /// Whether schemas are compiled in strict mode.
+    pub(crate) fn strict(&self) -> bool {
+        self.options.strict
+    }
+
     /// Follows `$ref`s (a few levels at most, so that a loop cannot hang the checker).
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         pointer: &str,
         mut value: &'s Value,
@@ -517,7 +587,7 @@ impl<'s> Compiler<'s> {
         })
     }
 
-    fn validator(
+    pub(crate) fn validator(
         &mut self,
         pointer: &str,
         schema: &Value,
@@ -595,16 +665,78 @@ fn body_length(body: &Body) -> Option<usize> {
 }
 
 /// The media type of a `Content-Type` value, without parameters, in lower case.
-fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+pub(crate) fn media_type(content_type: &str) -> String {
+    match content_type.trim().parse::<mime::Mime>() {
+        Ok(mime) => mime.essence_str().to_ascii_lowercase(),
+        Err(_) => content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    }
 }
 
-fn is_json(media_type: &str) -> bool {
+/// The properties a (translated) JSON Schema names, through `allOf`, `anyOf` and `oneOf`.
+pub(crate) fn schema_properties(schema: &Value) -> Vec<(&str, &Value)> {
+    let mut out = Vec::new();
+    collect_properties(schema, &mut out, 0);
+    out
+}
+
+fn collect_properties<'v>(schema: &'v Value, out: &mut Vec<(&'v str, &'v Value)>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    for (name, property) in schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if !out.iter().any(|(seen, _)| *seen == name.as_str()) {
+            out.push((name.as_str(), property));
+        }
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        for branch in schema
+            .get(keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            collect_properties(branch, out, depth + 1);
+        }
+    }
+}
+
+/// The `items` schema of an array schema, through `allOf`, `anyOf` and `oneOf`.
+pub(crate) fn schema_items(schema: &Value) -> Option<&Value> {
+    if let Some(items) = schema.get("items") {
+        return Some(items);
+    }
+    ["allOf", "anyOf", "oneOf"].iter().find_map(|keyword| {
+        schema
+            .get(*keyword)
+            .and_then(Value::as_array)?
+            .iter()
+            .find_map(schema_items)
+    })
+}
+
+/// The property names of the items a list response holds (`attendees: [Attendee]`).
+fn listed_fields(schema: &Value) -> Option<std::collections::BTreeSet<String>> {
+    schema_properties(schema).into_iter().find_map(|(_, property)| {
+        let items = schema_items(property)?;
+        let fields: std::collections::BTreeSet<String> = schema_properties(items)
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        (!fields.is_empty()).then_some(fields)
+    })
+}
+
+pub(crate) fn is_json(media_type: &str) -> bool {
     media_type == "application/json" || media_type.ends_with("+json")
 }
 

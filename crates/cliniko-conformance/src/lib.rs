@@ -90,6 +90,7 @@ mod check;
 pub mod live;
 mod recording;
 mod report;
+mod request;
 mod round_trip;
 pub mod scrub;
 mod violation;
@@ -100,4 +101,4 @@ pub use recording::{
     read_recording, recording_from_value,
 };
 pub use report::{ExchangeReport, Outcome, Report, Summary};
-pub use violation::{Violation, ViolationKind};
+pub use violation::{RequestPart, Violation, ViolationKind};

@@ -7,9 +7,18 @@
 //! `User-Agent`. With [`LiveOptions::provoke_limits`] it also sends an oversized body (413) and
 //! requests until it is rate limited (429); leave that off against a real account.
 //!
-//! Every exchange is scrubbed (see [`crate::scrub`]) before it is checked, reported or written, so
-//! neither the API key nor personal data can reach a report or a recording. The scenario creates
-//! and changes attendees: run it against a test account or a fake server.
+//! Every exchange is checked as the server sent it, then scrubbed (see [`crate::scrub`]) before it
+//! is written, so that a violation in a field the scrubber replaces is still reported, and neither
+//! the API key nor personal data reaches a recording. Violation messages are scrubbed of the key
+//! too.
+//!
+//! The scenario creates and changes attendees. It does so only against a loopback server (a fake)
+//! or with [`LiveOptions::allow_writes`]; [`LiveOptions::read_only`] runs only the `GET` routes
+//! wherever the server is.
+//!
+//! A run fails closed: [`LiveReport::outcome`] is a failure when a step meant to succeed was
+//! answered 401 or 403 (a wrong key), when a planned step did not run, and when the server could
+//! not be reached.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::check::Checker;
 use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse};
-use crate::report::{ExchangeReport, Report};
+use crate::report::{ExchangeReport, Outcome, Report};
 use crate::scrub::Scrubber;
 
 /// What a live run needs.
@@ -41,6 +50,11 @@ pub struct LiveOptions {
     pub patient_id: Option<String>,
     /// Show progress on standard error (only shown when it is a terminal).
     pub progress: bool,
+    /// Run only the `GET` routes, whatever the server.
+    pub read_only: bool,
+    /// Run the writing steps (create, update, cancel, archive, delete) against a server that is
+    /// not on a loopback address; without it they run only against loopback (a fake).
+    pub allow_writes: bool,
 }
 
 impl std::fmt::Debug for LiveOptions {
@@ -53,6 +67,8 @@ impl std::fmt::Debug for LiveOptions {
             .field("provoke_limits", &self.provoke_limits)
             .field("group_appointment_id", &self.group_appointment_id)
             .field("patient_id", &self.patient_id)
+            .field("read_only", &self.read_only)
+            .field("allow_writes", &self.allow_writes)
             .finish()
     }
 }
@@ -95,6 +111,48 @@ pub struct LiveReport {
     pub skipped: Vec<(String, String)>,
     /// Steps whose request got no answer (connection refused, reset, timed out), with the error.
     pub failed: Vec<(String, String)>,
+    /// Steps meant to succeed that the server refused with 401 or 403, with the status.
+    pub refused: Vec<(String, u16)>,
+    /// What the run left out on purpose, and why (`--read-only`, a server that is not loopback).
+    pub notes: Vec<String>,
+}
+
+impl LiveReport {
+    /// Every reason the run failed besides the violations: steps refused with 401 or 403, planned
+    /// steps that did not run, steps without an answer. Each names its step.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (step, status) in &self.refused {
+            out.push(format!(
+                "step `{step}` was meant to succeed and was answered {status}: {}",
+                if *status == 401 {
+                    "the API key was refused (is CLINIKO_API_KEY right, and for this shard?)"
+                } else {
+                    "the key's user may not do this, or the User-Agent was refused"
+                }
+            ));
+        }
+        for (step, why) in &self.skipped {
+            out.push(format!("step `{step}` did not run: {why}"));
+        }
+        for (step, error) in &self.failed {
+            out.push(format!("step `{step}` got no answer: {error}"));
+        }
+        out
+    }
+
+    /// How the run ends: [`Outcome::Unreadable`] (exit 2) when the server could not be reached
+    /// or nothing was checked, [`Outcome::Violations`] (exit 1) on a violation, a refused or
+    /// a skipped step, [`Outcome::Conforms`] (exit 0) otherwise.
+    pub fn outcome(&self) -> Outcome {
+        if !self.failed.is_empty() || self.report.exchanges.is_empty() {
+            Outcome::Unreadable
+        } else if !self.refused.is_empty() || !self.skipped.is_empty() {
+            Outcome::Violations
+        } else {
+            self.report.outcome()
+        }
+    }
 }
 
 struct Session<'a> {
@@ -106,6 +164,8 @@ struct Session<'a> {
     planned: usize,
     done: usize,
     progress: bool,
+    /// Whether the writing steps run.
+    writes: bool,
 }
 
 /// Which credentials and headers a request goes with.
@@ -141,15 +201,30 @@ pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport,
             source,
         })?;
     }
+    let loopback = is_loopback(&options.base_url);
+    let writes = !options.read_only && (options.allow_writes || loopback);
+    let mut notes = Vec::new();
+    if options.read_only {
+        notes.push("read-only: only the GET routes were run".to_owned());
+    } else if !writes {
+        notes.push(format!(
+            "{} is not a loopback address: the writing steps (create, update, cancel, archive, delete) were not run; pass --allow-writes to run them against a test account",
+            host_of(&options.base_url)
+        ));
+    }
     let mut session = Session {
         client,
         options,
         checker,
-        scrubber: Scrubber::new(&options.api_key).with_origin(origin_of(&options.base_url)),
-        out: LiveReport::default(),
+        scrubber: Scrubber::new(&options.api_key).with_origin(&origin_of(&options.base_url)),
+        out: LiveReport {
+            notes,
+            ..LiveReport::default()
+        },
         planned: PLANNED_STEPS + if options.provoke_limits { 2 } else { 0 },
         done: 0,
         progress: options.progress && std::io::stderr().is_terminal(),
+        writes,
     };
     session.scenario().await?;
     if session.progress {
@@ -316,6 +391,9 @@ impl Session<'_> {
         )
         .await?;
 
+        if !self.writes {
+            return self.error_paths(&base, None).await;
+        }
         let (Some(group), Some(patient)) = (group, patient_id) else {
             for step in [
                 "create",
@@ -423,40 +501,9 @@ impl Session<'_> {
 
     async fn error_paths(&mut self, base: &str, some_id: Option<&str>) -> Result<(), LiveError> {
         let attendees = format!("{base}/attendees");
-        self.send_json(
-            "create without a booking or patient",
-            reqwest::Method::POST,
-            &attendees,
-            &json!({}),
-            Some(422),
-        )
-        .await?;
-        let id = some_id.unwrap_or("9223372036854775807");
-        self.send_json(
-            "cancel without a reason",
-            reqwest::Method::PATCH,
-            &format!("{attendees}/{id}/cancel"),
-            &json!({}),
-            None,
-        )
-        .await?;
-        self.send_json(
-            "update a missing attendee",
-            reqwest::Method::PATCH,
-            &format!("{attendees}/9223372036854775807"),
-            &json!({ "arrived": true }),
-            Some(404),
-        )
-        .await?;
-        self.request(Request {
-            step: "create with a malformed body",
-            method: reqwest::Method::POST,
-            url: attendees.clone(),
-            body: Some(b"{\"booking_id\":".to_vec()),
-            credentials: Credentials::Valid,
-            expected: Some(400),
-        })
-        .await?;
+        if self.writes {
+            self.invalid_writes(&attendees, some_id).await?;
+        }
         self.get(
             "filter on an unknown field",
             &format!("{attendees}?q%5B%5D=colour:%3Dred"),
@@ -484,6 +531,56 @@ impl Session<'_> {
         if !self.options.provoke_limits {
             return Ok(());
         }
+        if self.writes {
+            self.oversized_body(&attendees).await?;
+        }
+        self.rate_limit(&attendees).await
+    }
+
+    /// Requests that write, each invalid: the server should refuse every one.
+    async fn invalid_writes(
+        &mut self,
+        attendees: &str,
+        some_id: Option<&str>,
+    ) -> Result<(), LiveError> {
+        self.send_json(
+            "create without a booking or patient",
+            reqwest::Method::POST,
+            attendees,
+            &json!({}),
+            Some(422),
+        )
+        .await?;
+        let id = some_id.unwrap_or("9223372036854775807");
+        self.send_json(
+            "cancel without a reason",
+            reqwest::Method::PATCH,
+            &format!("{attendees}/{id}/cancel"),
+            &json!({}),
+            None,
+        )
+        .await?;
+        self.send_json(
+            "update a missing attendee",
+            reqwest::Method::PATCH,
+            &format!("{attendees}/9223372036854775807"),
+            &json!({ "arrived": true }),
+            Some(404),
+        )
+        .await?;
+        self.request(Request {
+            step: "create with a malformed body",
+            method: reqwest::Method::POST,
+            url: attendees.to_owned(),
+            body: Some(b"{\"booking_id\":".to_vec()),
+            credentials: Credentials::Valid,
+            expected: Some(400),
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn oversized_body(&mut self, attendees: &str) -> Result<(), LiveError> {
         let notes = "x".repeat(12 * 1024 * 1024);
         let step = "create with an oversized body";
         let body = json!({ "booking_id": "1", "patient_id": "1", "notes": notes });
@@ -491,7 +588,7 @@ impl Session<'_> {
             .request(Request {
                 step,
                 method: reqwest::Method::POST,
-                url: attendees.clone(),
+                url: attendees.to_owned(),
                 body: Some(body.to_string().into_bytes()),
                 credentials: Credentials::Valid,
                 expected: Some(413),
@@ -502,8 +599,12 @@ impl Session<'_> {
         if status == 0
             && let Some((_, error)) = self.out.failed.pop()
         {
-            self.skip(step, &format!("the server closed the connection without an answer the client could read ({error})"));
+            self.out.notes.push(format!("step `{step}`: the server closed the connection without an answer the client could read ({error}); HTTP allows that for an oversized body"));
         }
+        Ok(())
+    }
+
+    async fn rate_limit(&mut self, attendees: &str) -> Result<(), LiveError> {
         for _ in 0..300 {
             let (status, _) = self
                 .exchange(
@@ -663,8 +764,9 @@ impl Session<'_> {
                 body: recorded_body(&bytes),
             },
         };
+        // The check sees what the server sent; only what is written or reported is scrubbed.
+        let verdict = self.scrubber.verdict(self.checker.check(&exchange));
         let scrubbed = self.scrubber.exchange(&exchange);
-        let verdict = self.checker.check(&scrubbed);
         let file = match &self.options.record_dir {
             Some(dir) => {
                 let sequence = self.out.report.exchanges.len() + 1;
@@ -675,6 +777,11 @@ impl Session<'_> {
             }
             None => format!("live:{step}"),
         };
+        if request.expected.is_some_and(|expected| (200..300).contains(&expected))
+            && matches!(status, 401 | 403)
+        {
+            self.out.refused.push((step.clone(), status));
+        }
         if let Some(expected) = request.expected
             && expected != status
         {
@@ -725,13 +832,58 @@ fn link_id(attendee: &Value, pointer: &str) -> Option<String> {
     (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())).then(|| last.to_owned())
 }
 
-/// `scheme://host:port` of a URL.
-fn origin_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(at) => match url[at + 3..].find('/') {
-            Some(slash) => &url[..at + 3 + slash],
-            None => url,
-        },
-        None => "",
+/// `scheme://host:port` of a URL; empty when it is not an absolute URL.
+fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => parsed.origin().ascii_serialization(),
+        _ => String::new(),
+    }
+}
+
+/// The host a base URL names, for messages.
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|parsed| parsed.host_str().map(str::to_owned))
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// Whether a base URL names this machine: `localhost`, or an address in 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    match parsed.host() {
+        Some(url::Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost")
+                || domain.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        assert!(is_loopback("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback("http://127.8.9.10/v1"));
+        assert!(is_loopback("http://localhost:1/v1"));
+        assert!(is_loopback("http://[::1]:8080/v1"));
+        assert!(!is_loopback("https://api.au1.cliniko.com/v1"));
+        assert!(!is_loopback("http://10.0.0.1/v1"));
+        assert!(!is_loopback("http://127.0.0.1.nip.io/v1"));
+        assert!(!is_loopback("not a url"));
+    }
+
+    #[test]
+    fn origins_keep_scheme_host_and_port() {
+        assert_eq!(origin_of("http://127.0.0.1:9/v1"), "http://127.0.0.1:9");
+        assert_eq!(origin_of("https://api.au1.cliniko.com/v1"), "https://api.au1.cliniko.com");
+        assert_eq!(origin_of("/v1"), "");
     }
 }

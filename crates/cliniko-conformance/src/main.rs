@@ -46,7 +46,10 @@ enum Command {
     /// Run the scenario against a server and check every exchange
     ///
     /// The API key is read from the CLINIKO_API_KEY environment variable. The scenario creates,
-    /// changes, cancels and archives attendees: use a test account or a fake server.
+    /// changes, cancels and archives attendees, but only against a loopback server (a fake) or
+    /// with --allow-writes; --read-only runs only the GET routes. Exit status: 1 when a step meant
+    /// to succeed is answered 401 or 403 (a wrong key), a planned step did not run, or an exchange
+    /// violates the spec; 2 when the server cannot be reached.
     Live {
         /// The server's base URL, with its /v1 (e.g. https://api.au1.cliniko.com/v1)
         #[arg(long, value_name = "URL")]
@@ -70,6 +73,12 @@ enum Command {
         /// Also provoke 413 (a 12 MiB body) and 429 (up to 300 quick requests)
         #[arg(long)]
         provoke_limits: bool,
+        /// Run only the GET routes (safe against a production account)
+        #[arg(long, conflicts_with = "allow_writes")]
+        read_only: bool,
+        /// Create, change, cancel and archive attendees on a server that is not loopback
+        #[arg(long)]
+        allow_writes: bool,
     },
 }
 
@@ -112,6 +121,16 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             for error in &report.unreadable {
                 eprintln!("error: {error}");
             }
+            if report.exchanges.is_empty() && report.unreadable.is_empty() {
+                eprintln!(
+                    "error: no exchange found in {}: looked for *.json recordings and *.har files (directories searched recursively); nothing was checked",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             write_report(&report, cli.format)?;
             Ok(report.outcome())
         }
@@ -122,6 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             group_appointment_id,
             patient_id,
             provoke_limits,
+            read_only,
+            allow_writes,
         } => {
             let api_key = std::env::var(API_KEY_VARIABLE).with_context(|| {
                 format!(
@@ -137,6 +158,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 group_appointment_id,
                 patient_id,
                 progress: true,
+                read_only,
+                allow_writes,
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -145,11 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
             write_report(&live.report, cli.format)?;
-            Ok(if live.failed.is_empty() {
-                live.report.outcome()
-            } else {
-                Outcome::Unreadable
-            })
+            Ok(live.outcome())
         }
     }
 }
@@ -161,11 +180,14 @@ fn report_live(live: &LiveReport) {
             deviation.step, deviation.expected, deviation.found
         );
     }
-    for (step, why) in &live.skipped {
-        eprintln!("note: step `{step}` skipped: {why}");
+    for note in &live.notes {
+        eprintln!("note: {note}");
     }
-    for (step, error) in &live.failed {
-        eprintln!("error: step `{step}` got no answer: {error}");
+    for problem in live.problems() {
+        eprintln!("error: {problem}");
+    }
+    if live.report.exchanges.is_empty() {
+        eprintln!("error: no exchange was checked");
     }
 }
 

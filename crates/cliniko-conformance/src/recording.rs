@@ -86,23 +86,45 @@ impl Body {
 }
 
 /// HTTP headers, with names kept in lower case so that lookups ignore case.
+///
+/// A recording may leave its headers out altogether (many HAR exports drop request headers);
+/// such a set is [not recorded](Headers::is_recorded), and the header checks that need it are
+/// skipped. An empty set that was recorded means no header was sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
+pub struct Headers {
+    entries: Vec<(String, String)>,
+    not_recorded: bool,
+}
 
 impl Headers {
-    /// No headers.
+    /// No headers (the recording says none were sent).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Headers the recording did not keep: nothing is known about them.
+    pub fn not_recorded() -> Self {
+        Self {
+            entries: Vec::new(),
+            not_recorded: true,
+        }
+    }
+
+    /// Whether the recording kept these headers (false when it left them out).
+    pub fn is_recorded(&self) -> bool {
+        !self.not_recorded
+    }
+
     /// Adds a header; the name is stored in lower case. A name may be added more than once.
     pub fn append(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push((name.to_ascii_lowercase(), value.into()));
+        self.not_recorded = false;
+        self.entries
+            .push((name.to_ascii_lowercase(), value.into()));
     }
 
     /// The first value of a header, whatever the case of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.entries
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
@@ -110,27 +132,31 @@ impl Headers {
 
     /// Removes every value of a header, whatever the case of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        self.entries.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
     }
 
     /// Every header as `(lower-case name, value)`, in recorded order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0
+        self.entries
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
     /// Changes every value in place.
     pub fn map_values(&mut self, mut change: impl FnMut(&str, &str) -> String) {
-        for (name, value) in &mut self.0 {
+        for (name, value) in &mut self.entries {
             *value = change(name, value);
         }
     }
 
-    /// The headers as a recording writes them: one string per name, repeated values as an array.
+    /// The headers as a recording writes them: one string per name, repeated values as an array;
+    /// `null` when they were not recorded.
     pub fn to_recorded(&self) -> Value {
+        if self.not_recorded {
+            return Value::Null;
+        }
         let mut out = Map::new();
-        for (name, value) in &self.0 {
+        for (name, value) in &self.entries {
             match out.get_mut(name) {
                 None => {
                     out.insert(name.clone(), Value::String(value.clone()));
@@ -347,7 +373,7 @@ fn response_from(
 fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, ShapeProblem> {
     let mut headers = Headers::new();
     let object = match value {
-        None | Some(Value::Null) => return Ok(headers),
+        None | Some(Value::Null) => return Ok(Headers::not_recorded()),
         Some(Value::Object(object)) => object,
         Some(_) => {
             return Err((

@@ -52,7 +52,7 @@ pub enum Outcome {
     Conforms,
     /// At least one exchange has a violation.
     Violations,
-    /// A file (or the spec) could not be read.
+    /// A file (or the spec) could not be read, or nothing was checked at all.
     Unreadable,
 }
 
@@ -150,7 +150,8 @@ impl Report {
     /// How the run ends.
     pub fn outcome(&self) -> Outcome {
         let summary = self.summary();
-        if summary.unreadable_files > 0 {
+        // A run that checked nothing must not look green.
+        if summary.unreadable_files > 0 || summary.exchanges == 0 {
             Outcome::Unreadable
         } else if summary.failing > 0 {
             Outcome::Violations
@@ -171,6 +172,14 @@ impl Report {
             let _ = writeln!(out, "{mark} {}", exchange.title());
             for violation in &exchange.verdict.violations {
                 let _ = writeln!(out, "       {}: {violation}", violation.kind());
+            }
+            for note in &exchange.verdict.notes {
+                let _ = writeln!(
+                    out,
+                    "       note: {}: {note} (the server answered {})",
+                    note.kind(),
+                    exchange.verdict.status
+                );
             }
         }
         for error in &self.unreadable {

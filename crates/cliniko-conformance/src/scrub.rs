@@ -1,13 +1,17 @@
 //! Scrubbing exchanges before they are written as recordings.
 //!
 //! A recording must never hold the API key or an `Authorization` header, and must not carry
-//! free text or personal data from a real account. [`Scrubber::exchange`] drops the credential
+//! free text, personal data or capability URLs (`cancellation_url`, `telehealth_url`: whoever holds
+//! one can cancel or join the patient's appointment) from a real account. [`Scrubber::exchange`] drops the credential
 //! headers, removes the key wherever it appears, replaces the server's origin with
 //! [`ORIGIN_PLACEHOLDER`], and replaces the values of free-text and personal properties with fixed
 //! placeholders that still satisfy the spec's schemas, so the same run writes the same recording.
 
 use serde_json::Value;
 
+use base64::Engine as _;
+
+use crate::check::Verdict;
 use crate::recording::{Body, Exchange, Headers};
 
 /// Replaces notes and cancellation notes.
@@ -22,6 +26,8 @@ pub const EMAIL_PLACEHOLDER: &str = "scrubbed@example.com";
 pub const USER_AGENT_PLACEHOLDER: &str = "cliniko-conformance (conformance@example.com)";
 /// Replaces the API key wherever it appears.
 pub const SECRET_PLACEHOLDER: &str = "[redacted]";
+/// Replaces capability URLs (`cancellation_url`, `telehealth_url`), still a valid `uri`.
+pub const CAPABILITY_URL_PLACEHOLDER: &str = "https://cliniko.invalid/scrubbed-capability-url";
 /// Replaces the origin (`scheme://host:port`) of the server that was recorded.
 pub const ORIGIN_PLACEHOLDER: &str = "https://cliniko.invalid";
 
@@ -42,6 +48,7 @@ fn placeholder_for(property: &str) -> Option<&'static str> {
             Some(NAME_PLACEHOLDER)
         }
         "email" | "email_address" => Some(EMAIL_PLACEHOLDER),
+        "cancellation_url" | "telehealth_url" => Some(CAPABILITY_URL_PLACEHOLDER),
         _ => None,
     }
 }
@@ -68,7 +75,9 @@ impl Scrubber {
         let mut secrets = Vec::new();
         if !api_key.is_empty() {
             secrets.push(api_key.to_owned());
-            secrets.push(base64(format!("{api_key}:").as_bytes()));
+            secrets.push(
+                base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:")),
+            );
         }
         Self {
             secrets,
@@ -95,6 +104,26 @@ impl Scrubber {
         self.body(&mut out.request.body);
         self.body(&mut out.response.body);
         out
+    }
+
+    /// The verdict with every secret and the origin replaced in its path and messages (a server
+    /// may echo what it was sent).
+    pub fn verdict(&self, verdict: Verdict) -> Verdict {
+        let change = |text: &str| self.text(text);
+        Verdict {
+            path: self.text(&verdict.path),
+            violations: verdict
+                .violations
+                .into_iter()
+                .map(|v| v.map_text(&change))
+                .collect(),
+            notes: verdict
+                .notes
+                .into_iter()
+                .map(|v| v.map_text(&change))
+                .collect(),
+            ..verdict
+        }
     }
 
     fn headers(&self, headers: &mut Headers) {
@@ -153,28 +182,6 @@ impl Scrubber {
     }
 }
 
-/// Standard base64 with padding, for the one value Basic authentication sends.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -183,10 +190,11 @@ mod tests {
     use crate::recording::{RecordedRequest, RecordedResponse};
 
     #[test]
-    fn base64_matches_clinikos_documented_example() {
+    fn the_basic_token_of_clinikos_documented_example_is_scrubbed() {
+        let scrubber = Scrubber::new("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2");
         assert_eq!(
-            base64(b"MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2:"),
-            "TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6"
+            scrubber.text("Basic TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6"),
+            format!("Basic {SECRET_PLACEHOLDER}")
         );
     }
 
@@ -208,6 +216,8 @@ mod tests {
                 headers: Headers::new(),
                 body: Body::Json(json!({
                     "notes": null, "booking_ip_address": "10.1.2.3", "cancellation_note": "Flu",
+                    "cancellation_url": "https://clinic.au1.cliniko.com/bookings/cancel/Zx81",
+                    "telehealth_url": "https://clinic.au1.cliniko.com/appointments/1/connect",
                     "links": { "self": "http://127.0.0.1:9/v1/attendees/1" } })),
             },
         };
@@ -232,6 +242,7 @@ mod tests {
             scrubbed.response.body,
             Body::Json(json!({
                 "notes": null, "booking_ip_address": IP_PLACEHOLDER, "cancellation_note": NOTE_PLACEHOLDER,
+                "cancellation_url": CAPABILITY_URL_PLACEHOLDER, "telehealth_url": CAPABILITY_URL_PLACEHOLDER,
                 "links": { "self": "https://cliniko.invalid/v1/attendees/1" } }))
         );
         assert_eq!(

@@ -82,6 +82,31 @@ pub enum Violation {
         /// The property's name.
         field: String,
     },
+    /// The request breaks the spec at `pointer` (`/query/per_page`, `/header/User-Agent`,
+    /// `/body/patient_id`). Alone it is a note: the server may reject an invalid request. It is a
+    /// violation next to [`Violation::AcceptedInvalidRequest`].
+    #[error("request at {pointer}: {message}")]
+    Request {
+        /// Which part of the request.
+        part: RequestPart,
+        /// The JSON pointer into the request: `/path/NAME`, `/query/NAME`, `/header/NAME` or
+        /// `/body/...`.
+        pointer: String,
+        /// What the spec expects and what was sent.
+        message: String,
+    },
+    /// The server answered a request that breaks the spec with success: the server and the spec
+    /// disagree on what is valid.
+    #[error(
+        "the server answered {status} to a request that breaks the spec ({problems} problem{}): the spec is stricter than the server, or the server does not check",
+        if *problems == 1 { "" } else { "s" }
+    )]
+    AcceptedInvalidRequest {
+        /// The success status received.
+        status: u16,
+        /// How many request problems were found (each is reported beside this one).
+        problems: usize,
+    },
     /// A body that passes the schema is refused by the generated type.
     #[error(
         "at {}: passes the schema but the generated type `{type_name}` refuses it: {message}",
@@ -114,6 +139,17 @@ pub enum Violation {
     },
 }
 
+/// Where in a request a request check looked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPart {
+    /// A path or query parameter (`/path/id`, `/query/per_page`, `/query/q[]/0`).
+    Parameter,
+    /// A header (`/header/User-Agent`).
+    Header,
+    /// The body (`/body/patient_id`).
+    Body,
+}
+
 /// The check a [`Violation`] comes from, as the reports name it.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
@@ -140,6 +176,14 @@ pub enum ViolationKind {
     UndocumentedField,
     /// See [`Violation::RoundTripRefused`] and [`Violation::RoundTripChanged`].
     RoundTrip,
+    /// A [`Violation::Request`] on a path or query parameter.
+    RequestParameter,
+    /// A [`Violation::Request`] on a header.
+    RequestHeader,
+    /// A [`Violation::Request`] on the body.
+    RequestBody,
+    /// See [`Violation::AcceptedInvalidRequest`].
+    AcceptedInvalidRequest,
 }
 
 impl ViolationKind {
@@ -156,6 +200,10 @@ impl ViolationKind {
             Self::BodySchema => "body_schema",
             Self::UndocumentedField => "undocumented_field",
             Self::RoundTrip => "round_trip",
+            Self::RequestParameter => "request_parameter",
+            Self::RequestHeader => "request_header",
+            Self::RequestBody => "request_body",
+            Self::AcceptedInvalidRequest => "accepted_invalid_request",
         }
     }
 }
@@ -182,18 +230,110 @@ impl Violation {
             Self::RoundTripRefused { .. } | Self::RoundTripChanged { .. } => {
                 ViolationKind::RoundTrip
             }
+            Self::Request { part, .. } => match part {
+                RequestPart::Parameter => ViolationKind::RequestParameter,
+                RequestPart::Header => ViolationKind::RequestHeader,
+                RequestPart::Body => ViolationKind::RequestBody,
+            },
+            Self::AcceptedInvalidRequest { .. } => ViolationKind::AcceptedInvalidRequest,
         }
     }
 
-    /// The JSON pointer into the response body, for the violations that have one.
+    /// The JSON pointer into the response body, or into the request (`/query/per_page`,
+    /// `/body/patient_id`) for request checks, for the violations that have one.
     pub fn pointer(&self) -> Option<&str> {
         match self {
-            Self::BodySchema { pointer, .. }
+            Self::Request { pointer, .. }
+            | Self::BodySchema { pointer, .. }
             | Self::UndocumentedField { pointer, .. }
             | Self::RoundTripRefused { pointer, .. }
             | Self::RoundTripChanged { pointer, .. } => Some(pointer),
             _ => None,
         }
+    }
+}
+
+impl Violation {
+    /// The violation with every text it carries passed through `change` (the scrubber uses it to
+    /// keep a secret that a server echoed out of a report).
+    pub(crate) fn map_text(self, change: &dyn Fn(&str) -> String) -> Self {
+        let value = |value: Option<Value>| {
+            value.map(|mut value| {
+                map_value_text(&mut value, change);
+                value
+            })
+        };
+        match self {
+            Self::UnknownOperation { method, path } => Self::UnknownOperation {
+                method,
+                path: change(&path),
+            },
+            Self::UndocumentedStatus { .. }
+            | Self::ContentType { .. }
+            | Self::MissingHeader { .. }
+            | Self::UnexpectedBody { .. }
+            | Self::AcceptedInvalidRequest { .. } => self,
+            Self::HeaderSchema {
+                header,
+                value,
+                message,
+            } => Self::HeaderSchema {
+                header,
+                value: change(&value),
+                message: change(&message),
+            },
+            Self::BodyNotJson { message } => Self::BodyNotJson {
+                message: change(&message),
+            },
+            Self::BodySchema { pointer, message } => Self::BodySchema {
+                pointer: change(&pointer),
+                message: change(&message),
+            },
+            Self::UndocumentedField { pointer, field } => Self::UndocumentedField {
+                pointer: change(&pointer),
+                field: change(&field),
+            },
+            Self::Request {
+                part,
+                pointer,
+                message,
+            } => Self::Request {
+                part,
+                pointer: change(&pointer),
+                message: change(&message),
+            },
+            Self::RoundTripRefused {
+                type_name,
+                pointer,
+                message,
+            } => Self::RoundTripRefused {
+                type_name,
+                pointer: change(&pointer),
+                message: change(&message),
+            },
+            Self::RoundTripChanged {
+                type_name,
+                pointer,
+                body,
+                round_tripped,
+            } => Self::RoundTripChanged {
+                type_name,
+                pointer: change(&pointer),
+                body: value(body),
+                round_tripped: value(round_tripped),
+            },
+        }
+    }
+}
+
+fn map_value_text(value: &mut Value, change: &dyn Fn(&str) -> String) {
+    match value {
+        Value::String(text) => *text = change(text),
+        Value::Array(items) => items.iter_mut().for_each(|item| map_value_text(item, change)),
+        Value::Object(object) => object
+            .values_mut()
+            .for_each(|item| map_value_text(item, change)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 

@@ -178,3 +178,37 @@ fn live_wants_the_key_in_the_environment() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_check_that_finds_no_exchange_fails_saying_where_it_looked() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("notes.txt"), "not a recording").expect("writes");
+    let output = run(&["check", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "error: no exchange found in {}: looked for *.json recordings and *.har files",
+            dir.path().display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_invalid_request_answered_with_success_exits_1_and_a_rejected_one_exits_0() {
+    let accepted = run(&["check", "tests/recordings-bad/requests/per_page_over_100.json"]);
+    assert_eq!(accepted.status.code(), Some(1), "{}", stdout(&accepted));
+    assert!(
+        stdout(&accepted).contains("request_parameter: request at /query/per_page: 500 is greater than the maximum of 100"),
+        "{}",
+        stdout(&accepted)
+    );
+    let rejected = run(&["check", "tests/recordings-bad/requests/rejected_per_page_over_100.json"]);
+    assert_eq!(rejected.status.code(), Some(0), "{}", stdout(&rejected));
+    assert!(
+        stdout(&rejected).contains("note: request_parameter: request at /query/per_page"),
+        "{}",
+        stdout(&rejected)
+    );
+}

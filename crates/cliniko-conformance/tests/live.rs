@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cliniko_conformance::live::{LiveOptions, run};
-use cliniko_conformance::{CheckOptions, Checker, Report};
+use cliniko_conformance::{CheckOptions, Checker, Outcome, Report};
 use cliniko_fake::FakeCliniko;
 use cliniko_spec::Spec;
 
@@ -21,7 +21,31 @@ fn options(base_url: String, record_dir: Option<PathBuf>) -> LiveOptions {
         group_appointment_id: None,
         patient_id: None,
         progress: false,
+        read_only: false,
+        allow_writes: false,
     }
+}
+
+fn strict_checker(spec: &Spec) -> Checker {
+    Checker::new(
+        spec,
+        CheckOptions {
+            strict: true,
+            ..CheckOptions::default()
+        },
+    )
+    .expect("compiles")
+}
+
+async fn fake() -> FakeCliniko {
+    FakeCliniko::builder()
+        .api_key(API_KEY)
+        .seed(42)
+        .attendees(150)
+        .rate_limit_per_minute(Some(80))
+        .start()
+        .await
+        .expect("the fake starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +78,8 @@ async fn the_scenario_exercises_every_operation_and_records_clean_exchanges() {
 
     assert!(live.failed.is_empty(), "{:?}", live.failed);
     assert!(live.deviations.is_empty(), "{:?}", live.deviations);
+    assert!(live.problems().is_empty(), "{:?}", live.problems());
+    assert_eq!(live.outcome(), Outcome::Conforms);
     let failing: Vec<String> = live
         .report
         .exchanges
@@ -103,6 +129,8 @@ async fn the_scenario_exercises_every_operation_and_records_clean_exchanges() {
             "authorization",
             "tests@example.com",
             "127.0.0.1",
+            "/connect",
+            "/bookings/cancel",
         ] {
             assert!(
                 !text.to_lowercase().contains(&secret.to_lowercase()),
@@ -133,9 +161,81 @@ async fn a_server_that_does_not_answer_is_reported_not_a_panic() {
     let live = run(&options, &checker).await.expect("the run completes");
     assert!(live.report.exchanges.is_empty());
     assert!(!live.failed.is_empty());
+    assert_eq!(live.outcome(), Outcome::Unreadable);
     assert!(
         live.failed
             .iter()
             .all(|(_, error)| !error.contains(API_KEY))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_never_looks_green() {
+    let server = fake().await;
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = strict_checker(&spec);
+    let mut options = options(server.base_url(), None);
+    options.api_key = "not-the-key-au1".to_owned();
+    options.provoke_limits = false;
+    let live = run(&options, &checker).await.expect("the run completes");
+    server.shutdown().await;
+
+    // Every exchange conforms (401 is documented), and yet the run fails, naming the steps.
+    assert!(live.report.exchanges.iter().all(|e| e.verdict.conforms()));
+    assert_eq!(live.outcome(), Outcome::Violations);
+    let problems = live.problems().join("\n");
+    assert!(
+        problems.contains("step `list attendees` was meant to succeed and was answered 401: the API key was refused"),
+        "{problems}"
+    );
+    assert!(problems.contains("step `get an attendee` did not run"), "{problems}");
+    assert!(!problems.contains("not-the-key-au1"), "{problems}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_runs_only_get_routes_and_still_passes() {
+    let server = fake().await;
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = strict_checker(&spec);
+    let mut options = options(server.base_url(), None);
+    options.read_only = true;
+    let live = run(&options, &checker).await.expect("the run completes");
+    server.shutdown().await;
+
+    assert!(!live.report.exchanges.is_empty());
+    assert!(
+        live.report.exchanges.iter().all(|e| e.verdict.method == "GET"),
+        "{:?}",
+        live.report
+            .exchanges
+            .iter()
+            .map(|e| e.title())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(live.outcome(), Outcome::Conforms, "{:?}", live.problems());
+    assert_eq!(live.notes, ["read-only: only the GET routes were run"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_allow_writes_on_a_host_that_is_not_loopback() {
+    // 0.0.0.0 is not a loopback address, and nothing listens on port 9: each step fails at once.
+    // Only the GET steps are tried.
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = strict_checker(&spec);
+    let mut options = options("http://0.0.0.0:9/v1".to_owned(), None);
+    options.provoke_limits = false;
+    let client_timeout = std::time::Duration::from_secs(120);
+    let live = tokio::time::timeout(client_timeout, run(&options, &checker))
+        .await
+        .expect("the run ends")
+        .expect("the run completes");
+    assert!(live.notes[0].starts_with("0.0.0.0 is not a loopback address: the writing steps"));
+    assert!(
+        live.failed.iter().all(|(step, _)| !["create", "update", "cancel ", "archive", "delete"]
+            .iter()
+            .any(|verb| step.starts_with(verb))),
+        "{:?}",
+        live.failed
+    );
+    assert_eq!(live.outcome(), Outcome::Unreadable);
 }

@@ -41,6 +41,10 @@ struct Case {
     #[serde(default)]
     spec_drift: Option<SpecDrift>,
     violations: Vec<ExpectedViolation>,
+    /// The request problems reported as notes (an invalid request the server rejected); checked
+    /// when given.
+    #[serde(default)]
+    notes: Option<Vec<ExpectedViolation>>,
 }
 
 #[derive(Deserialize)]
@@ -111,19 +115,30 @@ fn every_known_bad_recording_gets_its_expected_verdict() {
         let exchanges = read_recording(&dir.join(&case.file)).expect("the recording reads");
         assert_eq!(exchanges.len(), 1, "{}", case.file);
         let verdict = case.checker(case.strict).check(&exchanges[0]);
-        let found: Vec<ExpectedViolation> = verdict
-            .violations
-            .iter()
-            .map(|v| ExpectedViolation {
-                kind: v.kind(),
-                pointer: v.pointer().map(str::to_owned),
-            })
-            .collect();
+        let expected_form = |violations: &[cliniko_conformance::Violation]| -> Vec<ExpectedViolation> {
+            violations
+                .iter()
+                .map(|v| ExpectedViolation {
+                    kind: v.kind(),
+                    pointer: v.pointer().map(str::to_owned),
+                })
+                .collect()
+        };
+        let found = expected_form(&verdict.violations);
         assert_eq!(
             found, case.violations,
             "{}: {:?}",
             case.file, verdict.violations
         );
+        if let Some(notes) = &case.notes {
+            assert_eq!(
+                &expected_form(&verdict.notes),
+                notes,
+                "{}: notes {:?}",
+                case.file,
+                verdict.notes
+            );
+        }
         kinds.extend(found.iter().map(|v| v.kind));
         if case.strict {
             let lenient = case.checker(false).check(&exchanges[0]);
@@ -146,6 +161,10 @@ fn every_known_bad_recording_gets_its_expected_verdict() {
         ViolationKind::BodySchema,
         ViolationKind::UndocumentedField,
         ViolationKind::RoundTrip,
+        ViolationKind::RequestParameter,
+        ViolationKind::RequestHeader,
+        ViolationKind::RequestBody,
+        ViolationKind::AcceptedInvalidRequest,
     ];
     for kind in all {
         assert!(kinds.contains(&kind), "no known-bad recording shows {kind}");
