@@ -20,6 +20,13 @@ struct Shape {
 }
 
 fn spec_property(schema: &Value) -> (Shape, bool) {
+    // A nullable reference is `oneOf: [{$ref}, {type, nullable: true, enum: [null]}]` in the spec.
+    if let Some(branch) = schema
+        .as_object()
+        .and_then(cliniko_spec::nullable_one_of_branch)
+    {
+        return (spec_property(branch).0, true);
+    }
     let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
     let target = match schema.get("allOf").and_then(Value::as_array) {
         Some(branches) if branches.len() == 1 => &branches[0],

@@ -26,7 +26,9 @@ mod schema;
 use std::path::Path;
 
 pub use error::{Problem, SpecError};
-pub use schema::{SchemaOptions, SchemaValidator, SchemaViolation};
+pub use schema::{
+    SchemaOptions, SchemaValidator, SchemaViolation, fold_nullable_one_of, nullable_one_of_branch,
+};
 
 /// The text of the workspace's spec, as it was when this crate was built.
 pub const EMBEDDED_YAML: &str = include_str!("../../../spec/cliniko-attendees.yaml");

@@ -110,6 +110,47 @@ fn is_integer_string<T: std::str::FromStr>(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && s.parse::<T>().is_ok()
 }
 
+/// The non-null branch of the spec's idiom for a nullable reference:
+/// `oneOf: [{$ref: X}, {type: T, nullable: true, enum: [null]}]` (or `anyOf`).
+///
+/// OpenAPI 3.0.3 lets `nullable` add null only to a `type` in the same schema object, so the
+/// older `{nullable: true, allOf: [{$ref: X}]}` is read as "not nullable" by strict tools
+/// (openapi-core) and refused by redocly; a second branch that accepts only null says the same
+/// thing in a way every tool reads alike.
+pub fn nullable_one_of_branch(object: &Map<String, Value>) -> Option<&Value> {
+    let branches = ["oneOf", "anyOf"]
+        .iter()
+        .find_map(|keyword| object.get(*keyword).and_then(Value::as_array))?;
+    let [first, second] = branches.as_slice() else {
+        return None;
+    };
+    let null_only = |branch: &Value| {
+        branch.get("enum").and_then(Value::as_array).is_some_and(|values| {
+            !values.is_empty() && values.iter().all(Value::is_null)
+        }) && branch.get("nullable").and_then(Value::as_bool) == Some(true)
+    };
+    match (null_only(first), null_only(second)) {
+        (false, true) => Some(first),
+        (true, false) => Some(second),
+        _ => None,
+    }
+}
+
+/// The nullable-reference idiom rewritten as `{nullable: true, allOf: [X], ...siblings}`, the
+/// form the validator folds into one schema (so errors name the referenced schema's expectation)
+/// and the form progenitor turns into `Option<X>`; `None` for any other schema.
+pub fn fold_nullable_one_of(object: &Map<String, Value>) -> Option<Map<String, Value>> {
+    let branch = nullable_one_of_branch(object)?.clone();
+    let mut folded: Map<String, Value> = object
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "oneOf" | "anyOf"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    folded.insert("nullable".to_owned(), Value::Bool(true));
+    folded.insert("allOf".to_owned(), Value::Array(vec![branch]));
+    Some(folded)
+}
+
 /// Keywords of OpenAPI 3.0 that carry no validation, or that JSON Schema would read differently.
 const ANNOTATIONS: &[&str] = &[
     "nullable",
@@ -136,6 +177,9 @@ fn translate(
     let Some(object) = schema.as_object() else {
         return Ok(schema.clone());
     };
+    if let Some(folded) = fold_nullable_one_of(object) {
+        return translate(document, &Value::Object(folded), options, refs);
+    }
     if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
         if refs.iter().any(|seen| seen == reference) {
             return Err(format!(
@@ -281,6 +325,25 @@ mod tests {
             "Reason": { "type": "integer", "enum": [10, 20] },
         } } });
         SchemaValidator::compile(&document, &schema, SchemaOptions { strict }).expect("compiles")
+    }
+
+    #[test]
+    fn the_one_of_null_branch_idiom_reads_like_a_nullable_ref() {
+        for combinator in ["oneOf", "anyOf"] {
+            let v = compile(
+                json!({ combinator: [
+                    { "$ref": "#/components/schemas/Reason" },
+                    { "type": "integer", "nullable": true, "enum": [null] }
+                ] }),
+                false,
+            );
+            assert!(v.is_valid(&json!(null)));
+            assert!(v.is_valid(&json!(20)));
+            assert!(!v.is_valid(&json!("10")));
+            let errors = v.violations(&json!(11));
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].message, "11 is not one of [10,20,null]");
+        }
     }
 
     #[test]

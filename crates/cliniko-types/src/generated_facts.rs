@@ -34,7 +34,7 @@ pub const RATE_LIMIT_WINDOW_SECONDS: u32 = 60u32;
 /// One constant per operation, named after the generated client's method.
 pub mod operations {
     use super::*;
-    ///`GET /attendees` (`listAttendees`).
+    /// `GET /attendees` (`listAttendees`).
     pub const LIST_ATTENDEES: Operation = Operation {
         id: "listAttendees",
         rust_name: "list_attendees",
@@ -84,7 +84,7 @@ pub mod operations {
             },
         ],
     };
-    ///`POST /attendees` (`createAttendee`).
+    /// `POST /attendees` (`createAttendee`).
     pub const CREATE_ATTENDEE: Operation = Operation {
         id: "createAttendee",
         rust_name: "create_attendee",
@@ -93,7 +93,7 @@ pub mod operations {
         retry: Retry::OnlyIfNotSent,
         filters: &[],
     };
-    ///`GET /attendees/cancelled` (`listCancelledAttendees`).
+    /// `GET /attendees/cancelled` (`listCancelledAttendees`).
     pub const LIST_CANCELLED_ATTENDEES: Operation = Operation {
         id: "listCancelledAttendees",
         rust_name: "list_cancelled_attendees",
@@ -143,7 +143,7 @@ pub mod operations {
             },
         ],
     };
-    ///`GET /attendees/deleted` (`listDeletedAttendees`).
+    /// `GET /attendees/deleted` (`listDeletedAttendees`).
     pub const LIST_DELETED_ATTENDEES: Operation = Operation {
         id: "listDeletedAttendees",
         rust_name: "list_deleted_attendees",
@@ -193,7 +193,7 @@ pub mod operations {
             },
         ],
     };
-    ///`GET /attendees/{id}` (`getAttendee`).
+    /// `GET /attendees/{id}` (`getAttendee`).
     pub const GET_ATTENDEE: Operation = Operation {
         id: "getAttendee",
         rust_name: "get_attendee",
@@ -215,7 +215,7 @@ pub mod operations {
             },
         ],
     };
-    ///`PUT /attendees/{id}` (`updateAttendeeViaPut`).
+    /// `PUT /attendees/{id}` (`updateAttendeeViaPut`).
     pub const UPDATE_ATTENDEE_VIA_PUT: Operation = Operation {
         id: "updateAttendeeViaPut",
         rust_name: "update_attendee_via_put",
@@ -224,7 +224,7 @@ pub mod operations {
         retry: Retry::Always,
         filters: &[],
     };
-    ///`DELETE /attendees/{id}` (`deleteAttendee`).
+    /// `DELETE /attendees/{id}` (`deleteAttendee`).
     pub const DELETE_ATTENDEE: Operation = Operation {
         id: "deleteAttendee",
         rust_name: "delete_attendee",
@@ -233,7 +233,7 @@ pub mod operations {
         retry: Retry::OnlyIfNotSent,
         filters: &[],
     };
-    ///`PATCH /attendees/{id}` (`updateAttendee`).
+    /// `PATCH /attendees/{id}` (`updateAttendee`).
     pub const UPDATE_ATTENDEE: Operation = Operation {
         id: "updateAttendee",
         rust_name: "update_attendee",
@@ -242,7 +242,7 @@ pub mod operations {
         retry: Retry::Always,
         filters: &[],
     };
-    ///`POST /attendees/{id}/archive` (`archiveAttendee`).
+    /// `POST /attendees/{id}/archive` (`archiveAttendee`).
     pub const ARCHIVE_ATTENDEE: Operation = Operation {
         id: "archiveAttendee",
         rust_name: "archive_attendee",
@@ -251,7 +251,7 @@ pub mod operations {
         retry: Retry::OnlyIfNotSent,
         filters: &[],
     };
-    ///`PATCH /attendees/{id}/cancel` (`cancelAttendee`).
+    /// `PATCH /attendees/{id}/cancel` (`cancelAttendee`).
     pub const CANCEL_ATTENDEE: Operation = Operation {
         id: "cancelAttendee",
         rust_name: "cancel_attendee",
@@ -260,7 +260,7 @@ pub mod operations {
         retry: Retry::OnlyIfNotSent,
         filters: &[],
     };
-    ///`GET /group_appointments/{group_appointment_id}/attendees` (`listGroupAppointmentAttendees`).
+    /// `GET /group_appointments/{group_appointment_id}/attendees` (`listGroupAppointmentAttendees`).
     pub const LIST_GROUP_APPOINTMENT_ATTENDEES: Operation = Operation {
         id: "listGroupAppointmentAttendees",
         rust_name: "list_group_appointment_attendees",
@@ -310,7 +310,7 @@ pub mod operations {
             },
         ],
     };
-    ///`GET /individual_appointments/{individual_appointment_id}/attendees` (`listIndividualAppointmentAttendees`).
+    /// `GET /individual_appointments/{individual_appointment_id}/attendees` (`listIndividualAppointmentAttendees`).
     pub const LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES: Operation = Operation {
         id: "listIndividualAppointmentAttendees",
         rust_name: "list_individual_appointment_attendees",
@@ -360,7 +360,7 @@ pub mod operations {
             },
         ],
     };
-    ///`GET /patient_cases/{patient_case_id}/attendees` (`listPatientCaseAttendees`).
+    /// `GET /patient_cases/{patient_case_id}/attendees` (`listPatientCaseAttendees`).
     pub const LIST_PATIENT_CASE_ATTENDEES: Operation = Operation {
         id: "listPatientCaseAttendees",
         rust_name: "list_patient_case_attendees",
