@@ -64,7 +64,12 @@ pub fn run(root: &Path, mode: Mode, print_timings: bool) -> anyhow::Result<()> {
     let spec_path = root.join(SPEC_PATH);
     let spec = timings.time("parse", || Spec::load(&spec_path))?;
     timings.time("check", || spec.check())?;
-    let files = generate(&spec, &mut timings)?;
+    let mut files = generate(&spec, &mut timings)?;
+    let (path, contents) = crate::spec_diff::differences_file(root, &spec)?;
+    files.push(GeneratedFile { path, contents });
+    if mode == Mode::Write {
+        crate::spec_diff::print_summary_against_head(root, &spec);
+    }
     let outcome = timings.time("compare", || match mode {
         Mode::Write => write(root, &files),
         Mode::Check => check(root, &files),

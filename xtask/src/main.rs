@@ -1,60 +1,79 @@
 //! Project automation, run as `cargo xtask <verb>` (an alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask codegen [--check] [--timings]`: check `spec/cliniko-attendees.yaml` and generate
-//!   the schema types and the client from it; `--check` writes nothing and fails on stale output.
+//!   the schema types, the client and `spec/DIFFERENCES.md` from it; `--check` writes nothing and
+//!   fails on stale output.
+//! - `cargo xtask spec-diff [--base GIT_REV_OR_FILE] [--format human|json|markdown]
+//!   [--fail-on-breaking] [--require-version-bump CARGO_TOML]`: what changed in the spec since a
+//!   base, and what breaks for code generated from it.
 //! - `cargo xtask conformance ARGS...`: `cargo run -p cliniko-conformance -- ARGS...`, for example
 //!   `cargo xtask conformance check tests/recordings`.
 
 mod codegen;
+mod spec_diff;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use clap::Parser;
 
-const USAGE: &str = "\
-usage: cargo xtask <verb>
-
-verbs:
-  codegen [--check] [--timings]   regenerate the types and the client from the spec;
-                                  --check writes nothing and fails when the checked-in code is stale;
-                                  --timings prints how long each step took
-  conformance ARGS...             check recorded or live exchanges against the spec
-                                  (cargo run -p cliniko-conformance -- ARGS...; try `conformance help`)";
+/// Project automation for the Cliniko attendees workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+enum Command {
+    /// Regenerate the types, the client and spec/DIFFERENCES.md from the spec.
+    Codegen {
+        /// Write nothing; fail when the checked-in files are stale.
+        #[arg(long)]
+        check: bool,
+        /// Print how long each step took.
+        #[arg(long)]
+        timings: bool,
+    },
+    /// Compare the spec with a base and say what breaks for code generated from the base.
+    ///
+    /// Exits with 0, with 1 when --fail-on-breaking (or --require-version-bump) finds a problem,
+    /// and with 2 when a document cannot be read.
+    SpecDiff(spec_diff::Args),
+    /// Check recorded or live exchanges against the spec (cargo run -p cliniko-conformance --
+    /// ARGS...; try `conformance help`).
+    #[command(disable_help_flag = true)]
+    Conformance {
+        /// Passed on to cliniko-conformance.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
-        Ok(()) => ExitCode::SUCCESS,
+    let command = Command::parse();
+    match run(command) {
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(spec_diff::exit_code(&error))
         }
     }
 }
 
-fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let Some((verb, flags)) = args.split_first() else {
-        bail!("no verb given\n\n{USAGE}");
-    };
-    match verb.as_str() {
-        "codegen" => {
-            let mut mode = codegen::Mode::Write;
-            let mut timings = false;
-            for flag in flags {
-                match flag.as_str() {
-                    "--check" => mode = codegen::Mode::Check,
-                    "--timings" => timings = true,
-                    other => bail!("unknown flag `{other}` for codegen\n\n{USAGE}"),
-                }
-            }
-            codegen::run(&workspace_root(), mode, timings)
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let root = workspace_root();
+    match command {
+        Command::Codegen { check, timings } => {
+            let mode = if check {
+                codegen::Mode::Check
+            } else {
+                codegen::Mode::Write
+            };
+            codegen::run(&root, mode, timings)?;
+            Ok(ExitCode::SUCCESS)
         }
-        "conformance" => conformance(flags),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(())
+        Command::SpecDiff(args) => spec_diff::run(&root, &args),
+        Command::Conformance { args } => {
+            conformance(&args)?;
+            Ok(ExitCode::SUCCESS)
         }
-        other => bail!("unknown verb `{other}`\n\n{USAGE}"),
     }
 }
 
@@ -81,4 +100,66 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    fn help(verb: &str) -> String {
+        let mut command = Command::command();
+        command
+            .find_subcommand_mut(verb)
+            .expect("the verb exists")
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn every_verb_has_help() {
+        Command::command().debug_assert();
+        insta::assert_snapshot!("spec_diff_help", help("spec-diff"));
+        insta::assert_snapshot!("codegen_help", help("codegen"));
+    }
+
+    #[test]
+    fn conformance_passes_its_arguments_on() {
+        let command = Command::try_parse_from([
+            "xtask",
+            "conformance",
+            "check",
+            "--format",
+            "junit",
+            "--help",
+        ])
+        .expect("parses");
+        let Command::Conformance { args } = command else {
+            panic!("not conformance: {command:?}");
+        };
+        assert_eq!(args, ["check", "--format", "junit", "--help"]);
+    }
+
+    #[test]
+    fn spec_diff_flags_parse() {
+        let command = Command::try_parse_from([
+            "xtask",
+            "spec-diff",
+            "--base",
+            "HEAD~1",
+            "--format",
+            "markdown",
+            "--fail-on-breaking",
+            "--require-version-bump",
+            "crates/cliniko-client/Cargo.toml",
+        ])
+        .expect("parses");
+        let Command::SpecDiff(args) = command else {
+            panic!("not spec-diff: {command:?}");
+        };
+        assert_eq!(args.base, "HEAD~1");
+        assert_eq!(args.format, spec_diff::Format::Markdown);
+        assert!(args.fail_on_breaking);
+    }
 }

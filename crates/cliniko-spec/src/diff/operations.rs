@@ -36,11 +36,18 @@ impl Site {
 
     /// The same site one level further in (another segment of the location).
     fn then(&self, segment: &str) -> Self {
-        Self::new(
+        let mut site = Self::new(
             format!("{} → {segment}", self.location),
             self.operation_id.clone(),
             self.direction,
-        )
+        );
+        // Inside a shared parameter or response, the component's name goes on as well.
+        if let Some((name, pointer)) = &self.component {
+            if pointer.is_empty() {
+                site.component = Some((format!("{name} → {segment}"), String::new()));
+            }
+        }
+        site
     }
 
     fn with_direction(&self, direction: Direction) -> Self {
@@ -399,13 +406,19 @@ impl<'a> Walker<'a> {
         let (old, new) = (parameters(self.base, before), parameters(self.head, after));
         let keys: BTreeSet<&(String, String)> = old.keys().chain(new.keys()).collect();
         for key in keys {
-            let (old_parameter, new_parameter) = (old.get(key), new.get(key));
-            let name = new_parameter
-                .or(old_parameter)
-                .and_then(|p| p.get("name"))
+            let (old_entry, new_entry) = (old.get(key), new.get(key));
+            let name = new_entry
+                .or(old_entry)
+                .and_then(|(_, p)| p.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or(&key.1);
-            let site = site.then(&format!("{} {name}", key.0));
+            // A parameter shared through `components/parameters` is named by its component.
+            let component = new_entry.or(old_entry).and_then(|(c, _)| *c);
+            let site = site
+                .then(&format!("{} {name}", key.0))
+                .entering(component.map(|c| format!("parameter {c}")).as_deref());
+            let (old_parameter, new_parameter) =
+                (old_entry.map(|(_, p)| *p), new_entry.map(|(_, p)| *p));
             let required = |p: &Value| p.get("required") == Some(&Value::Bool(true));
             let schema = |p: &'a Value| p.get("schema").unwrap_or(&EMPTY);
             match (old_parameter, new_parameter) {
@@ -525,7 +538,14 @@ impl<'a> Walker<'a> {
         let (old, new) = (responses(before), responses(after));
         let site = site.with_direction(Direction::Response);
         for status in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
-            let status_site = site.then(status);
+            // A response shared through `components/responses` is named by its component.
+            let component = new
+                .get(status)
+                .or(old.get(status))
+                .and_then(|r| component_name(r, "responses"));
+            let status_site = site
+                .then(status)
+                .entering(component.map(|c| format!("response {c}")).as_deref());
             match (old.get(status), new.get(status)) {
                 (Some(_), None) => self.push(
                     &status_site,
@@ -650,6 +670,11 @@ impl Site {
     fn append(&self, text: &str) -> Self {
         let mut site = self.clone();
         site.location.push_str(text);
+        if let Some((name, pointer)) = &mut site.component {
+            if pointer.is_empty() {
+                name.push_str(text);
+            }
+        }
         site
     }
 }
@@ -699,6 +724,16 @@ fn scheme(document: &Value, scheme: &Value) -> String {
         .map(|(k, v)| format!("{k}: {}", show(v)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The name of the component of `section` (`parameters`, `responses`) that `value` refers to.
+fn component_name<'a>(value: &'a Value, section: &str) -> Option<&'a str> {
+    value
+        .get("$ref")
+        .and_then(Value::as_str)?
+        .strip_prefix("#/components/")?
+        .strip_prefix(section)?
+        .strip_prefix('/')
 }
 
 /// Follows a `$ref` to a parameter, request body, response or header.
@@ -788,7 +823,7 @@ fn template(path: &str) -> String {
 fn parameters<'a>(
     document: &'a Value,
     operation: &Operation<'a>,
-) -> BTreeMap<(String, String), &'a Value> {
+) -> BTreeMap<(String, String), (Option<&'a str>, &'a Value)> {
     let mut out = BTreeMap::new();
     let lists = [
         operation.path_item.get("parameters"),
@@ -796,6 +831,7 @@ fn parameters<'a>(
     ];
     for list in lists.into_iter().flatten().filter_map(Value::as_array) {
         for parameter in list {
+            let component = component_name(parameter, "parameters");
             let parameter = follow(document, parameter);
             let place = parameter
                 .get("in")
@@ -813,7 +849,7 @@ fn parameters<'a>(
                 _ => name.to_owned(),
             };
             // An operation's parameter replaces its path item's of the same name and place.
-            out.insert((place.to_owned(), key), parameter);
+            out.insert((place.to_owned(), key), (component, parameter));
         }
     }
     out

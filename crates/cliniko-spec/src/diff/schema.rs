@@ -258,6 +258,10 @@ impl<'a> Walker<'a> {
             self.deprecated(site, before.deprecated, after.deprecated);
         }
         self.extensions(site, before, after);
+        if before.ty != after.ty && before.ty.is_some() && after.ty.is_some() {
+            // What an array held or an object's properties say nothing more once the type changed.
+            return;
+        }
         self.properties(site, before, after);
         match (before.items, after.items) {
             (None, None) => {}
