@@ -31,13 +31,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*)$",
+                        "^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*)$\""
+                    "doesn't match pattern \"^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
