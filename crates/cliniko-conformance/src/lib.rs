@@ -93,6 +93,7 @@ mod report;
 mod request;
 mod round_trip;
 pub mod scrub;
+pub mod suggest;
 mod violation;
 
 pub use check::{CheckOptions, Checker, CheckerError, Verdict};
@@ -100,5 +101,5 @@ pub use recording::{
     Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError, parse_recording,
     read_recording, recording_from_value,
 };
-pub use report::{ExchangeReport, Outcome, Report, Summary};
+pub use report::{ExchangeReport, Outcome, Report, Summary, recording_files};
 pub use violation::{RequestPart, Violation, ViolationKind};

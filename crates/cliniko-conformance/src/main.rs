@@ -43,6 +43,19 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Propose spec changes from recordings: undocumented fields, enum values and statuses
+    ///
+    /// Prints the proposals and an RFC 6902 JSON Patch against the spec. With --write, also
+    /// writes the patched document (YAML or JSON by extension) for `cargo xtask spec-diff` to
+    /// classify; it never writes the spec being read.
+    Suggest {
+        /// Recording files or directories
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Write the patched spec here (*.yaml, *.yml or *.json)
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
     /// Run the scenario against a server and check every exchange
     ///
     /// The API key is read from the CLINIKO_API_KEY environment variable. The scenario creates,
@@ -133,6 +146,64 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             write_report(&report, cli.format)?;
             Ok(report.outcome())
+        }
+        Command::Suggest { paths, write } => {
+            let (files, errors) = cliniko_conformance::recording_files(&paths);
+            let mut suggester = cliniko_conformance::suggest::Suggester::new(&spec, &checker);
+            let mut unreadable = !errors.is_empty();
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            for file in &files {
+                match cliniko_conformance::read_recording(file) {
+                    Ok(exchanges) => exchanges.iter().for_each(|e| suggester.add(e)),
+                    Err(error) => {
+                        eprintln!("error: {error}");
+                        unreadable = true;
+                    }
+                }
+            }
+            let suggestions = suggester.finish()?;
+            if suggestions.exchanges == 0 {
+                anyhow::bail!(
+                    "no exchange found in {}: nothing to suggest from",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let text = match cli.format {
+                Format::Json => {
+                    let mut text = serde_json::to_string_pretty(&suggestions)
+                        .context("cannot write the JSON report")?;
+                    text.push('\n');
+                    text
+                }
+                _ => suggestions.human(),
+            };
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .context("cannot write the report")?;
+            if let Some(target) = write {
+                let mut protected = vec![
+                    PathBuf::from(cliniko_spec::EMBEDDED_PATH),
+                    PathBuf::from(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/../../spec/cliniko-attendees.yaml"
+                    )),
+                ];
+                protected.extend(cli.spec.clone());
+                suggestions.write_patched(&spec, &target, &protected)?;
+                eprintln!("wrote the patched spec to {}", target.display());
+            }
+            Ok(if unreadable {
+                Outcome::Unreadable
+            } else {
+                Outcome::Conforms
+            })
         }
         Command::Live {
             base_url,

@@ -9,6 +9,56 @@ use serde::Serialize;
 use crate::check::{Checker, Verdict};
 use crate::recording::{RecordingError, read_recording};
 
+/// The recording files under `paths`: files as given, directories searched recursively (symbolic
+/// links followed, a link loop ends the walk there) for `*.json` and `*.har`, in name order; and
+/// every path that could not be read.
+pub fn recording_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<RecordingError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            match std::fs::metadata(path) {
+                Ok(_) => files.push(path.clone()),
+                Err(source) => errors.push(RecordingError::Io {
+                    file: path.display().to_string(),
+                    source,
+                }),
+            }
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            match entry {
+                Ok(entry) => {
+                    let recording = entry.file_type().is_file()
+                        && entry
+                            .path()
+                            .extension()
+                            .is_some_and(|ext| ext == "json" || ext == "har");
+                    if recording {
+                        files.push(entry.into_path());
+                    }
+                }
+                // A loop has been walked once already; nothing is left unread.
+                Err(error) if error.loop_ancestor().is_some() => {}
+                Err(error) => errors.push(RecordingError::Io {
+                    file: error
+                        .path()
+                        .unwrap_or(path)
+                        .display()
+                        .to_string(),
+                    source: error
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
+                }),
+            }
+        }
+    }
+    (files, errors)
+}
+
 /// The result of checking a set of recordings.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -73,40 +123,12 @@ impl Report {
     /// the number of recordings beyond one verdict per exchange.
     pub fn check_paths(checker: &Checker, paths: &[PathBuf]) -> Self {
         let mut report = Self::default();
-        for path in paths {
-            report.check_path(checker, path, true);
+        let (files, errors) = recording_files(paths);
+        report.unreadable = errors;
+        for file in files {
+            report.check_file(checker, &file);
         }
         report
-    }
-
-    fn check_path(&mut self, checker: &Checker, path: &Path, named: bool) {
-        let file = path.display().to_string();
-        let metadata = match std::fs::metadata(path) {
-            Ok(metadata) => metadata,
-            Err(source) => return self.unreadable.push(RecordingError::Io { file, source }),
-        };
-        if metadata.is_dir() {
-            let entries = match std::fs::read_dir(path) {
-                Ok(entries) => entries,
-                Err(source) => return self.unreadable.push(RecordingError::Io { file, source }),
-            };
-            let mut children = Vec::new();
-            for entry in entries {
-                match entry {
-                    Ok(entry) => children.push(entry.path()),
-                    Err(source) => self.unreadable.push(RecordingError::Io {
-                        file: file.clone(),
-                        source,
-                    }),
-                }
-            }
-            children.sort();
-            for child in children {
-                self.check_path(checker, &child, false);
-            }
-        } else if named || path.extension().is_some_and(|ext| ext == "json") {
-            self.check_file(checker, path);
-        }
     }
 
     /// Checks the exchanges of one recording file.

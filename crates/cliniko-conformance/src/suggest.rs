@@ -1,0 +1,824 @@
+//! Spec changes proposed from recorded exchanges: what the recordings show that the spec does not
+//! say, as a list for people and as an RFC 6902 JSON Patch against the spec.
+//!
+//! Each recorded response body is walked beside the schema the spec documents for it (following
+//! `$ref`, `allOf`, and the non-null branches of `anyOf`/`oneOf`, so that it does not depend on how
+//! nullable references are spelled). It proposes:
+//!
+//! - a property the schema does not name, with its type, format and nullability inferred from every
+//!   value seen (`add .../properties/NAME`);
+//! - an enum value seen but not listed (`add .../enum/-`, and the `x-enum-varnames` and
+//!   `x-enum-descriptions` beside it when the spec has them);
+//! - a status an operation answered but does not document (`add .../responses/STATUS`);
+//! - a property documented as non-null that arrived null (`nullable: true`);
+//! - a required property that did not arrive (`remove .../required/N`);
+//!
+//! and lists, without a patch, the documented properties never seen at all. Nothing here writes
+//! the spec: the CLI writes the patched document only to a file the user names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cliniko_spec::Spec;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::check::{Checker, media_type};
+use crate::recording::{Body, Exchange};
+use crate::violation::Violation;
+
+/// One proposed change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// What kind of change: `add_field`, `add_enum_value`, `add_status`, `make_nullable`,
+    /// `make_optional` or `never_seen`.
+    pub kind: &'static str,
+    /// Where in the spec (a JSON pointer).
+    pub pointer: String,
+    /// The change in words, with the evidence.
+    pub message: String,
+}
+
+/// Everything `suggest` proposes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggestions {
+    /// The proposals, in the order of the spec pointers they touch.
+    pub items: Vec<Suggestion>,
+    /// The proposals that change the spec, as an RFC 6902 JSON Patch against it.
+    pub patch: json_patch::Patch,
+    /// How many exchanges were read.
+    pub exchanges: usize,
+}
+
+/// Why the proposals could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SuggestError {
+    /// `--write` names the spec being read: `suggest` never edits it.
+    #[error("{file} is the spec being read; write the patched document elsewhere and let `cargo xtask spec-diff` classify it")]
+    WouldOverwriteSpec {
+        /// The file.
+        file: String,
+    },
+    /// The file name does not say YAML or JSON.
+    #[error("{file}: cannot tell the format; name the file *.yaml, *.yml or *.json")]
+    UnknownFormat {
+        /// The file.
+        file: String,
+    },
+    /// The patched document could not be written.
+    #[error("cannot write {file}: {message}")]
+    Write {
+        /// The file.
+        file: String,
+        /// Why.
+        message: String,
+    },
+    /// The patch does not apply to the spec it was made from (a bug: please report it).
+    #[error("the proposed patch does not apply to {file}: {message}")]
+    Patch {
+        /// The spec file.
+        file: String,
+        /// What json-patch said.
+        message: String,
+    },
+}
+
+/// Collects evidence exchange by exchange, then proposes.
+pub struct Suggester<'s> {
+    spec: &'s Spec,
+    checker: &'s Checker,
+    exchanges: usize,
+    /// Object schema pointer → undocumented property → values seen.
+    missing: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
+    /// Enum schema pointer → values seen outside the enum.
+    enum_values: BTreeMap<String, Vec<Value>>,
+    /// Property schema pointer → how many nulls arrived where the schema refuses null.
+    nulls: BTreeMap<String, usize>,
+    /// Object schema pointer → required property → how many times it was absent.
+    absent: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Object schema pointer → property names seen.
+    seen: BTreeMap<String, BTreeSet<String>>,
+    /// Operation pointer → status → (media type, bodies).
+    statuses: BTreeMap<String, BTreeMap<u16, (Option<String>, Vec<Value>)>>,
+}
+
+impl std::fmt::Debug for Suggester<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suggester")
+            .field("exchanges", &self.exchanges)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s> Suggester<'s> {
+    /// A suggester for `spec`; `checker` must have been built from the same spec.
+    pub fn new(spec: &'s Spec, checker: &'s Checker) -> Self {
+        Self {
+            spec,
+            checker,
+            exchanges: 0,
+            missing: BTreeMap::new(),
+            enum_values: BTreeMap::new(),
+            nulls: BTreeMap::new(),
+            absent: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the evidence of one exchange.
+    pub fn add(&mut self, exchange: &Exchange) {
+        self.exchanges += 1;
+        let verdict = self.checker.check(exchange);
+        let Some(operation_id) = verdict.operation.as_deref() else {
+            return;
+        };
+        let Some(operation) = self.operation_pointer(operation_id) else {
+            return;
+        };
+        let status = exchange.response.status;
+        let body = json_body(&exchange.response.body);
+        if verdict
+            .violations
+            .iter()
+            .any(|v| matches!(v, Violation::UndocumentedStatus { .. }))
+        {
+            let entry = self
+                .statuses
+                .entry(operation)
+                .or_default()
+                .entry(status)
+                .or_insert_with(|| {
+                    (
+                        exchange.response.headers.get("content-type").map(media_type),
+                        Vec::new(),
+                    )
+                });
+            if let Some(body) = body {
+                entry.1.push(body);
+            }
+            return;
+        }
+        let Some(body) = body else {
+            return;
+        };
+        let Some(schema) = self.response_schema(&operation, status) else {
+            return;
+        };
+        self.walk(&body, &schema);
+    }
+
+    /// The proposals, checked to apply to the spec.
+    pub fn finish(self) -> Result<Suggestions, SuggestError> {
+        let raw = self.spec.raw();
+        let mut items = Vec::new();
+        let mut patch: Vec<Value> = Vec::new();
+
+        for (object, fields) in &self.missing {
+            for (name, values) in fields {
+                let pointer = format!("{object}/properties/{}", escape(name));
+                let schema = infer(values);
+                items.push(Suggestion {
+                    kind: "add_field",
+                    pointer: pointer.clone(),
+                    message: format!(
+                        "add property `{name}` ({}), seen {} time{}",
+                        describe(&schema),
+                        values.len(),
+                        plural(values.len())
+                    ),
+                });
+                if raw.pointer(&format!("{object}/properties")).is_some() {
+                    patch.push(json!({ "op": "add", "path": pointer, "value": schema }));
+                } else {
+                    patch.push(json!({ "op": "add", "path": format!("{object}/properties"), "value": { name: schema } }));
+                }
+            }
+        }
+        for (schema, values) in &self.enum_values {
+            let node = raw.pointer(schema);
+            let mut unique: Vec<&Value> = Vec::new();
+            for value in values {
+                if !unique.contains(&value) {
+                    unique.push(value);
+                }
+            }
+            for value in unique {
+                let count = values.iter().filter(|v| *v == value).count();
+                items.push(Suggestion {
+                    kind: "add_enum_value",
+                    pointer: format!("{schema}/enum"),
+                    message: format!(
+                        "add {value} to the enum, seen {count} time{}",
+                        plural(count)
+                    ),
+                });
+                patch.push(json!({ "op": "add", "path": format!("{schema}/enum/-"), "value": value }));
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                if node.and_then(|n| n.get("x-enum-varnames")).is_some() {
+                    let name: String = format!("Seen{text}")
+                        .chars()
+                        .filter(char::is_ascii_alphanumeric)
+                        .collect();
+                    patch.push(json!({ "op": "add", "path": format!("{schema}/x-enum-varnames/-"), "value": name }));
+                }
+                if node.and_then(|n| n.get("x-enum-descriptions")).is_some() {
+                    patch.push(json!({ "op": "add", "path": format!("{schema}/x-enum-descriptions/-"), "value": format!("Seen in recordings ({text}); describe it") }));
+                }
+            }
+        }
+        for (property, count) in &self.nulls {
+            items.push(Suggestion {
+                kind: "make_nullable",
+                pointer: property.clone(),
+                message: format!(
+                    "documented as non-null, arrived null {count} time{}",
+                    plural(*count)
+                ),
+            });
+            let node = raw.pointer(property).cloned().unwrap_or(Value::Null);
+            match node.get("$ref") {
+                // A `$ref` takes no siblings in OpenAPI 3.0: wrap it.
+                Some(reference) => patch.push(json!({ "op": "replace", "path": property, "value": {
+                    "nullable": true, "allOf": [{ "$ref": reference }] } })),
+                None => patch.push(
+                    json!({ "op": "add", "path": format!("{property}/nullable"), "value": true }),
+                ),
+            }
+        }
+        for (object, names) in &self.absent {
+            let required: Vec<&str> = raw
+                .pointer(&format!("{object}/required"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut indexes = Vec::new();
+            for (name, count) in names {
+                items.push(Suggestion {
+                    kind: "make_optional",
+                    pointer: format!("{object}/required"),
+                    message: format!(
+                        "`{name}` is required, but was absent {count} time{}",
+                        plural(*count)
+                    ),
+                });
+                if let Some(index) = required.iter().position(|r| r == name) {
+                    indexes.push(index);
+                }
+            }
+            // Removing from the end keeps the earlier indexes right.
+            indexes.sort_unstable_by(|a, b| b.cmp(a));
+            for index in indexes {
+                patch.push(json!({ "op": "remove", "path": format!("{object}/required/{index}") }));
+            }
+        }
+        for (operation, statuses) in &self.statuses {
+            for (status, (media, bodies)) in statuses {
+                let pointer = format!("{operation}/responses/{status}");
+                let mut response = Map::new();
+                response.insert(
+                    "description".to_owned(),
+                    Value::from(format!(
+                        "Seen in recordings ({} time{}); describe it.",
+                        bodies.len().max(1),
+                        plural(bodies.len().max(1))
+                    )),
+                );
+                if let Some(media) = media {
+                    let schema = self
+                        .known_schema(operation, bodies)
+                        .unwrap_or_else(|| infer(bodies));
+                    response.insert("content".to_owned(), json!({ media: { "schema": schema } }));
+                }
+                items.push(Suggestion {
+                    kind: "add_status",
+                    pointer: pointer.clone(),
+                    message: format!(
+                        "document status {status}{}",
+                        media
+                            .as_deref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default()
+                    ),
+                });
+                patch.push(json!({ "op": "add", "path": pointer, "value": response }));
+            }
+        }
+        for (object, names) in &self.seen {
+            for (name, _) in object_properties(raw, object) {
+                if !names.contains(&name) {
+                    items.push(Suggestion {
+                        kind: "never_seen",
+                        pointer: format!("{object}/properties/{}", escape(&name)),
+                        message: format!(
+                            "documented property `{name}` never arrived in {} exchange{}",
+                            self.exchanges,
+                            plural(self.exchanges)
+                        ),
+                    });
+                }
+            }
+        }
+
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(patch)).map_err(|error| SuggestError::Patch {
+                file: self.spec.source().to_owned(),
+                message: error.to_string(),
+            })?;
+        let mut document = raw.clone();
+        json_patch::patch(&mut document, &patch).map_err(|error| SuggestError::Patch {
+            file: self.spec.source().to_owned(),
+            message: error.to_string(),
+        })?;
+        Ok(Suggestions {
+            items,
+            patch,
+            exchanges: self.exchanges,
+        })
+    }
+
+    fn operation_pointer(&self, operation_id: &str) -> Option<String> {
+        let paths = self.spec.raw().get("paths")?.as_object()?;
+        for (template, item) in paths {
+            for (method, operation) in item.as_object()? {
+                if operation.get("operationId").and_then(Value::as_str) == Some(operation_id) {
+                    return Some(format!("/paths/{}/{method}", escape(template)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The pointer of the JSON schema of a documented status's response.
+    fn response_schema(&self, operation: &str, status: u16) -> Option<String> {
+        let raw = self.spec.raw();
+        let responses = raw.pointer(&format!("{operation}/responses"))?.as_object()?;
+        let exact = status.to_string();
+        let class = format!("{}XX", status / 100);
+        let key = [exact.as_str(), class.as_str(), "default"]
+            .into_iter()
+            .find(|key| {
+                responses
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(key))
+            })?;
+        let key = responses.keys().find(|k| k.eq_ignore_ascii_case(key))?;
+        let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
+        let content = raw.pointer(&response)?.get("content")?.as_object()?;
+        let media = content.keys().find(|m| crate::check::is_json(m))?;
+        Some(format!("{response}/content/{}/schema", escape(media)))
+    }
+
+    /// A schema the operation already uses for a response that every body fits (for a new status
+    /// answered with, say, the usual error body).
+    fn known_schema(&self, operation: &str, bodies: &[Value]) -> Option<Value> {
+        if bodies.is_empty() {
+            return None;
+        }
+        let raw = self.spec.raw();
+        let responses = raw.pointer(&format!("{operation}/responses"))?.as_object()?;
+        for key in responses.keys() {
+            let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
+            let Some(content) = raw
+                .pointer(&format!("{response}/content"))
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for (media, spec) in content {
+                let Some(schema) = spec.get("schema") else {
+                    continue;
+                };
+                let at = format!("{response}/content/{}/schema", escape(media));
+                if let Ok(validator) =
+                    self.spec
+                        .validator(&at, schema, cliniko_spec::SchemaOptions::default())
+                    && bodies.iter().all(|body| validator.is_valid(body))
+                    && schema.get("$ref").is_some()
+                {
+                    return Some(schema.clone());
+                }
+            }
+        }
+        None
+    }
+
+    fn walk(&mut self, value: &Value, schema: &str) {
+        let raw = self.spec.raw();
+        let concrete = concrete(raw, schema);
+        match value {
+            Value::Null => {
+                if !allows_null(raw, schema, 0) {
+                    *self.nulls.entry(schema.to_owned()).or_default() += 1;
+                }
+            }
+            Value::Object(object) => {
+                let Some(owner) = concrete
+                    .iter()
+                    .find(|c| raw.pointer(&format!("{c}/properties")).is_some())
+                    .cloned()
+                else {
+                    return;
+                };
+                let mut properties: BTreeMap<String, String> = BTreeMap::new();
+                for c in &concrete {
+                    for (name, _) in object_properties(raw, c) {
+                        properties
+                            .entry(name.clone())
+                            .or_insert_with(|| format!("{c}/properties/{}", escape(&name)));
+                    }
+                }
+                let seen = self.seen.entry(owner.clone()).or_default();
+                for name in object.keys() {
+                    seen.insert(name.clone());
+                }
+                for c in &concrete {
+                    for name in raw
+                        .pointer(&format!("{c}/required"))
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        if !object.contains_key(name) {
+                            *self
+                                .absent
+                                .entry(c.clone())
+                                .or_default()
+                                .entry(name.to_owned())
+                                .or_default() += 1;
+                        }
+                    }
+                }
+                for (name, item) in object {
+                    match properties.get(name) {
+                        Some(at) => self.walk(item, at),
+                        None => self
+                            .missing
+                            .entry(owner.clone())
+                            .or_default()
+                            .entry(name.clone())
+                            .or_default()
+                            .push(item.clone()),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(at) = concrete
+                    .iter()
+                    .map(|c| format!("{c}/items"))
+                    .find(|at| raw.pointer(at).is_some())
+                {
+                    for item in items {
+                        self.walk(item, &at);
+                    }
+                }
+            }
+            scalar => {
+                for c in &concrete {
+                    if let Some(options) = raw
+                        .pointer(&format!("{c}/enum"))
+                        .and_then(Value::as_array)
+                        && !options.contains(scalar)
+                        && same_type(options, scalar)
+                    {
+                        self.enum_values
+                            .entry(c.clone())
+                            .or_default()
+                            .push(scalar.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Suggestions {
+    /// The spec with the patch applied.
+    pub fn patched(&self, spec: &Spec) -> Result<Value, SuggestError> {
+        let mut document = spec.raw().clone();
+        json_patch::patch(&mut document, &self.patch).map_err(|error| SuggestError::Patch {
+            file: spec.source().to_owned(),
+            message: error.to_string(),
+        })?;
+        Ok(document)
+    }
+
+    /// Writes the patched spec to `path`, as YAML or JSON by its extension, atomically (a
+    /// temporary file in the same directory, renamed over the target). `protected` are the files
+    /// that must not be written (the spec being read).
+    pub fn write_patched(
+        &self,
+        spec: &Spec,
+        path: &std::path::Path,
+        protected: &[std::path::PathBuf],
+    ) -> Result<(), SuggestError> {
+        let file = path.display().to_string();
+        let target = canonical(path);
+        if protected
+            .iter()
+            .any(|p| canonical(p) == target)
+        {
+            return Err(SuggestError::WouldOverwriteSpec { file });
+        }
+        let document = self.patched(spec)?;
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => serde_yaml_ng::to_string(&document).map_err(|e| e.to_string()),
+            Some("json") => serde_json::to_string_pretty(&document)
+                .map(|mut text| {
+                    text.push('\n');
+                    text
+                })
+                .map_err(|e| e.to_string()),
+            _ => return Err(SuggestError::UnknownFormat { file }),
+        }
+        .map_err(|message| SuggestError::Write {
+            file: file.clone(),
+            message,
+        })?;
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let write = |message: std::io::Error| SuggestError::Write {
+            file: file.clone(),
+            message: message.to_string(),
+        };
+        let mut temporary = tempfile::NamedTempFile::new_in(&directory).map_err(write)?;
+        std::io::Write::write_all(&mut temporary, text.as_bytes()).map_err(write)?;
+        temporary
+            .persist(path)
+            .map_err(|error| write(error.error))?;
+        Ok(())
+    }
+
+    /// The proposals for people, one per line, then the JSON Patch.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        for item in &self.items {
+            out.push_str(&format!("{}: {}: {}\n", item.kind, item.pointer, item.message));
+        }
+        out.push_str(&format!(
+            "\n{} proposal{} from {} exchange{}; as a JSON Patch (RFC 6902) against the spec:\n",
+            self.items.len(),
+            plural(self.items.len()),
+            self.exchanges,
+            plural(self.exchanges)
+        ));
+        out.push_str(&serde_json::to_string_pretty(&self.patch).unwrap_or_default());
+        out.push('\n');
+        out
+    }
+}
+
+/// The path with its directory resolved (the file itself may not exist yet).
+fn canonical(path: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(path) = path.canonicalize() {
+        return path;
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(parent), Some(name)) => parent.join(name),
+        _ => path.to_owned(),
+    }
+}
+
+/// Follows `$ref`s from `pointer` to the schema they name.
+fn resolve(raw: &Value, pointer: &str) -> String {
+    let mut at = pointer.to_owned();
+    for _ in 0..16 {
+        match raw
+            .pointer(&at)
+            .and_then(|node| node.get("$ref"))
+            .and_then(Value::as_str)
+        {
+            Some(reference) => at = reference.trim_start_matches('#').to_owned(),
+            None => break,
+        }
+    }
+    at
+}
+
+/// The schemas that describe a value at `pointer`: through `$ref`, every `allOf` branch, and the
+/// `anyOf`/`oneOf` branches that are not only `null`.
+fn concrete(raw: &Value, pointer: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_concrete(raw, pointer, &mut out, 0);
+    out
+}
+
+fn collect_concrete(raw: &Value, pointer: &str, out: &mut Vec<String>, depth: usize) {
+    if depth > 12 {
+        return;
+    }
+    let at = resolve(raw, pointer);
+    let Some(node) = raw.pointer(&at) else {
+        return;
+    };
+    if !out.contains(&at) {
+        out.push(at.clone());
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        for (index, branch) in node
+            .get(keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if only_null(branch) {
+                continue;
+            }
+            collect_concrete(raw, &format!("{at}/{keyword}/{index}"), out, depth + 1);
+        }
+    }
+}
+
+fn only_null(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("null")
+        || schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.iter().all(Value::is_null))
+}
+
+fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
+    if depth > 12 {
+        return false;
+    }
+    let Some(node) = raw.pointer(pointer) else {
+        return true;
+    };
+    if node.get("nullable").and_then(Value::as_bool) == Some(true) || only_null(node) {
+        return true;
+    }
+    if node
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|e| e.contains(&Value::Null))
+    {
+        return true;
+    }
+    if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        return allows_null(raw, reference.trim_start_matches('#'), depth + 1);
+    }
+    ["anyOf", "oneOf"].iter().any(|keyword| {
+        node.get(*keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .any(|(index, _)| allows_null(raw, &format!("{pointer}/{keyword}/{index}"), depth + 1))
+    })
+}
+
+fn object_properties(raw: &Value, object: &str) -> Vec<(String, Value)> {
+    raw.pointer(&format!("{object}/properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn same_type(options: &[Value], value: &Value) -> bool {
+    options.iter().any(|option| {
+        matches!(
+            (option, value),
+            (Value::String(_), Value::String(_))
+                | (Value::Number(_), Value::Number(_))
+                | (Value::Bool(_), Value::Bool(_))
+        )
+    })
+}
+
+fn json_body(body: &Body) -> Option<Value> {
+    match body {
+        Body::Json(value) => Some(value.clone()),
+        Body::Text(text) => serde_json::from_str(text).ok(),
+        Body::Empty => None,
+    }
+}
+
+/// An OpenAPI 3.0 schema for every value seen: the type they share, a format every string fits
+/// (`date-time`, `uri`), `nullable` when a null was seen.
+fn infer(values: &[Value]) -> Value {
+    let mut schema = Map::new();
+    let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    let nullable = non_null.len() < values.len();
+    let kind = |value: &Value| match value {
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    };
+    let mut kinds: BTreeSet<&str> = non_null.iter().map(|v| kind(v)).collect();
+    if kinds.contains("number") {
+        kinds.remove("integer");
+    }
+    if let [only] = kinds.iter().copied().collect::<Vec<_>>()[..] {
+        schema.insert("type".to_owned(), Value::from(only));
+        match only {
+            "string" => {
+                let strings: Vec<&str> = non_null.iter().filter_map(|v| v.as_str()).collect();
+                if strings
+                    .iter()
+                    .all(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+                {
+                    schema.insert("format".to_owned(), Value::from("date-time"));
+                } else if strings.iter().all(|s| {
+                    url::Url::parse(s).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https")
+                }) {
+                    schema.insert("format".to_owned(), Value::from("uri"));
+                }
+            }
+            "integer" => {
+                schema.insert("format".to_owned(), Value::from("int64"));
+            }
+            "array" => {
+                let items: Vec<Value> = non_null
+                    .iter()
+                    .filter_map(|v| v.as_array())
+                    .flatten()
+                    .cloned()
+                    .collect();
+                schema.insert("items".to_owned(), infer(&items));
+            }
+            "object" => {
+                let mut fields: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+                for object in non_null.iter().filter_map(|v| v.as_object()) {
+                    for (name, value) in object {
+                        fields.entry(name.clone()).or_default().push(value.clone());
+                    }
+                }
+                let properties: Map<String, Value> = fields
+                    .iter()
+                    .map(|(name, values)| (name.clone(), infer(values)))
+                    .collect();
+                schema.insert("properties".to_owned(), Value::Object(properties));
+            }
+            _ => {}
+        }
+    }
+    if nullable {
+        schema.insert("nullable".to_owned(), Value::Bool(true));
+    }
+    schema.insert(
+        "description".to_owned(),
+        Value::from("Seen in recordings; describe it."),
+    );
+    Value::Object(schema)
+}
+
+fn describe(schema: &Value) -> String {
+    let kind = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("any type");
+    let format = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .map(|f| format!(", format {f}"))
+        .unwrap_or_default();
+    let nullable = if schema.get("nullable") == Some(&Value::Bool(true)) {
+        ", nullable"
+    } else {
+        ""
+    };
+    format!("{kind}{format}{nullable}")
+}
+
+fn escape(token: &str) -> String {
+    cliniko_spec::pointer::escape(token)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_reads_type_format_and_nullability_from_every_value() {
+        let schema = infer(&[json!("2024-01-01T00:00:00Z"), json!(null)]);
+        assert_eq!(schema["type"], "string");
+        assert_eq!(schema["format"], "date-time");
+        assert_eq!(schema["nullable"], true);
+        let schema = infer(&[json!(1), json!(2.5)]);
+        assert_eq!(schema["type"], "number");
+        let schema = infer(&[json!("https://x.example/a"), json!("not a url")]);
+        assert_eq!(schema.get("format"), None);
+        let schema = infer(&[json!(1), json!("1")]);
+        assert_eq!(schema.get("type"), None);
+    }
+}
