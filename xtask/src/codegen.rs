@@ -4,6 +4,8 @@
 //! (each file atomically, and only after every file generated) or compared with the checked-in files.
 
 mod code_enums;
+mod facts;
+mod one_error;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -21,6 +23,8 @@ pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
 pub const TYPES_PATH: &str = "crates/cliniko-types/src/generated_types.rs";
 /// The generated client.
 pub const CLIENT_PATH: &str = "crates/cliniko-client/src/generated_sdk.rs";
+/// The generated Cliniko facts.
+pub const FACTS_PATH: &str = "crates/cliniko-types/src/generated_facts.rs";
 
 /// Schemas that hand-written code in `cliniko-types` provides instead of typify.
 const HAND_WRITTEN: &[(&str, &[TypeImpl])] = &[("Id", &[TypeImpl::FromStr, TypeImpl::Display])];
@@ -89,14 +93,30 @@ pub fn run(root: &Path, mode: Mode, print_timings: bool) -> anyhow::Result<()> {
 
 /// Generates every file from a checked spec, in memory.
 fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedFile>> {
-    let (types, client) = timings.time("generate", || -> anyhow::Result<_> {
+    let (types, client, facts) = timings.time("generate", || -> anyhow::Result<_> {
         let code_enums = code_enums::generate(spec.raw())?;
         let enum_names: Vec<String> = code_enums.iter().map(|e| e.name.clone()).collect();
         let enum_tokens: Vec<TokenStream> = code_enums.into_iter().map(|e| e.tokens).collect();
         let types = types_tokens(spec, &enum_names)?;
         let client = client_tokens(spec)?;
-        Ok((quote::quote! { #types #(#enum_tokens)* }, client))
+        let facts = facts::generate(spec)?;
+        Ok((quote::quote! { #types #(#enum_tokens)* }, client, facts))
     })?;
+    // The facts name each operation as progenitor does; a mismatch would break the client's
+    // lookups silently, so it stops generation.
+    let client_text = client.to_string();
+    let operation_ids: Vec<String> = spec
+        .facts()
+        .map(|facts| facts.operations.into_iter().map(|o| o.id).collect())
+        .unwrap_or_default();
+    for operation in operation_ids {
+        let rust_name = facts::rust_name(&operation);
+        if !client_text.contains(&format!("\"{rust_name}\"")) {
+            bail!(
+                "progenitor does not name operation `{operation}` `{rust_name}`; fix facts::rust_name"
+            );
+        }
+    }
     timings.time("format", || {
         Ok(vec![
             GeneratedFile {
@@ -106,6 +126,10 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
             GeneratedFile {
                 path: CLIENT_PATH,
                 contents: format_file(client, "client").context("formatting the client")?,
+            },
+            GeneratedFile {
+                path: FACTS_PATH,
+                contents: format_file(facts, "facts").context("formatting the facts")?,
             },
         ])
     })
@@ -136,7 +160,7 @@ fn types_tokens(spec: &Spec, code_enums: &[String]) -> anyhow::Result<TokenStrea
         );
     }
     // Only the components: the types crate must not hold the client's per-operation types.
-    let mut document = spec.document().clone();
+    let mut document = progenitor_document(spec)?;
     document.paths.paths.clear();
     let mut generator = Generator::new(&settings);
     run_progenitor(|| generator.generate_tokens(&document))?;
@@ -161,10 +185,34 @@ fn client_tokens(spec: &Spec) -> anyhow::Result<TokenStream> {
     settings
         .with_inner_type(quote::quote! { crate::RequestPolicy })
         .with_hooks(progenitor_impl::HooksMode::Expected);
-    let mut document = spec.document().clone();
+    let mut document = progenitor_document(spec)?;
     strip_user_agent(&mut document);
     let mut generator = Generator::new(&settings);
-    run_progenitor(|| generator.generate_tokens(&document))
+    let client = run_progenitor(|| generator.generate_tokens(&document))?;
+    one_error::rewrite(client)
+}
+
+/// The spec as progenitor reads it best. The spec makes a reference nullable with
+/// `oneOf: [{$ref: X}, {type: T, nullable: true, enum: [null]}]`, which every OpenAPI 3.0 tool reads
+/// alike; typify recognises a null branch only when it has no `type`, so for it the idiom becomes
+/// the equivalent `{nullable: true, allOf: [{$ref: X}]}`, which it turns into `Option<X>`.
+fn progenitor_document(spec: &Spec) -> anyhow::Result<openapiv3::OpenAPI> {
+    fn fold(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let Some(folded) = cliniko_spec::fold_nullable_one_of(object) {
+                    *object = folded;
+                }
+                object.values_mut().for_each(fold);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(fold),
+            _ => {}
+        }
+    }
+    let mut raw = spec.raw().clone();
+    fold(&mut raw);
+    serde_json::from_value(raw)
+        .context("the spec, its nullable references folded, is not OpenAPI 3.0")
 }
 
 /// The spec documents `User-Agent` as a required header of every operation, which is right for

@@ -1758,8 +1758,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/attendees`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -1842,6 +1841,19 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_ATTENDEES`](::cliniko_types::facts::operations::LIST_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_ATTENDEES,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::create_attendee`]
 
@@ -1870,8 +1882,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `POST` request to `/attendees`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::Attendee>,
@@ -1959,6 +1970,19 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::CREATE_ATTENDEE`](::cliniko_types::facts::operations::CREATE_ATTENDEE)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Attendee>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::CREATE_ATTENDEE,
+                    )
+                })
         }
     }
     /**Builder for [`Client::list_cancelled_attendees`]
@@ -2051,8 +2075,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/attendees/cancelled`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -2134,6 +2157,19 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_CANCELLED_ATTENDEES`](::cliniko_types::facts::operations::LIST_CANCELLED_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_CANCELLED_ATTENDEES,
+                    )
+                })
         }
     }
     /**Builder for [`Client::list_deleted_attendees`]
@@ -2224,8 +2260,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/attendees/deleted`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -2308,6 +2343,19 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_DELETED_ATTENDEES`](::cliniko_types::facts::operations::LIST_DELETED_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_DELETED_ATTENDEES,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::get_attendee`]
 
@@ -2350,8 +2398,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/attendees/{id}`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::Attendee>,
@@ -2436,6 +2483,19 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::GET_ATTENDEE`](::cliniko_types::facts::operations::GET_ATTENDEE)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Attendee>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::GET_ATTENDEE,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::update_attendee_via_put`]
 
@@ -2477,8 +2537,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `PUT` request to `/attendees/{id}`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::Attendee>,
@@ -2577,6 +2636,19 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::UPDATE_ATTENDEE_VIA_PUT`](::cliniko_types::facts::operations::UPDATE_ATTENDEE_VIA_PUT)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Attendee>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::UPDATE_ATTENDEE_VIA_PUT,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::delete_attendee`]
 
@@ -2604,8 +2676,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `DELETE` request to `/attendees/{id}`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<ResponseValue<()>, Error<::cliniko_types::ErrorResponse>> {
             let Self { client, id } = self;
@@ -2678,6 +2749,17 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::DELETE_ATTENDEE`](::cliniko_types::facts::operations::DELETE_ATTENDEE)).
+        pub async fn send(self) -> Result<ResponseValue<()>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::DELETE_ATTENDEE,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::update_attendee`]
 
@@ -2719,8 +2801,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `PATCH` request to `/attendees/{id}`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::Attendee>,
@@ -2819,6 +2900,19 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::UPDATE_ATTENDEE`](::cliniko_types::facts::operations::UPDATE_ATTENDEE)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Attendee>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::UPDATE_ATTENDEE,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::archive_attendee`]
 
@@ -2846,8 +2940,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `POST` request to `/attendees/{id}/archive`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<ResponseValue<()>, Error<::cliniko_types::ErrorResponse>> {
             let Self { client, id } = self;
@@ -2920,6 +3013,17 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::ARCHIVE_ATTENDEE`](::cliniko_types::facts::operations::ARCHIVE_ATTENDEE)).
+        pub async fn send(self) -> Result<ResponseValue<()>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::ARCHIVE_ATTENDEE,
+                    )
+                })
+        }
     }
     /**Builder for [`Client::cancel_attendee`]
 
@@ -2961,8 +3065,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `PATCH` request to `/attendees/{id}/cancel`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<ResponseValue<()>, Error<::cliniko_types::ErrorResponse>> {
             let Self { client, id, body } = self;
@@ -3057,6 +3160,17 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::CANCEL_ATTENDEE`](::cliniko_types::facts::operations::CANCEL_ATTENDEE)).
+        pub async fn send(self) -> Result<ResponseValue<()>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::CANCEL_ATTENDEE,
+                    )
+                })
         }
     }
     /**Builder for [`Client::list_group_appointment_attendees`]
@@ -3168,8 +3282,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/group_appointments/{group_appointment_id}/attendees`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -3263,6 +3376,19 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_GROUP_APPOINTMENT_ATTENDEES`](::cliniko_types::facts::operations::LIST_GROUP_APPOINTMENT_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_GROUP_APPOINTMENT_ATTENDEES,
+                    )
+                })
         }
     }
     /**Builder for [`Client::list_individual_appointment_attendees`]
@@ -3374,8 +3500,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/individual_appointments/{individual_appointment_id}/attendees`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -3477,6 +3602,19 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES`](::cliniko_types::facts::operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES,
+                    )
+                })
         }
     }
     /**Builder for [`Client::list_patient_case_attendees`]
@@ -3583,8 +3721,7 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/patient_cases/{patient_case_id}/attendees`
-        pub async fn send(
+        async fn send_generated(
             self,
         ) -> Result<
             ResponseValue<::cliniko_types::AttendeeList>,
@@ -3677,6 +3814,19 @@ pub mod builder {
                 }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_PATIENT_CASE_ATTENDEES`](::cliniko_types::facts::operations::LIST_PATIENT_CASE_ATTENDEES)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::AttendeeList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_PATIENT_CASE_ATTENDEES,
+                    )
+                })
         }
     }
 }
