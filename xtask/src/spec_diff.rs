@@ -89,14 +89,18 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         diff: &diff,
         version: version.as_ref(),
     };
-    print!(
-        "{}",
-        match args.format {
-            Format::Human => report.human(),
-            Format::Markdown => report.markdown(),
-            Format::Json => report.json()?,
+    let text = match args.format {
+        Format::Human => report.human(),
+        Format::Markdown => report.markdown(),
+        Format::Json => report.json()?,
+    };
+    // A reader that stops early (`| head`) is no error of ours.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(error).context("cannot print the report");
         }
-    );
+        _ => {}
+    }
     let mut failed = false;
     if args.fail_on_breaking && diff.is_breaking() {
         eprintln!(
