@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cliniko_client::{Client, Error, RetryPolicy};
 use cliniko_fake::{FakeCliniko, Faults};
-use cliniko_types::{Attendee, AttendeeCreate, AttendeeUpdate, Id};
+use cliniko_types::{Attendee, AttendeeCreate, AttendeeUpdate, Id, Patch};
 use futures::TryStreamExt as _;
 
 use client_support::{API_KEY, USER_AGENT, fake};
@@ -232,9 +232,9 @@ async fn updates_land_whatever_the_faults() -> Result<(), Error> {
     for (n, &id) in targets.iter().enumerate() {
         let notes = format!("updated under faults {n}");
         let update = AttendeeUpdate {
-            notes: Some(notes.clone()),
-            arrived: Some(n % 2 == 0),
-            patient_case_id: None,
+            notes: Patch::Set(notes.clone()),
+            arrived: Patch::Set(n % 2 == 0),
+            patient_case_id: Patch::Keep,
         };
         let updated = client.update_attendee().id(id).body(update).send().await?;
         assert_eq!(updated.notes.as_deref(), Some(notes.as_str()));

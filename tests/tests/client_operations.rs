@@ -4,7 +4,9 @@ mod client_support;
 
 use cliniko_client::filter::Filter;
 use cliniko_client::{Error, ResponseExt as _};
-use cliniko_types::{AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, Id};
+use cliniko_types::{
+    AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, Id, Patch,
+};
 use futures::TryStreamExt as _;
 
 use client_support::{client, fake};
@@ -69,9 +71,8 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
 
     // Update with PATCH, then with PUT.
     let arrived = AttendeeUpdate {
-        arrived: Some(true),
-        notes: None,
-        patient_case_id: None,
+        arrived: Patch::Set(true),
+        ..AttendeeUpdate::default()
     };
     let updated = client
         .update_attendee()
@@ -82,9 +83,8 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
         .into_inner();
     assert_eq!(updated.arrived, Some(true));
     let noted = AttendeeUpdate {
-        arrived: None,
-        notes: Some("Moved to the front".to_owned()),
-        patient_case_id: None,
+        notes: Patch::Set("Moved to the front".to_owned()),
+        ..AttendeeUpdate::default()
     };
     let updated = client
         .update_attendee_via_put()

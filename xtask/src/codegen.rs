@@ -6,6 +6,7 @@
 mod code_enums;
 mod facts;
 mod one_error;
+mod patch_fields;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -164,7 +165,10 @@ fn types_tokens(spec: &Spec, code_enums: &[String]) -> anyhow::Result<TokenStrea
     document.paths.paths.clear();
     let mut generator = Generator::new(&settings);
     run_progenitor(|| generator.generate_tokens(&document))?;
-    Ok(generator.get_type_space().to_stream())
+    patch_fields::rewrite(
+        generator.get_type_space().to_stream(),
+        &patch_fields::targets(spec.raw()),
+    )
 }
 
 /// The client: progenitor's builder interface over the types of `cliniko-types`.

@@ -514,15 +514,17 @@ async fn update_attendee(
     let id = path_id(&uri, 3)?;
     let object = read_object(&shared, &headers, body).await?;
     let update: AttendeeUpdate = typed(&object)?;
-    let mut changes = AttendeeChanges::default();
-    if object.contains_key("arrived") {
-        changes.arrived = Some(update.arrived);
-    }
-    if object.contains_key("notes") {
-        changes.notes = Some(update.notes.map(String::into_boxed_str));
-    }
-    if object.contains_key("patient_case_id") {
-        changes.patient_case_id = Some(match update.patient_case_id {
+    // `Patch` tells a field left out (keep) from one sent as null (clear).
+    let mut changes = AttendeeChanges {
+        arrived: update.arrived.into_option(),
+        notes: update
+            .notes
+            .into_option()
+            .map(|notes| notes.map(String::into_boxed_str)),
+        ..AttendeeChanges::default()
+    };
+    if let Some(case) = update.patient_case_id.into_option() {
+        changes.patient_case_id = Some(match case {
             Some(case) if !shared.fixtures.has_patient_case(case.get()) => {
                 return Err(ApiError::invalid(
                     "patient_case_id",

@@ -179,14 +179,14 @@ impl AttendeeList {
 )]
 pub struct AttendeeUpdate {
     ///Whether the patient has arrived.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub arrived: ::std::option::Option<bool>,
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub arrived: crate::Patch<bool>,
     ///Free-text notes.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub notes: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub notes: crate::Patch<::std::string::String>,
     ///The patient case to link, or null for none.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub patient_case_id: ::std::option::Option<crate::Id>,
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub patient_case_id: crate::Patch<crate::Id>,
 }
 impl AttendeeUpdate {
     pub fn builder() -> builder::AttendeeUpdate {
@@ -1166,16 +1166,13 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct AttendeeUpdate {
-        arrived: ::std::result::Result<
-            ::std::option::Option<bool>,
-            ::std::string::String,
-        >,
+        arrived: ::std::result::Result<crate::Patch<bool>, ::std::string::String>,
         notes: ::std::result::Result<
-            ::std::option::Option<::std::string::String>,
+            crate::Patch<::std::string::String>,
             ::std::string::String,
         >,
         patient_case_id: ::std::result::Result<
-            ::std::option::Option<crate::Id>,
+            crate::Patch<crate::Id>,
             ::std::string::String,
         >,
     }
@@ -1191,7 +1188,7 @@ pub mod builder {
     impl AttendeeUpdate {
         pub fn arrived<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T: ::std::convert::TryInto<crate::Patch<bool>>,
             T::Error: ::std::fmt::Display,
         {
             self.arrived = value
@@ -1203,7 +1200,7 @@ pub mod builder {
         }
         pub fn notes<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
             self.notes = value
@@ -1213,7 +1210,7 @@ pub mod builder {
         }
         pub fn patient_case_id<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<crate::Id>>,
+            T: ::std::convert::TryInto<crate::Patch<crate::Id>>,
             T::Error: ::std::fmt::Display,
         {
             self.patient_case_id = value

@@ -30,6 +30,7 @@
 
 pub mod facts;
 mod id;
+mod patch;
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all)]
 mod generated_facts;
@@ -39,3 +40,4 @@ mod generated_types;
 
 pub use generated_types::*;
 pub use id::{Id, ParseIdError};
+pub use patch::Patch;
