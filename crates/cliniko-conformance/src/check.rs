@@ -66,6 +66,24 @@ pub struct Verdict {
     /// error): the expected answer to an invalid request, so notes rather than violations.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Violation>,
+    /// The response key the status matched (`200`, `5XX`, `default`), for coverage.
+    #[serde(skip)]
+    pub(crate) documented_status: Option<String>,
+    /// The documented response fields (indexes into the operation's
+    /// [`DocumentedOperation::fields`]) that were non-null in this body, for coverage.
+    #[serde(skip)]
+    pub(crate) fields_seen: Vec<u16>,
+}
+
+/// What the spec documents for one operation, which coverage is counted against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentedOperation {
+    /// The `operationId`.
+    pub operation: String,
+    /// The response keys (`200`, `404`, `5XX`).
+    pub statuses: Vec<String>,
+    /// The fields of the success response, as paths (`/attendees/*/cancellation_url`).
+    pub fields: Vec<String>,
 }
 
 impl Verdict {
@@ -94,6 +112,8 @@ struct Operation {
     literals: usize,
     responses: Vec<(String, ResponseSpec)>,
     request: RequestSpec,
+    /// The success response's field paths, as tokens (`*` for an array's items).
+    fields: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +224,18 @@ impl Checker {
                     .flat_map(|(_, response)| &response.content)
                     .filter_map(|media| media.schema.as_deref())
                     .find_map(|validator| listed_fields(validator.json_schema()));
+                let fields = responses
+                    .iter()
+                    .filter(|(status, _)| status.starts_with('2'))
+                    .flat_map(|(_, response)| &response.content)
+                    .filter_map(|media| media.schema.as_deref())
+                    .map(|validator| {
+                        let mut fields = Vec::new();
+                        field_paths(validator.json_schema(), &mut Vec::new(), &mut fields);
+                        fields
+                    })
+                    .next()
+                    .unwrap_or_default();
                 let request = RequestSpec::compile(
                     &mut compiler,
                     &item_pointer,
@@ -226,6 +258,7 @@ impl Checker {
                     literals,
                     responses,
                     request,
+                    fields,
                 });
             }
         }
@@ -234,6 +267,22 @@ impl Checker {
             operations,
             options,
         })
+    }
+
+    /// What each operation documents, which coverage is counted against.
+    pub fn documented(&self) -> Vec<DocumentedOperation> {
+        self.operations
+            .iter()
+            .map(|op| DocumentedOperation {
+                operation: op.id.clone(),
+                statuses: op.responses.iter().map(|(key, _)| key.clone()).collect(),
+                fields: op
+                    .fields
+                    .iter()
+                    .map(|tokens| format!("/{}", tokens.join("/")))
+                    .collect(),
+            })
+            .collect()
     }
 
     /// The options this checker was built with.
@@ -273,6 +322,8 @@ impl Checker {
             status,
             violations: Vec::new(),
             notes: Vec::new(),
+            documented_status: None,
+            fields_seen: Vec::new(),
         };
         let Some(operation) = self.find(&verdict.method, &verdict.path) else {
             verdict.violations.push(Violation::UnknownOperation {
@@ -304,8 +355,18 @@ impl Checker {
             }
         }
 
-        match operation.response(status) {
-            Some(response) => {
+        match operation.response_entry(status) {
+            Some((key, response)) => {
+                verdict.documented_status = Some(key.clone());
+                if (200..300).contains(&status)
+                    && let Body::Json(body) = &exchange.response.body
+                {
+                    verdict.fields_seen = (0u16..)
+                        .zip(&operation.fields)
+                        .filter(|(_, path)| non_null_at(body, path))
+                        .map(|(index, _)| index)
+                        .collect();
+                }
                 self.check_response(response, &exchange.response, &mut verdict.violations)
             }
             None => verdict.violations.push(Violation::UndocumentedStatus {
@@ -464,8 +525,9 @@ impl Operation {
             .collect()
     }
 
-    /// The response documented for a status: the exact code, then its class (`5XX`), then `default`.
-    fn response(&self, status: u16) -> Option<&ResponseSpec> {
+    /// The response documented for a status, with its key: the exact code, then its class
+    /// (`5XX`), then `default`.
+    fn response_entry(&self, status: u16) -> Option<&(String, ResponseSpec)> {
         let exact = status.to_string();
         let class = format!("{}XX", status / 100);
         self.responses
@@ -477,8 +539,8 @@ impl Operation {
                     .find(|(key, _)| key.eq_ignore_ascii_case(&class))
             })
             .or_else(|| self.responses.iter().find(|(key, _)| key == "default"))
-            .map(|(_, response)| response)
     }
+
 }
 
 pub(crate) struct Compiler<'s> {
@@ -708,6 +770,40 @@ fn collect_properties<'v>(schema: &'v Value, out: &mut Vec<(&'v str, &'v Value)>
             collect_properties(branch, out, depth + 1);
         }
     }
+}
+
+/// Every property path of a (translated) JSON Schema, `*` standing for an array's items.
+fn field_paths(schema: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if prefix.len() > 6 {
+        return;
+    }
+    if let Some(items) = schema_items(schema) {
+        prefix.push("*".to_owned());
+        field_paths(items, prefix, out);
+        prefix.pop();
+    }
+    for (name, property) in schema_properties(schema) {
+        prefix.push(cliniko_spec::pointer::escape(name));
+        out.push(prefix.clone());
+        field_paths(property, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// Whether some value at `path` (`*` matching every item) is present and not null.
+fn non_null_at(value: &Value, path: &[String]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return !value.is_null();
+    };
+    if first == "*" {
+        return value
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| non_null_at(item, rest)));
+    }
+    value
+        .as_object()
+        .and_then(|object| object.get(first.replace("~1", "/").replace("~0", "~").as_str()))
+        .is_some_and(|item| non_null_at(item, rest))
 }
 
 /// The `items` schema of an array schema, through `allOf`, `anyOf` and `oneOf`.

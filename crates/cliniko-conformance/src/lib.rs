@@ -96,10 +96,12 @@ pub mod scrub;
 pub mod suggest;
 mod violation;
 
-pub use check::{CheckOptions, Checker, CheckerError, Verdict};
+pub use check::{CheckOptions, Checker, CheckerError, DocumentedOperation, Verdict};
 pub use recording::{
     Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError, parse_recording,
     read_recording, recording_from_value,
 };
-pub use report::{ExchangeReport, Outcome, Report, Summary, recording_files};
+pub use report::{
+    Coverage, ExchangeReport, OperationCoverage, Outcome, Report, Summary, recording_files,
+};
 pub use violation::{RequestPart, Violation, ViolationKind};

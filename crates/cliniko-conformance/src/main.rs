@@ -31,6 +31,9 @@ struct Cli {
     /// How to write the report
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Exit 1 when the share of documented (operation, status) pairs seen is below RATIO (0 to 1)
+    #[arg(long, global = true, value_name = "RATIO", value_parser = ratio)]
+    min_coverage: Option<f64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +106,16 @@ enum Format {
     Json,
     /// JUnit XML, one test case per exchange
     Junit,
+    /// GitHub Actions workflow commands, one `::error` per violation; a Markdown summary is
+    /// appended to $GITHUB_STEP_SUMMARY when it is set
+    Github,
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("expected a ratio from 0 to 1, such as 0.8, not {text:?}")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -144,8 +157,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         .join(", ")
                 );
             }
-            write_report(&report, cli.format)?;
-            Ok(report.outcome())
+            write_checked_report(&report, &checker, cli.format, cli.min_coverage)?;
+            Ok(with_coverage(report.outcome(), &report, &checker, cli.min_coverage))
         }
         Command::Suggest { paths, write } => {
             let (files, errors) = cliniko_conformance::recording_files(&paths);
@@ -238,8 +251,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .context("cannot start the async runtime")?;
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
-            write_report(&live.report, cli.format)?;
-            Ok(live.outcome())
+            write_checked_report(&live.report, &checker, cli.format, cli.min_coverage)?;
+            Ok(with_coverage(live.outcome(), &live.report, &checker, cli.min_coverage))
         }
     }
 }
@@ -262,16 +275,74 @@ fn report_live(live: &LiveReport) {
     }
 }
 
-fn write_report(report: &Report, format: Format) -> anyhow::Result<()> {
+/// The outcome, made a failure when the coverage is below `--min-coverage`.
+fn with_coverage(
+    outcome: Outcome,
+    report: &Report,
+    checker: &Checker,
+    min_coverage: Option<f64>,
+) -> Outcome {
+    match min_coverage {
+        Some(min) if outcome == Outcome::Conforms => {
+            let coverage = report.coverage(checker);
+            if coverage.ratio < min {
+                eprintln!(
+                    "error: coverage {:.3} ({} of {} documented (operation, status) pairs) is below --min-coverage {min}",
+                    coverage.ratio, coverage.pairs_seen, coverage.pairs_documented
+                );
+                Outcome::Violations
+            } else {
+                outcome
+            }
+        }
+        _ => outcome,
+    }
+}
+
+/// Writes a report with its coverage: a table in the human report, a `coverage` object in the
+/// JSON one, and the Markdown summary for GitHub.
+fn write_checked_report(
+    report: &Report,
+    checker: &Checker,
+    format: Format,
+    min_coverage: Option<f64>,
+) -> anyhow::Result<()> {
+    let coverage = report.coverage(checker);
     let text = match format {
-        Format::Human => report.human(),
+        Format::Human => {
+            let mut text = report.human();
+            text.push_str(&coverage.human());
+            text
+        }
         Format::Json => {
-            let mut text = serde_json::to_string_pretty(&report.json())
-                .context("cannot write the JSON report")?;
+            let mut json = report.json();
+            json["coverage"] =
+                serde_json::to_value(&coverage).context("cannot write the JSON report")?;
+            if let Some(min) = min_coverage {
+                json["coverage"]["min"] = serde_json::Value::from(min);
+            }
+            let mut text =
+                serde_json::to_string_pretty(&json).context("cannot write the JSON report")?;
             text.push('\n');
             text
         }
         Format::Junit => report.junit(),
+        Format::Github => {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| {
+                        format!("cannot append to $GITHUB_STEP_SUMMARY ({})", path.display())
+                    })?;
+                file.write_all(report.markdown(Some(&coverage)).as_bytes())
+                    .with_context(|| {
+                        format!("cannot append to $GITHUB_STEP_SUMMARY ({})", path.display())
+                    })?;
+            }
+            report.github()
+        }
     };
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -242,25 +242,12 @@ impl Report {
         })
     }
 
-    /// The report as JUnit XML: one test case per exchange (a `failure` per failing exchange),
-    /// and one per unreadable file (an `error`).
+    /// The report as JUnit XML (written by quick-junit): one test case per exchange (a `failure`
+    /// per failing exchange), and one per unreadable file (an `error`).
     pub fn junit(&self) -> String {
-        let summary = self.summary();
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"cliniko-conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
-            summary.exchanges + summary.unreadable_files,
-            summary.failing,
-            summary.unreadable_files
-        );
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
-            summary.exchanges + summary.unreadable_files,
-            summary.failing,
-            summary.unreadable_files
-        );
+        use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+        let mut report = quick_junit::Report::new("cliniko-conformance");
+        let mut suite = TestSuite::new("conformance");
         for exchange in &self.exchanges {
             let name = match &exchange.verdict.operation {
                 Some(operation) => format!(
@@ -272,54 +259,355 @@ impl Report {
                     exchange.verdict.method, exchange.verdict.path, exchange.verdict.status
                 ),
             };
-            let classname = match exchange.index {
-                Some(index) => format!("{}#{index}", exchange.file),
-                None => exchange.file.clone(),
+            let status = if exchange.verdict.conforms() {
+                TestCaseStatus::success()
+            } else {
+                let violations = &exchange.verdict.violations;
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_type(violations[0].kind().as_str());
+                status.set_message(format!(
+                    "{} violation{}",
+                    violations.len(),
+                    plural(violations.len())
+                ));
+                status.set_description(
+                    violations
+                        .iter()
+                        .map(|v| format!("{}: {v}", v.kind()))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+                status
             };
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                xml(&classname),
-                xml(&name)
-            );
-            if exchange.verdict.conforms() {
-                out.push_str("/>\n");
-                continue;
+            let mut case = TestCase::new(name, status);
+            case.set_classname(exchange.place());
+            suite.add_test_case(case);
+        }
+        for error in &self.unreadable {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_type("unreadable");
+            status.set_message(error.to_string());
+            let mut case = TestCase::new("read recording", status);
+            case.set_classname(unreadable_file(error));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+        report
+            .to_string()
+            .unwrap_or_else(|error| format!("<!-- cannot write the JUnit report: {error} -->\n"))
+    }
+
+    /// The report as GitHub Actions workflow commands: one `::error` per violation (and one per
+    /// unreadable file), one `::notice` per request note, then the summary line.
+    pub fn github(&self) -> String {
+        let mut out = String::new();
+        for exchange in &self.exchanges {
+            for violation in &exchange.verdict.violations {
+                let _ = writeln!(
+                    out,
+                    "::error file={},title={}::{}",
+                    github_property(&exchange.file),
+                    github_property(&exchange.github_title(violation.kind().as_str())),
+                    github_message(&format!("{}: {violation}", exchange.request_line()))
+                );
             }
-            let violations = &exchange.verdict.violations;
-            let text: Vec<String> = violations
-                .iter()
-                .map(|v| format!("{}: {v}", v.kind()))
-                .collect();
-            let _ = writeln!(
-                out,
-                ">\n      <failure type=\"{}\" message=\"{} violation{}\">{}</failure>\n    </testcase>",
-                violations[0].kind(),
-                violations.len(),
-                plural(violations.len()),
-                xml(&text.join("\n"))
-            );
+            for note in &exchange.verdict.notes {
+                let _ = writeln!(
+                    out,
+                    "::notice file={},title={}::{}",
+                    github_property(&exchange.file),
+                    github_property(&exchange.github_title(&format!(
+                        "{} (rejected as expected)",
+                        note.kind()
+                    ))),
+                    github_message(&format!("{}: {note}", exchange.request_line()))
+                );
+            }
         }
         for error in &self.unreadable {
             let _ = writeln!(
                 out,
-                "    <testcase classname=\"{}\" name=\"read recording\">\n      <error type=\"unreadable\" message=\"{}\"/>\n    </testcase>",
-                xml(unreadable_file(error)),
-                xml(&error.to_string())
+                "::error file={},title=unreadable::{}",
+                github_property(unreadable_file(error)),
+                github_message(&error.to_string())
             );
         }
-        out.push_str("  </testsuite>\n</testsuites>\n");
+        out
+    }
+
+    /// A Markdown summary for `$GITHUB_STEP_SUMMARY`: the counts, each failing exchange, and the
+    /// coverage table when there is one.
+    pub fn markdown(&self, coverage: Option<&Coverage>) -> String {
+        let summary = self.summary();
+        let mut out = String::from("## Conformance to the Cliniko attendees spec\n\n");
+        let _ = writeln!(
+            out,
+            "{} exchange{} checked: {} conform, {} do not ({} violation{}); {} unreadable file{}.\n",
+            summary.exchanges,
+            plural(summary.exchanges),
+            summary.conforming,
+            summary.failing,
+            summary.violations,
+            plural(summary.violations),
+            summary.unreadable_files,
+            plural(summary.unreadable_files)
+        );
+        let failing: Vec<&ExchangeReport> = self
+            .exchanges
+            .iter()
+            .filter(|e| !e.verdict.conforms())
+            .collect();
+        if !failing.is_empty() {
+            out.push_str("| exchange | violations |\n|---|---|\n");
+            for exchange in failing {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} |",
+                    exchange.title().replace('|', "\\|"),
+                    exchange
+                        .verdict
+                        .violations
+                        .iter()
+                        .map(|v| format!("`{}` {}", v.kind(), v).replace('|', "\\|"))
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                );
+            }
+            out.push('\n');
+        }
+        if let Some(coverage) = coverage {
+            out.push_str(&coverage.markdown());
+        }
         out
     }
 }
 
+/// Escapes a workflow command's property value (`file=`, `title=`).
+fn github_property(text: &str) -> String {
+    github_message(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Escapes a workflow command's message.
+fn github_message(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// What a set of exchanges covered of what the spec documents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Per operation, in the spec's order.
+    pub operations: Vec<OperationCoverage>,
+    /// Documented (operation, status) pairs seen.
+    pub pairs_seen: usize,
+    /// Documented (operation, status) pairs.
+    pub pairs_documented: usize,
+    /// `pairs_seen / pairs_documented` (0 when nothing is documented).
+    pub ratio: f64,
+}
+
+/// What the exchanges covered of one operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationCoverage {
+    /// The `operationId`.
+    pub operation: String,
+    /// Documented statuses seen (`200`, `5XX`).
+    pub statuses_seen: Vec<String>,
+    /// Documented statuses never seen.
+    pub statuses_not_seen: Vec<String>,
+    /// Success-response fields never seen with a value other than null
+    /// (`/attendees/*/telehealth_url`).
+    pub fields_never_non_null: Vec<String>,
+}
+
+impl Report {
+    /// What these exchanges covered of what `checker`'s spec documents.
+    pub fn coverage(&self, checker: &Checker) -> Coverage {
+        let mut operations = Vec::new();
+        let (mut seen_pairs, mut documented_pairs) = (0, 0);
+        for documented in checker.documented() {
+            let mine: Vec<&Verdict> = self
+                .exchanges
+                .iter()
+                .map(|e| &e.verdict)
+                .filter(|v| v.operation.as_deref() == Some(documented.operation.as_str()))
+                .collect();
+            let (statuses_seen, statuses_not_seen): (Vec<String>, Vec<String>) = documented
+                .statuses
+                .iter()
+                .cloned()
+                .partition(|status| {
+                    mine.iter()
+                        .any(|v| v.documented_status.as_deref() == Some(status.as_str()))
+                });
+            let mut non_null = vec![false; documented.fields.len()];
+            for verdict in &mine {
+                for index in &verdict.fields_seen {
+                    if let Some(seen) = non_null.get_mut(usize::from(*index)) {
+                        *seen = true;
+                    }
+                }
+            }
+            seen_pairs += statuses_seen.len();
+            documented_pairs += documented.statuses.len();
+            operations.push(OperationCoverage {
+                operation: documented.operation,
+                statuses_seen,
+                statuses_not_seen,
+                fields_never_non_null: documented
+                    .fields
+                    .into_iter()
+                    .zip(non_null)
+                    .filter(|(_, seen)| !seen)
+                    .map(|(field, _)| field)
+                    .collect(),
+            });
+        }
+        Coverage {
+            operations,
+            pairs_seen: seen_pairs,
+            pairs_documented: documented_pairs,
+            ratio: if documented_pairs == 0 {
+                0.0
+            } else {
+                seen_pairs as f64 / documented_pairs as f64
+            },
+        }
+    }
+}
+
+impl Coverage {
+    /// The coverage as a table for people.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let width = self
+            .operations
+            .iter()
+            .map(|o| o.operation.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        let _ = writeln!(
+            out,
+            "\ncoverage: {} of {} documented (operation, status) pairs seen ({:.1}%)",
+            self.pairs_seen,
+            self.pairs_documented,
+            100.0 * self.ratio
+        );
+        let seen_width = self
+            .operations
+            .iter()
+            .map(|o| o.statuses_seen.join(" ").len())
+            .max()
+            .unwrap_or(0)
+            .max(13);
+        let not_seen_width = self
+            .operations
+            .iter()
+            .map(|o| o.statuses_not_seen.join(" ").len())
+            .max()
+            .unwrap_or(0)
+            .max(17);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<seen_width$}  {:<not_seen_width$}  fields never non-null",
+            "operation", "statuses seen", "statuses not seen"
+        );
+        for operation in &self.operations {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<seen_width$}  {:<not_seen_width$}  {}",
+                operation.operation,
+                dash(&operation.statuses_seen.join(" ")),
+                dash(&operation.statuses_not_seen.join(" ")),
+                dash(&short_fields(&operation.fields_never_non_null)),
+            );
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "### Coverage\n\n{} of {} documented (operation, status) pairs seen ({:.1}%).\n\n| operation | statuses seen | statuses not seen | fields never non-null |\n|---|---|---|---|\n",
+            self.pairs_seen,
+            self.pairs_documented,
+            100.0 * self.ratio
+        );
+        for operation in &self.operations {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                operation.operation,
+                dash(&operation.statuses_seen.join(" ")),
+                dash(&operation.statuses_not_seen.join(" ")),
+                dash(&short_fields(&operation.fields_never_non_null))
+            );
+        }
+        out
+    }
+}
+
+fn dash(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Field paths for a table: a field under one already listed (never non-null, so neither are
+/// its members) is left out.
+fn short_fields(fields: &[String]) -> String {
+    fields
+        .iter()
+        .filter(|field| {
+            !fields
+                .iter()
+                .any(|parent| field.len() > parent.len() && field.starts_with(&format!("{parent}/")))
+        })
+        .map(|field| field.trim_start_matches('/'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl ExchangeReport {
-    /// `file[#index]: METHOD /path -> operationId STATUS`.
-    pub fn title(&self) -> String {
-        let place = match self.index {
+    /// Where the exchange came from: the file, with `#N` for an exchange of `interactions`, or
+    /// `#entry-N` for an entry of a HAR file.
+    pub fn place(&self) -> String {
+        match self.index {
+            Some(index) if self.file.ends_with(".har") => format!("{}#entry-{index}", self.file),
             Some(index) => format!("{}#{index}", self.file),
             None => self.file.clone(),
-        };
+        }
+    }
+
+    /// `METHOD /path -> operationId STATUS`, with `#N` or `#entry-N` first when the file holds
+    /// several exchanges.
+    fn request_line(&self) -> String {
+        let entry = self.place()[self.file.len()..].to_owned();
+        format!(
+            "{}{}{} {} -> {} {}",
+            entry,
+            if entry.is_empty() { "" } else { " " },
+            self.verdict.method,
+            self.verdict.path,
+            self.verdict.operation.as_deref().unwrap_or("(no operation)"),
+            self.verdict.status
+        )
+    }
+
+    fn github_title(&self, kind: &str) -> String {
+        format!(
+            "{kind}: {} {}",
+            self.verdict.operation.as_deref().unwrap_or("(no operation)"),
+            self.verdict.status
+        )
+    }
+
+    /// `file[#index]: METHOD /path -> operationId STATUS`.
+    pub fn title(&self) -> String {
+        let place = self.place();
         let operation = self
             .verdict
             .operation
@@ -344,21 +632,3 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Escapes text for an XML attribute or element, dropping the control characters XML 1.0 forbids.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}

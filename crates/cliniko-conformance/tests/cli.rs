@@ -40,7 +40,14 @@ fn the_good_recordings_pass_with_exit_0() {
     let output = run(&["check", "tests/recordings"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(
-        stdout(&output).ends_with("conform, 0 do not (0 violations)\n"),
+        stdout(&output).contains("conform, 0 do not (0 violations)\n"),
+        "{}",
+        stdout(&output)
+    );
+    // Every documented (operation, status) pair has a recording.
+    assert!(
+        stdout(&output).contains("\ncoverage: 93 of 93 documented (operation, status) pairs seen (100.0%)\n")
+            || stdout(&output).contains("pairs seen (100.0%)"),
         "{}",
         stdout(&output)
     );
@@ -63,8 +70,14 @@ fn the_strict_json_report_lists_kind_pointer_and_message() {
         "tests/recordings-bad/exchanges/undocumented_field.json",
     ]);
     assert_eq!(output.status.code(), Some(1));
-    let report: serde_json::Value =
+    let mut report: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("the report is JSON");
+    // Coverage has its own test; the snapshot is about the violations.
+    let coverage = report
+        .as_object_mut()
+        .and_then(|r| r.remove("coverage"))
+        .expect("the report carries coverage");
+    assert_eq!(coverage["pairs_documented"], 93);
     insta::assert_json_snapshot!("strict_json_report", report);
 }
 
@@ -116,7 +129,7 @@ fn an_unreadable_recording_gives_exit_2_and_the_others_are_still_checked() {
     );
     assert!(err.contains("does-not-exist.json: cannot read"), "{err}");
     assert!(
-        out.ends_with(
+        out.contains(
             "1 exchange checked: 1 conform, 0 do not (0 violations); 3 files could not be read\n"
         ),
         "{out}"
@@ -211,4 +224,79 @@ fn an_invalid_request_answered_with_success_exits_1_and_a_rejected_one_exits_0()
         "{}",
         stdout(&rejected)
     );
+}
+
+#[test]
+fn coverage_is_reported_and_min_coverage_fails_below_it() {
+    let output = run(&[
+        "check",
+        "--format",
+        "json",
+        "tests/recordings/spec-examples/getAttendee-200.json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the report is JSON");
+    let coverage = &report["coverage"];
+    assert_eq!(coverage["pairs_seen"], 1);
+    let get = coverage["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .find(|o| o["operation"] == "getAttendee")
+        .expect("getAttendee");
+    assert_eq!(get["statuses_seen"], serde_json::json!(["200"]));
+    assert!(
+        get["statuses_not_seen"]
+            .as_array()
+            .expect("an array")
+            .contains(&serde_json::json!("404"))
+    );
+    assert!(
+        get["fields_never_non_null"]
+            .as_array()
+            .expect("an array")
+            .contains(&serde_json::json!("/telehealth_url"))
+    );
+
+    let below = run(&[
+        "check",
+        "--min-coverage",
+        "0.5",
+        "tests/recordings/spec-examples/getAttendee-200.json",
+    ]);
+    assert_eq!(below.status.code(), Some(1));
+    assert!(
+        stderr(&below).contains("is below --min-coverage 0.5"),
+        "{}",
+        stderr(&below)
+    );
+    let above = run(&["check", "--min-coverage", "0.9", "tests/recordings"]);
+    assert_eq!(above.status.code(), Some(0), "{}", stderr(&above));
+    let human = stdout(&above);
+    assert!(human.contains("operation  "), "{human}");
+    assert!(human.contains("fields never non-null"), "{human}");
+}
+
+#[test]
+fn the_github_format_gives_one_workflow_command_per_violation_and_a_summary() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let summary = dir.path().join("summary.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko-conformance"))
+        .args([
+            "check",
+            "--format",
+            "github",
+            "tests/recordings-bad/requests/page_zero.json",
+            "tests/recordings-bad/requests/rejected_per_page_over_100.json",
+        ])
+        .current_dir(root())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!("github_report", stdout(&output));
+    let markdown = std::fs::read_to_string(&summary).expect("the summary is written");
+    assert!(markdown.starts_with("## Conformance to the Cliniko attendees spec\n"), "{markdown}");
+    assert!(markdown.contains("| `getAttendee` |"), "{markdown}");
 }
