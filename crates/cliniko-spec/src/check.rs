@@ -19,6 +19,7 @@ pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     checker.references(spec.raw(), "");
     checker.operations();
     checker.code_enums();
+    checker.nullable_siblings(spec.raw(), "");
     checker.examples();
     checker.problems
 }
@@ -30,10 +31,7 @@ struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn problem(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem {
-            pointer: pointer.into(),
-            message: message.into(),
-        });
+        self.problems.push(Problem::new(pointer.into(), message.into()));
     }
 
     /// Every `$ref` must be local and resolve.
@@ -95,6 +93,43 @@ impl<'a> Checker<'a> {
             }
         }
         out
+    }
+
+    /// `nullable` adds null only to a `type` in the same schema object (OpenAPI 3.0.3, "Fixed
+    /// Fields" of the Schema Object). Beside a lone `allOf`/`$ref` it is read as "not nullable" by
+    /// strict tools and refused by redocly, while typify reads it as nullable: the same document
+    /// would mean two things.
+    fn nullable_siblings(&mut self, value: &'a Value, at: &str) {
+        match value {
+            Value::Object(object) => {
+                if object.get("nullable").is_some_and(Value::is_boolean) && !object.contains_key("type") {
+                    let property = at
+                        .rsplit_once("/properties/")
+                        .map(|(_, name)| format!("property `{}`: ", name.replace("~1", "/").replace("~0", "~")))
+                        .unwrap_or_default();
+                    self.problem(
+                        push(at, "nullable"),
+                        format!(
+                            "{property}`nullable` without a `type` beside it is not nullable to strict OpenAPI 3.0.3 readers; \
+                             for a nullable reference write `oneOf: [{{$ref: ...}}, {{type: T, nullable: true, enum: [null]}}]`"
+                        ),
+                    );
+                }
+                for (key, child) in object {
+                    // Examples are data, not schemas.
+                    if matches!(key.as_str(), "example" | "examples" | "x-enum-varnames" | "x-enum-descriptions") {
+                        continue;
+                    }
+                    self.nullable_siblings(child, &push(at, key));
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    self.nullable_siblings(child, &push(at, &index.to_string()));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Every operation is named, summarised, uniquely identified, and has one success schema and

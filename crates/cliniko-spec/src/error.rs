@@ -37,17 +37,19 @@ pub enum SpecError {
         found: String,
     },
     /// The YAML is not shaped like an OpenAPI 3.0 document.
-    #[error("{file}: at {pointer}: not a valid OpenAPI 3.0 document: {message}")]
+    #[error("{file}:{}: at {pointer}: not a valid OpenAPI 3.0 document: {message}", location(*line, None))]
     Structure {
         /// The file.
         file: String,
+        /// The 1-based line of the pointer's node (or its nearest existing ancestor).
+        line: Option<usize>,
         /// Where in the document.
         pointer: String,
         /// What was expected.
         message: String,
     },
     /// The document is OpenAPI 3.0 but fails the project's checks.
-    #[error("{file}: {} problem{} found\n{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, ProblemList(problems))]
+    #[error("{file}: {} problem{} found\n{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, ProblemList(file, problems))]
     Invalid {
         /// The file.
         file: String,
@@ -61,25 +63,51 @@ pub enum SpecError {
 pub struct Problem {
     /// The JSON pointer into the document where the problem is.
     pub pointer: String,
+    /// The 1-based line where the pointer's node (or its nearest existing ancestor) starts, when
+    /// the document was read from YAML text.
+    pub line: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
 }
 
+impl Problem {
+    /// A problem at `pointer`; its line is filled in by the [`Spec`](crate::Spec) that reports it.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
         write!(f, "at {}: {}", self.pointer, self.message)
     }
 }
 
-struct ProblemList<'a>(&'a [Problem]);
+/// Each problem on its own line, as `FILE:LINE: at POINTER: MESSAGE` (the form editors jump to).
+struct ProblemList<'a>(&'a str, &'a [Problem]);
 
 impl fmt::Display for ProblemList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
+        let file = self.0;
+        for (i, problem) in self.1.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "  {problem}")?;
+            match problem.line {
+                Some(line) => write!(
+                    f,
+                    "  {file}:{line}: at {}: {}",
+                    problem.pointer, problem.message
+                )?,
+                None => write!(f, "  at {}: {}", problem.pointer, problem.message)?,
+            }
         }
         Ok(())
     }

@@ -137,10 +137,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn problem(&mut self, pointer: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            pointer: pointer.to_owned(),
-            message: message.into(),
-        });
+        self.problems.push(Problem::new(pointer.to_owned(), message.into()));
     }
 
     fn at(&mut self, pointer: &str, what: &str) -> Option<&'a Value> {

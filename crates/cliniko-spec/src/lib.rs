@@ -20,12 +20,14 @@ mod check;
 pub mod diff;
 mod error;
 pub mod facts;
+mod lines;
 pub mod pointer;
 mod schema;
 
 use std::path::Path;
 
 pub use error::{Problem, SpecError};
+pub use lines::LineIndex;
 pub use schema::{
     SchemaOptions, SchemaValidator, SchemaViolation, fold_nullable_one_of, nullable_one_of_branch,
 };
@@ -40,6 +42,8 @@ pub const EMBEDDED_PATH: &str = "spec/cliniko-attendees.yaml";
 #[derive(Debug, Clone)]
 pub struct Spec {
     source: String,
+    text: std::sync::Arc<str>,
+    lines: std::sync::OnceLock<LineIndex>,
     raw: serde_json::Value,
     document: openapiv3::OpenAPI,
 }
@@ -80,16 +84,20 @@ impl Spec {
             });
         }
         let document: openapiv3::OpenAPI =
-            serde_path_to_error::deserialize(&raw).map_err(|error| SpecError::Structure {
-                file: source.to_owned(),
-                // The message reads "at /: ..." for the document as a whole.
-                pointer: Some(pointer::from_serde_path(error.path()))
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| "/".to_owned()),
-                message: error.inner().to_string(),
+            serde_path_to_error::deserialize(&raw).map_err(|error| {
+                let at = pointer::from_serde_path(error.path());
+                SpecError::Structure {
+                    file: source.to_owned(),
+                    line: LineIndex::new(text).line(&at),
+                    // The message reads "at /: ..." for the document as a whole.
+                    pointer: Some(at).filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned()),
+                    message: error.inner().to_string(),
+                }
             })?;
         Ok(Self {
             source: source.to_owned(),
+            text: text.into(),
+            lines: std::sync::OnceLock::new(),
             raw,
             document,
         })
@@ -123,14 +131,30 @@ impl Spec {
         } else {
             Err(SpecError::Invalid {
                 file: self.source.clone(),
-                problems,
+                problems: self.locate(problems),
             })
         }
     }
 
+    /// The line (1-based) where the node at a JSON pointer starts in the spec's text, or where
+    /// its nearest existing ancestor does.
+    pub fn line_of(&self, pointer: &str) -> Option<usize> {
+        self.lines
+            .get_or_init(|| LineIndex::new(&self.text))
+            .line(pointer)
+    }
+
+    /// Fills in each problem's line.
+    fn locate(&self, mut problems: Vec<Problem>) -> Vec<Problem> {
+        for problem in &mut problems {
+            problem.line = problem.line.or_else(|| self.line_of(&problem.pointer));
+        }
+        problems
+    }
+
     /// Cliniko's facts as this spec states them (see [`facts`]): every problem with its pointer.
     pub fn facts(&self) -> Result<facts::Facts, Vec<Problem>> {
-        facts::read(self)
+        facts::read(self).map_err(|problems| self.locate(problems))
     }
 
     /// Compiles the schema at a local `$ref` (such as `#/components/schemas/Attendee`).
@@ -157,10 +181,7 @@ impl Spec {
     fn invalid(&self, pointer: &str, message: &str) -> SpecError {
         SpecError::Invalid {
             file: self.source.clone(),
-            problems: vec![Problem {
-                pointer: pointer.to_owned(),
-                message: message.to_owned(),
-            }],
+            problems: self.locate(vec![Problem::new(pointer.to_owned(), message.to_owned())]),
         }
     }
 }

@@ -43,6 +43,11 @@ fn two_error_schemas_are_refused_before_progenitor_sees_them() {
 }
 
 #[test]
+fn a_misplaced_nullable_names_file_line_pointer_and_property() {
+    insta::assert_snapshot!(refusal("misplaced_nullable.yaml"));
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let error =
         cliniko_spec::Spec::load(Path::new("tests/fixtures/nope.yaml")).expect_err("no such file");
