@@ -33,7 +33,7 @@ pub use schema::{
 };
 
 /// The text of the workspace's spec, as it was when this crate was built.
-pub const EMBEDDED_YAML: &str = include_str!("../../../spec/cliniko-attendees.yaml");
+pub const EMBEDDED_YAML: &str = include_str!("../spec/cliniko-attendees.yaml");
 
 /// Where the embedded spec lives in the workspace, for messages.
 pub const EMBEDDED_PATH: &str = "spec/cliniko-attendees.yaml";
