@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::codegen::SPEC_PATH;
 
 /// Cliniko's published attendee document, relative to the workspace root.
-pub const OFFICIAL_PATH: &str = "../shared/reference/official-attendee-subset-2025-08.yaml";
+pub const OFFICIAL_PATH: &str = "spec/upstream/cliniko-attendee-subset-2025-08.yaml";
 /// The generated list of differences from Cliniko's document.
 pub const DIFFERENCES_PATH: &str = "spec/DIFFERENCES.md";
 /// Why each difference is there, written by hand.
