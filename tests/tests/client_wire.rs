@@ -134,7 +134,10 @@ async fn a_reset_beyond_the_policy_is_returned_at_once() {
         .try_collect::<Vec<_>>()
         .await
         .expect_err("rate limited");
-    assert!(matches!(error.kind(), ErrorKind::RateLimited { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::RateLimited { .. }),
+        "{error:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(server.requests().len(), 1);
 }
@@ -215,17 +218,25 @@ async fn a_failed_stream_resumes_from_its_cursor() {
             Err(error) => break error,
         }
     };
-    assert!(matches!(error.kind(), ErrorKind::NotFound { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::NotFound { .. }),
+        "{error:?}"
+    );
     let cursor = stream.cursor().cloned().expect("a cursor");
     assert_eq!(cursor.page(), 3);
     // The cursor survives a process: it is plain data.
     let saved = serde_json::to_string(&cursor).expect("serialises");
     let cursor = serde_json::from_str(&saved).expect("reads back");
     // A new client, as after a restart; the stream is spawned, so it owns its client.
-    let resumed = tokio::spawn(server.client("/v1").resume_attendees(cursor).try_collect::<Vec<_>>())
-        .await
-        .expect("the task ends")
-        .expect("the rest");
+    let resumed = tokio::spawn(
+        server
+            .client("/v1")
+            .resume_attendees(cursor)
+            .try_collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the task ends")
+    .expect("the rest");
     ids.extend(resumed.iter().map(|attendee| attendee.id.get()));
     assert_eq!(ids, [1, 2, 3, 4]);
     let pages: Vec<String> = server
@@ -234,7 +245,10 @@ async fn a_failed_stream_resumes_from_its_cursor() {
         .map(|r| r.request_line.clone())
         .collect();
     assert_eq!(pages.len(), 5, "pages 1, 2, 3 (failed), 3, 4: {pages:?}");
-    assert_eq!(pages.iter().filter(|line| line.contains("page=1")).count(), 1);
+    assert_eq!(
+        pages.iter().filter(|line| line.contains("page=1")).count(),
+        1
+    );
 }
 
 /// `per_page` outside the spec's range is refused before anything is sent.
@@ -247,8 +261,14 @@ async fn per_page_out_of_range_is_refused_before_sending() {
         .try_collect::<Vec<_>>()
         .await
         .expect_err("refused");
-    assert!(matches!(error.kind(), ErrorKind::InvalidRequest(_)), "{error:?}");
-    assert!(error.to_string().contains("per_page must be from 1 to 100"), "{error}");
+    assert!(
+        matches!(error.kind(), ErrorKind::InvalidRequest(_)),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("per_page must be from 1 to 100"),
+        "{error}"
+    );
     assert!(server.requests().is_empty());
 }
 
@@ -279,5 +299,4 @@ async fn the_http_client_handed_out_does_not_carry_the_key() {
     assert_eq!(response.status(), 200);
     let requests = server.requests();
     assert_eq!(requests[0].header("authorization"), None);
-
 }

@@ -331,7 +331,15 @@ impl AttendeeSync {
         let first = page.attendees.first().map(|a| a.updated_at);
         let last = page.attendees.last().map(|a| (a.updated_at, a.id));
         let next = match (&self.position, last) {
-            (_, None) => None,
+            (Position::Instant { at, .. }, Some((_, id))) if full => {
+                Some(Position::Instant { at: *at, after: id })
+            }
+            // The instant is done (even when its last page was exactly full): on to what follows.
+            (Position::Instant { at, .. }, _) => Some(Position::From {
+                at: Some(*at),
+                strict: true,
+                seen: Vec::new(),
+            }),
             (Position::From { .. }, Some((at, id))) if full && first == Some(at) => {
                 Some(Position::Instant { at, after: id })
             }
@@ -345,15 +353,7 @@ impl AttendeeSync {
                     .map(|attendee| attendee.id)
                     .collect(),
             }),
-            (Position::Instant { at, .. }, Some((_, id))) if full => {
-                Some(Position::Instant { at: *at, after: id })
-            }
-            (Position::Instant { at, .. }, Some(_)) => Some(Position::From {
-                at: Some(*at),
-                strict: true,
-                seen: Vec::new(),
-            }),
-            (Position::From { .. }, Some(_)) => None,
+            (Position::From { .. }, _) => None,
         };
         for attendee in page.attendees {
             let already_read = match &self.position {

@@ -265,11 +265,13 @@ pub fn attendee_list(first: u64, count: u64, total: u64, next: Option<&str>) -> 
     let attendees: Vec<serde_json::Value> = (first..first + count)
         .map(|n| sample_attendee(n, "2024-01-01T00:00:00Z"))
         .collect();
-    let mut links = serde_json::json!({ "self": "https://api.au1.cliniko.com/v1/attendees?page=1" });
+    let mut links =
+        serde_json::json!({ "self": "https://api.au1.cliniko.com/v1/attendees?page=1" });
     if let Some(next) = next {
         links["next"] = serde_json::Value::String(next.to_owned());
     }
-    serde_json::json!({ "attendees": attendees, "total_entries": total, "links": links }).to_string()
+    serde_json::json!({ "attendees": attendees, "total_entries": total, "links": links })
+        .to_string()
 }
 
 /// An attendee as the spec's example has it, with this ID and `updated_at`.
