@@ -6,11 +6,15 @@
 //! nullable references are spelled). It proposes:
 //!
 //! - a property the schema does not name, with its type, format and nullability inferred from every
-//!   value seen (`add .../properties/NAME`);
+//!   value seen (`add .../properties/NAME`; a property only ever seen as null is proposed as a
+//!   nullable string, and both its description and the list say the type is a guess);
 //! - an enum value seen but not listed (`add .../enum/-`, and the `x-enum-varnames` and
 //!   `x-enum-descriptions` beside it when the spec has them);
 //! - a status an operation answered but does not document (`add .../responses/STATUS`);
-//! - a property documented as non-null that arrived null (`nullable: true`);
+//! - a property documented as non-null that arrived null: `nullable: true` beside its `type`, or,
+//!   for a `$ref` or a composition, the spec's idiom for a nullable reference,
+//!   `oneOf: [{$ref: X}, {type: T, nullable: true, enum: [null]}]` (OpenAPI 3.0.3 lets `nullable`
+//!   widen only a `type` beside it, and `cargo xtask codegen` refuses it anywhere else);
 //! - a required property that did not arrive (`remove .../required/N`);
 //!
 //! and lists, without a patch, the documented properties never seen at all. Nothing here writes
@@ -181,8 +185,13 @@ impl<'s> Suggester<'s> {
                     kind: "add_field",
                     pointer: pointer.clone(),
                     message: format!(
-                        "add property `{name}` ({}), seen {} time{}",
+                        "add property `{name}` ({}{}), seen {} time{}",
                         describe(&schema),
+                        if only_null_seen(values) {
+                            "; only null was seen, so the type is a guess"
+                        } else {
+                            ""
+                        },
                         values.len(),
                         plural(values.len())
                     ),
@@ -239,14 +248,14 @@ impl<'s> Suggester<'s> {
                 ),
             });
             let node = raw.pointer(property).cloned().unwrap_or(Value::Null);
-            match node.get("$ref") {
-                // A `$ref` takes no siblings in OpenAPI 3.0: wrap it.
-                Some(reference) => patch.push(json!({ "op": "replace", "path": property, "value": {
-                    "nullable": true, "allOf": [{ "$ref": reference }] } })),
-                None => patch.push(
-                    json!({ "op": "add", "path": format!("{property}/nullable"), "value": true }),
-                ),
-            }
+            patch.push(match make_nullable(raw, property, &node) {
+                Nullable::AddKeyword => {
+                    json!({ "op": "add", "path": format!("{property}/nullable"), "value": true })
+                }
+                Nullable::Replace(value) => {
+                    json!({ "op": "replace", "path": property, "value": value })
+                }
+            });
         }
         for (object, names) in &self.absent {
             let required: Vec<&str> = raw
@@ -649,6 +658,10 @@ fn only_null(schema: &Value) -> bool {
             .is_some_and(|e| e.iter().all(Value::is_null))
 }
 
+/// Whether the schema at `pointer` takes null, as the checker reads it: `nullable: true`, an
+/// enum holding null, a `$ref` or an `anyOf`/`oneOf` branch that takes it, every `allOf` branch
+/// taking it, or no `type`, `enum`, `$ref` or composition at all (a schema that says nothing
+/// about the type of its values takes any, null included).
 fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
     if depth > 12 {
         return false;
@@ -659,24 +672,119 @@ fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
     if node.get("nullable").and_then(Value::as_bool) == Some(true) || only_null(node) {
         return true;
     }
-    if node
-        .get("enum")
-        .and_then(Value::as_array)
-        .is_some_and(|e| e.contains(&Value::Null))
-    {
-        return true;
+    if let Some(options) = node.get("enum").and_then(Value::as_array) {
+        return options.contains(&Value::Null);
     }
     if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
         return allows_null(raw, reference.trim_start_matches('#'), depth + 1);
     }
-    ["anyOf", "oneOf"].iter().any(|keyword| {
-        node.get(*keyword)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .any(|(index, _)| allows_null(raw, &format!("{pointer}/{keyword}/{index}"), depth + 1))
-    })
+    let branches = |keyword: &'static str| {
+        (0..node.get(keyword).and_then(Value::as_array).map_or(0, Vec::len))
+            .map(move |index| format!("{pointer}/{keyword}/{index}"))
+    };
+    if node.get("type").is_some() {
+        return false;
+    }
+    if !branches("allOf").all(|at| allows_null(raw, &at, depth + 1)) {
+        return false;
+    }
+    for keyword in ["anyOf", "oneOf"] {
+        if node.get(keyword).is_some() && !branches(keyword).any(|at| allows_null(raw, &at, depth + 1)) {
+            return false;
+        }
+    }
+    node.get("not").is_none() || !allows_null(raw, &format!("{pointer}/not"), depth + 1)
+}
+
+/// How a schema that refused a null is made nullable.
+enum Nullable {
+    /// Add `nullable: true` beside the schema's own `type` (and `null` to its enum, if any).
+    AddKeyword,
+    /// Replace the schema with this one.
+    Replace(Value),
+}
+
+/// The change that lets the schema at `pointer` take null, in the spec's idiom: `nullable: true`
+/// beside a `type`, and for anything else (a `$ref`, a composition) the non-null schema as the
+/// first branch of `oneOf: [schema, {type: T, nullable: true, enum: [null]}]`, T being the type
+/// the schema describes. OpenAPI 3.0.3 lets `nullable` widen only a `type` in the same schema
+/// object, so `{nullable: true, allOf: [$ref]}` would read as "not nullable" to strict tools,
+/// and `cargo xtask codegen` refuses it.
+fn make_nullable(raw: &Value, pointer: &str, node: &Value) -> Nullable {
+    let Some(object) = node.as_object() else {
+        return Nullable::AddKeyword;
+    };
+    if object.get("type").is_some_and(Value::is_string) {
+        return match object.get("enum").and_then(Value::as_array) {
+            Some(options) if !options.contains(&Value::Null) => {
+                let mut replaced = object.clone();
+                replaced.insert("nullable".to_owned(), Value::Bool(true));
+                if let Some(Value::Array(options)) = replaced.get_mut("enum") {
+                    options.push(Value::Null);
+                }
+                Nullable::Replace(Value::Object(replaced))
+            }
+            _ => Nullable::AddKeyword,
+        };
+    }
+    // A `$ref` takes no siblings in OpenAPI 3.0, so its siblings are dropped; other schemas keep
+    // their annotations outside the `oneOf`, their constraints inside it.
+    let (outer, inner): (Map<String, Value>, Map<String, Value>) = match object.get("$ref") {
+        Some(reference) => (Map::new(), Map::from_iter([("$ref".to_owned(), reference.clone())])),
+        None => object
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .partition(|(key, _)| is_annotation(key)),
+    };
+    let null_branch = json!({
+        "type": declared_type(raw, pointer, 0).unwrap_or("object"),
+        "nullable": true,
+        "enum": [null],
+    });
+    let mut replaced = outer;
+    replaced.insert(
+        "oneOf".to_owned(),
+        json!([Value::Object(inner), null_branch]),
+    );
+    Nullable::Replace(Value::Object(replaced))
+}
+
+/// Keywords that describe a schema without constraining its values.
+fn is_annotation(keyword: &str) -> bool {
+    keyword.starts_with("x-")
+        || matches!(
+            keyword,
+            "description" | "title" | "deprecated" | "example" | "externalDocs" | "readOnly" | "writeOnly"
+        )
+}
+
+/// The `type` a schema describes: its own, or that of the schemas its `$ref` and `allOf` name;
+/// failing that, `object` or `array` when it names properties or items.
+fn declared_type<'r>(raw: &'r Value, pointer: &str, depth: usize) -> Option<&'r str> {
+    if depth > 12 {
+        return None;
+    }
+    let at = resolve(raw, pointer);
+    let node = raw.pointer(&at)?;
+    if let Some(kind) = node.get("type").and_then(Value::as_str) {
+        return Some(kind);
+    }
+    let branches = node
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if let Some(kind) =
+        (0..branches).find_map(|index| declared_type(raw, &format!("{at}/allOf/{index}"), depth + 1))
+    {
+        return Some(kind);
+    }
+    if node.get("properties").is_some() {
+        Some("object")
+    } else if node.get("items").is_some() {
+        Some("array")
+    } else {
+        None
+    }
 }
 
 fn object_properties(raw: &Value, object: &str) -> Vec<(String, Value)> {
@@ -707,6 +815,10 @@ fn json_body(body: &Body) -> Option<Value> {
 
 /// An OpenAPI 3.0 schema for every value seen: the type they share, a format every string fits
 /// (`date-time`, `uri`), `nullable` when a null was seen.
+///
+/// `nullable` only widens a `type` beside it (OpenAPI 3.0.3), so a schema that has none gets
+/// none: values of several types give no `type` (which takes null already), and values that were
+/// all null give `type: string`, a guess that its description owns up to.
 fn infer(values: &[Value]) -> Value {
     let mut schema = Map::new();
     let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
@@ -768,14 +880,28 @@ fn infer(values: &[Value]) -> Value {
             _ => {}
         }
     }
-    if nullable {
+    let description = match kinds.len() {
+        0 if nullable => {
+            schema.insert("type".to_owned(), Value::from("string"));
+            "Seen in recordings only as null, so its type (string) is a guess; describe it.".to_owned()
+        }
+        0 | 1 => "Seen in recordings; describe it.".to_owned(),
+        _ => format!(
+            "Seen in recordings as {}{}; describe it.",
+            kinds.iter().copied().collect::<Vec<_>>().join(", "),
+            if nullable { " and null" } else { "" }
+        ),
+    };
+    if nullable && schema.contains_key("type") {
         schema.insert("nullable".to_owned(), Value::Bool(true));
     }
-    schema.insert(
-        "description".to_owned(),
-        Value::from("Seen in recordings; describe it."),
-    );
+    schema.insert("description".to_owned(), Value::from(description));
     Value::Object(schema)
+}
+
+/// Whether values were seen and every one was null.
+fn only_null_seen(values: &[Value]) -> bool {
+    !values.is_empty() && values.iter().all(Value::is_null)
 }
 
 fn describe(schema: &Value) -> String {
@@ -818,7 +944,75 @@ mod tests {
         assert_eq!(schema["type"], "number");
         let schema = infer(&[json!("https://x.example/a"), json!("not a url")]);
         assert_eq!(schema.get("format"), None);
-        let schema = infer(&[json!(1), json!("1")]);
+        let schema = infer(&[json!(1), json!("1"), json!(null)]);
         assert_eq!(schema.get("type"), None);
+        // Without a `type`, `nullable` would mean nothing to a strict OpenAPI 3.0.3 reader.
+        assert_eq!(schema.get("nullable"), None);
+        assert_eq!(
+            schema["description"],
+            "Seen in recordings as integer, string and null; describe it."
+        );
+    }
+
+    #[test]
+    fn a_field_only_seen_as_null_gets_a_type_and_says_it_is_a_guess() {
+        let schema = infer(&[json!(null), json!(null)]);
+        assert_eq!(schema["type"], "string");
+        assert_eq!(schema["nullable"], true);
+        assert!(
+            schema["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("only as null")),
+            "{schema}"
+        );
+        let nested = infer(&[json!({ "at": null })]);
+        assert_eq!(nested["properties"]["at"]["type"], "string");
+    }
+
+    #[test]
+    fn a_null_reference_becomes_the_one_of_idiom_with_the_referenced_type() {
+        let raw = json!({
+            "components": { "schemas": {
+                "Link": { "type": "object", "properties": { "self": { "type": "string" } } },
+                "Code": { "type": "integer", "enum": [10, 20] },
+                "Thing": { "type": "object", "properties": {
+                    "link": { "$ref": "#/components/schemas/Link" },
+                    "code": { "description": "A code.", "allOf": [{ "$ref": "#/components/schemas/Code" }] },
+                    "level": { "type": "integer", "enum": [1, 2] },
+                    "name": { "type": "string" },
+                    "anything": { "description": "Whatever." }
+                } }
+            } }
+        });
+        let at = |name: &str| format!("/components/schemas/Thing/properties/{name}");
+        let replaced = |name: &str| match make_nullable(&raw, &at(name), raw.pointer(&at(name)).expect("exists")) {
+            Nullable::Replace(value) => value,
+            Nullable::AddKeyword => panic!("{name}: expected a replacement"),
+        };
+        assert_eq!(
+            replaced("link"),
+            json!({ "oneOf": [
+                { "$ref": "#/components/schemas/Link" },
+                { "type": "object", "nullable": true, "enum": [null] }
+            ] })
+        );
+        assert_eq!(
+            replaced("code"),
+            json!({ "description": "A code.", "oneOf": [
+                { "allOf": [{ "$ref": "#/components/schemas/Code" }] },
+                { "type": "integer", "nullable": true, "enum": [null] }
+            ] })
+        );
+        assert_eq!(
+            replaced("level"),
+            json!({ "type": "integer", "enum": [1, 2, null], "nullable": true })
+        );
+        assert!(matches!(
+            make_nullable(&raw, &at("name"), &raw.pointer(&at("name")).cloned().unwrap_or_default()),
+            Nullable::AddKeyword
+        ));
+        assert!(!allows_null(&raw, &at("link"), 0));
+        assert!(!allows_null(&raw, &at("code"), 0));
+        assert!(allows_null(&raw, &at("anything"), 0));
     }
 }

@@ -54,6 +54,7 @@ fn the_patch_proposes_the_field_the_code_and_the_status_and_applies() {
         proposals,
         [
             ("add_field", "/components/schemas/Attendee/properties/checked_in_at"),
+            ("add_field", "/components/schemas/Attendee/properties/checked_out_at"),
             ("add_enum_value", "/components/schemas/TreatmentNoteStatus/enum"),
             ("make_nullable", "/components/schemas/Attendee/properties/patient"),
             ("add_status", "/paths/~1attendees~1{id}/get/responses/409"),
@@ -67,9 +68,48 @@ fn the_patch_proposes_the_field_the_code_and_the_status_and_applies() {
         "{field}"
     );
 
+    // A field only ever seen as null gets a type all the same (`nullable` means nothing to a
+    // strict OpenAPI 3.0.3 reader without one), and the list says that the type is a guess.
+    let only_null = &suggestions.items[1].message;
+    assert!(
+        only_null.contains("string, nullable; only null was seen, so the type is a guess"),
+        "{only_null}"
+    );
+    let patch = serde_json::to_value(&suggestions.patch).expect("serialises");
+    let op = |path: &str| {
+        patch
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|op| op["path"] == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("no operation on {path} in {patch:#}"))
+    };
+    assert_eq!(
+        op("/components/schemas/Attendee/properties/checked_out_at")["value"]["type"],
+        "string"
+    );
+    // A null `$ref` becomes the spec's idiom for a nullable reference, never `nullable` beside
+    // `allOf`.
+    assert_eq!(
+        op("/components/schemas/Attendee/properties/patient"),
+        serde_json::json!({
+            "op": "replace",
+            "path": "/components/schemas/Attendee/properties/patient",
+            "value": { "oneOf": [
+                { "$ref": "#/components/schemas/LinkedResource" },
+                { "type": "object", "nullable": true, "enum": [null] }
+            ] }
+        })
+    );
+
     let patched = suggestions.patched(&spec).expect("applies");
     let text = serde_json::to_string(&patched).expect("serialises");
     let patched = Spec::from_yaml_str(&text, "patched spec").expect("the patched spec loads");
+    // What `cargo xtask codegen` checks first: a patch it would refuse is of no use.
+    if let Err(error) = patched.check() {
+        panic!("the patched spec fails its checks:\n{error}\n{}", suggestions.human());
+    }
     // The schemas now agree with the recordings; the generated types follow only after
     // `cargo xtask codegen`, so the typed round trip is left out here.
     let schema_only = Checker::new(
