@@ -3,6 +3,7 @@
 //! One code path serves both modes: everything is generated in memory first, then either written
 //! (each file atomically, and only after every file generated) or compared with the checked-in files.
 
+mod cli;
 mod code_enums;
 mod facts;
 mod one_error;
@@ -118,7 +119,7 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
             );
         }
     }
-    timings.time("format", || {
+    let mut files = timings.time("format", || -> anyhow::Result<_> {
         Ok(vec![
             GeneratedFile {
                 path: TYPES_PATH,
@@ -133,7 +134,13 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
                 contents: format_file(facts, "facts").context("formatting the facts")?,
             },
         ])
-    })
+    })?;
+    let cli = timings.time("cli", || cli::generate(spec))?;
+    files.push(GeneratedFile {
+        path: cli::CLI_PATH,
+        contents: format_file(cli, "command tree").context("formatting the command tree")?,
+    });
+    Ok(files)
 }
 
 fn settings() -> GenerationSettings {

@@ -1,0 +1,347 @@
+//! The `cliniko` command line: every operation of the Cliniko attendees API as a subcommand, a
+//! resumable export (`cliniko attendee sync`), and a built-in fake server (`cliniko --fake ...`).
+//!
+//! ```text
+//! cliniko --fake attendee list --per-page 5
+//! CLINIKO_API_KEY=... cliniko attendee get 1390726237298631770 --output json
+//! CLINIKO_API_KEY=... cliniko attendee cancel 1390726237298631770 --reason sick --note "flu"
+//! CLINIKO_API_KEY=... cliniko attendee sync --since 2024-01-01T00:00:00Z --out changes.jsonl
+//! cliniko completions bash > ~/.local/share/bash-completion/completions/cliniko
+//! ```
+//!
+//! # Generated from the spec
+//!
+//! The command tree (`src/generated_cli.rs`) is written by `cargo xtask codegen` from
+//! `spec/cliniko-attendees.yaml`, as the client is, and drift-checked by `cargo xtask codegen
+//! --check`. progenitor has a CLI generator of its own, but it is written against progenitor's
+//! error type, which our generated builders no longer return (their `send()` gives
+//! [`cliniko_client::Error`]), it cannot turn a code list into named values or let a partial update
+//! clear a field, and it knows nothing of the filter facts; so `xtask/src/codegen/cli.rs`
+//! generates clap builder calls from the spec itself. Nothing per operation is written by hand:
+//! this crate adds only value parsers ([`args`]), printing ([`output`]), the export ([`export`]),
+//! the client set-up and the exit codes.
+//!
+//! Names follow one rule. The command group is the operation's tag (`attendee`); the subcommand
+//! is the `operationId` in kebab case without the tag's word (`listDeletedAttendees` →
+//! `list-deleted`, `updateAttendeeViaPut` → `update-via-put`), and when the path starts at another
+//! resource, `for` joins the verb to it (`listGroupAppointmentAttendees` →
+//! `list-for-group-appointment GROUP_APPOINTMENT_ID`). Path parameters are positional; query
+//! parameters and body properties are options, and a body property whose first word begins with
+//! the verb loses it (`cancellation_reason` → `cancel --reason`). Code lists take the names of
+//! `x-enum-varnames` in kebab case or Cliniko's codes (`--reason sick` or `--reason 30`); `q[]` is
+//! `--filter`, checked against the route's fields and operators from [`cliniko_types::facts`]
+//! before anything is sent; a nullable field of a partial update can be cleared
+//! (`update --clear-notes`).
+//!
+//! # Keys, output and exit codes
+//!
+//! The API key comes from `CLINIKO_API_KEY` only, never from a flag (flags end up in shell
+//! history and process lists); its suffix names the shard, and `--base-url` points elsewhere (a
+//! proxy). Nothing this program prints or writes holds the key. Results go to stdout, as a table
+//! or as JSON (`--output json`); messages and progress go to stderr. Exit codes: 0 success, 1
+//! Cliniko (or the network) said no, 2 bad usage (including a request refused before sending),
+//! 130 interrupted by Ctrl-C (a sync's checkpoint is saved).
+//!
+//! # The fake
+//!
+//! `--fake` starts [`cliniko_fake::FakeCliniko`] inside the process on a free loopback port,
+//! seeded with [`FAKE_ATTENDEES`] attendees from seed [`FAKE_SEED`], and points the command at it
+//! with the fake's own key: every command can be tried without an account. Each run starts from
+//! the same seeded data, so a cancel is not remembered by the next command.
+//!
+//! The crate is `publish = false`: `--fake` links `cliniko-fake`, which is not published; install
+//! with `cargo install --path crates/cliniko-cli`.
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod export;
+pub mod output;
+
+/// The command tree generated from the spec.
+#[rustfmt::skip]
+#[allow(clippy::all, unused_mut)]
+pub mod generated_cli;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use cliniko_client::{Client, ErrorKind, RateLimit};
+
+use crate::export::ExportOutcome;
+use crate::output::{Format, Output};
+
+/// The seed of `--fake`'s data.
+pub const FAKE_SEED: u64 = 1;
+/// How many attendees `--fake` seeds.
+pub const FAKE_ATTENDEES: usize = 200;
+/// The key `--fake` uses; it only opens the in-process fake.
+const FAKE_API_KEY: &str = cliniko_fake::DEFAULT_API_KEY;
+/// The environment variable that holds the API key.
+pub const API_KEY_VARIABLE: &str = "CLINIKO_API_KEY";
+/// The `User-Agent` sent when `CLINIKO_USER_AGENT` does not name one.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "cliniko-cli/",
+    env!("CARGO_PKG_VERSION"),
+    " (cliniko-cli@users.noreply.github.com)"
+);
+
+/// A mistake in how the command was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(String);
+
+impl Usage {
+    /// A usage error saying what is wrong and what to do.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// How a command ended, as a process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: it worked.
+    Success = 0,
+    /// 1: Cliniko (or the network) said no.
+    Api = 1,
+    /// 2: the command was called wrongly.
+    Usage = 2,
+    /// 130: Ctrl-C; a sync saved its checkpoint.
+    Interrupted = 130,
+}
+
+/// The whole command tree: the generated groups (with `sync` added to `attendee`), the global
+/// options, and `completions`.
+pub fn command() -> Command {
+    let groups = generated_cli::groups().into_iter().map(|group| {
+        if group.get_name() == "attendee" {
+            group.subcommand(export::command())
+        } else {
+            group
+        }
+    });
+    Command::new("cliniko")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Cliniko's attendees API from a terminal: every operation, a resumable export, and a built-in fake")
+        .after_help(
+            "The API key is read from CLINIKO_API_KEY (never a flag); its suffix names the shard.\n\
+             Try any command without an account: cliniko --fake attendee list",
+        )
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .short('o')
+                .global(true)
+                .value_parser(["table", "json"])
+                .default_value("table")
+                .help("A table for people, or JSON for scripts"),
+        )
+        .arg(
+            Arg::new("base-url")
+                .long("base-url")
+                .global(true)
+                .value_name("URL")
+                .help("Send requests here (a proxy) instead of the shard the key names"),
+        )
+        .arg(
+            Arg::new("fake")
+                .long("fake")
+                .global(true)
+                .action(ArgAction::SetTrue)
+                .help("Run against a fake Cliniko started in this process, with seeded data"),
+        )
+        .arg(
+            Arg::new("user-agent")
+                .long("user-agent")
+                .global(true)
+                .env("CLINIKO_USER_AGENT")
+                .value_name("NAME (EMAIL)")
+                .help("Who is calling, as Cliniko requires")
+                .default_value(DEFAULT_USER_AGENT),
+        )
+        .subcommands(groups)
+        .subcommand(
+            Command::new("completions")
+                .about("Print a shell's completion script")
+                .arg(
+                    Arg::new("shell")
+                        .required(true)
+                        .value_parser(clap::value_parser!(clap_complete::Shell)),
+                ),
+        )
+}
+
+/// The output format `matches` ask for.
+pub fn format(matches: &ArgMatches) -> Format {
+    match matches.get_one::<String>("output").map(String::as_str) {
+        Some("json") => Format::Json,
+        _ => Format::Table,
+    }
+}
+
+/// Runs the command `matches` name, printing results to `output`.
+pub async fn run(matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Exit> {
+    if let Some(("completions", completions)) = matches.subcommand() {
+        let shell = completions
+            .get_one::<clap_complete::Shell>("shell")
+            .copied()
+            .context("a shell is required")?;
+        let mut buffer = Vec::new();
+        clap_complete::generate(shell, &mut command(), "cliniko", &mut buffer);
+        output.summary(&String::from_utf8_lossy(&buffer), serde_json::Value::Null)?;
+        return Ok(Exit::Success);
+    }
+    let (client, fake) = client(matches).await?;
+    let outcome = match matches.subcommand() {
+        Some(("attendee", group)) if group.subcommand_name() == Some("sync") => {
+            let sync = group
+                .subcommand_matches("sync")
+                .context("sync was named")?;
+            sync_command(&client, sync, output).await
+        }
+        _ => generated_cli::run(&client, matches, output)
+            .await
+            .map(|()| Exit::Success),
+    };
+    output.flush()?;
+    if let Some(fake) = fake {
+        fake.shutdown().await;
+    }
+    outcome
+}
+
+async fn sync_command(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<Exit> {
+    let options = export::options(matches)?;
+    let out = options.out.clone();
+    let interrupt = async {
+        // Without a signal handler (which cannot fail on the platforms we build for), a sync
+        // simply runs to its end.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    match export::export(client, options, interrupt).await? {
+        ExportOutcome::Finished {
+            records,
+            checkpoint,
+        } => {
+            output.summary(
+                &format!(
+                    "wrote {records} attendees to {}; the next run goes on from --since {}",
+                    out.display(),
+                    checkpoint.display()
+                ),
+                serde_json::json!({
+                    "finished": true,
+                    "records": records,
+                    "out": out,
+                    "checkpoint": checkpoint,
+                }),
+            )?;
+            Ok(Exit::Success)
+        }
+        ExportOutcome::Interrupted {
+            records,
+            checkpoint,
+        } => {
+            eprintln!(
+                "interrupted: {records} attendees kept; run the same command with --since {} to go on",
+                checkpoint.display()
+            );
+            Ok(Exit::Interrupted)
+        }
+    }
+}
+
+/// The client the command runs with, and the fake it talks to under `--fake`.
+async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<cliniko_fake::FakeCliniko>)> {
+    let user_agent = matches
+        .get_one::<String>("user-agent")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+    if matches.get_flag("fake") {
+        let fake = cliniko_fake::FakeCliniko::builder()
+            .api_key(FAKE_API_KEY)
+            .seed(FAKE_SEED)
+            .attendees(FAKE_ATTENDEES)
+            .start()
+            .await
+            .context("the fake cliniko did not start")?;
+        let client = Client::builder(FAKE_API_KEY, user_agent)
+            .base_url(fake.base_url())
+            .build()
+            .map_err(|error| Usage::new(error.to_string()))?;
+        return Ok((client, Some(fake)));
+    }
+    let key = match std::env::var(API_KEY_VARIABLE) {
+        Ok(key) if !key.trim().is_empty() => key,
+        _ => {
+            return Err(Usage::new(format!(
+                "set {API_KEY_VARIABLE} to your Cliniko API key (Cliniko: My info > Manage API keys), or try --fake"
+            ))
+            .into());
+        }
+    };
+    let mut builder = Client::builder(key, user_agent)
+        .rate_limit(RateLimit::CLINIKO)
+        .timeout(Duration::from_secs(60));
+    if let Some(base_url) = matches.get_one::<String>("base-url") {
+        builder = builder.base_url(base_url.clone());
+    }
+    let client = builder
+        .build()
+        .map_err(|error| Usage::new(format!("{error} (check {API_KEY_VARIABLE} and --base-url)")))?;
+    Ok((client, None))
+}
+
+/// The exit code for an error.
+pub fn exit_code(error: &anyhow::Error) -> Exit {
+    for cause in error.chain() {
+        if cause.downcast_ref::<Usage>().is_some() {
+            return Exit::Usage;
+        }
+        if let Some(error) = cause.downcast_ref::<cliniko_client::Error>() {
+            return match error.kind() {
+                ErrorKind::InvalidRequest(_) | ErrorKind::Config(_) => Exit::Usage,
+                _ => Exit::Api,
+            };
+        }
+    }
+    Exit::Api
+}
+
+/// The message for an error: what went wrong, then what to do.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut message = format!("{error:#}");
+    let client_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<cliniko_client::Error>());
+    if let Some(client_error) = client_error {
+        match client_error.kind() {
+            ErrorKind::Unauthorised { .. } => message.push_str(&format!(
+                "\nhint: set {API_KEY_VARIABLE} to a valid api key for this account; its suffix names the shard"
+            )),
+            ErrorKind::RateLimited {
+                reset_at: Some(reset_at),
+            } => {
+                let wait = (*reset_at - chrono::Utc::now()).num_seconds().max(0);
+                message.push_str(&format!(
+                    "\nhint: cliniko's rate limit resets at {} (in {wait}s); wait that long, then run the command again",
+                    reset_at.to_rfc3339()
+                ));
+            }
+            ErrorKind::RateLimited { reset_at: None } => message.push_str(
+                "\nhint: cliniko's rate limit resets within a minute; wait, then run the command again",
+            ),
+            _ => {}
+        }
+    }
+    message
+}
