@@ -13,7 +13,7 @@ mod common;
 use std::error::Error;
 
 use cliniko_client::filter::Filter;
-use cliniko_client::{Error as ClinikoError, ResponseExt as _};
+use cliniko_client::{ErrorKind, ResponseExt as _};
 use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason, Id};
 
 #[tokio::main]
@@ -37,17 +37,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         notes: None,
     };
     // A create is never retried after an error whose outcome is unknown: check before sending again.
-    let created = match client
-        .create_attendee()
-        .body(body)
-        .send()
-        .await
-        .map_err(ClinikoError::from)
-    {
+    let created = match client.create_attendee().body(body).send().await {
         Ok(created) => created,
-        Err(ClinikoError::Validation { errors, .. }) => {
-            for (field, why) in errors {
-                eprintln!("{field}: {why}");
+        Err(error) if matches!(error.kind(), ErrorKind::Validation { .. }) => {
+            if let ErrorKind::Validation { errors, .. } = error.kind() {
+                for (field, why) in errors {
+                    eprintln!("{field}: {why}");
+                }
             }
             return Err("Cliniko refused the attendee".into());
         }
@@ -69,8 +65,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .id(created.id)
         .body(cancel)
         .send()
-        .await
-        .map_err(ClinikoError::from)?;
+        .await?;
 
     // A cancelled attendee is only found with the `*` filter on `cancelled_at`.
     let cancelled = client
@@ -78,8 +73,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .id(created.id)
         .q(Filter::single_attendee().cancelled_at().any())
         .send()
-        .await
-        .map_err(ClinikoError::from)?;
+        .await?;
     println!(
         "cancelled at {}: {:?}",
         cancelled

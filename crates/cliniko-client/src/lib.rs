@@ -7,13 +7,16 @@
 //! - [`Client::builder`] takes the API key and the `User-Agent`, finds the shard from the key, and
 //!   sets HTTP Basic auth, `Accept`, TLS (rustls, 1.2 or newer) and timeouts. The key never appears
 //!   in `Debug` output, errors or traces.
-//! - Every request goes through the client's `ClientHooks`: it waits out a 429 until
-//!   `X-RateLimit-Reset`, retries idempotent requests after a 5xx or a lost connection with
-//!   exponential backoff and jitter (never a create whose fate is unknown), and can pace itself to
-//!   Cliniko's 200 requests per minute ([`RateLimit::CLINIKO`]).
-//! - [`Client::stream_attendees`] turns any list request into a [`Stream`](futures::Stream) that
-//!   follows `links.next`; [`filter`] builds typed `q[]` filters and sorts.
-//! - `?` turns the generated error into [`Error`], with a variant for each way Cliniko says no.
+//! - Every request goes through the client's `ClientHooks`: it adds the key (only for the
+//!   configured origin), waits out a 429 until `X-RateLimit-Reset` by the server's `Date`, retries
+//!   only what the spec marks safe to repeat after a 5xx or a lost answer (a create, cancel,
+//!   archive or delete gives [`ErrorKind::OutcomeUnknown`] instead), and can keep to Cliniko's
+//!   200 requests in any minute ([`RateLimit::CLINIKO`], a sliding window shared by clones).
+//! - [`Client::stream_attendees`] and [`Client::attendee_pages`] stream a list route, owning their
+//!   client and resuming from a [`PageCursor`]; [`Client::sync_attendees`] reads every change
+//!   since a [`SyncCheckpoint`]; [`filter`] builds typed `q[]` filters and sorts.
+//! - Every call fails with one [`Error`]: an [`ErrorKind`] and the operation, method, path,
+//!   status and `X-Request-Id`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -22,7 +25,7 @@
 //! # let base_url = server.base_url();
 //! use chrono::{Duration, Utc};
 //! use cliniko_client::filter::Filter;
-//! use cliniko_client::{Client, ResponseExt as _};
+//! use cliniko_client::{AttendeeQuery, Client, ResponseExt as _};
 //! use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason};
 //! use futures::TryStreamExt as _;
 //!
@@ -32,8 +35,8 @@
 //!
 //! // Every attendee changed in the last 30 days, 100 to a page.
 //! let since = Utc::now() - Duration::days(30);
-//! let request = client.list_attendees().per_page(100).q(Filter::attendees().updated_at().gt(since));
-//! let recent: Vec<_> = client.stream_attendees(request).try_collect().await?;
+//! let query = AttendeeQuery::attendees().per_page(100).filter(Filter::attendees().updated_at().gt(since));
+//! let recent: Vec<_> = client.stream_attendees(&query).try_collect().await?;
 //! # let _ = recent;
 //!
 //! // Add a patient to a group appointment, then cancel them.
