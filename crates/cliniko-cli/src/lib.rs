@@ -66,7 +66,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use cliniko_client::{Client, ErrorKind, RateLimit};
+use cliniko_client::{Client, ErrorKind, RateLimit, RetryPolicy};
 
 use crate::export::ExportOutcome;
 use crate::output::{Format, Output};
@@ -289,8 +289,11 @@ async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<cliniko_
             .into());
         }
     };
+    // A long sync meets the rate limit again and again: each request may wait out more resets
+    // than the client's default before it gives up.
     let mut builder = Client::builder(key, user_agent)
         .rate_limit(RateLimit::CLINIKO)
+        .retry(RetryPolicy::default().max_rate_limit_waits(10))
         .timeout(Duration::from_secs(60));
     if let Some(base_url) = matches.get_one::<String>("base-url") {
         builder = builder.base_url(base_url.clone());

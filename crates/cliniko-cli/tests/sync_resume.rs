@@ -1,0 +1,233 @@
+//! `cliniko attendee sync` interrupted half-way (Ctrl-C, then `kill -9`, then a page cut short)
+//! and resumed ends with exactly the records of an uninterrupted run; and no output, log or file
+//! holds the API key.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use cliniko_fake::FakeCliniko;
+use tokio::process::{Child, Command};
+
+/// A key in Cliniko's form; the fake accepts only it.
+const KEY: &str = "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2";
+/// The same key as it travels in `Authorization: Basic`.
+const KEY_BASE64: &str = "TXhKclpYa2lPaUkxTmpkMWFtSm1aVFExTnlKOS1hdTI6";
+const ATTENDEES: usize = 1_000;
+
+async fn slow_fake() -> FakeCliniko {
+    // Ten requests a second: a sync of 40 pages takes a few seconds, long enough to interrupt.
+    FakeCliniko::builder()
+        .api_key(KEY)
+        .seed(42)
+        .attendees(ATTENDEES)
+        .rate_limit_per_minute(Some(10))
+        .rate_limit_window(Duration::from_secs(1))
+        .start()
+        .await
+        .expect("the fake starts")
+}
+
+fn sync(fake: &FakeCliniko, since: &str, out: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cliniko"));
+    command
+        .env("CLINIKO_API_KEY", KEY)
+        .args(["--base-url", &fake.base_url(), "attendee", "sync", "--since", since])
+        .arg("--out")
+        .arg(out)
+        .args(["--per-page", "25", "--progress", "log"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// How many records the checkpoint file says are kept, once it exists.
+fn kept(checkpoint: &Path) -> u64 {
+    std::fs::read_to_string(checkpoint)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json.pointer("/unfinished/records")?.as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until the running sync has saved at least `records`, then signals it.
+async fn interrupt_after(child: &mut Child, checkpoint: &Path, records: u64, signal: &str) {
+    while kept(checkpoint) < records {
+        assert!(
+            child.try_wait().expect("the child is watched").is_none(),
+            "the sync ended before it was interrupted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = child.id().expect("the child runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn ids(jsonl: &str) -> Vec<String> {
+    jsonl
+        .lines()
+        .map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+            json["id"].as_str().expect("ids are strings").to_owned()
+        })
+        .collect()
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn finish(child: Child) -> Run {
+    let output = child.wait_with_output().await.expect("the child ends");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn assert_no_key(what: &str, text: &str) {
+    assert!(!text.contains(KEY), "{what} holds the api key");
+    assert!(!text.contains(KEY_BASE64), "{what} holds the encoded api key");
+    assert!(!text.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"), "{what} holds part of the key");
+}
+
+fn every_file(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("the folder lists")
+        .map(|entry| entry.expect("an entry").path())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_one() {
+    let fake = slow_fake().await;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut logs = String::new();
+
+    // The reference: one run from start to end.
+    let whole = dir.path().join("whole.jsonl");
+    let run = finish(sync(&fake, "everything", &whole).spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    logs.push_str(&run.stdout);
+    logs.push_str(&run.stderr);
+    let expected = std::fs::read_to_string(&whole).expect("the output was written");
+    let expected_ids = ids(&expected);
+    assert_eq!(expected_ids.len(), ATTENDEES, "every attendee, in every state");
+    let mut unique = expected_ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ATTENDEES, "no attendee twice");
+
+    // The same sync, stopped three times.
+    let out = dir.path().join("day.jsonl");
+    let checkpoint = dir.path().join("day.jsonl.checkpoint.json");
+    let partial = dir.path().join("day.jsonl.partial");
+
+    // 1. Ctrl-C after 200 records: exit 130, the checkpoint kept, no output file.
+    let mut child = sync(&fake, "everything", &out).spawn().expect("spawns");
+    interrupt_after(&mut child, &checkpoint, 200, "-INT").await;
+    let run = finish(child).await;
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    assert!(run.stderr.contains("--since"), "it says how to go on: {}", run.stderr);
+    logs.push_str(&run.stdout);
+    logs.push_str(&run.stderr);
+    assert!(!out.exists(), "the output is never half-written");
+    let after_sigint = kept(&checkpoint);
+    assert!((200..ATTENDEES as u64).contains(&after_sigint));
+
+    // 2. Resumed, then killed outright after 500 records.
+    let since = checkpoint.to_str().expect("a utf-8 path");
+    let mut child = sync(&fake, since, &out).spawn().expect("spawns");
+    interrupt_after(&mut child, &checkpoint, 500, "-KILL").await;
+    let run = finish(child).await;
+    assert_eq!(run.code, None, "killed by a signal");
+    logs.push_str(&run.stdout);
+    logs.push_str(&run.stderr);
+    assert!(!out.exists(), "the output is never half-written");
+
+    // 3. A page cut short: bytes after the last checkpoint, as a crash mid-page leaves them.
+    let mut cut = std::fs::read(&partial).expect("the partial output is kept");
+    cut.extend_from_slice(b"{\"id\":\"1\",\"half a record");
+    std::fs::write(&partial, cut).expect("written");
+
+    // 4. Resumed to the end.
+    let run = finish(sync(&fake, since, &out).spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    logs.push_str(&run.stdout);
+    logs.push_str(&run.stderr);
+    let resumed = std::fs::read_to_string(&out).expect("the output was written");
+    assert_eq!(ids(&resumed), expected_ids, "the same attendees, in the same order");
+    assert_eq!(resumed, expected, "byte for byte");
+    assert!(!partial.exists(), "the partial output was renamed into place");
+    let saved = std::fs::read_to_string(&checkpoint).expect("the checkpoint is kept");
+    assert!(!saved.contains("unfinished"), "the next run starts afresh: {saved}");
+
+    // The key is nowhere: not in what was printed, nor in any file written.
+    assert_no_key("the output and logs", &logs);
+    for file in every_file(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).expect("readable")).into_owned();
+        assert_no_key(&file.display().to_string(), &text);
+    }
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_sync_is_resumed_too_and_refuses_to_restart_over_an_unfinished_one() {
+    let fake = slow_fake().await;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let whole = dir.path().join("whole.csv");
+    let mut command = sync(&fake, "everything", &whole);
+    command.args(["--format", "csv"]);
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let expected = std::fs::read_to_string(&whole).expect("written");
+    assert_eq!(expected.lines().count(), ATTENDEES + 1, "a header and a row each");
+
+    let out = dir.path().join("day.csv");
+    let checkpoint = dir.path().join("day.csv.checkpoint.json");
+    let mut command = sync(&fake, "everything", &out);
+    command.args(["--format", "csv"]);
+    let mut child = command.spawn().expect("spawns");
+    interrupt_after(&mut child, &checkpoint, 300, "-KILL").await;
+    finish(child).await;
+
+    // Starting over from a time while a sync is unfinished is refused (exit 2), with what to do.
+    let mut command = sync(&fake, "2020-01-01T00:00:00Z", &out);
+    command.args(["--format", "csv"]);
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("resume it with --since"), "{}", run.stderr);
+
+    let mut command = sync(&fake, checkpoint.to_str().expect("utf-8"), &out);
+    command.args(["--format", "csv"]);
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("written"), expected);
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_named_by_its_variable_and_never_printed() {
+    let fake = slow_fake().await;
+    let wrong = "WrongKeyThatMustNotLeak123-au2";
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", wrong)
+        .args(["--base-url", &fake.base_url(), "attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "an api error: {stderr}");
+    assert!(stderr.contains("CLINIKO_API_KEY"), "{stderr}");
+    assert!(!stderr.contains("WrongKeyThatMustNotLeak"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    fake.shutdown().await;
+}
