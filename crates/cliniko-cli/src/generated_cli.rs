@@ -230,15 +230,23 @@ pub fn list_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(args::checked::<types::ListAttendeesSort>("sort")),
         )
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )
@@ -414,15 +422,23 @@ pub fn list_cancelled_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(args::checked::<types::ListCancelledAttendeesSort>("sort")),
         )
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )
@@ -506,15 +522,23 @@ pub fn list_deleted_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(args::checked::<types::ListDeletedAttendeesSort>("sort")),
         )
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )
@@ -1034,8 +1058,12 @@ pub fn list_group_appointment_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(
                     args::checked::<types::ListGroupAppointmentAttendeesSort>("sort"),
@@ -1044,7 +1072,11 @@ pub fn list_group_appointment_attendees_command() -> Command {
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )
@@ -1148,8 +1180,12 @@ pub fn list_individual_appointment_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(
                     args::checked::<
@@ -1160,7 +1196,11 @@ pub fn list_individual_appointment_attendees_command() -> Command {
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )
@@ -1270,8 +1310,12 @@ pub fn list_patient_case_attendees_command() -> Command {
         .arg(
             Arg::new("sort")
                 .long("sort")
+                .value_name("SORT")
                 .help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
                 )
                 .value_parser(
                     args::checked::<types::ListPatientCaseAttendeesSort>("sort"),
@@ -1280,7 +1324,11 @@ pub fn list_patient_case_attendees_command() -> Command {
         .arg(
             Arg::new("order")
                 .long("order")
+                .value_name("ORDER")
                 .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
                 .value_parser(["asc", "desc"])
                 .hide(true),
         )

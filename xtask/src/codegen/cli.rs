@@ -451,8 +451,11 @@ fn operation_tokens(
                 } else {
                     quote! { .value_parser([#(#values),*]) }
                 };
+                let value_name = param_name.to_uppercase();
+                let long_help = text(parameter, "description").unwrap_or_default().trim().to_owned();
                 args.push(quote! {
-                    .arg(Arg::new(#param_name).long(#option).help(#help) #parser #hide)
+                    .arg(Arg::new(#param_name).long(#option).value_name(#value_name).help(#help)
+                        .long_help(#long_help) #parser #hide)
                 });
                 sets.push(quote! {
                     if let Some(value) = matches.get_one::<String>(#param_name) {
