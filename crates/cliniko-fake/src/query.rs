@@ -2,15 +2,12 @@
 //! parsed into a [`ListQuery`] or refused with a message that says what to send instead.
 
 use std::cmp::Ordering;
-use std::str::FromStr;
-
-use cliniko_types::Id;
 
 use crate::store::AttendeeRecord;
 
-/// The highest page number accepted; anything above it is surely a mistake, and refusing it
-/// keeps offsets far from overflow.
-pub(crate) const MAX_PAGE: u64 = 100_000_000;
+/// The highest page number accepted: the spec's `page` is any int64 from 1, and a page past the
+/// last is an empty page (offsets saturate instead of overflowing).
+pub(crate) const MAX_PAGE: u64 = i64::MAX as u64;
 /// The page size when `per_page` is not given.
 pub(crate) const DEFAULT_PER_PAGE: u32 = 50;
 /// The largest page size Cliniko allows.
@@ -286,7 +283,8 @@ impl ListQuery {
             link_pairs.push((key.into_owned(), value.into_owned()));
         }
         let sort = match sort_text.as_deref() {
-            Some(text) if !text.is_empty() => parse_sort(text, descending)?,
+            // An empty `sort=` fails the spec's pattern: refused like any other bad sort.
+            Some(text) => parse_sort(text, descending)?,
             _ => vec![SortKey {
                 field: Field::CreatedAt,
                 descending,
@@ -402,10 +400,14 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
                 .map_err(|_| {
                     format!("Invalid filter {text:?}: {value:?} is not a UTC date-time such as 2014-08-30T18:00:00Z")
                 })
+        } else if (1..=19).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+            // What the spec's `q[]` pattern admits: 1 to 19 digits, so leading zeros (`007` is 7)
+            // and numbers past i64::MAX, which name no ID, are values too.
+            value.parse::<i128>().map_err(|e| e.to_string())
         } else {
-            Id::from_str(value)
-                .map(|id| i128::from(id.get()))
-                .map_err(|_| format!("Invalid filter {text:?}: {value:?} is not an ID (a string of at most 19 digits)"))
+            Err(format!(
+                "Invalid filter {text:?}: {value:?} is not an ID (a string of at most 19 digits)"
+            ))
         }
     };
     let list = |value: &str| {

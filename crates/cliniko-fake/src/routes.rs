@@ -391,7 +391,10 @@ async fn read_object(
         Err(_) => return Err(ApiError::bad_request("The request body could not be read")),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
+        // Every route that reads a body declares it `required` in the spec.
+        return Err(ApiError::bad_request(
+            "The request body is missing; send a JSON object",
+        ));
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(object)) => Ok(object),
