@@ -213,12 +213,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -394,12 +396,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -575,12 +579,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -760,12 +766,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -946,12 +954,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -1130,12 +1140,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
-                ::regress::Regex::new("^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$")
+                ::regress::Regex::new(
+                        "^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$",
+                    )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[a-z_]+(:(asc|desc))?(,[a-z_]+(:(asc|desc))?)*$\""
+                    "doesn't match pattern \"^(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?(?:,(?:appointment_id|booking_id|id|patient_case_id|patient_id|archived_at|cancelled_at|created_at|deleted_at|updated_at)(?::(?:asc|desc))?)*$\""
                         .into(),
                 );
             }
@@ -1309,7 +1321,9 @@ Arguments:
 leave out (cancelled, archived). Date-times are UTC, as in `2014-08-30T18:00:00Z`.
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_attendees()
@@ -1362,7 +1376,9 @@ Arguments:
 leave out (cancelled, archived). Date-times are UTC, as in `2014-08-30T18:00:00Z`.
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_cancelled_attendees()
@@ -1398,7 +1414,9 @@ Arguments:
 leave out (cancelled, archived). Date-times are UTC, as in `2014-08-30T18:00:00Z`.
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_deleted_attendees()
@@ -1565,7 +1583,9 @@ Arguments:
 leave out (cancelled, archived). Date-times are UTC, as in `2014-08-30T18:00:00Z`.
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_group_appointment_attendees()
@@ -1607,7 +1627,9 @@ Arguments:
 leave out (cancelled, archived). Date-times are UTC, as in `2014-08-30T18:00:00Z`.
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_individual_appointment_attendees()
@@ -1646,7 +1668,9 @@ Arguments:
 | archived_at, cancelled_at, created_at, deleted_at, updated_at | date-time (UTC) | `>=` `>` `<=` `<` `?` `!?` `*` |
 
 - `sort`: Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`
-(default `created_at` ascending).
+(default `created_at` ascending). The sortable fields are the filterable ones:
+appointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,
+created_at, deleted_at and updated_at.
 
 ```ignore
 let response = client.list_patient_case_attendees()
