@@ -31,13 +31,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:archived_at|cancelled_at|deleted_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -150,13 +150,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -333,13 +333,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -516,13 +516,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -701,13 +701,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -889,13 +889,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_case_id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }
@@ -1076,13 +1076,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^(?:(?:appointment_id|booking_id|id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                        "^(?:(?:appointment_id|booking_id|id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                    "doesn't match pattern \"^(?:(?:appointment_id|booking_id|id|patient_id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|cancelled_at|created_at|deleted_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
                         .into(),
                 );
             }

@@ -22,7 +22,7 @@ pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"]
 /// A numeric value in a filter: a 64-bit ID, at most 19 digits.
 const NUMBER: &str = "[0-9]{1,19}";
 /// A UTC date-time in a filter, as Cliniko writes them.
-const DATE_TIME: &str = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,9})?Z";
+const DATE_TIME: &str = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z";
 
 /// Everything [`Spec::facts`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,7 +406,16 @@ mod tests {
         for good in ["id:=1,2,3", "id:!?", "updated_at:>2024-01-01T00:00:00Z", "updated_at:*"] {
             assert!(pattern.find(good).is_some(), "{good} should match");
         }
-        for bad in ["colour:=1", "id:~1", "updated_at:=2024-01-01T00:00:00Z", "id:*", "updated_at:>yesterday"] {
+        for bad in [
+            "colour:=1",
+            "id:~1",
+            "updated_at:=2024-01-01T00:00:00Z",
+            "id:*",
+            "updated_at:>yesterday",
+            "updated_at:>2024-13-01T00:00:00Z",
+            "updated_at:>2024-01-32T00:00:00Z",
+            "updated_at:>2024-01-01T24:00:00Z",
+        ] {
             assert!(pattern.find(bad).is_none(), "{bad} should not match");
         }
     }
