@@ -233,29 +233,29 @@ pub async fn export(
     options: ExportOptions,
     interrupt: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ExportOutcome> {
-    let checkpoint_path = match (&options.since, &options.checkpoint) {
-        (_, Some(path)) => path.clone(),
-        (Since::Checkpoint(path), None) => path.clone(),
-        (_, None) => sibling(&options.out, ".checkpoint.json"),
+    let checkpoint_path = match (&options.checkpoint, &options.since) {
+        (Some(path), _) => path.clone(),
+        (None, Since::Checkpoint(path)) => path.clone(),
+        (None, _) => sibling(&options.out, ".checkpoint.json"),
     };
     let partial_path = sibling(&options.out, ".partial");
-    let saved = read_checkpoint(&checkpoint_path)?;
-    let (sync_from, mut writer, mut records) = match (&options.since, saved) {
-        (Since::Checkpoint(path), None) => {
-            return Err(Usage::new(format!(
-                "there is no checkpoint at {}; start with --since 2024-01-01T00:00:00Z or --since everything",
-                path.display()
-            ))
-            .into());
-        }
-        (
-            _,
-            Some(SavedCheckpoint {
-                sync,
-                unfinished: Some(unfinished),
-            }),
-        ) => {
-            if !matches!(options.since, Since::Checkpoint(_)) {
+    let saved = match &options.since {
+        Since::Checkpoint(path) => match read_checkpoint(path)? {
+            Some(saved) => Some(saved),
+            None => {
+                return Err(Usage::new(format!(
+                    "there is no checkpoint at {}; start with --since 2024-01-01T00:00:00Z or --since everything",
+                    path.display()
+                ))
+                .into());
+            }
+        },
+        _ => {
+            if let Some(SavedCheckpoint {
+                unfinished: Some(_),
+                ..
+            }) = read_checkpoint(&checkpoint_path)?
+            {
                 return Err(Usage::new(format!(
                     "an unfinished sync is saved in {}: resume it with --since {0}, or delete it and {} to start again",
                     checkpoint_path.display(),
@@ -263,31 +263,38 @@ pub async fn export(
                 ))
                 .into());
             }
+            None
+        }
+    };
+    let (sync_from, mut writer, mut records) = match (saved, &options.since) {
+        (
+            Some(SavedCheckpoint {
+                sync,
+                unfinished: Some(unfinished),
+            }),
+            _,
+        ) => {
             if unfinished.out != options.out || unfinished.format != options.format {
                 return Err(Usage::new(format!(
-                    "the unfinished sync in {} writes {} as {:?}; resume it with --out {1} --format {}",
+                    "the unfinished sync in {} writes {}; resume it with --out {1} --format {}",
                     checkpoint_path.display(),
                     unfinished.out.display(),
-                    unfinished.format,
                     format_name(unfinished.format),
                 ))
                 .into());
             }
-            let writer = RecordWriter::resume(&partial_path, options.format, unfinished.partial_bytes)?;
+            let writer =
+                RecordWriter::resume(&partial_path, options.format, unfinished.partial_bytes)?;
             (sync, writer, unfinished.records)
         }
-        (Since::Checkpoint(_), Some(saved)) => (
-            saved.sync,
-            RecordWriter::create(&partial_path, options.format)?,
-            0,
-        ),
-        (Since::Everything, _) => (
-            SyncCheckpoint::everything(),
-            RecordWriter::create(&partial_path, options.format)?,
-            0,
-        ),
-        (Since::Time(at), _) => (
+        (Some(saved), _) => (saved.sync, RecordWriter::create(&partial_path, options.format)?, 0),
+        (None, Since::Time(at)) => (
             SyncCheckpoint::since(*at),
+            RecordWriter::create(&partial_path, options.format)?,
+            0,
+        ),
+        (None, _) => (
+            SyncCheckpoint::everything(),
             RecordWriter::create(&partial_path, options.format)?,
             0,
         ),
