@@ -46,6 +46,31 @@
 //!   body. A JSON body that is itself a string is therefore recorded as its raw text, `"\"text\""`.
 //! - Other fields are ignored, so the format can grow.
 //!
+//! # HAR archives
+//!
+//! A HAR 1.2 archive (what browser devtools, mitmproxy and schemathesis' `--report har` export) is
+//! read too: a file named `*.har`, or any JSON file that is an object with `log`. Each entry of
+//! `log.entries` is an exchange, reported as `FILE#entry-N` (N counting from 0, as in the JSON
+//! pointer `/log/entries/N`). The fields are read as the HAR 1.2 specification defines them:
+//!
+//! | HAR | exchange |
+//! |---|---|
+//! | `request.method`, `request.url` | the method and the absolute URL, query string included |
+//! | `request.headers` (`[{name, value}]`) | the request headers; an absent or empty list is "not recorded" (many exports leave them out), and the header checks are skipped |
+//! | `request.postData.text` | the request body (for a form without `text`, its `params` encoded); `postData.mimeType` is the `Content-Type` when the recorded headers have none |
+//! | `response.status` | the status, 100 to 599 (a browser's 0, a request that got no answer, is refused) |
+//! | `response.headers` | the response headers, as recorded |
+//! | `response.content.text` | the response body, decoded first when `content.encoding` is `base64`; a `text` left out while `content.size` is above 0 is refused rather than read as "no body" |
+//!
+//! The response's `content.mimeType` is not read: the checker judges the `Content-Type` header
+//! the server sent, and browsers fill `mimeType` in by sniffing. Timings, cookies and sizes are
+//! ignored. An archive that is not shaped like this is unreadable (exit 2), and the error names
+//! the file, the entry, the JSON pointer and what was expected:
+//! `x.har#entry-3: at /log/entries/3/response/status: not HAR 1.2: expected an HTTP status as a number`.
+//!
+//! `live --record DIR --record-format har` writes one archive, `DIR/live.har`, scrubbed exactly as
+//! JSON recordings are.
+//!
 //! # Checks
 //!
 //! Each problem is a [`Violation`] with a [`ViolationKind`]:
@@ -87,6 +112,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod har;
 pub mod live;
 mod recording;
 mod report;

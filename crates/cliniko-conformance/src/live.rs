@@ -39,8 +39,11 @@ pub struct LiveOptions {
     pub api_key: String,
     /// The `User-Agent` to send, `NAME (EMAIL)`.
     pub user_agent: String,
-    /// Where to write recordings, one file per exchange; `None` writes nothing.
+    /// Where to write recordings (see [`LiveOptions::record_format`]); `None` writes nothing.
     pub record_dir: Option<PathBuf>,
+    /// How recordings are written: one JSON file per exchange, or one HAR 1.2 archive
+    /// (`live.har`) holding every exchange; both scrubbed alike.
+    pub record_format: RecordFormat,
     /// Also provoke 413 (an oversized body) and 429 (up to 300 quick requests).
     pub provoke_limits: bool,
     /// A group appointment whose attendees the scenario may add and cancel; found from the
@@ -64,6 +67,7 @@ impl std::fmt::Debug for LiveOptions {
             .field("api_key", &"[hidden]")
             .field("user_agent", &self.user_agent)
             .field("record_dir", &self.record_dir)
+            .field("record_format", &self.record_format)
             .field("provoke_limits", &self.provoke_limits)
             .field("group_appointment_id", &self.group_appointment_id)
             .field("patient_id", &self.patient_id)
@@ -72,6 +76,20 @@ impl std::fmt::Debug for LiveOptions {
             .finish()
     }
 }
+
+/// How a live run writes what it recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// One recording per exchange, `NN-operationId-STATUS.json` (the format `check` documents).
+    #[default]
+    Json,
+    /// One HAR 1.2 archive, `live.har`, an entry per exchange in the order they were sent; the
+    /// report names each exchange `live.har#entry-N`, as `check` does when it reads the file.
+    Har,
+}
+
+/// The archive a HAR-recording run writes in its directory.
+pub const HAR_FILE: &str = "live.har";
 
 /// Why a live run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +184,8 @@ struct Session<'a> {
     progress: bool,
     /// Whether the writing steps run.
     writes: bool,
+    /// The scrubbed HAR entries so far, when recording HAR.
+    har_entries: Vec<Value>,
 }
 
 /// Which credentials and headers a request goes with.
@@ -225,11 +245,22 @@ pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport,
         done: 0,
         progress: options.progress && std::io::stderr().is_terminal(),
         writes,
+        har_entries: Vec::new(),
     };
-    session.scenario().await?;
+    let played = session.scenario().await;
     if session.progress {
         eprintln!();
     }
+    // What was recorded before a failure is still written.
+    if let Some(dir) = &options.record_dir
+        && options.record_format == RecordFormat::Har
+        && !session.har_entries.is_empty()
+    {
+        let path = dir.join(HAR_FILE);
+        let document = crate::har::har_document(std::mem::take(&mut session.har_entries));
+        write_json(&path, &document)?;
+    }
+    played?;
     Ok(session.out)
 }
 
@@ -720,6 +751,8 @@ impl Session<'_> {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
+        let started = chrono::Utc::now();
+        let timer = std::time::Instant::now();
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) => {
@@ -744,6 +777,7 @@ impl Session<'_> {
                 return Ok((0, None));
             }
         };
+        let elapsed = timer.elapsed();
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !keep && status != 429 {
             return Ok((status, parsed));
@@ -767,15 +801,21 @@ impl Session<'_> {
         // The check sees what the server sent; only what is written or reported is scrubbed.
         let verdict = self.scrubber.verdict(self.checker.check(&exchange));
         let scrubbed = self.scrubber.exchange(&exchange);
-        let file = match &self.options.record_dir {
-            Some(dir) => {
+        let (file, index) = match (&self.options.record_dir, self.options.record_format) {
+            (Some(dir), RecordFormat::Json) => {
                 let sequence = self.out.report.exchanges.len() + 1;
                 let operation = verdict.operation.as_deref().unwrap_or("unknown");
                 let path = dir.join(format!("{sequence:02}-{operation}-{status}.json"));
-                write_recording(&path, &scrubbed)?;
-                path.display().to_string()
+                write_json(&path, &scrubbed.to_recorded())?;
+                (path.display().to_string(), None)
             }
-            None => format!("live:{step}"),
+            (Some(dir), RecordFormat::Har) => {
+                let index = self.har_entries.len();
+                self.har_entries
+                    .push(crate::har::har_entry(&scrubbed, started, elapsed));
+                (dir.join(HAR_FILE).display().to_string(), Some(index))
+            }
+            (None, _) => (format!("live:{step}"), None),
         };
         if request.expected.is_some_and(|expected| (200..300).contains(&expected))
             && matches!(status, 401 | 403)
@@ -793,7 +833,7 @@ impl Session<'_> {
         }
         self.out.report.exchanges.push(ExchangeReport {
             file,
-            index: None,
+            index,
             verdict,
         });
         Ok((status, parsed))
@@ -811,8 +851,8 @@ fn recorded_body(bytes: &[u8]) -> Body {
     }
 }
 
-fn write_recording(path: &Path, exchange: &Exchange) -> Result<(), LiveError> {
-    let mut text = serde_json::to_string_pretty(&exchange.to_recorded()).unwrap_or_default();
+fn write_json(path: &Path, document: &Value) -> Result<(), LiveError> {
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
     text.push('\n');
     std::fs::write(path, text).map_err(|source| LiveError::Write {
         path: path.display().to_string(),

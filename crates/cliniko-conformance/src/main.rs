@@ -42,7 +42,8 @@ struct Cli {
 enum Command {
     /// Check recordings: JSON files, or directories searched recursively for *.json
     Check {
-        /// Recording files or directories
+        /// Recording files (*.json), HAR 1.2 archives (*.har, an exchange per entry) or
+        /// directories
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
@@ -73,6 +74,10 @@ enum Command {
         /// Write each exchange, scrubbed, as a recording in this directory
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
+        /// How --record writes: `json`, a recording per exchange; `har`, one HAR 1.2 archive
+        /// (DIR/live.har) with an entry per exchange, scrubbed alike
+        #[arg(long, value_name = "FORMAT", value_enum, default_value_t = RecordFormatArg::Json, requires = "record")]
+        record_format: RecordFormatArg,
         /// The User-Agent to send, `NAME (EMAIL)`
         #[arg(
             long,
@@ -96,6 +101,15 @@ enum Command {
         #[arg(long)]
         allow_writes: bool,
     },
+}
+
+/// `--record-format`, mapped onto the library's [`cliniko_conformance::live::RecordFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RecordFormatArg {
+    /// A recording per exchange, NN-operationId-STATUS.json
+    Json,
+    /// One HAR 1.2 archive, live.har, an entry per exchange
+    Har,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Live {
             base_url,
             record,
+            record_format,
             user_agent,
             group_appointment_id,
             patient_id,
@@ -238,6 +253,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 api_key,
                 user_agent,
                 record_dir: record,
+                record_format: match record_format {
+                    RecordFormatArg::Json => cliniko_conformance::live::RecordFormat::Json,
+                    RecordFormatArg::Har => cliniko_conformance::live::RecordFormat::Har,
+                },
                 provoke_limits,
                 group_appointment_id,
                 patient_id,

@@ -226,6 +226,33 @@ pub enum RecordingError {
         /// What was expected.
         message: String,
     },
+    /// The file is JSON but not a HAR 1.2 archive, or one of its entries is not an exchange.
+    #[error(
+        "{file}{}: at {pointer}: not HAR 1.2: {message}",
+        entry.map(|index| format!("#entry-{index}")).unwrap_or_default()
+    )]
+    Har {
+        /// The file.
+        file: String,
+        /// The entry (its index in `log.entries`), when the problem is inside one.
+        entry: Option<usize>,
+        /// Where in the file (a JSON pointer; `/` for the whole file).
+        pointer: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+impl RecordingError {
+    /// The file that could not be read.
+    pub fn file(&self) -> &str {
+        match self {
+            Self::Io { file, .. }
+            | Self::Json { file, .. }
+            | Self::Shape { file, .. }
+            | Self::Har { file, .. } => file,
+        }
+    }
 }
 
 /// Reads every exchange in a recording file.
@@ -238,7 +265,8 @@ pub fn read_recording(path: &Path) -> Result<Vec<Exchange>, RecordingError> {
     parse_recording(&bytes, &file)
 }
 
-/// Reads every exchange in the text of a recording; `file` names it in errors.
+/// Reads every exchange in the text of a recording, or of a HAR 1.2 archive (a file named `*.har`,
+/// or any whose JSON is an object with `log`); `file` names it in errors.
 pub fn parse_recording(bytes: &[u8], file: &str) -> Result<Vec<Exchange>, RecordingError> {
     // Checking UTF-8 once over the whole file is faster than letting serde_json check each string
     // in turn, as `from_slice` does; the parse is otherwise the same. Bytes that are not UTF-8 are
@@ -253,7 +281,17 @@ pub fn parse_recording(bytes: &[u8], file: &str) -> Result<Vec<Exchange>, Record
         column: error.column(),
         message: parser_message(&error),
     })?;
+    if is_har_name(file) || crate::har::looks_like_har(&value) {
+        return crate::har::exchanges_from_har(value, file);
+    }
     recording_from_value(value, file)
+}
+
+/// Whether a file is named as a HAR archive (`*.har`, in any case).
+pub(crate) fn is_har_name(file: &str) -> bool {
+    std::path::Path::new(file)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("har"))
 }
 
 /// Reads every exchange in a recording that is already parsed; `file` names it in errors.

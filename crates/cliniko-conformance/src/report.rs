@@ -119,7 +119,7 @@ impl Outcome {
 
 impl Report {
     /// Checks every recording under `paths`: files as given, directories recursively (their
-    /// `*.json` files, in name order). Files are read one at a time, so memory does not grow with
+    /// `*.json` recordings and `*.har` archives, in name order). Files are read one at a time, so memory does not grow with
     /// the number of recordings beyond one verdict per exchange.
     pub fn check_paths(checker: &Checker, paths: &[PathBuf]) -> Self {
         let mut report = Self::default();
@@ -135,8 +135,10 @@ impl Report {
     pub fn check_file(&mut self, checker: &Checker, path: &Path) {
         match read_recording(path) {
             Ok(exchanges) => {
-                let several = exchanges.len() > 1;
                 let file = path.display().to_string();
+                // Every entry of a HAR file is named by its place in `log.entries`, even the only
+                // one, so that the name can be looked up in the archive.
+                let several = exchanges.len() > 1 || crate::recording::is_har_name(&file);
                 for (index, exchange) in exchanges.iter().enumerate() {
                     self.exchanges.push(ExchangeReport {
                         file: file.clone(),
@@ -576,7 +578,9 @@ impl ExchangeReport {
     /// `#entry-N` for an entry of a HAR file.
     pub fn place(&self) -> String {
         match self.index {
-            Some(index) if self.file.ends_with(".har") => format!("{}#entry-{index}", self.file),
+            Some(index) if crate::recording::is_har_name(&self.file) => {
+                format!("{}#entry-{index}", self.file)
+            }
             Some(index) => format!("{}#{index}", self.file),
             None => self.file.clone(),
         }
@@ -621,11 +625,7 @@ impl ExchangeReport {
 }
 
 fn unreadable_file(error: &RecordingError) -> &str {
-    match error {
-        RecordingError::Io { file, .. }
-        | RecordingError::Json { file, .. }
-        | RecordingError::Shape { file, .. } => file,
-    }
+    error.file()
 }
 
 fn plural(n: usize) -> &'static str {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use cliniko_conformance::live::{LiveOptions, run};
+use cliniko_conformance::live::{LiveOptions, RecordFormat, run};
 use cliniko_conformance::{CheckOptions, Checker, Outcome, Report};
 use cliniko_fake::FakeCliniko;
 use cliniko_spec::Spec;
@@ -17,6 +17,7 @@ fn options(base_url: String, record_dir: Option<PathBuf>) -> LiveOptions {
         api_key: API_KEY.to_owned(),
         user_agent: "Conformance tests (tests@example.com)".to_owned(),
         record_dir,
+        record_format: RecordFormat::Json,
         provoke_limits: true,
         group_appointment_id: None,
         patient_id: None,
