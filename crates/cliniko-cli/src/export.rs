@@ -104,6 +104,9 @@ pub enum ExportOutcome {
         records: u64,
         /// The checkpoint file.
         checkpoint: PathBuf,
+        /// The time spent showing progress (the bar or the log lines), measured around each of
+        /// the reporter's calls: what the progress display cost this run.
+        progress_time: Duration,
     },
     /// Stopped by Ctrl-C; the checkpoint resumes it.
     Interrupted {
@@ -377,6 +380,7 @@ pub async fn export(
                 return Ok(ExportOutcome::Finished {
                     records,
                     checkpoint: checkpoint_path,
+                    progress_time: progress.busy,
                 });
             }
             _ => {}
@@ -526,6 +530,8 @@ struct Reporter {
     last_log: Instant,
     started: Instant,
     last: Option<SyncProgress>,
+    /// Time spent in `page` and `finish`.
+    busy: Duration,
 }
 
 /// How often a log line is written when stderr is not a terminal.
@@ -553,10 +559,17 @@ impl Reporter {
             last_log: Instant::now(),
             started: Instant::now(),
             last: None,
+            busy: Duration::ZERO,
         }
     }
 
     fn page(&mut self, report: &SyncProgress) {
+        let start = Instant::now();
+        self.show_page(report);
+        self.busy += start.elapsed();
+    }
+
+    fn show_page(&mut self, report: &SyncProgress) {
         let done = self.before + report.attendees;
         let total = self.before + report.total_entries.max(report.attendees);
         if let Some(bar) = &self.bar {
@@ -574,6 +587,12 @@ impl Reporter {
     }
 
     fn finish(&mut self) {
+        let start = Instant::now();
+        self.show_finish();
+        self.busy += start.elapsed();
+    }
+
+    fn show_finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -231,6 +231,7 @@ async fn sync_command(
         ExportOutcome::Finished {
             records,
             checkpoint,
+            ..
         } => {
             output.summary(
                 &format!(
