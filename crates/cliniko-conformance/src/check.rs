@@ -114,6 +114,17 @@ struct Operation {
     request: RequestSpec,
     /// The success response's field paths, as tokens (`*` for an array's items).
     fields: Vec<Vec<String>>,
+    /// The same paths as steps to walk a body by, read once here so that finding the fields a
+    /// body holds costs no string work per exchange.
+    field_steps: Vec<Vec<FieldStep>>,
+}
+
+/// One step of a field path: into every item of an array, or into an object's property (its
+/// name unescaped).
+#[derive(Debug)]
+enum FieldStep {
+    Items,
+    Property(String),
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +229,12 @@ impl Checker {
                         }
                     }
                 }
+                let listed_fields = responses
+                    .iter()
+                    .filter(|(status, _)| status.starts_with('2'))
+                    .flat_map(|(_, response)| &response.content)
+                    .filter_map(|media| media.schema.as_deref())
+                    .find_map(|validator| listed_fields(validator.json_schema()));
                 let fields = responses
                     .iter()
                     .filter(|(status, _)| status.starts_with('2'))
@@ -237,6 +254,7 @@ impl Checker {
                     &pointer,
                     operation,
                     answers,
+                    listed_fields,
                 )?;
                 operations.push(Operation {
                     id: operation
@@ -251,6 +269,20 @@ impl Checker {
                     literals,
                     responses,
                     request,
+                    field_steps: fields
+                        .iter()
+                        .map(|tokens| {
+                            tokens
+                                .iter()
+                                .map(|token| match token.as_str() {
+                                    "*" => FieldStep::Items,
+                                    name => FieldStep::Property(
+                                        name.replace("~1", "/").replace("~0", "~"),
+                                    ),
+                                })
+                                .collect()
+                        })
+                        .collect(),
                     fields,
                 });
             }
@@ -355,7 +387,7 @@ impl Checker {
                     && let Body::Json(body) = &exchange.response.body
                 {
                     verdict.fields_seen = (0u16..)
-                        .zip(&operation.fields)
+                        .zip(&operation.field_steps)
                         .filter(|(_, path)| non_null_at(body, path))
                         .map(|(index, _)| index)
                         .collect();
@@ -441,7 +473,7 @@ impl Checker {
             let parsed;
             let body = match &response.body {
                 Body::Json(value) => value,
-                Body::Text(text) => match serde_json::from_str::<Value>(text) {
+                Body::Text(text) => match crate::recording::parse_json(text) {
                     Ok(value) => {
                         parsed = value;
                         &parsed
@@ -783,20 +815,20 @@ fn field_paths(schema: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<Strin
     }
 }
 
-/// Whether some value at `path` (`*` matching every item) is present and not null.
-fn non_null_at(value: &Value, path: &[String]) -> bool {
+/// Whether some value at `path` (every item, for [`FieldStep::Items`]) is present and not null.
+fn non_null_at(value: &Value, path: &[FieldStep]) -> bool {
     let Some((first, rest)) = path.split_first() else {
         return !value.is_null();
     };
-    if first == "*" {
-        return value
+    match first {
+        FieldStep::Items => value
             .as_array()
-            .is_some_and(|items| items.iter().any(|item| non_null_at(item, rest)));
+            .is_some_and(|items| items.iter().any(|item| non_null_at(item, rest))),
+        FieldStep::Property(name) => value
+            .as_object()
+            .and_then(|object| object.get(name))
+            .is_some_and(|item| non_null_at(item, rest)),
     }
-    value
-        .as_object()
-        .and_then(|object| object.get(first.replace("~1", "/").replace("~0", "~").as_str()))
-        .is_some_and(|item| non_null_at(item, rest))
 }
 
 /// The `items` schema of an array schema, through `allOf`, `anyOf` and `oneOf`.
@@ -810,6 +842,18 @@ pub(crate) fn schema_items(schema: &Value) -> Option<&Value> {
             .and_then(Value::as_array)?
             .iter()
             .find_map(schema_items)
+    })
+}
+
+/// The property names of the items a list response holds (`attendees: [Attendee]`).
+fn listed_fields(schema: &Value) -> Option<std::collections::BTreeSet<String>> {
+    schema_properties(schema).into_iter().find_map(|(_, property)| {
+        let items = schema_items(property)?;
+        let fields: std::collections::BTreeSet<String> = schema_properties(items)
+            .into_iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        (!fields.is_empty()).then_some(fields)
     })
 }
 
