@@ -229,12 +229,6 @@ impl Checker {
                         }
                     }
                 }
-                let listed_fields = responses
-                    .iter()
-                    .filter(|(status, _)| status.starts_with('2'))
-                    .flat_map(|(_, response)| &response.content)
-                    .filter_map(|media| media.schema.as_deref())
-                    .find_map(|validator| listed_fields(validator.json_schema()));
                 let fields = responses
                     .iter()
                     .filter(|(status, _)| status.starts_with('2'))
@@ -254,7 +248,6 @@ impl Checker {
                     &pointer,
                     operation,
                     answers,
-                    listed_fields,
                 )?;
                 operations.push(Operation {
                     id: operation
@@ -842,18 +835,6 @@ pub(crate) fn schema_items(schema: &Value) -> Option<&Value> {
             .and_then(Value::as_array)?
             .iter()
             .find_map(schema_items)
-    })
-}
-
-/// The property names of the items a list response holds (`attendees: [Attendee]`).
-fn listed_fields(schema: &Value) -> Option<std::collections::BTreeSet<String>> {
-    schema_properties(schema).into_iter().find_map(|(_, property)| {
-        let items = schema_items(property)?;
-        let fields: std::collections::BTreeSet<String> = schema_properties(items)
-            .into_iter()
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        (!fields.is_empty()).then_some(fields)
     })
 }
 

@@ -5,7 +5,6 @@
 //! says `maximum: 100`, a filter is refused because it fails the `q[]` parameter's pattern, and
 //! `Accept` must name a media type the operation documents for its responses.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cliniko_spec::SchemaValidator;
@@ -22,8 +21,6 @@ pub(crate) struct RequestSpec {
     body: Option<BodySpec>,
     /// Every media type the operation documents for a response, which `Accept` must admit.
     answers: Vec<String>,
-    /// For an operation with a `sort` parameter: the fields of the items it lists.
-    sort_fields: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug)]
@@ -78,7 +75,6 @@ impl RequestSpec {
         pointer: &str,
         operation: &Value,
         answers: Vec<String>,
-        listed_fields: Option<BTreeSet<String>>,
     ) -> Result<Self, crate::CheckerError> {
         let mut parameters: Vec<ParameterSpec> = Vec::new();
         // Path-item parameters first; an operation's parameter of the same name and place
@@ -179,14 +175,10 @@ impl RequestSpec {
                 })
             }
         };
-        let has_sort = parameters
-            .iter()
-            .any(|p| p.location == Location::Query && p.name == "sort");
         Ok(Self {
             parameters,
             body,
             answers,
-            sort_fields: if has_sort { listed_fields } else { None },
         })
     }
 
@@ -267,24 +259,6 @@ impl RequestSpec {
             });
         }
         parameter.check_text(values[0], "query", out);
-        if let (Some(fields), "sort") = (&self.sort_fields, parameter.name.as_str()) {
-            for field in values[0]
-                .split(',')
-                .filter_map(|part| part.split(':').next())
-                .filter(|field| !field.is_empty())
-            {
-                if !fields.contains(field) {
-                    out.push(Violation::Request {
-                        part: RequestPart::Parameter,
-                        pointer: "/query/sort".to_owned(),
-                        message: format!(
-                            "`{field}` is not a field of the items this operation lists (expected one of {})",
-                            fields.iter().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    });
-                }
-            }
-        }
     }
 
     fn check_accept(&self, headers: &Headers, out: &mut Vec<Violation>) {
