@@ -4,7 +4,7 @@ mod client_support;
 
 use chrono::{DateTime, Utc};
 use cliniko_client::filter::{AttendeeLists, Filter, Sort, SortField};
-use cliniko_client::{Client, Error};
+use cliniko_client::{AttendeeQuery, AttendeeRoute, Client, Error, ErrorKind};
 use cliniko_types::{Attendee, Id};
 use futures::TryStreamExt as _;
 
@@ -33,12 +33,30 @@ fn patient_case_id(attendee: &Attendee) -> Option<Id> {
         .map(|case| linked_id(&case.links.self_))
 }
 
+/// The IDs `filter` selects, streamed; the generated builder, given the same filter, agrees.
 async fn matching(client: &Client, filter: Filter<AttendeeLists>) -> Result<Vec<Id>, Error> {
-    let mut ids: Vec<Id> = client
-        .stream_attendees(client.list_attendees().per_page(100).q(filter))
+    let first_page = client
+        .list_attendees()
+        .per_page(100_u64)
+        .q(filter.clone())
+        .send()
+        .await?
+        .into_inner();
+    let streamed: Vec<Id> = client
+        .stream_attendees(&AttendeeQuery::attendees().per_page(100).filter(filter))
         .map_ok(|attendee| attendee.id)
         .try_collect()
         .await?;
+    assert_eq!(first_page.total_entries, streamed.len() as i64);
+    assert!(
+        first_page
+            .attendees
+            .iter()
+            .map(|attendee| attendee.id)
+            .eq(streamed.iter().copied().take(100)),
+        "the builder's page is the stream's first"
+    );
+    let mut ids = streamed;
     ids.sort();
     Ok(ids)
 }
@@ -54,7 +72,7 @@ async fn each_numeric_operator_selects_what_it_says() -> Result<(), Error> {
     let server = fake(400).await;
     let client = client(&server);
     let universe: Vec<Attendee> = client
-        .stream_attendees(client.list_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::attendees().per_page(100))
         .try_collect()
         .await?;
     let mut ids: Vec<Id> = universe.iter().map(|a| a.id).collect();
@@ -141,7 +159,7 @@ async fn each_timestamp_operator_selects_what_it_says() -> Result<(), Error> {
     let server = fake(400).await;
     let client = client(&server);
     let universe: Vec<Attendee> = client
-        .stream_attendees(client.list_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::attendees().per_page(100))
         .try_collect()
         .await?;
     let pivot: DateTime<Utc> = universe[universe.len() / 2].created_at;
@@ -183,7 +201,7 @@ async fn each_timestamp_operator_selects_what_it_says() -> Result<(), Error> {
 
     // `*` brings back the attendees the plain route leaves out.
     let cancelled: Vec<Attendee> = client
-        .stream_attendees(client.list_cancelled_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Cancelled).per_page(100))
         .try_collect()
         .await?;
     assert!(!cancelled.is_empty());
@@ -211,8 +229,7 @@ async fn sort_orders_the_stream() -> Result<(), Error> {
     let client = client(&server);
     let sorted: Vec<Attendee> = client
         .stream_attendees(
-            client
-                .list_attendees()
+            &AttendeeQuery::attendees()
                 .per_page(30)
                 .sort(Sort::new().desc(SortField::PatientId).asc(SortField::Id)),
         )
@@ -225,8 +242,7 @@ async fn sort_orders_the_stream() -> Result<(), Error> {
     }));
     let newest_first: Vec<Attendee> = client
         .stream_attendees(
-            client
-                .list_attendees()
+            &AttendeeQuery::attendees()
                 .per_page(30)
                 .sort(Sort::new().desc(SortField::CreatedAt)),
         )
@@ -247,12 +263,7 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
     let client = client(&server);
     let case = server.fixtures().patient_cases[0];
     let of_case: Vec<Attendee> = client
-        .stream_attendees(
-            client
-                .list_patient_case_attendees()
-                .patient_case_id(case)
-                .per_page(100),
-        )
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::PatientCase(case)).per_page(100))
         .try_collect()
         .await?;
     let Some(first) = of_case.first() else {
@@ -260,10 +271,8 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
     };
     let narrowed: Vec<Attendee> = client
         .stream_attendees(
-            client
-                .list_patient_case_attendees()
-                .patient_case_id(case)
-                .q(Filter::patient_case_attendees().id().eq(first.id)),
+            &AttendeeQuery::new(AttendeeRoute::PatientCase(case))
+                .filter(Filter::patient_case_attendees().id().eq(first.id)),
         )
         .try_collect()
         .await?;
@@ -273,7 +282,7 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
     );
 
     let cancelled: Vec<Attendee> = client
-        .stream_attendees(client.list_cancelled_attendees())
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Cancelled))
         .limit(1)
         .try_collect()
         .await?;
@@ -283,9 +292,11 @@ async fn the_patient_case_and_single_attendee_filters_reach_their_routes() -> Re
         .id(hidden)
         .send()
         .await
-        .map_err(Error::from)
         .expect_err("hidden");
-    assert!(matches!(error, Error::NotFound { .. }));
+    assert!(
+        matches!(error.kind(), ErrorKind::NotFound { .. }),
+        "{error:?}"
+    );
     let found = client
         .get_attendee()
         .id(hidden)

@@ -3,7 +3,7 @@
 mod client_support;
 
 use cliniko_client::filter::Filter;
-use cliniko_client::{Error, ResponseExt as _};
+use cliniko_client::{AttendeeQuery, AttendeeRoute, Error, ErrorKind, ResponseExt as _};
 use cliniko_types::{
     AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, Id, Patch,
 };
@@ -109,9 +109,11 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
         .id(id)
         .send()
         .await
-        .map_err(Error::from)
         .expect_err("hidden once cancelled");
-    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+    assert!(
+        matches!(error.kind(), ErrorKind::NotFound { .. }),
+        "{error:?}"
+    );
     let found = client
         .get_attendee()
         .id(id)
@@ -125,7 +127,7 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     );
     assert!(found.cancelled_at.is_some());
     let cancelled_ids: Vec<Id> = client
-        .stream_attendees(client.list_cancelled_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Cancelled).per_page(100))
         .map_ok(|attendee| attendee.id)
         .try_collect()
         .await?;
@@ -155,7 +157,7 @@ async fn create_get_update_cancel_archive_and_delete() -> Result<(), Error> {
     let deleted = client.delete_attendee().id(third.id).send().await?;
     assert_eq!(deleted.status().as_u16(), 204);
     let deleted_ids: Vec<Id> = client
-        .stream_attendees(client.list_deleted_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Deleted).per_page(100))
         .map_ok(|attendee| attendee.id)
         .try_collect()
         .await?;
@@ -190,7 +192,7 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     let fixtures = server.fixtures().clone();
 
     let all: Vec<_> = client
-        .stream_attendees(client.list_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::attendees().per_page(100))
         .try_collect()
         .await?;
     assert!(!all.is_empty());
@@ -200,12 +202,12 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     );
 
     let deleted: Vec<_> = client
-        .stream_attendees(client.list_deleted_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Deleted).per_page(100))
         .try_collect()
         .await?;
     assert!(deleted.iter().all(|attendee| attendee.deleted_at.is_some()));
     let cancelled: Vec<_> = client
-        .stream_attendees(client.list_cancelled_attendees().per_page(100))
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::Cancelled).per_page(100))
         .try_collect()
         .await?;
     assert!(
@@ -217,12 +219,7 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     // The nested routes: each attendee they return is one whose booking (or case) is in the path.
     let group = fixtures.group_appointments[0];
     let of_group: Vec<_> = client
-        .stream_attendees(
-            client
-                .list_group_appointment_attendees()
-                .group_appointment_id(group)
-                .per_page(100),
-        )
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::GroupAppointment(group)).per_page(100))
         .try_collect()
         .await?;
     assert!(
@@ -233,10 +230,7 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     let individual = fixtures.individual_appointments[0];
     let of_individual: Vec<_> = client
         .stream_attendees(
-            client
-                .list_individual_appointment_attendees()
-                .individual_appointment_id(individual)
-                .per_page(100),
+            &AttendeeQuery::new(AttendeeRoute::IndividualAppointment(individual)).per_page(100),
         )
         .try_collect()
         .await?;
@@ -247,12 +241,7 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     );
     let case = fixtures.patient_cases[0];
     let of_case: Vec<_> = client
-        .stream_attendees(
-            client
-                .list_patient_case_attendees()
-                .patient_case_id(case)
-                .per_page(100),
-        )
+        .stream_attendees(&AttendeeQuery::new(AttendeeRoute::PatientCase(case)).per_page(100))
         .try_collect()
         .await?;
     assert!(of_case.iter().all(|a| {
@@ -262,6 +251,60 @@ async fn every_list_route_answers_through_its_builder() -> Result<(), Error> {
     }));
     // Together the nested routes see attendees, so the checks above are not vacuous.
     assert!(of_group.len() + of_individual.len() + of_case.len() > 0);
+
+    // Each route's generated builder answers the stream's first page.
+    let first_pages = [
+        client
+            .list_attendees()
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+        client
+            .list_deleted_attendees()
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+        client
+            .list_cancelled_attendees()
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+        client
+            .list_group_appointment_attendees()
+            .group_appointment_id(group)
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+        client
+            .list_individual_appointment_attendees()
+            .individual_appointment_id(individual)
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+        client
+            .list_patient_case_attendees()
+            .patient_case_id(case)
+            .per_page(100_u64)
+            .send()
+            .await?
+            .into_inner(),
+    ];
+    for (page, streamed) in first_pages.iter().zip([
+        &all,
+        &deleted,
+        &cancelled,
+        &of_group,
+        &of_individual,
+        &of_case,
+    ]) {
+        assert_eq!(page.total_entries, streamed.len() as i64);
+        assert_eq!(page.attendees[..], streamed[..streamed.len().min(100)]);
+    }
     server.shutdown().await;
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use cliniko_client::{Client, ConfigError, Error};
+use cliniko_client::{AttendeeQuery, Client, ConfigError, Error};
 use cliniko_fake::Faults;
 use cliniko_types::{AttendeeCreate, Id};
 use futures::StreamExt as _;
@@ -86,33 +86,19 @@ async fn the_key_appears_in_no_output() {
         ..Faults::default()
     });
     let _ = client
-        .stream_attendees(client.list_attendees().per_page(10))
+        .stream_attendees(&AttendeeQuery::attendees().per_page(10))
         .collect::<Vec<_>>()
         .await;
     server.set_faults(Faults {
         server_error_rate: 1.0,
         ..Faults::default()
     });
-    let mut errors = vec![
-        client
-            .list_attendees()
-            .send()
-            .await
-            .map_err(Error::from)
-            .expect_err("5xx"),
-    ];
+    let mut errors: Vec<Error> = vec![client.list_attendees().send().await.expect_err("5xx")];
     server.set_faults(Faults {
         drop_rate: 1.0,
         ..Faults::default()
     });
-    errors.push(
-        client
-            .list_attendees()
-            .send()
-            .await
-            .map_err(Error::from)
-            .expect_err("dropped"),
-    );
+    errors.push(client.list_attendees().send().await.expect_err("dropped"));
     server.set_faults(Faults::default());
     errors.push(
         client
@@ -120,7 +106,6 @@ async fn the_key_appears_in_no_output() {
             .id(Id::new(7))
             .send()
             .await
-            .map_err(Error::from)
             .expect_err("404"),
     );
     let body = AttendeeCreate {
@@ -136,21 +121,13 @@ async fn the_key_appears_in_no_output() {
             .body(body)
             .send()
             .await
-            .map_err(Error::from)
             .expect_err("422"),
     );
     let wrong = Client::builder(format!("{API_KEY}x"), USER_AGENT)
         .base_url(server.base_url())
         .build()
         .expect("built");
-    errors.push(
-        wrong
-            .list_attendees()
-            .send()
-            .await
-            .map_err(Error::from)
-            .expect_err("401"),
-    );
+    errors.push(wrong.list_attendees().send().await.expect_err("401"));
     let canned = Canned::start(404, "text/html", |_| "<html>gone</html>".to_owned()).await;
     errors.push(
         canned
@@ -158,19 +135,11 @@ async fn the_key_appears_in_no_output() {
             .list_attendees()
             .send()
             .await
-            .map_err(Error::from)
             .expect_err("html 404"),
     );
     server.shutdown().await;
     // Nothing listens any more: a connection error, retried and then reported.
-    errors.push(
-        client
-            .list_attendees()
-            .send()
-            .await
-            .map_err(Error::from)
-            .expect_err("refused"),
-    );
+    errors.push(client.list_attendees().send().await.expect_err("refused"));
 
     let config_errors: Vec<ConfigError> = vec![
         Client::builder(API_KEY, "no email")

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use cliniko_client::Client;
+use cliniko_client::{AttendeeQuery, Client};
 use cliniko_fake::FakeCliniko;
 use cliniko_types::AttendeeList;
 use futures::TryStreamExt as _;
 
 const API_KEY: &str = "fake-api-key";
 const USER_AGENT: &str = "Cliniko client benchmark (bench@example.com)";
-const PER_PAGE: u64 = 100;
+const PER_PAGE: i64 = 100;
 const THROUGHPUT_ATTENDEES: u64 = 10_000;
 const ROUNDS: usize = 41;
 const WARM_UP_ROUNDS: usize = 3;
@@ -107,7 +107,7 @@ fn start_fake(plain: u64) -> BenchResult<(FakeCliniko, tokio::runtime::Runtime)>
 /// The client's stream: `count` attendees, `PER_PAGE` to a page.
 async fn through_client(client: &Client, count: u64) -> BenchResult<u64> {
     let mut attendees = client
-        .stream_attendees(client.list_attendees().per_page(PER_PAGE))
+        .stream_attendees(&AttendeeQuery::attendees().per_page(PER_PAGE))
         .limit(count);
     let mut seen = 0;
     while let Some(attendee) = attendees.try_next().await? {

@@ -355,6 +355,7 @@ impl Client {
                 next: None,
                 fetching: None,
                 failed: Some(error),
+                ended: false,
             },
         }
     }
@@ -366,6 +367,7 @@ impl Client {
             next: Some(cursor),
             fetching: None,
             failed: None,
+            ended: false,
         }
     }
 
@@ -406,6 +408,8 @@ pub struct AttendeePages {
     fetching: Option<PageFuture>,
     /// An error found before any request, reported on the first poll.
     failed: Option<Error>,
+    /// Whether a page failed: the stream has ended, and `next` is the page to resume from.
+    ended: bool,
 }
 
 impl std::fmt::Debug for AttendeePages {
@@ -417,8 +421,9 @@ impl std::fmt::Debug for AttendeePages {
 }
 
 impl AttendeePages {
-    /// The page this stream reads next: after an error, the page that failed. `None` once the
-    /// last page was read.
+    /// The page this stream reads next: after an error (which ends the stream), the page that
+    /// failed, to resume from with [`Client::resume_attendee_pages`]. `None` once the last page
+    /// was read.
     pub fn cursor(&self) -> Option<&PageCursor> {
         self.next.as_ref()
     }
@@ -432,6 +437,12 @@ impl Stream for AttendeePages {
         if let Some(error) = this.failed.take() {
             return Poll::Ready(Some(Err(error)));
         }
+        // A failed page ends the stream, rather than being fetched again on the next poll: a
+        // caller that collects every item would otherwise repeat a 401 forever. Resume from
+        // `cursor()` to try the page again.
+        if this.ended {
+            return Poll::Ready(None);
+        }
         if this.fetching.is_none() {
             let Some(cursor) = this.next.clone() else {
                 return Poll::Ready(None);
@@ -444,10 +455,11 @@ impl Stream for AttendeePages {
         };
         let (outcome, _) = ready!(fetching.as_mut().poll(cx));
         this.fetching = None;
-        Poll::Ready(Some(outcome.map(|page| {
-            this.next = page.next.clone();
-            page
-        })))
+        match &outcome {
+            Ok(page) => this.next = page.next.clone(),
+            Err(_) => this.ended = true,
+        }
+        Poll::Ready(Some(outcome))
     }
 }
 
