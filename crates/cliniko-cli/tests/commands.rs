@@ -59,6 +59,7 @@ fn settings() -> insta::Settings {
     settings.add_filter(&format!(r"{today}T[0-9:.]+Z"), "[now]");
     settings.add_filter(r"127\.0\.0\.1:[0-9]+", "[fake]");
     settings.add_filter(r"request id [0-9a-f]+", "request id [id]");
+    settings.add_filter(r"cliniko-cli/[0-9]+\.[0-9]+\.[0-9]+", "cliniko-cli/[version]");
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
