@@ -3,6 +3,8 @@
 
 use std::cmp::Ordering;
 
+use cliniko_types::facts::{FilterKind, Operation};
+
 use crate::store::AttendeeRecord;
 
 /// The highest page number accepted: the spec's `page` is any int64 from 1, and a page past the
@@ -24,42 +26,31 @@ pub(crate) enum Scope {
     Deleted,
 }
 
-/// Which filter fields a route accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FilterFields {
-    /// Every attendee filter, as on `GET /attendees`.
-    All,
-    /// All but `patient_case_id`, which the patient case route fixes by its path.
-    AllButPatientCase,
-    /// Only the archive and cancellation dates, as on `GET /attendees/{id}`.
-    ArchiveAndCancellation,
-}
-
-impl FilterFields {
-    fn admits(self, field: Field) -> bool {
-        match self {
-            Self::All => true,
-            Self::AllButPatientCase => field != Field::PatientCaseId,
-            Self::ArchiveAndCancellation => {
-                matches!(
-                    field,
-                    Field::ArchivedAt | Field::CancelledAt | Field::DeletedAt
-                )
-            }
-        }
-    }
-
-    fn names(self) -> String {
-        Field::ALL
-            .iter()
-            .filter(|f| self.admits(**f))
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+/// The operators a filter field of `kind` takes: `=` and `!=` (with lists) only on IDs, `*` only
+/// on date-times. Cliniko's rule, as the spec's `q[]` patterns spell it; a test checks this list
+/// against the one `cliniko_spec` builds those patterns from.
+fn operators(kind: FilterKind) -> &'static [&'static str] {
+    match kind {
+        FilterKind::Numeric => &["=", "!=", ">=", ">", "<=", "<", "?", "!?"],
+        FilterKind::DateTime => &[">=", ">", "<=", "<", "?", "!?", "*"],
+        // A kind added to the spec before the fake learns it: no operator is accepted, so
+        // every filter on it is answered 400 rather than read wrongly.
+        _ => &[],
     }
 }
 
-/// An attendee field that can be filtered and sorted on.
+/// The names of the fields an operation filters on, for messages.
+fn field_names(operation: &Operation) -> String {
+    operation
+        .filters
+        .iter()
+        .map(|field| field.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An attendee field the fake can read off its records, to filter and sort on. Which of them a
+/// route filters on, and with which operators, comes from the spec's facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Field {
     AppointmentId,
@@ -105,17 +96,6 @@ impl Field {
 
     fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    fn is_time(self) -> bool {
-        matches!(
-            self,
-            Self::ArchivedAt
-                | Self::CancelledAt
-                | Self::CreatedAt
-                | Self::DeletedAt
-                | Self::UpdatedAt
-        )
     }
 
     /// The field's value as a number that orders correctly: an ID, or a time in nanoseconds.
@@ -244,8 +224,13 @@ impl ListQuery {
         }
     }
 
-    /// Parses a raw query string for a route of this scope and these filter fields.
-    pub(crate) fn parse(raw: &str, scope: Scope, fields: FilterFields) -> Result<Self, String> {
+    /// Parses a raw query string for a route of this scope, whose `q[]` filters are those of
+    /// `operation` in the spec.
+    pub(crate) fn parse(
+        raw: &str,
+        scope: Scope,
+        operation: &'static Operation,
+    ) -> Result<Self, String> {
         let mut page = 1;
         let mut per_page = DEFAULT_PER_PAGE;
         let mut sort_text: Option<String> = None;
@@ -277,7 +262,7 @@ impl ListQuery {
                         _ => return Err(format!("Invalid order {value:?}: expected asc or desc")),
                     }
                 }
-                "q[]" => filters.push(parse_filter(&value, fields)?),
+                "q[]" => filters.push(parse_filter(&value, operation)?),
                 _ => {}
             }
             link_pairs.push((key.into_owned(), value.into_owned()));
@@ -325,7 +310,7 @@ fn parse_sort(text: &str, default_descending: bool) -> Result<Vec<SortKey>, Stri
             let field = Field::from_name(name.trim()).ok_or_else(|| {
                 format!(
                     "Invalid sort {text:?}: unknown field {name:?}; sortable fields are {}",
-                    FilterFields::All.names()
+                    Field::ALL.map(Field::name).join(", ")
                 )
             })?;
             let descending = match direction.map(str::trim) {
@@ -343,25 +328,23 @@ fn parse_sort(text: &str, default_descending: bool) -> Result<Vec<SortKey>, Stri
         .collect()
 }
 
-fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
+fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, String> {
     let (name, rest) = text.split_once(':').ok_or_else(|| {
         format!("Invalid filter {text:?}: expected FIELD:OPERATORVALUE, as in q[]=updated_at:>2024-01-01T00:00:00Z")
     })?;
-    let field = Field::from_name(name)
-        .filter(|f| fields.admits(*f))
-        .ok_or_else(|| {
-            format!(
-                "Invalid filter: unknown field {name:?}; filterable fields here are {}",
-                fields.names()
-            )
-        })?;
+    let unknown_field = || {
+        format!(
+            "Invalid filter: unknown field {name:?}; filterable fields here are {}",
+            field_names(operation)
+        )
+    };
+    let kind = operation.filter(name).ok_or_else(unknown_field)?.kind;
+    // The spec lists the field, so a field the fake cannot read is the fake's gap, answered 400
+    // like any filter it cannot apply rather than ignored.
+    let field = Field::from_name(name).ok_or_else(unknown_field)?;
     const OPERATORS: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
     let operator = OPERATORS.into_iter().find(|op| rest.starts_with(op));
-    let allowed: &[&str] = if field.is_time() {
-        &[">=", ">", "<=", "<", "?", "!?", "*"]
-    } else {
-        &["=", "!=", ">=", ">", "<=", "<", "?", "!?"]
-    };
+    let allowed = operators(kind);
     let unknown = |shown: &str| {
         format!(
             "Invalid filter {text:?}: unknown operator {shown:?} for {}; use one of {}",
@@ -391,7 +374,7 @@ fn parse_filter(text: &str, fields: FilterFields) -> Result<Filter, String> {
         }
     };
     let parse_value = |value: &str| -> Result<i128, String> {
-        if field.is_time() {
+        if kind == FilterKind::DateTime {
             chrono::DateTime::parse_from_rfc3339(value)
                 .map(|t| {
                     let t = t.to_utc();
@@ -453,8 +436,71 @@ pub(crate) enum PathField {
 mod tests {
     use super::*;
 
+    use cliniko_types::facts::{OPERATIONS, operations};
+
     fn parse(raw: &str) -> Result<ListQuery, String> {
-        ListQuery::parse(raw, Scope::Plain, FilterFields::All)
+        ListQuery::parse(raw, Scope::Plain, &operations::LIST_ATTENDEES)
+    }
+
+    /// Every field the spec lets a route filter on is one the fake can read off its records.
+    #[test]
+    fn the_fake_reads_every_field_the_spec_filters_on() {
+        for operation in OPERATIONS {
+            for field in operation.filters {
+                assert!(
+                    Field::from_name(field.name).is_some(),
+                    "{} filters on {}, which the fake cannot read",
+                    operation.id,
+                    field.name
+                );
+            }
+        }
+    }
+
+    /// The operators of each kind are those the spec's `q[]` patterns are built from.
+    #[test]
+    fn each_kind_takes_the_operators_of_the_spec() {
+        assert_eq!(
+            operators(FilterKind::Numeric),
+            cliniko_spec::facts::NUMERIC_OPERATORS
+        );
+        assert_eq!(
+            operators(FilterKind::DateTime),
+            cliniko_spec::facts::DATE_TIME_OPERATORS
+        );
+    }
+
+    /// A route accepts exactly the fields its operation lists in the spec.
+    #[test]
+    fn each_route_accepts_exactly_its_fields() {
+        for operation in OPERATIONS.iter().filter(|op| op.method == "GET") {
+            for field in Field::ALL {
+                let value = match operation.filter(field.name()).map(|f| f.kind) {
+                    Some(FilterKind::DateTime) => ">2024-01-01T00:00:00Z",
+                    _ => "=7",
+                };
+                let raw = format!("q[]={}:{value}", field.name());
+                let parsed = ListQuery::parse(&raw, Scope::Plain, operation);
+                match operation.filter(field.name()) {
+                    Some(_) => assert!(parsed.is_ok(), "{}: {raw}: {parsed:?}", operation.id),
+                    None => {
+                        let error = parsed.expect_err(&format!("{}: {raw}", operation.id));
+                        assert!(error.contains("unknown field"), "{error}");
+                    }
+                }
+            }
+        }
+        let error = ListQuery::parse(
+            "q[]=patient_case_id:=7",
+            Scope::Plain,
+            &operations::LIST_PATIENT_CASE_ATTENDEES,
+        )
+        .expect_err("the path fixes the patient case");
+        assert!(!error.contains("patient_case_id,"), "{error}");
+        assert!(
+            ListQuery::parse("q[]=id:=7", Scope::Plain, &operations::GET_ATTENDEE).is_err(),
+            "a single attendee filters only on its archive and cancellation dates"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
+use cliniko_types::facts::{Operation, operations};
 use cliniko_types::{
     AttendeeCancel, AttendeeCreate, AttendeeUpdate, CancellationReason, ErrorResponse, Id,
 };
@@ -18,7 +19,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
-use crate::query::{FilterFields, ListQuery, PathField, Scope, path_filter};
+use crate::query::{ListQuery, PathField, Scope, path_filter};
 use crate::render::{self, PageLinks};
 use crate::seed::BookingKind;
 use crate::server::{Shared, unix_now};
@@ -191,7 +192,7 @@ async fn list_attendees(
         &headers,
         &uri,
         Scope::Plain,
-        FilterFields::All,
+        &operations::LIST_ATTENDEES,
         None,
     )
 }
@@ -206,7 +207,7 @@ async fn list_deleted_attendees(
         &headers,
         &uri,
         Scope::Deleted,
-        FilterFields::All,
+        &operations::LIST_DELETED_ATTENDEES,
         None,
     )
 }
@@ -221,7 +222,7 @@ async fn list_cancelled_attendees(
         &headers,
         &uri,
         Scope::Cancelled,
-        FilterFields::All,
+        &operations::LIST_CANCELLED_ATTENDEES,
         None,
     )
 }
@@ -258,7 +259,10 @@ fn list_appointment_attendees(
         headers,
         uri,
         Scope::Plain,
-        FilterFields::All,
+        match kind {
+            BookingKind::Group => &operations::LIST_GROUP_APPOINTMENT_ATTENDEES,
+            BookingKind::Individual => &operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES,
+        },
         Some((PathField::Booking, id)),
     )
 }
@@ -277,7 +281,7 @@ async fn list_patient_case_attendees(
         &headers,
         &uri,
         Scope::Plain,
-        FilterFields::AllButPatientCase,
+        &operations::LIST_PATIENT_CASE_ATTENDEES,
         Some((PathField::PatientCase, id)),
     )
 }
@@ -287,11 +291,11 @@ fn list(
     headers: &HeaderMap,
     uri: &Uri,
     scope: Scope,
-    fields: FilterFields,
+    operation: &'static Operation,
     fixed: Option<(PathField, i64)>,
 ) -> Result<Response, ApiError> {
     check_accept(headers)?;
-    let mut query = ListQuery::parse(uri.query().unwrap_or(""), scope, fields)
+    let mut query = ListQuery::parse(uri.query().unwrap_or(""), scope, operation)
         .map_err(ApiError::bad_request)?;
     if let Some((field, id)) = fixed {
         query.filters.push(path_filter(field, id));
@@ -333,7 +337,7 @@ async fn show_attendee(
     let query = ListQuery::parse(
         uri.query().unwrap_or(""),
         Scope::Plain,
-        FilterFields::ArchiveAndCancellation,
+        &operations::GET_ATTENDEE,
     )
     .map_err(ApiError::bad_request)?;
     let base = format!("{}/v1", origin(&shared, &headers));

@@ -426,3 +426,55 @@ async fn unknown_fields_operators_and_values_get_a_clear_400() {
         );
     }
 }
+
+/// Each route takes the filter fields its operation lists in the spec, and answers 400 naming
+/// them for a field it does not: the patient case route's path fixes `patient_case_id`, and a
+/// single attendee is filtered only by its archive and cancellation dates.
+#[tokio::test]
+async fn a_field_the_route_does_not_list_gets_a_400_naming_those_it_does() {
+    use cliniko_types::facts::operations;
+
+    let h = Harness::start().await;
+    let case = h.server.fixtures().patient_cases[0];
+    let attendee = h.server.fixtures().attendees[0];
+    for (path, refused, operation) in [
+        (
+            format!("/patient_cases/{case}/attendees"),
+            format!("patient_case_id:={case}"),
+            &operations::LIST_PATIENT_CASE_ATTENDEES,
+        ),
+        (
+            format!("/attendees/{attendee}"),
+            format!("id:={attendee}"),
+            &operations::GET_ATTENDEE,
+        ),
+        (
+            format!("/attendees/{attendee}"),
+            "updated_at:>2020-01-01T00:00:00Z".to_owned(),
+            &operations::GET_ATTENDEE,
+        ),
+    ] {
+        let answer = h.get(&format!("{path}?q%5B%5D={refused}")).await;
+        assert_eq!(answer.status, 400, "{path} {refused}");
+        let message = answer.message();
+        assert!(message.contains("unknown field"), "{path}: {message}");
+        let listed: Vec<&str> = operation.filters.iter().map(|field| field.name).collect();
+        assert!(
+            message.ends_with(&listed.join(", ")),
+            "{path}: {message} does not list {listed:?}"
+        );
+    }
+    // What the route does list is accepted.
+    let answer = h
+        .get(&format!(
+            "/attendees/{attendee}?q%5B%5D=cancelled_at:*&q%5B%5D=archived_at:*"
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = h
+        .get(&format!(
+            "/patient_cases/{case}/attendees?q%5B%5D=patient_id:?"
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
