@@ -114,6 +114,7 @@
 mod check;
 mod har;
 pub mod live;
+pub mod proxy;
 mod recording;
 mod report;
 mod request;

@@ -101,6 +101,28 @@ enum Command {
         #[arg(long)]
         allow_writes: bool,
     },
+    /// Forward an app's requests to a server, checking and recording every exchange
+    ///
+    /// Point the app at http://LISTEN/v1 instead of Cliniko: requests go to the upstream with
+    /// their Authorization header, answers come back with their links pointing at the proxy, and
+    /// each violation is printed to stderr as it happens. On SIGINT or SIGTERM the report goes to
+    /// stdout; the exit status is 1 if any exchange violated the spec, 2 if none was checked (or
+    /// one could not be forwarded or recorded), else 0.
+    Proxy {
+        /// The address to listen on; only loopback unless --allow-remote
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The server's base URL, with its /v1 (e.g. https://api.au1.cliniko.com/v1)
+        #[arg(long, value_name = "URL")]
+        upstream: String,
+        /// Write each exchange, scrubbed, as a recording in this directory
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// Accept a --listen address that is not loopback (whoever reaches the proxy can use the
+        /// API keys passing through it)
+        #[arg(long)]
+        allow_remote: bool,
+    },
 }
 
 /// `--record-format`, mapped onto the library's [`cliniko_conformance::live::RecordFormat`].
@@ -272,6 +294,36 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             report_live(&live);
             write_checked_report(&live.report, &checker, cli.format, cli.min_coverage)?;
             Ok(with_coverage(live.outcome(), &live.report, &checker, cli.min_coverage))
+        }
+        Command::Proxy {
+            listen,
+            upstream,
+            record,
+            allow_remote,
+        } => {
+            let options = cliniko_conformance::proxy::ProxyOptions {
+                listen,
+                upstream,
+                allow_remote,
+                record_dir: record,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let checker = std::sync::Arc::new(checker);
+            let finished = runtime.block_on(cliniko_conformance::proxy::run_until_signal(
+                options,
+                checker.clone(),
+                |event| eprintln!("{event}"),
+            ))?;
+            write_checked_report(&finished.report, &checker, cli.format, cli.min_coverage)?;
+            Ok(with_coverage(
+                finished.outcome(),
+                &finished.report,
+                &checker,
+                cli.min_coverage,
+            ))
         }
     }
 }

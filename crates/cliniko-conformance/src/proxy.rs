@@ -420,7 +420,7 @@ impl Proxy {
     /// [`ProxyEvent::Listening`].
     pub async fn start(
         options: ProxyOptions,
-        checker: Checker,
+        checker: impl Into<Arc<Checker>>,
         observer: impl Fn(ProxyEvent) + Send + Sync + 'static,
     ) -> Result<Self, ProxyError> {
         if !options.listen.ip().is_loopback() && !options.allow_remote {
@@ -462,12 +462,14 @@ impl Proxy {
         });
         let collected = Arc::new(Mutex::new(Collected::default()));
         let receiver = Arc::new(Mutex::new(receiver));
-        let checker = Arc::new(checker);
-        // Checks run on their own threads, so that they never hold up an answer; two keep up
-        // with a thousand 100-attendee pages a second on an ordinary machine.
+        let checker: Arc<Checker> = checker.into();
+        // Checks run on their own threads, so that they never hold up an answer. They take the
+        // cores the forwarding does not need: one thread on a machine with two cores or fewer
+        // (a burst of checks then queues and is worked off after it), up to four on larger ones.
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
-            .clamp(1, 2);
+            .saturating_sub(1)
+            .clamp(1, 4);
         let mut workers = Vec::with_capacity(threads);
         for n in 0..threads {
             let worker = Worker {
@@ -551,7 +553,7 @@ impl Proxy {
 /// Runs a proxy until SIGINT or SIGTERM, then shuts it down and returns what it found.
 pub async fn run_until_signal(
     options: ProxyOptions,
-    checker: Checker,
+    checker: impl Into<Arc<Checker>>,
     observer: impl Fn(ProxyEvent) + Send + Sync + 'static,
 ) -> Result<ProxyReport, ProxyError> {
     // The handlers are installed before the proxy says it is listening, so that a signal sent
@@ -681,9 +683,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
     let sequence = shared.sequence.fetch_add(1, Ordering::SeqCst) + 1;
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
-    let path = parts.uri.path().to_owned();
+    // Only for messages, redacted in case an app put its key in a path.
+    let path = shared.redact(parts.uri.path()).into_owned();
     let base_path = &shared.upstream.base_path;
-    if !is_under(&path, base_path) {
+    if !is_under(parts.uri.path(), base_path) {
         shared.fail(ProxyFailure::OutsideBasePath {
             method: method.to_string(),
             path,
