@@ -154,49 +154,93 @@ impl RateLimit {
     }
 }
 
-/// The start times of the last `requests` requests, shared by clones of a client.
+/// When each of the last `requests` requests counts as sent, shared by clones of a client.
+///
+/// A request is booked at its start, and moved to when its answer came back once it has one:
+/// the server counted it somewhere in between, and a later arrival than the start (a slow
+/// connection, a busy machine) would otherwise let the request `requests` after it reach the
+/// server less than a window later, and be answered 429.
 #[derive(Debug)]
 pub(crate) struct SlidingWindow {
     limit: RateLimit,
-    starts: Mutex<VecDeque<Instant>>,
+    log: Mutex<Log>,
 }
+
+#[derive(Debug)]
+struct Log {
+    /// The booked times of the last `requests` requests, oldest booking first.
+    times: VecDeque<Instant>,
+    /// How many bookings have left `times`: booking number `n` is `times[n - dropped]`.
+    dropped: u64,
+}
+
+/// A booking in the window, to move to when its answer came back.
+#[derive(Debug, Clone, Copy)]
+struct Booking(u64);
 
 impl SlidingWindow {
     fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            starts: Mutex::new(VecDeque::with_capacity(limit.requests() as usize)),
+            log: Mutex::new(Log {
+                times: VecDeque::with_capacity(limit.requests() as usize),
+                dropped: 0,
+            }),
         }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Books the earliest start, no sooner than `now`, that keeps every window within the limit,
     /// and returns it. Starts are booked in order, so waiting tasks go first come, first served.
+    #[cfg(test)]
     fn reserve(&self, now: Instant) -> Instant {
-        let mut starts = self
-            .starts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let limit = self.limit.requests() as usize;
-        let mut start = starts.back().map_or(now, |last| now.max(*last));
-        if starts.len() >= limit {
-            // The request `limit` starts back must have left the window before this one starts.
-            start = start.max(starts[starts.len() - limit] + self.limit.window);
-        }
-        starts.push_back(start);
-        while starts.len() > limit {
-            starts.pop_front();
-        }
-        start
+        self.book(now).0
     }
 
-    /// Waits for this request's turn and returns how long that took.
-    async fn acquire(&self) -> Duration {
+    fn book(&self, now: Instant) -> (Instant, Booking) {
+        let mut log = self.log();
+        let limit = self.limit.requests() as usize;
+        let mut start = log.times.back().map_or(now, |last| now.max(*last));
+        if log.times.len() >= limit {
+            // The earliest of the last `limit` requests must have left the window before this
+            // one starts (times moved to an answer need not be in order).
+            if let Some(earliest) = log.times.iter().min() {
+                start = start.max(*earliest + self.limit.window);
+            }
+        }
+        log.times.push_back(start);
+        while log.times.len() > limit {
+            log.times.pop_front();
+            log.dropped += 1;
+        }
+        let booking = Booking(log.dropped + log.times.len() as u64 - 1);
+        (start, booking)
+    }
+
+    /// Moves a booking to `answered_at`, when its answer (or failure) came back.
+    fn answered(&self, booking: Booking, answered_at: Instant) {
+        let mut log = self.log();
+        let Some(index) = booking.0.checked_sub(log.dropped) else {
+            return;
+        };
+        if let Some(time) = log.times.get_mut(index as usize) {
+            *time = (*time).max(answered_at);
+        }
+    }
+
+    /// Waits for this request's turn and returns how long that took, and its booking.
+    async fn acquire(&self) -> (Duration, Booking) {
         let now = Instant::now();
-        let start = self.reserve(now);
+        let (start, booking) = self.book(now);
         if start > now {
             tokio::time::sleep_until(start).await;
         }
-        start - now
+        (start - now, booking)
     }
 }
 
@@ -298,8 +342,10 @@ impl RequestPolicy {
         loop {
             attempt_number += 1;
             let spare = pending.try_clone();
+            let mut booking = None;
             if let Some(limiter) = &self.limiter {
-                let waited = limiter.acquire().await;
+                let (waited, booked) = limiter.acquire().await;
+                booking = Some(booked);
                 if !waited.is_zero() {
                     tracing::debug!(
                         operation = operation_id,
@@ -323,6 +369,9 @@ impl RequestPolicy {
             );
             let started = Instant::now();
             let attempt = send(http, pending, &path).instrument(span.clone()).await;
+            if let (Some(limiter), Some(booking)) = (&self.limiter, booking) {
+                limiter.answered(booking, Instant::now());
+            }
             span.record("elapsed_ms", started.elapsed().as_millis() as u64);
             if let Attempt::Answered(response) = &attempt {
                 span.record("status", response.status().as_u16());
@@ -494,6 +543,23 @@ mod tests {
             NonZeroU32::new(requests).expect("not zero"),
             window,
         ))
+    }
+
+    /// A request counts from when its answer came back: the server saw it no earlier than it
+    /// started and no later than that, so a slow arrival cannot crowd the next window.
+    #[test]
+    fn a_booking_moves_to_its_answer() {
+        let limiter = window(2, Duration::from_secs(10));
+        let t0 = Instant::now();
+        let (first, a) = limiter.book(t0);
+        let (second, b) = limiter.book(t0);
+        assert_eq!((first, second), (t0, t0));
+        limiter.answered(a, t0 + Duration::from_secs(3));
+        limiter.answered(b, t0 + Duration::from_secs(4));
+        assert_eq!(limiter.reserve(t0), t0 + Duration::from_secs(13));
+        // A booking that has left the log is ignored.
+        limiter.answered(a, t0 + Duration::from_secs(100));
+        assert_eq!(limiter.reserve(t0), t0 + Duration::from_secs(14));
     }
 
     #[test]
