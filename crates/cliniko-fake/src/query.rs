@@ -26,17 +26,9 @@ pub(crate) enum Scope {
     Deleted,
 }
 
-/// The operators a filter field of `kind` takes: `=` and `!=` (with lists) only on IDs, `*` only
-/// on date-times. Cliniko's rule, as the spec's `q[]` patterns spell it; a test checks this list
-/// against the one `cliniko_spec` builds those patterns from.
+/// The operators a filter field of `kind` takes, from the spec's facts.
 fn operators(kind: FilterKind) -> &'static [&'static str] {
-    match kind {
-        FilterKind::Numeric => &["=", "!=", ">=", ">", "<=", "<", "?", "!?"],
-        FilterKind::DateTime => &[">=", ">", "<=", "<", "?", "!?", "*"],
-        // A kind added to the spec before the fake learns it: no operator is accepted, so
-        // every filter on it is answered 400 rather than read wrongly.
-        _ => &[],
-    }
+    kind.operators()
 }
 
 /// The names of the fields an operation filters on, for messages.

@@ -37,6 +37,17 @@ pub enum FilterKind {
     DateTime,
 }
 
+impl FilterKind {
+    /// The operators a filter on a field of this kind takes, as the spec's `q[]` patterns spell
+    /// them.
+    pub fn operators(self) -> &'static [&'static str] {
+        match self {
+            Self::Numeric => NUMERIC_OPERATORS,
+            Self::DateTime => DATE_TIME_OPERATORS,
+        }
+    }
+}
+
 /// One field a route's `q[]` filters accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FilterField {

@@ -31,6 +31,10 @@ pub const PER_PAGE_DEFAULT: i64 = 50i64;
 pub const RATE_LIMIT_REQUESTS: u32 = 200u32;
 /// The rate-limit window, in seconds.
 pub const RATE_LIMIT_WINDOW_SECONDS: u32 = 60u32;
+/// The operators of a numeric filter (`=` and `!=` also take lists: `id:=1,2,3`).
+pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
+/// The operators of a date-time filter.
+pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"];
 /// One constant per operation, named after the generated client's method.
 pub mod operations {
     use super::*;

@@ -20,6 +20,8 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     let default_shard = &facts.default_shard;
     let (per_page_min, per_page_max, per_page_default) = facts.per_page;
     let (rate_requests, rate_window) = facts.rate_limit;
+    let numeric_operators = cliniko_spec::facts::NUMERIC_OPERATORS;
+    let date_time_operators = cliniko_spec::facts::DATE_TIME_OPERATORS;
     let mut constants = Vec::new();
     let mut names = Vec::new();
     for operation in &facts.operations {
@@ -77,6 +79,10 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         pub const RATE_LIMIT_REQUESTS: u32 = #rate_requests;
         /// The rate-limit window, in seconds.
         pub const RATE_LIMIT_WINDOW_SECONDS: u32 = #rate_window;
+        /// The operators of a numeric filter (`=` and `!=` also take lists: `id:=1,2,3`).
+        pub const NUMERIC_OPERATORS: &[&str] = &[#(#numeric_operators),*];
+        /// The operators of a date-time filter.
+        pub const DATE_TIME_OPERATORS: &[&str] = &[#(#date_time_operators),*];
         /// One constant per operation, named after the generated client's method.
         pub mod operations {
             use super::*;
