@@ -40,7 +40,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check recordings: JSON files, or directories searched recursively for *.json
+    /// Check recordings: JSON files and HAR archives, or directories searched recursively for both
     Check {
         /// Recording files (*.json), HAR 1.2 archives (*.har, an exchange per entry) or
         /// directories
