@@ -9,6 +9,13 @@
 //! against the spec with [`Checker`] (on a checker thread, off the app's path) and, with
 //! [`ProxyOptions::record_dir`], written as a recording scrubbed by [`crate::scrub`].
 //!
+//! Checks run behind the answers, on checker threads that give way to forwarding (`SCHED_IDLE`
+//! on Linux), so that a burst is answered at full speed and checked after; none is dropped. Up to
+//! [`MAX_PENDING_CHECK_BYTES`] of exchanges may wait for their check; past that, new requests
+//! wait until the checks catch up, so that the proxy's memory stays bounded and the app is slowed
+//! down rather than an exchange going unchecked. [`Proxy::pending_checks`] shows the backlog and
+//! [`Proxy::checks_done`] waits for it; at shutdown, what is left is checked at normal priority.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use cliniko_conformance::proxy::{Proxy, ProxyOptions};
@@ -75,6 +82,10 @@ pub const MAX_CHECKED_BODY: usize = 64 << 20;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A link longer than this is passed on unchanged rather than held back whole.
 const MAX_HELD_LINK: usize = 16 << 10;
+/// How many bytes of answered exchanges may wait for their check. Past it, new requests wait
+/// before they are forwarded until the checker threads have caught up: the app is slowed down
+/// rather than the proxy's memory growing without end or an exchange going unchecked.
+pub const MAX_PENDING_CHECK_BYTES: usize = 256 << 20;
 
 /// How to run a [`Proxy`].
 #[derive(Debug, Clone)]
@@ -312,6 +323,8 @@ pub struct Proxy {
     server: tokio::task::JoinHandle<()>,
     shared: Arc<Shared>,
     workers: Vec<std::thread::JoinHandle<()>>,
+    /// What each checker thread is started with.
+    worker: Worker,
     collected: Arc<Mutex<Collected>>,
 }
 
@@ -341,6 +354,20 @@ struct Shared {
     failures: Arc<AtomicUsize>,
     /// How many answers are being read to their end after the app hung up.
     draining: watch::Sender<usize>,
+    /// The exchanges answered and not yet checked.
+    pending: watch::Sender<PendingChecks>,
+    /// [`MAX_PENDING_CHECK_BYTES`], but for tests.
+    pending_budget: usize,
+}
+
+/// The exchanges a [`Proxy`] has passed on whole and not yet checked. Checks run behind the
+/// answers; once [`MAX_PENDING_CHECK_BYTES`] wait, new requests wait for them to catch up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingChecks {
+    /// How many exchanges wait.
+    pub exchanges: usize,
+    /// Their request and answer bodies, in bytes.
+    pub bytes: usize,
 }
 
 /// The upstream, split the way the proxy uses it.
@@ -392,11 +419,20 @@ enum Job {
 struct Captured {
     sequence: usize,
     request: RecordedRequest,
+    /// The size of the request body.
+    request_bytes: usize,
     /// The API key from `Authorization` (for the scrubber), if it held one.
     api_key: Option<String>,
     status: u16,
     headers: Headers,
     body: Vec<u8>,
+}
+
+impl Captured {
+    /// What it holds in bodies, as counted against [`MAX_PENDING_CHECK_BYTES`].
+    fn bytes(&self) -> usize {
+        self.request_bytes + self.body.len()
+    }
 }
 
 #[derive(Default)]
@@ -405,6 +441,7 @@ struct Collected {
 }
 
 /// What a checker thread needs.
+#[derive(Clone)]
 struct Worker {
     checker: Arc<Checker>,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
@@ -412,6 +449,9 @@ struct Worker {
     record_dir: Option<PathBuf>,
     upstream_origin: String,
     shared: Arc<Shared>,
+    /// Whether it gives way to forwarding: true while the proxy serves, false for the threads
+    /// that help finish the checks at shutdown.
+    gives_way: bool,
 }
 
 impl Proxy {
@@ -422,6 +462,17 @@ impl Proxy {
         options: ProxyOptions,
         checker: impl Into<Arc<Checker>>,
         observer: impl Fn(ProxyEvent) + Send + Sync + 'static,
+    ) -> Result<Self, ProxyError> {
+        Self::start_with_budget(options, checker, observer, MAX_PENDING_CHECK_BYTES).await
+    }
+
+    /// [`Proxy::start`], with requests waiting while more than `pending_budget` bytes wait for
+    /// their check.
+    async fn start_with_budget(
+        options: ProxyOptions,
+        checker: impl Into<Arc<Checker>>,
+        observer: impl Fn(ProxyEvent) + Send + Sync + 'static,
+        pending_budget: usize,
     ) -> Result<Self, ProxyError> {
         if !options.listen.ip().is_loopback() && !options.allow_remote {
             return Err(ProxyError::RemoteListen {
@@ -459,6 +510,8 @@ impl Proxy {
             observer: observer.clone(),
             failures: Arc::new(AtomicUsize::new(0)),
             draining: watch::Sender::new(0),
+            pending: watch::Sender::new(PendingChecks::default()),
+            pending_budget,
         });
         let collected = Arc::new(Mutex::new(Collected::default()));
         let receiver = Arc::new(Mutex::new(receiver));
@@ -470,21 +523,18 @@ impl Proxy {
             .map_or(1, usize::from)
             .saturating_sub(1)
             .clamp(1, 4);
+        let worker = Worker {
+            checker,
+            jobs: receiver,
+            collected: collected.clone(),
+            record_dir: options.record_dir.clone(),
+            upstream_origin: upstream.origin.clone(),
+            shared: shared.clone(),
+            gives_way: true,
+        };
         let mut workers = Vec::with_capacity(threads);
         for n in 0..threads {
-            let worker = Worker {
-                checker: checker.clone(),
-                jobs: receiver.clone(),
-                collected: collected.clone(),
-                record_dir: options.record_dir.clone(),
-                upstream_origin: upstream.origin.clone(),
-                shared: shared.clone(),
-            };
-            let handle = std::thread::Builder::new()
-                .name(format!("proxy-checker-{n}"))
-                .spawn(move || worker.run())
-                .map_err(ProxyError::Thread)?;
-            workers.push(handle);
+            workers.push(worker.spawn(n).map_err(ProxyError::Thread)?);
         }
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(serve(listener, shared.clone(), stopped));
@@ -500,6 +550,7 @@ impl Proxy {
             server,
             shared,
             workers,
+            worker,
             collected,
         })
     }
@@ -514,6 +565,17 @@ impl Proxy {
         &self.base_url
     }
 
+    /// The exchanges answered and not yet checked.
+    pub fn pending_checks(&self) -> PendingChecks {
+        *self.shared.pending.borrow()
+    }
+
+    /// Waits until every exchange answered so far has been checked.
+    pub async fn checks_done(&self) {
+        let mut pending = self.shared.pending.subscribe();
+        let _ = pending.wait_for(|pending| pending.exchanges == 0).await;
+    }
+
     /// Stops accepting requests, waits (up to ten seconds) for the exchanges in flight and for
     /// their checks, and returns what the run found.
     pub async fn shutdown(self) -> ProxyReport {
@@ -521,11 +583,28 @@ impl Proxy {
         let _ = self.server.await;
         let mut draining = self.shared.draining.subscribe();
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, draining.wait_for(|count| *count == 0)).await;
+        // No answer waits on the checks any more, so those still queued are finished at normal
+        // priority: threads that give way could wait behind every other process on the machine.
+        let mut workers = self.workers;
+        let helpers = std::thread::available_parallelism().map_or(1, usize::from);
+        if self.shared.pending.borrow().exchanges > 0 {
+            let helper = Worker {
+                gives_way: false,
+                ..self.worker.clone()
+            };
+            for n in 0..helpers {
+                match helper.spawn(workers.len() + n) {
+                    Ok(handle) => workers.push(handle),
+                    // The threads already running finish the checks anyway.
+                    Err(_) => break,
+                }
+            }
+        }
+        drop(self.worker);
         // Each checker thread takes one `Stop`, after every exchange sent before it.
-        for _ in &self.workers {
+        for _ in &workers {
             let _ = self.shared.jobs.send(Job::Stop);
         }
-        let workers = self.workers;
         let _ = tokio::task::spawn_blocking(move || {
             for worker in workers {
                 let _ = worker.join();
@@ -754,6 +833,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
             };
         }
     };
+    let request_bytes = body.len();
     let recorded_request = RecordedRequest {
         method: method.to_string(),
         url: target,
@@ -765,6 +845,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
     *forwarded.method_mut() = method.clone();
     *forwarded.uri_mut() = uri;
     *forwarded.headers_mut() = headers;
+    shared.wait_for_checks_to_catch_up().await;
     let response = match shared.client.request(forwarded).await {
         Ok(response) => response,
         Err(error) => {
@@ -821,6 +902,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
             captured: Captured {
                 sequence,
                 request: recorded_request,
+                request_bytes,
                 api_key,
                 status,
                 headers: response_headers,
@@ -843,7 +925,23 @@ impl Shared {
         redact(text, &self.secrets.all())
     }
 
+    /// Backpressure: while more than [`MAX_PENDING_CHECK_BYTES`] wait for their check, a request
+    /// waits too.
+    async fn wait_for_checks_to_catch_up(&self) {
+        let budget = self.pending_budget;
+        if self.pending.borrow().bytes <= budget {
+            return;
+        }
+        let mut pending = self.pending.subscribe();
+        let _ = pending.wait_for(|pending| pending.bytes <= budget).await;
+    }
+
     fn submit(&self, captured: Captured) {
+        let bytes = captured.bytes();
+        self.pending.send_modify(|pending| {
+            pending.exchanges += 1;
+            pending.bytes += bytes;
+        });
         // After shutdown nobody checks any more; the exchange is dropped.
         let _ = self.jobs.send(Job::Check(Box::new(captured)));
     }
@@ -1010,8 +1108,17 @@ impl Drop for TeeBody {
 }
 
 impl Worker {
+    fn spawn(&self, n: usize) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let worker = self.clone();
+        std::thread::Builder::new()
+            .name(format!("proxy-checker-{n}"))
+            .spawn(move || worker.run())
+    }
+
     fn run(self) {
-        lower_this_threads_priority();
+        if self.gives_way {
+            lower_this_threads_priority();
+        }
         loop {
             let job = {
                 let jobs = self
@@ -1021,7 +1128,14 @@ impl Worker {
                 jobs.recv()
             };
             match job {
-                Ok(Job::Check(captured)) => self.check(*captured),
+                Ok(Job::Check(captured)) => {
+                    let bytes = captured.bytes();
+                    self.check(*captured);
+                    self.shared.pending.send_modify(|pending| {
+                        pending.exchanges -= 1;
+                        pending.bytes -= bytes;
+                    });
+                }
                 Ok(Job::Stop) | Err(_) => return,
             }
         }
@@ -1031,6 +1145,7 @@ impl Worker {
         let Captured {
             sequence,
             request,
+            request_bytes: _,
             api_key,
             status,
             headers,
@@ -1200,10 +1315,14 @@ fn recorded_body(bytes: &[u8]) -> Body {
     if bytes.is_empty() {
         return Body::Empty;
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    // `parse_json` reads what serde_json reads, into the same value, in about half the time
+    // for a page of attendees; JSON is UTF-8, so text that is not is not JSON either.
+    match std::str::from_utf8(bytes).map(crate::recording::parse_json) {
         // A JSON string body is kept as raw text, as the recording format requires.
-        Ok(Value::String(_)) | Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
-        Ok(value) => Body::Json(value),
+        Ok(Ok(Value::String(_)) | Err(_)) | Err(_) => {
+            Body::Text(String::from_utf8_lossy(bytes).into_owned())
+        }
+        Ok(Ok(value)) => Body::Json(value),
     }
 }
 
@@ -1269,6 +1388,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 struct LinkRewriter {
     from: String,
     to: String,
+    /// `to` escaped for a JSON string.
+    to_json: String,
     /// The open objects and arrays.
     stack: Vec<Container>,
     state: Scan,
@@ -1299,9 +1420,16 @@ enum Scan {
 
 impl LinkRewriter {
     fn new(from: &str, to: &str) -> Self {
+        // `to` goes into JSON strings as it is; an origin needs no escaping, but one that did
+        // would break the answer's JSON.
+        let to_json = serde_json::to_string(to)
+            .ok()
+            .and_then(|quoted| quoted.get(1..quoted.len() - 1).map(str::to_owned))
+            .unwrap_or_default();
         Self {
             from: from.to_owned(),
             to: to.to_owned(),
+            to_json,
             stack: Vec::new(),
             state: Scan::Structure,
             key: Vec::new(),
@@ -1312,8 +1440,13 @@ impl LinkRewriter {
 
     /// The bytes to pass on for `chunk`: the chunk itself when nothing in it is held back or
     /// rewritten.
+    ///
+    /// Strings are skipped a run at a time up to their next quote or backslash, and only the
+    /// bytes between strings are looked at one by one, so a page costs little more than a copy.
     fn push(&mut self, chunk: Bytes) -> Bytes {
         let bytes = &chunk[..];
+        // What to pass on, once it differs from the chunk; `start` is the first byte of the
+        // chunk neither in `out` nor in `held` yet.
         let mut out: Option<Vec<u8>> = None;
         let mut start = 0;
         if matches!(self.state, Scan::Text { held: true, .. }) {
@@ -1321,10 +1454,19 @@ impl LinkRewriter {
         }
         let mut i = 0;
         while i < bytes.len() {
-            let byte = bytes[i];
             match self.state {
-                Scan::Structure => match byte {
-                    b'"' => match self.stack.last() {
+                Scan::Structure => {
+                    while let Some(&byte) = bytes.get(i) {
+                        if byte == b'"' {
+                            break;
+                        }
+                        self.structure(byte);
+                        i += 1;
+                    }
+                    if i == bytes.len() {
+                        break;
+                    }
+                    match self.stack.last() {
                         Some(Container::Object {
                             expect_key: true, ..
                         }) => {
@@ -1335,7 +1477,8 @@ impl LinkRewriter {
                             let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
                             out.extend_from_slice(&bytes[start..i]);
                             self.held.clear();
-                            self.held.push(byte);
+                            self.held.push(b'"');
+                            start = i + 1;
                             self.state = Scan::Text {
                                 escaped: false,
                                 held: true,
@@ -1347,102 +1490,94 @@ impl LinkRewriter {
                                 held: false,
                             }
                         }
-                    },
-                    b'{' => {
-                        let links = self.after_links_key
-                            && matches!(
-                                self.stack.last(),
-                                Some(Container::Object {
-                                    expect_key: false,
-                                    ..
-                                })
-                            );
-                        self.stack.push(Container::Object {
-                            links,
-                            expect_key: true,
-                        });
                     }
-                    b'[' => self.stack.push(Container::Array),
-                    b'}' | b']' => {
-                        self.stack.pop();
-                    }
-                    b':' | b',' => {
-                        if let Some(Container::Object { expect_key, .. }) = self.stack.last_mut() {
-                            *expect_key = byte == b',';
-                        }
-                    }
-                    _ => {}
-                },
-                Scan::Key { escaped } => {
-                    if self.key.len() < 8 {
-                        self.key.push(byte);
-                    }
-                    self.state = match (escaped, byte) {
-                        (false, b'\\') => Scan::Key { escaped: true },
-                        (false, b'"') => {
-                            self.after_links_key = self.key == b"links\"";
-                            Scan::Structure
-                        }
-                        _ => Scan::Key { escaped: false },
+                    i += 1;
+                }
+                Scan::Key { escaped: true } => {
+                    self.keep_key_bytes(&bytes[i..=i]);
+                    self.state = Scan::Key { escaped: false };
+                    i += 1;
+                }
+                Scan::Key { escaped: false } => {
+                    let Some(end) = string_stop(&bytes[i..]).map(|offset| i + offset) else {
+                        self.keep_key_bytes(&bytes[i..]);
+                        break;
                     };
+                    self.keep_key_bytes(&bytes[i..=end]);
+                    if bytes[end] == b'"' {
+                        self.after_links_key = self.key == b"links\"";
+                        self.state = Scan::Structure;
+                    } else {
+                        self.state = Scan::Key { escaped: true };
+                    }
+                    i = end + 1;
                 }
                 Scan::Text {
-                    escaped,
+                    escaped: true,
                     held: false,
                 } => {
-                    if escaped {
-                        self.state = Scan::Text {
-                            escaped: false,
-                            held: false,
-                        };
+                    self.state = Scan::Text {
+                        escaped: false,
+                        held: false,
+                    };
+                    i += 1;
+                }
+                Scan::Text {
+                    escaped: false,
+                    held: false,
+                } => {
+                    let Some(end) = string_stop(&bytes[i..]).map(|offset| i + offset) else {
+                        break;
+                    };
+                    self.state = if bytes[end] == b'"' {
+                        Scan::Structure
                     } else {
-                        // Skip to the next quote or backslash: most of a body is text.
-                        match bytes[i..].iter().position(|&b| b == b'"' || b == b'\\') {
-                            Some(offset) => {
-                                i += offset;
-                                if bytes[i] == b'"' {
-                                    self.state = Scan::Structure;
-                                } else {
-                                    self.state = Scan::Text {
-                                        escaped: true,
-                                        held: false,
-                                    };
-                                }
-                            }
-                            None => i = bytes.len() - 1,
+                        Scan::Text {
+                            escaped: true,
+                            held: false,
                         }
-                    }
+                    };
+                    i = end + 1;
                 }
                 Scan::Text {
                     escaped,
                     held: true,
                 } => {
-                    self.held.push(byte);
                     let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
-                    if !escaped && byte == b'"' {
-                        self.state = Scan::Structure;
-                        let rewritten = self.rewrite_held();
-                        out.extend_from_slice(&rewritten);
-                        self.held.clear();
-                        start = i + 1;
-                    } else if self.held.len() > MAX_HELD_LINK {
-                        // Not a link anyone follows: pass it on as it is.
-                        out.extend_from_slice(&self.held);
-                        self.held.clear();
-                        start = i + 1;
-                        self.state = Scan::Text {
-                            escaped: !escaped && byte == b'\\',
-                            held: false,
-                        };
+                    let end = if escaped {
+                        Some(i)
                     } else {
+                        string_stop(&bytes[i..]).map(|offset| i + offset)
+                    };
+                    let Some(end) = end else {
+                        self.held.extend_from_slice(&bytes[i..]);
+                        i = bytes.len();
+                        start = i;
+                        self.pass_on_if_too_long(out, false);
+                        break;
+                    };
+                    self.held.extend_from_slice(&bytes[i..=end]);
+                    i = end + 1;
+                    start = i;
+                    if !escaped && bytes[end] == b'"' {
+                        self.state = Scan::Structure;
+                        // Only a link that fits, quotes aside, is rewritten.
+                        if self.held.len() - 2 < MAX_HELD_LINK {
+                            self.rewrite_held_into(out);
+                        } else {
+                            out.extend_from_slice(&self.held);
+                        }
+                        self.held.clear();
+                    } else {
+                        let escaped = !escaped && bytes[end] == b'\\';
                         self.state = Scan::Text {
-                            escaped: !escaped && byte == b'\\',
+                            escaped,
                             held: true,
                         };
+                        self.pass_on_if_too_long(out, escaped);
                     }
                 }
             }
-            i += 1;
         }
         match out {
             None => chunk,
@@ -1455,29 +1590,119 @@ impl LinkRewriter {
         }
     }
 
+    /// Follows one byte between strings (never a quote): objects, arrays, and whether the next
+    /// string in an object is a key.
+    fn structure(&mut self, byte: u8) {
+        match byte {
+            b'{' => {
+                let links = self.after_links_key
+                    && matches!(
+                        self.stack.last(),
+                        Some(Container::Object {
+                            expect_key: false,
+                            ..
+                        })
+                    );
+                self.stack.push(Container::Object {
+                    links,
+                    expect_key: true,
+                });
+            }
+            b'[' => self.stack.push(Container::Array),
+            b'}' | b']' => {
+                self.stack.pop();
+            }
+            b':' | b',' => {
+                if let Some(Container::Object { expect_key, .. }) = self.stack.last_mut() {
+                    *expect_key = byte == b',';
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps the first bytes of a key: enough to tell `links"` from anything else.
+    fn keep_key_bytes(&mut self, run: &[u8]) {
+        let room = 8usize.saturating_sub(self.key.len());
+        self.key.extend_from_slice(&run[..run.len().min(room)]);
+    }
+
+    /// A held string longer than any link anyone follows is passed on as it is, and the rest of
+    /// it streams through unheld.
+    fn pass_on_if_too_long(&mut self, out: &mut Vec<u8>, escaped: bool) {
+        if self.held.len() > MAX_HELD_LINK {
+            out.extend_from_slice(&self.held);
+            self.held.clear();
+            self.state = Scan::Text {
+                escaped,
+                held: false,
+            };
+        }
+    }
+
     /// What is still held back when the body ends (an unterminated string: passed on as it is).
     fn finish(&mut self) -> Bytes {
         Bytes::from(std::mem::take(&mut self.held))
     }
 
-    fn rewrite_held(&self) -> Vec<u8> {
-        serde_json::from_slice::<String>(&self.held)
+    /// Appends the held string, quotes included, rebased when it is a link to `from`.
+    fn rewrite_held_into(&self, out: &mut Vec<u8>) {
+        let held = &self.held[..];
+        let inner = &held[1..held.len() - 1];
+        if !inner.contains(&b'\\') {
+            // Nothing to unescape, so the string is its own bytes: rebased without allocating.
+            // It must still be a valid JSON string for its link to count (as the general case
+            // below requires).
+            let rest = inner
+                .get(..self.from.len())
+                .filter(|head| head.eq_ignore_ascii_case(self.from.as_bytes()))
+                .map(|_| &inner[self.from.len()..])
+                .filter(|rest| rest.is_empty() || matches!(rest[0], b'/' | b'?' | b'#'))
+                .filter(|rest| {
+                    !rest.iter().any(|&b| b < 0x20) && std::str::from_utf8(rest).is_ok()
+                });
+            match rest {
+                Some(rest) => {
+                    out.push(b'"');
+                    out.extend_from_slice(self.to_json.as_bytes());
+                    out.extend_from_slice(rest);
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(held),
+            }
+            return;
+        }
+        match serde_json::from_slice::<String>(held)
             .ok()
             .and_then(|link| rebase(&link, &self.from, &self.to))
             .and_then(|link| serde_json::to_vec(&link).ok())
-            .unwrap_or_else(|| self.held.clone())
+        {
+            Some(rewritten) => out.extend_from_slice(&rewritten),
+            None => out.extend_from_slice(held),
+        }
     }
 }
 
-/// Makes the calling thread the last to get a core (nice 19), so that a burst of checks is worked
-/// off in the time forwarding leaves free instead of delaying answers. On Linux `setpriority` with
-/// `PRIO_PROCESS` and id 0 applies to the calling thread only. Best effort: a refusal leaves the
-/// thread at its priority, and the checks still all run.
+/// Where a run of string bytes stops: the offset of its next quote or backslash.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'"' || b == b'\\')
+}
+
+/// Makes the calling thread the last to get a core, so that a burst of checks is worked off in
+/// the time forwarding leaves free instead of delaying answers: `SCHED_IDLE`, which a waking
+/// forwarding thread always preempts at once (nice 19 alone did not: measured at 1,000 requests
+/// a second on two cores, one round in four had a p99 of 80 ms, against under 5 ms for every
+/// round with `SCHED_IDLE`), and nice 19 in case that is refused. On Linux both apply to the
+/// calling thread only (id 0). Best effort: a refusal leaves the thread as it was, and the checks
+/// still all run.
 fn lower_this_threads_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    // SAFETY: setpriority and sched_setscheduler read plain integers and one `sched_param` that
+    // lives across the call, and touch no other memory.
     unsafe {
         let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        let param = libc::sched_param { sched_priority: 0 };
+        let _ = libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
     }
 }
 
@@ -1506,6 +1731,127 @@ mod tests {
                 "pieces of {piece}"
             );
         }
+    }
+
+    #[test]
+    fn a_link_too_long_to_hold_passes_unchanged_and_the_next_is_rewritten() {
+        let long = format!("http://up:1/{}", "x".repeat(MAX_HELD_LINK));
+        let body = format!(r#"{{"links":{{"self":"{long}","next":"http://up:1/v1/n"}}}}"#);
+        let expected = format!(r#"{{"links":{{"self":"{long}","next":"http://me:2/v1/n"}}}}"#);
+        for piece in [1, 1000, 4096, body.len()] {
+            assert_eq!(
+                rewrite_in_pieces(&body, piece),
+                expected,
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the text (JSON or not, escapes, links, bytes that are not UTF-8) and however
+        /// it is cut, the rewriter passes on what it passes on for the text in one piece.
+        #[test]
+        fn the_chunking_never_changes_the_output(
+            tokens in proptest::collection::vec(0..TOKENS.len(), 0..60),
+            cuts in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..6),
+        ) {
+            let text: Vec<u8> = tokens.iter().flat_map(|&n| TOKENS[n].iter().copied()).collect();
+            let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(text.len() + 1)).collect();
+            cuts.sort_unstable();
+            let whole = rewrite_bytes(&text, &[]);
+            proptest::prop_assert_eq!(rewrite_bytes(&text, &cuts), whole);
+        }
+    }
+
+    const TOKENS: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b":",
+        b",",
+        b"\"",
+        b"\\",
+        b"links",
+        b"\"links\"",
+        b"\"links\":{\"a\":\"",
+        b"http://up:1",
+        b"/x",
+        b"?q",
+        b"http:\\/\\/up:1\\/y",
+        b"a",
+        b" ",
+        b"\xc3\xa9",
+        b"\xff",
+        b"\x01",
+        b"HTTP://UP:1",
+        b"http://up:12",
+        b"null",
+    ];
+
+    fn rewrite_bytes(text: &[u8], cuts: &[usize]) -> Vec<u8> {
+        let mut rewriter = LinkRewriter::new("http://up:1", "http://me:2");
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain([&text.len()]) {
+            out.extend_from_slice(&rewriter.push(Bytes::copy_from_slice(&text[last..cut])));
+            last = cut;
+        }
+        out.extend_from_slice(&rewriter.finish());
+        out
+    }
+
+    /// With room for no answer at all, each request waits for the checks before it: slow, but
+    /// every answer arrives and every exchange is checked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_wait_for_checks_that_fall_behind_and_none_is_dropped() {
+        let fake = cliniko_fake::FakeCliniko::builder()
+            .api_key("backpressure-key-au1")
+            .rate_limit_per_minute(None)
+            .start()
+            .await
+            .expect("the fake starts");
+        let spec = cliniko_spec::Spec::embedded().expect("the embedded spec loads");
+        let checker = Checker::new(&spec, crate::CheckOptions::default()).expect("it compiles");
+        let options = ProxyOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ProxyOptions::new(fake.base_url())
+        };
+        let proxy = Proxy::start_with_budget(options, checker, |_| {}, 1)
+            .await
+            .expect("the proxy starts");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let url = format!("{}/attendees?per_page=50", proxy.base_url());
+        let mut requests = Vec::new();
+        for _ in 0..12 {
+            let request = client
+                .get(&url)
+                .basic_auth("backpressure-key-au1", Some(""))
+                .header("user-agent", "Proxy unit tests (tests@example.com)")
+                .send();
+            requests.push(tokio::spawn(async move {
+                let response = request.await.expect("answered");
+                (
+                    response.status(),
+                    response.bytes().await.expect("the body").len(),
+                )
+            }));
+        }
+        for request in requests {
+            let (status, length) = request.await.expect("the request task ends");
+            assert_eq!(status, 200);
+            assert!(length > 0);
+        }
+        proxy.checks_done().await;
+        assert_eq!(proxy.pending_checks(), PendingChecks::default());
+        let finished = proxy.shutdown().await;
+        assert_eq!(finished.report.summary().exchanges, 12);
+        assert_eq!(finished.report.summary().conforming, 12);
+        assert_eq!(finished.failures, 0);
+        fake.shutdown().await;
     }
 
     #[test]
