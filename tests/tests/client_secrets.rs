@@ -3,8 +3,6 @@
 
 mod client_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use cliniko_client::{AttendeeQuery, Client, ConfigError, Error};
@@ -12,37 +10,8 @@ use cliniko_fake::Faults;
 use cliniko_types::{AttendeeCreate, Id};
 use futures::StreamExt as _;
 
-use client_support::{API_KEY, Canned, USER_AGENT, fake, fast_retries};
+use client_support::{API_KEY, Canned, Captured, USER_AGENT, fake, fast_retries};
 
-/// Everything the tracing subscriber writes, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(
-            &self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
-        .into_owned()
-    }
-}
 
 /// Every form the key could leak in: as given, its secret part, and the Basic credentials.
 fn leaks(text: &str) -> Vec<&'static str> {

@@ -7,7 +7,6 @@ mod client_support;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -22,7 +21,7 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 
-use client_support::{API_KEY, Scripted, attendee_list, http_answer, sample_attendee};
+use client_support::{API_KEY, Captured, Scripted, attendee_list, http_answer, sample_attendee};
 
 const ATTENDEE: i64 = 1_390_726_237_298_631_770;
 
@@ -114,35 +113,6 @@ where
     }
 }
 
-/// What the `fmt` layer writes.
-#[derive(Clone, Default)]
-struct Text(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Text {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Text {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(
-            &self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
-        .into_owned()
-    }
-}
 
 /// The forms the key could leak in: as given, its secret part, and the Basic credentials.
 fn key_forms() -> [String; 3] {
@@ -180,7 +150,7 @@ async fn each_attempt_is_a_span_with_its_facts_and_without_the_key() {
     })
     .await;
     let spans = SpanBuffer::default();
-    let text = Text::default();
+    let text = Captured::default();
     let writer = text.clone();
     let subscriber = tracing_subscriber::registry().with(spans.clone()).with(
         tracing_subscriber::fmt::layer()

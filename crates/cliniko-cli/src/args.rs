@@ -65,14 +65,7 @@ pub fn parse_filter(operation: &Operation, text: &str) -> Result<String, String>
         .unwrap_or(text.len());
     let (name, rest) = text.split_at(field_end);
     let rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
-    let fields = || {
-        operation
-            .filters
-            .iter()
-            .map(|field| field.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let fields = || operation.filter_names();
     if name.is_empty() {
         return Err(format!(
             "write a filter as FIELD OPERATOR VALUE, such as updated_at>2024-01-01T00:00:00Z; the fields are {}",

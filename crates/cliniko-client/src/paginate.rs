@@ -170,12 +170,7 @@ impl AttendeeQuery {
                 return Err(invalid(format!(
                     "{} does not filter on {field}; it filters on {}",
                     operation.id,
-                    operation
-                        .filters
-                        .iter()
-                        .map(|field| field.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    operation.filter_names()
                 )));
             }
         }

@@ -8,7 +8,7 @@ use cliniko_spec::{SchemaOptions, SchemaValidator, Spec, SpecError};
 use serde_json::Value;
 
 use crate::recording::{Body, Exchange, RecordedResponse};
-use crate::request::RequestSpec;
+use crate::request::{ItemKind, RequestSpec};
 use crate::round_trip::TypedSchema;
 use crate::violation::Violation;
 
@@ -143,16 +143,7 @@ struct ResponseSpec {
 struct HeaderSpec {
     name: String,
     required: bool,
-    schema: Option<(Arc<SchemaValidator>, HeaderType)>,
-}
-
-/// How a header's text is read before its schema is applied.
-#[derive(Debug, Clone, Copy)]
-enum HeaderType {
-    Integer,
-    Number,
-    Boolean,
-    Text,
+    schema: Option<(Arc<SchemaValidator>, ItemKind)>,
 }
 
 #[derive(Debug)]
@@ -586,12 +577,7 @@ impl<'s> Compiler<'s> {
             let schema = match header.get("schema") {
                 Some(schema) => {
                     let validator = self.validator(&format!("{at}/schema"), schema, false)?;
-                    let kind = match validator.json_schema().get("type").and_then(Value::as_str) {
-                        Some("integer") => HeaderType::Integer,
-                        Some("number") => HeaderType::Number,
-                        Some("boolean") => HeaderType::Boolean,
-                        _ => HeaderType::Text,
-                    };
+                    let kind = ItemKind::of(validator.json_schema());
                     Some((validator, kind))
                 }
                 None => None,
@@ -699,30 +685,20 @@ fn schema_violation(violation: cliniko_spec::SchemaViolation) -> Violation {
     }
 }
 
-fn header_problem(validator: &SchemaValidator, kind: HeaderType, text: &str) -> Option<String> {
-    let trimmed = text.trim();
+fn header_problem(validator: &SchemaValidator, kind: ItemKind, text: &str) -> Option<String> {
+    // A header's surrounding blanks are not part of its value; text is checked as sent.
     let value = match kind {
-        HeaderType::Integer => trimmed
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| trimmed.parse::<u64>().map(Value::from))
-            .ok(),
-        HeaderType::Number => trimmed
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number),
-        HeaderType::Boolean => trimmed.parse::<bool>().ok().map(Value::Bool),
-        HeaderType::Text => Some(Value::String(text.to_owned())),
+        ItemKind::Text => kind.parse(text),
+        _ => kind.parse(text.trim()),
     };
     let Some(value) = value else {
         return Some(format!(
             "expected {}",
             match kind {
-                HeaderType::Integer => "an integer",
-                HeaderType::Number => "a number",
-                HeaderType::Boolean => "`true` or `false`",
-                HeaderType::Text => "text",
+                ItemKind::Integer => "an integer",
+                ItemKind::Number => "a number",
+                ItemKind::Boolean => "`true` or `false`",
+                ItemKind::Text => "text",
             }
         ));
     };

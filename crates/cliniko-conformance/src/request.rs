@@ -52,8 +52,9 @@ enum TextKind {
     Array(ItemKind),
 }
 
+/// How a parameter's or header's text is read before its schema is applied.
 #[derive(Debug, Clone, Copy)]
-enum ItemKind {
+pub(crate) enum ItemKind {
     Integer,
     Number,
     Boolean,
@@ -441,10 +442,19 @@ impl ParameterSpec {
 }
 
 impl ItemKind {
-    /// The text as the JSON value the schema expects; text that does not parse stays a string,
-    /// so that the schema reports the wrong type.
-    fn value(self, text: &str) -> Value {
-        let parsed = match self {
+    /// The kind a schema's `type` gives its text (`integer`, `number`, `boolean`, else text).
+    pub(crate) fn of(schema: &Value) -> Self {
+        match schema.get("type").and_then(Value::as_str) {
+            Some("integer") => Self::Integer,
+            Some("number") => Self::Number,
+            Some("boolean") => Self::Boolean,
+            _ => Self::Text,
+        }
+    }
+
+    /// The text as the JSON value of this kind, or `None` when it does not read as one.
+    pub(crate) fn parse(self, text: &str) -> Option<Value> {
+        match self {
             Self::Integer => text
                 .parse::<i64>()
                 .map(Value::from)
@@ -456,19 +466,20 @@ impl ItemKind {
                 .and_then(serde_json::Number::from_f64)
                 .map(Value::Number),
             Self::Boolean => text.parse::<bool>().ok().map(Value::Bool),
-            Self::Text => None,
-        };
-        parsed.unwrap_or_else(|| Value::String(text.to_owned()))
+            Self::Text => Some(Value::String(text.to_owned())),
+        }
+    }
+
+    /// The text as the JSON value the schema expects; text that does not parse stays a string,
+    /// so that the schema reports the wrong type.
+    fn value(self, text: &str) -> Value {
+        self.parse(text)
+            .unwrap_or_else(|| Value::String(text.to_owned()))
     }
 }
 
 fn text_kind(schema: &Value) -> TextKind {
-    let item = |schema: &Value| match schema.get("type").and_then(Value::as_str) {
-        Some("integer") => ItemKind::Integer,
-        Some("number") => ItemKind::Number,
-        Some("boolean") => ItemKind::Boolean,
-        _ => ItemKind::Text,
-    };
+    let item = ItemKind::of;
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => TextKind::Array(schema.get("items").map_or(ItemKind::Text, item)),
         _ => match item(schema) {

@@ -33,12 +33,7 @@ fn operators(kind: FilterKind) -> &'static [&'static str] {
 
 /// The names of the fields an operation filters on, for messages.
 fn field_names(operation: &Operation) -> String {
-    operation
-        .filters
-        .iter()
-        .map(|field| field.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    operation.filter_names()
 }
 
 /// An attendee field the fake can read off its records, to filter and sort on. Which of them a

@@ -79,6 +79,15 @@ impl Operation {
     pub fn filter(&self, name: &str) -> Option<&'static FilterField> {
         self.filters.iter().find(|field| field.name == name)
     }
+
+    /// The fields it filters on, as `a, b, c`, for messages.
+    pub fn filter_names(&self) -> String {
+        self.filters
+            .iter()
+            .map(|field| field.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The operation with this `operationId` (`getAttendee`) or generated name (`get_attendee`).
