@@ -380,8 +380,12 @@ struct Upstream {
 }
 
 /// Every credential seen so far, kept in memory only so that it can be removed from output.
+///
+/// The list is shared as it stands: a reader takes its `Arc` and a new secret replaces it. The
+/// lock is held for no allocation on the readers' side, since a checker thread (which gives way
+/// to every other thread) holding it while the forwarding waits would stall answers.
 #[derive(Default)]
-struct Secrets(Mutex<Vec<String>>);
+struct Secrets(Mutex<Arc<Vec<String>>>);
 
 impl Secrets {
     fn add(&self, found: &[String]) {
@@ -392,16 +396,21 @@ impl Secrets {
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if found.iter().all(|secret| known.contains(secret)) {
+            return;
+        }
+        let mut more = Vec::clone(&known);
         for secret in found {
-            if !known.contains(secret) {
-                known.push(secret.clone());
-                // Longer first, so that a secret containing another is replaced whole.
-                known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            if !more.contains(secret) {
+                more.push(secret.clone());
             }
         }
+        // Longer first, so that a secret containing another is replaced whole.
+        more.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        *known = Arc::new(more);
     }
 
-    fn all(&self) -> Vec<String> {
+    fn all(&self) -> Arc<Vec<String>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
