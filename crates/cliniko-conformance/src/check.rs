@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cliniko_spec::{SchemaOptions, SchemaValidator, Spec, SpecError};
+use cliniko_spec::{METHODS, SchemaOptions, SchemaValidator, Spec, SpecError};
 use serde_json::Value;
 
 use crate::recording::{Body, Exchange, RecordedResponse};
@@ -153,9 +153,6 @@ struct MediaSpec {
     typed: Option<TypedSchema>,
 }
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 impl Checker {
     /// Compiles `spec` for checking.

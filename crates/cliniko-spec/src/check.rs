@@ -5,11 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::pointer::{push, resolve};
-use crate::{Problem, SchemaOptions, SchemaValidator, Spec};
+use crate::{METHODS, Problem, SchemaOptions, SchemaValidator, Spec};
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     let mut checker = Checker {

@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::pointer::{push, resolve};
-use crate::{Problem, Spec};
+use crate::{METHODS, Problem, Spec};
 
 /// The operators of a numeric filter, in the order the pattern lists them.
 pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
@@ -114,7 +114,6 @@ pub fn filter_pattern(fields: &[FilterField]) -> String {
     format!("^(?:{})$", alternatives.join("|"))
 }
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 
 /// Reads the facts, collecting a problem (with its JSON pointer) for each one missing or malformed.
 pub(crate) fn read(spec: &Spec) -> Result<Facts, Vec<Problem>> {

@@ -32,6 +32,11 @@ pub use schema::{
     SchemaOptions, SchemaValidator, SchemaViolation, fold_nullable_one_of, nullable_one_of_branch,
 };
 
+/// The operation fields of an OpenAPI 3.0 Path Item, in the order the specification lists them.
+pub const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
 /// The text of the workspace's spec, as it was when this crate was built.
 pub const EMBEDDED_YAML: &str = include_str!("../spec/cliniko-attendees.yaml");
 

@@ -15,17 +15,12 @@ use serde_json::Value;
 use syn::visit_mut::VisitMut;
 
 /// For each partial-update schema, its nullable properties.
-pub fn targets(document: &Value) -> BTreeMap<String, BTreeSet<String>> {
+pub fn targets<'a>(document: &'a Value) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    let resolve = |value: &'_ Value| -> Option<Value> {
-        let mut value = value.clone();
-        for _ in 0..8 {
-            let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-                return Some(value);
-            };
-            value = document.pointer(reference.strip_prefix('#')?)?.clone();
-        }
-        None
+    // A request body may itself be a `$ref` (to `components/requestBodies`).
+    let follow = |value: &'a Value| match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => cliniko_spec::pointer::resolve(document, reference),
+        None => Some(value),
     };
     for item in document
         .get("paths")
@@ -37,7 +32,7 @@ pub fn targets(document: &Value) -> BTreeMap<String, BTreeSet<String>> {
         for method in ["put", "patch"] {
             let Some(body) = item
                 .pointer(&format!("/{method}/requestBody"))
-                .and_then(&resolve)
+                .and_then(follow)
             else {
                 continue;
             };

@@ -7,11 +7,9 @@ use serde_json::Value;
 
 use super::schema::{EMPTY, summary};
 use super::{Change, ChangeKind, Direction, Verdict, show};
+use crate::METHODS;
 use crate::pointer::{escape, resolve};
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// Where a comparison is: the operation part of the location, and the place inside a schema.
 #[derive(Debug, Clone)]
