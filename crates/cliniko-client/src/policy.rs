@@ -456,22 +456,20 @@ async fn send(http: &reqwest::Client, request: Request, path: &str) -> Attempt {
         Err(error) if error.is_connect() => return Attempt::NotSent(error),
         Err(error) => return Attempt::Lost(error),
     };
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let body = match response.bytes().await {
-        Ok(body) => body,
+    // The head is taken apart rather than cloned; the body is read whole.
+    let (mut head, body) = http::Response::from(response).into_parts();
+    let body = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
         Err(error) => return Attempt::Lost(error),
     };
-    let mut rebuilt = http::Response::new(reqwest::Body::from(body.clone()));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
     // Kept for the error path: the generated code reads the body of the statuses it expects, and
     // an error needs the body and the path (for the attendee's ID) whatever the status was.
-    rebuilt.extensions_mut().insert(BufferedBody(body));
-    rebuilt.extensions_mut().insert(RequestPath(path.into()));
-    Attempt::Answered(Response::from(rebuilt))
+    head.extensions.insert(BufferedBody(body.clone()));
+    head.extensions.insert(RequestPath(path.into()));
+    Attempt::Answered(Response::from(http::Response::from_parts(
+        head,
+        reqwest::Body::from(body),
+    )))
 }
 
 /// When Cliniko's rate limit resets, from `X-RateLimit-Reset` (UNIX seconds).
