@@ -7,6 +7,7 @@
 //! - `parse`: `serde_json::from_slice::<serde_json::Value>`, the baseline;
 //! - `check`: reading the recording and checking it, as the CLI does (schema and typed round trip);
 //! - `schema`: the same without the typed round trip;
+//! - `read`: [`parse_recording`] alone, what `check` and `schema` spend before checking;
 //! - `parse (str)`: `std::str::from_utf8` then `serde_json::from_str::<serde_json::Value>`, which is
 //!   how the checker parses a recording (the same parser, checking UTF-8 once per file rather than
 //!   once per string), shown so that the ratios can also be read against it.
@@ -19,7 +20,7 @@
 //!
 //! Environment: `CONFORMANCE_BENCH_PAGES` (default 10000) and `CONFORMANCE_BENCH_PER_PAGE`
 //! (default 100) size the corpus; each file is timed `CONFORMANCE_BENCH_REPEAT` times (default 3)
-//! and its best time kept, for each of the four.
+//! and its best time kept, for each of the five.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -62,7 +63,8 @@ fn main() {
     )
     .expect("the spec compiles");
 
-    let (mut parse, mut check, mut schema, mut parse_str) = (
+    let (mut parse, mut check, mut schema, mut parse_str, mut read) = (
+        Duration::ZERO,
         Duration::ZERO,
         Duration::ZERO,
         Duration::ZERO,
@@ -74,10 +76,15 @@ fn main() {
         let bytes = std::fs::read(&path).expect("a corpus file reads");
         total += bytes.len();
 
-        // The four are interleaved on the same bytes, and each keeps its best of `repeat` runs,
+        // The five are interleaved on the same bytes, and each keeps its best of `repeat` runs,
         // so that other work on the machine skews none of them.
-        let (mut best_parse, mut best_check, mut best_schema, mut best_parse_str) =
-            (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+        let (mut best_parse, mut best_check, mut best_schema, mut best_parse_str, mut best_read) = (
+            Duration::MAX,
+            Duration::MAX,
+            Duration::MAX,
+            Duration::MAX,
+            Duration::MAX,
+        );
         for _ in 0..repeat {
             let t = Instant::now();
             let value: Value = serde_json::from_slice(&bytes).expect("the corpus is JSON");
@@ -91,6 +98,12 @@ fn main() {
             std::hint::black_box(&value);
             drop(value);
             best_parse_str = best_parse_str.min(t.elapsed());
+
+            let t = Instant::now();
+            let exchanges = parse_recording(&bytes, "corpus").expect("a recording");
+            std::hint::black_box(&exchanges);
+            drop(exchanges);
+            best_read = best_read.min(t.elapsed());
 
             let t = Instant::now();
             for exchange in parse_recording(&bytes, "corpus").expect("a recording") {
@@ -108,6 +121,7 @@ fn main() {
         check += best_check;
         schema += best_schema;
         parse_str += best_parse_str;
+        read += best_read;
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     let rate = |d: Duration| total as f64 / 1e6 / d.as_secs_f64();
@@ -134,6 +148,12 @@ fn main() {
         parse_str,
         100.0 * rate(check) / rate(parse_str),
         100.0 * rate(schema) / rate(parse_str)
+    );
+    println!(
+        "read (parse_recording, no check)      {:>6.1} MB/s  {:>7.2?}  {:>5.1}% of parse",
+        rate(read),
+        read,
+        100.0 * rate(read) / rate(parse)
     );
     println!(
         "check: {:.1} recordings/s",
