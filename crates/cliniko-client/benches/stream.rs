@@ -297,11 +297,16 @@ fn throughput() -> BenchResult<()> {
     let client = client(&base_url)?;
     let http = plain_http()?;
     let requests_before = fake.requests_to("GET", "/v1/attendees");
+    // `STREAM_BENCH_ROUNDS` overrides the rounds (fewer, to run under a profiler).
+    let rounds = std::env::var("STREAM_BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(ROUNDS);
     // The client, the plain loop parsing as `Response::json` does, and the plain loop parsing as
     // the client does.
     let mut samples: [Vec<Duration>; 3] = Default::default();
     runtime.block_on(async {
-        for round in 0..WARM_UP_ROUNDS + ROUNDS {
+        for round in 0..WARM_UP_ROUNDS + rounds {
             // Rotate which goes first, so that none always meets a warmer server.
             for turn in 0..3 {
                 let which = (round + turn) % 3;
@@ -330,12 +335,12 @@ fn throughput() -> BenchResult<()> {
         BenchResult::Ok(())
     })?;
     let requests = fake.requests_to("GET", "/v1/attendees") - requests_before;
-    let per_run = requests / ((WARM_UP_ROUNDS + ROUNDS) as u64 * 3);
+    let per_run = requests / ((WARM_UP_ROUNDS + rounds) as u64 * 3);
     let [by_client, by_slice, by_str] = samples.map(median);
     let rate = |took: Duration| per_second(THROUGHPUT_ATTENDEES, took);
     println!(
         "throughput: {THROUGHPUT_ATTENDEES} attendees, per_page {PER_PAGE}, {per_run} requests a run, \
-         median of {ROUNDS} rotating rounds"
+         median of {rounds} rotating rounds"
     );
     for (name, took) in [
         ("client stream", by_client),
