@@ -329,8 +329,8 @@ async fn read_page(
         Ok(text) => serde_json::from_str::<AttendeeList>(text),
         Err(_) => serde_json::from_slice::<AttendeeList>(&body),
     };
-    let list =
-        parsed.map_err(|source| Error::new(ErrorKind::InvalidPayload { source }, Some(operation)))?;
+    let list = parsed
+        .map_err(|source| Error::new(ErrorKind::InvalidPayload { source }, Some(operation)))?;
     let next = match &list.links.next {
         Some(link) => Some(cursor.follow(link)?),
         None => None,
@@ -590,36 +590,32 @@ mod tests {
     /// still gets serde_json's own error (with its line and column), not a panic or a UTF-8 error.
     #[tokio::test]
     async fn a_body_that_is_not_utf8_is_an_invalid_payload() {
-        let page = |body: &'static [u8]| {
+        async fn read(body: &'static [u8]) -> Result<AttendeePage, Error> {
             let response = http::Response::builder()
                 .status(200)
                 .body(reqwest::Body::from(body))
                 .expect("a response");
-            Ok(reqwest::Response::from(response))
-        };
-        let good: &'static [u8] =
-            br#"{"attendees":[],"total_entries":0,"links":{"self":"https://api.au1.cliniko.com/v1/attendees?page=1"}}"#;
-        let read = read_page(
-            page(good),
-            &operations::LIST_ATTENDEES,
-            "/v1/attendees",
-            cursor(1),
+            let path = "/v1/attendees";
+            read_page(
+                Ok(response.into()),
+                &operations::LIST_ATTENDEES,
+                path,
+                cursor(1),
+            )
+            .await
+        }
+        let good = read(
+            br#"{"attendees":[],"total_entries":0,"links":{"self":"https://api.au1.cliniko.com/v1/attendees?page=1"}}"#,
         )
         .await
         .expect("a valid page");
-        assert_eq!((read.attendees.len(), read.next), (0, None));
+        assert_eq!((good.attendees.len(), good.next), (0, None));
 
-        let latin1: &'static [u8] =
-            b"{\"attendees\":[],\"total_entries\":0,\"links\":{\"self\":\"caf\xe9\"}}";
-        let error = read_page(
-            page(latin1),
-            &operations::LIST_ATTENDEES,
-            "/v1/attendees",
-            cursor(1),
-        )
-        .await
-        .expect_err("not UTF-8");
-        match error.kind() {
+        let latin1 =
+            read(b"{\"attendees\":[],\"total_entries\":0,\"links\":{\"self\":\"caf\xe9\"}}")
+                .await
+                .expect_err("not UTF-8");
+        match latin1.kind() {
             ErrorKind::InvalidPayload { source } => {
                 // The é of "café", in Latin-1: line 1, column 55.
                 assert_eq!((source.line(), source.column()), (1, 55), "{source}");
