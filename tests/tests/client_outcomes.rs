@@ -122,9 +122,7 @@ async fn a_cancel_answered_429_is_sent_again() {
             &[("x-ratelimit-reset", "0".to_owned())],
             r#"{"message":"Too Many Requests"}"#,
         )),
-        _ => Some(
-            "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_owned(),
-        ),
+        _ => Some("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_owned()),
     })
     .await;
     let client = server.client("/v1");

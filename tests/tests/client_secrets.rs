@@ -3,7 +3,6 @@
 
 mod client_support;
 
-
 use base64::Engine as _;
 use cliniko_client::{AttendeeQuery, Client, ConfigError, Error};
 use cliniko_fake::Faults;
@@ -11,7 +10,6 @@ use cliniko_types::{AttendeeCreate, Id};
 use futures::StreamExt as _;
 
 use client_support::{API_KEY, Canned, Captured, USER_AGENT, fake, fast_retries};
-
 
 /// Every form the key could leak in: as given, its secret part, and the Basic credentials.
 fn leaks(text: &str) -> Vec<&'static str> {

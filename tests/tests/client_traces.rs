@@ -113,7 +113,6 @@ where
     }
 }
 
-
 /// The forms the key could leak in: as given, its secret part, and the Basic credentials.
 fn key_forms() -> [String; 3] {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{API_KEY}:"));

@@ -60,7 +60,11 @@ async fn keep_set_and_clear_on_the_wire() -> Result<(), cliniko_client::Error> {
     client
         .update_attendee_via_put()
         .id(id)
-        .body(AttendeeUpdate::builder().notes(None::<String>).arrived(true))
+        .body(
+            AttendeeUpdate::builder()
+                .notes(None::<String>)
+                .arrived(true),
+        )
         .send()
         .await?;
     let bodies: Vec<String> = server
@@ -79,7 +83,12 @@ async fn keep_set_and_clear_on_the_wire() -> Result<(), cliniko_client::Error> {
 async fn the_fake_clears_a_field_sent_as_null() -> Result<(), Box<dyn std::error::Error>> {
     let server = client_support::fake(5).await;
     let client = client_support::client(&server);
-    let listed = client.list_attendees().per_page(1).send().await?.into_inner();
+    let listed = client
+        .list_attendees()
+        .per_page(1)
+        .send()
+        .await?
+        .into_inner();
     let id = listed.attendees[0].id;
     let set = AttendeeUpdate {
         notes: Patch::Set("Brought a mat".to_owned()),
@@ -91,15 +100,31 @@ async fn the_fake_clears_a_field_sent_as_null() -> Result<(), Box<dyn std::error
         arrived: Patch::Set(false),
         ..Default::default()
     };
-    let after_keep = client.update_attendee().id(id).body(kept).send().await?.into_inner();
-    assert_eq!(after_keep.notes.as_deref(), Some("Brought a mat"), "notes kept");
+    let after_keep = client
+        .update_attendee()
+        .id(id)
+        .body(kept)
+        .send()
+        .await?
+        .into_inner();
+    assert_eq!(
+        after_keep.notes.as_deref(),
+        Some("Brought a mat"),
+        "notes kept"
+    );
     assert_eq!(after_keep.arrived, Some(false));
     let cleared = AttendeeUpdate {
         notes: Patch::Clear,
         arrived: Patch::Clear,
         ..Default::default()
     };
-    let after_clear = client.update_attendee().id(id).body(cleared).send().await?.into_inner();
+    let after_clear = client
+        .update_attendee()
+        .id(id)
+        .body(cleared)
+        .send()
+        .await?
+        .into_inner();
     assert_eq!(after_clear.notes, None, "notes cleared");
     assert_eq!(after_clear.arrived, None, "arrived cleared");
     server.shutdown().await;

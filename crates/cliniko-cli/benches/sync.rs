@@ -98,10 +98,13 @@ async fn main() {
         .start()
         .await
         .expect("the fake starts");
-    let client = Client::builder(cliniko_fake::DEFAULT_API_KEY, "cliniko-cli bench (bench@example.com)")
-        .base_url(fake.base_url())
-        .build()
-        .expect("a client");
+    let client = Client::builder(
+        cliniko_fake::DEFAULT_API_KEY,
+        "cliniko-cli bench (bench@example.com)",
+    )
+    .base_url(fake.base_url())
+    .build()
+    .expect("a client");
     let dir = tempfile::tempdir().expect("a temporary folder");
     let drawn = CountingTerminal::default();
     let (mut plain, mut with_bar, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
@@ -117,9 +120,14 @@ async fn main() {
     let bar_share = drawing[drawing.len() / 2];
     let (plain, with_bar) = (median(plain), median(with_bar));
     let overhead = with_bar.as_secs_f64() / plain.as_secs_f64() - 1.0;
-    println!("sync of {ATTENDEES} attendees from the in-process fake, median of {ROUNDS} runs each:");
+    println!(
+        "sync of {ATTENDEES} attendees from the in-process fake, median of {ROUNDS} runs each:"
+    );
     println!("  without a progress bar  {:>8.3} s", plain.as_secs_f64());
-    println!("  with the progress bar   {:>8.3} s", with_bar.as_secs_f64());
+    println!(
+        "  with the progress bar   {:>8.3} s",
+        with_bar.as_secs_f64()
+    );
     println!(
         "  overhead                {:>+8.2} % ({} bytes drawn over {ROUNDS} runs)",
         overhead * 100.0,

@@ -17,9 +17,7 @@ const NUMERIC_OPERATORS: &[&str] = &["!=", ">=", "<=", "!?", "=", ">", "<", "?"]
 /// The operators of a date-time field.
 const DATE_TIME_OPERATORS: &[&str] = &[">=", "<=", "!?", ">", "<", "?", "*"];
 /// Every operator Cliniko knows, longest first, to find where the field name ends.
-const ALL_OPERATORS: &[&str] = &[
-    "!=", ">=", "<=", "!?", "~~", "=", ">", "<", "?", "*", "~",
-];
+const ALL_OPERATORS: &[&str] = &["!=", ">=", "<=", "!?", "~~", "=", ">", "<", "?", "*", "~"];
 
 /// Parses `--filter FIELD OPERATOR VALUE` (`updated_at>2024-01-01T00:00:00Z`, or Cliniko's own
 /// `updated_at:>2024-01-01T00:00:00Z`) into Cliniko's `q[]` form, after checking the field, the
@@ -128,7 +126,11 @@ pub fn parse_filter(operation: &Operation, text: &str) -> Result<String, String>
             at.with_timezone(&Utc)
                 .to_rfc3339_opts(SecondsFormat::AutoSi, true)
         }
-        _ => return Err(format!("{name} has a filter type this cliniko does not know")),
+        _ => {
+            return Err(format!(
+                "{name} has a filter type this cliniko does not know"
+            ));
+        }
     };
     Ok(format!("{name}:{operator}{value}"))
 }
@@ -181,8 +183,9 @@ where
 {
     values
         .map(|value| {
-            Q::try_from(value.as_str())
-                .map_err(|error| Usage::new(format!("filter {value:?} is not valid: {error}")).into())
+            Q::try_from(value.as_str()).map_err(|error| {
+                Usage::new(format!("filter {value:?} is not valid: {error}")).into()
+            })
         })
         .collect()
 }
@@ -280,8 +283,9 @@ impl TypedValueParser for CodeParser {
 pub fn body<T: DeserializeOwned>(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<T> {
-    serde_json::from_value(serde_json::Value::Object(fields))
-        .map_err(|error| Usage::new(format!("the options do not make a valid body: {error}")).into())
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|error| {
+        Usage::new(format!("the options do not make a valid body: {error}")).into()
+    })
 }
 
 fn invalid(cmd: &Command, arg: Option<&Arg>, value: &str, reason: String) -> clap::Error {
@@ -325,7 +329,10 @@ mod tests {
         let unknown = parse_filter(list, "colour=red").expect_err("no such field");
         assert!(unknown.contains("it filters on archived_at"), "{unknown}");
         let operator = parse_filter(list, "updated_at=2024-01-01T00:00:00Z").expect_err("no =");
-        assert!(operator.contains("takes the operators >= <= !? > < ? *"), "{operator}");
+        assert!(
+            operator.contains("takes the operators >= <= !? > < ? *"),
+            "{operator}"
+        );
         assert!(parse_filter(list, "id>1,2").is_err());
         assert!(parse_filter(list, "updated_at>yesterday").is_err());
         let single = &operations::GET_ATTENDEE;

@@ -290,7 +290,11 @@ pub async fn export(
                 RecordWriter::resume(&partial_path, options.format, unfinished.partial_bytes)?;
             (sync, writer, unfinished.records)
         }
-        (Some(saved), _) => (saved.sync, RecordWriter::create(&partial_path, options.format)?, 0),
+        (Some(saved), _) => (
+            saved.sync,
+            RecordWriter::create(&partial_path, options.format)?,
+            0,
+        ),
         (None, Since::Time(at)) => (
             SyncCheckpoint::since(*at),
             RecordWriter::create(&partial_path, options.format)?,
@@ -322,10 +326,8 @@ pub async fn export(
     // The records behind the last checkpoint saved: what an interrupted run keeps.
     let mut kept = records;
     let mut progress = Reporter::new(options.progress, records_before);
-    let mut sync = client.sync_attendees_with(
-        sync_from,
-        SyncOptions::default().per_page(options.per_page),
-    );
+    let mut sync =
+        client.sync_attendees_with(sync_from, SyncOptions::default().per_page(options.per_page));
     let mut interrupt = std::pin::pin!(interrupt);
     loop {
         let event = tokio::select! {
@@ -367,7 +369,11 @@ pub async fn export(
             SyncEvent::Finished(next) => {
                 writer.finish()?;
                 std::fs::rename(&partial_path, &options.out).with_context(|| {
-                    format!("cannot rename {} to {}", partial_path.display(), options.out.display())
+                    format!(
+                        "cannot rename {} to {}",
+                        partial_path.display(),
+                        options.out.display()
+                    )
                 })?;
                 write_checkpoint(
                     &checkpoint_path,
@@ -444,11 +450,14 @@ enum RecordWriter {
 impl RecordWriter {
     /// A new partial file, with the CSV header when the format has one.
     fn create(path: &Path, format: ExportFormat) -> anyhow::Result<Self> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(match format {
             ExportFormat::Jsonl => Self::Jsonl(BufWriter::new(file)),
             ExportFormat::Csv => {
-                let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+                let mut writer = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(file);
                 writer.write_record(CSV_COLUMNS)?;
                 Self::Csv(writer)
             }
@@ -475,9 +484,11 @@ impl RecordWriter {
         file.seek(SeekFrom::End(0))?;
         Ok(match format {
             ExportFormat::Jsonl => Self::Jsonl(BufWriter::new(file)),
-            ExportFormat::Csv => {
-                Self::Csv(csv::WriterBuilder::new().has_headers(false).from_writer(file))
-            }
+            ExportFormat::Csv => Self::Csv(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(file),
+            ),
         })
     }
 

@@ -197,9 +197,7 @@ pub async fn run(matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Ex
     let (client, fake) = client(matches).await?;
     let outcome = match matches.subcommand() {
         Some(("attendee", group)) if group.subcommand_name() == Some("sync") => {
-            let sync = group
-                .subcommand_matches("sync")
-                .context("sync was named")?;
+            let sync = group.subcommand_matches("sync").context("sync was named")?;
             sync_command(&client, sync, output).await
         }
         _ => generated_cli::run(&client, matches, output)
@@ -262,7 +260,9 @@ async fn sync_command(
 }
 
 /// The client the command runs with, and the fake it talks to under `--fake`.
-async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<cliniko_fake::FakeCliniko>)> {
+async fn client(
+    matches: &ArgMatches,
+) -> anyhow::Result<(Client, Option<cliniko_fake::FakeCliniko>)> {
     let user_agent = matches
         .get_one::<String>("user-agent")
         .cloned()
@@ -299,9 +299,9 @@ async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<cliniko_
     if let Some(base_url) = matches.get_one::<String>("base-url") {
         builder = builder.base_url(base_url.clone());
     }
-    let client = builder
-        .build()
-        .map_err(|error| Usage::new(format!("{error} (check {API_KEY_VARIABLE} and --base-url)")))?;
+    let client = builder.build().map_err(|error| {
+        Usage::new(format!("{error} (check {API_KEY_VARIABLE} and --base-url)"))
+    })?;
     Ok((client, None))
 }
 

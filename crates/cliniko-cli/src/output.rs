@@ -67,7 +67,11 @@ impl Output {
             }
             Format::Json => {
                 for (index, attendee) in page.attendees.iter().enumerate() {
-                    let separator = if first && index == 0 { "[\n  " } else { ",\n  " };
+                    let separator = if first && index == 0 {
+                        "[\n  "
+                    } else {
+                        ",\n  "
+                    };
                     write!(self.out, "{separator}")?;
                     serde_json::to_writer(&mut self.out, attendee)?;
                 }

@@ -59,7 +59,10 @@ fn settings() -> insta::Settings {
     settings.add_filter(&format!(r"{today}T[0-9:.]+Z"), "[now]");
     settings.add_filter(r"127\.0\.0\.1:[0-9]+", "[fake]");
     settings.add_filter(r"request id [0-9a-f]+", "request id [id]");
-    settings.add_filter(r"cliniko-cli/[0-9]+\.[0-9]+\.[0-9]+", "cliniko-cli/[version]");
+    settings.add_filter(
+        r"cliniko-cli/[0-9]+\.[0-9]+\.[0-9]+",
+        "cliniko-cli/[version]",
+    );
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
@@ -90,22 +93,60 @@ fn every_operation_runs_against_the_fake() {
 
     let runs: Vec<Vec<&str>> = vec![
         vec!["attendee", "list", "--per-page", "3"],
-        vec!["attendee", "list", "--per-page", "2", "--page", "2", "--filter", "updated_at>2020-01-01T12:00:00Z", "--sort", "updated_at:desc"],
+        vec![
+            "attendee",
+            "list",
+            "--per-page",
+            "2",
+            "--page",
+            "2",
+            "--filter",
+            "updated_at>2020-01-01T12:00:00Z",
+            "--sort",
+            "updated_at:desc",
+        ],
         vec!["attendee", "list-deleted", "--per-page", "2"],
         vec!["attendee", "list-cancelled", "--per-page", "2"],
         vec!["attendee", "list-for-group-appointment", &group],
         vec!["attendee", "list-for-individual-appointment", &individual],
-        vec!["attendee", "list-for-patient-case", &case, "--per-page", "2"],
+        vec![
+            "attendee",
+            "list-for-patient-case",
+            &case,
+            "--per-page",
+            "2",
+        ],
         vec!["attendee", "get", id],
-        vec!["attendee", "create", "--booking-id", &group, "--patient-id", &patient, "--notes", "first visit"],
-        vec!["attendee", "update", id, "--arrived", "true", "--notes", "on time"],
+        vec![
+            "attendee",
+            "create",
+            "--booking-id",
+            &group,
+            "--patient-id",
+            &patient,
+            "--notes",
+            "first visit",
+        ],
+        vec![
+            "attendee",
+            "update",
+            id,
+            "--arrived",
+            "true",
+            "--notes",
+            "on time",
+        ],
         vec!["attendee", "update", id, "--clear-notes"],
         vec!["attendee", "update-via-put", id, "--arrived", "false"],
-        vec!["attendee", "cancel", id, "--reason", "sick", "--note", "flu"],
+        vec![
+            "attendee", "cancel", id, "--reason", "sick", "--note", "flu",
+        ],
         vec!["attendee", "archive", id],
         vec!["attendee", "delete", id],
         vec!["attendee", "get", id, "--output", "json"],
-        vec!["attendee", "cancel", id, "--reason", "30", "--output", "json"],
+        vec![
+            "attendee", "cancel", id, "--reason", "30", "--output", "json",
+        ],
     ];
     let mut text = String::new();
     for args in &runs {
@@ -115,7 +156,8 @@ fn every_operation_runs_against_the_fake() {
     // Every operation of the spec was run.
     for command in COMMANDS {
         assert!(
-            runs.iter().any(|args| args[0] == command.group && args[1] == command.name),
+            runs.iter()
+                .any(|args| args[0] == command.group && args[1] == command.name),
             "{} {} is not run",
             command.group,
             command.name
@@ -128,9 +170,20 @@ fn every_operation_runs_against_the_fake() {
 fn mistakes_exit_with_2_and_say_what_to_do_and_api_errors_with_1() {
     let runs: &[&[&str]] = &[
         &["attendee", "list", "--filter", "colour=red"],
-        &["attendee", "list", "--filter", "updated_at=2024-01-01T00:00:00Z"],
+        &[
+            "attendee",
+            "list",
+            "--filter",
+            "updated_at=2024-01-01T00:00:00Z",
+        ],
         &["attendee", "list", "--filter", "updated_at>yesterday"],
-        &["attendee", "get", "1", "--filter", "updated_at>2024-01-01T00:00:00Z"],
+        &[
+            "attendee",
+            "get",
+            "1",
+            "--filter",
+            "updated_at>2024-01-01T00:00:00Z",
+        ],
         &["attendee", "list", "--per-page", "101"],
         &["attendee", "cancel", "1"],
         &["attendee", "cancel", "1", "--reason", "bored"],
@@ -138,7 +191,14 @@ fn mistakes_exit_with_2_and_say_what_to_do_and_api_errors_with_1() {
         &["attendee", "update", "1", "--notes", "x", "--clear-notes"],
         &["attendee", "list", "--sort", "updated_at:sideways"],
         &["attendee", "get", "1"],
-        &["attendee", "create", "--booking-id", "1", "--patient-id", "1"],
+        &[
+            "attendee",
+            "create",
+            "--booking-id",
+            "1",
+            "--patient-id",
+            "1",
+        ],
     ];
     let mut text = String::new();
     for args in runs {
@@ -182,7 +242,14 @@ fn a_sync_against_the_fake_writes_every_attendee_and_its_checkpoint() {
     let out = dir.path().join("attendees.jsonl");
     let out_text = out.to_str().expect("utf-8");
     let (code, stdout, stderr) = cliniko(&[
-        "attendee", "sync", "--since", "everything", "--out", out_text, "--output", "json",
+        "attendee",
+        "sync",
+        "--since",
+        "everything",
+        "--out",
+        out_text,
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("json");
@@ -193,7 +260,12 @@ fn a_sync_against_the_fake_writes_every_attendee_and_its_checkpoint() {
     // The next run starts from the checkpoint and finds nothing new in the (fresh) fake.
     let next = dir.path().join("next.jsonl");
     let (code, _, stderr) = cliniko(&[
-        "attendee", "sync", "--since", checkpoint, "--out", next.to_str().expect("utf-8"),
+        "attendee",
+        "sync",
+        "--since",
+        checkpoint,
+        "--out",
+        next.to_str().expect("utf-8"),
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(&next).expect("written"), "");

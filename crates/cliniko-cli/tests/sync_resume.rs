@@ -32,7 +32,14 @@ fn sync(fake: &FakeCliniko, since: &str, out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cliniko"));
     command
         .env("CLINIKO_API_KEY", KEY)
-        .args(["--base-url", &fake.base_url(), "attendee", "sync", "--since", since])
+        .args([
+            "--base-url",
+            &fake.base_url(),
+            "attendee",
+            "sync",
+            "--since",
+            since,
+        ])
         .arg("--out")
         .arg(out)
         .args(["--per-page", "25", "--progress", "log"])
@@ -95,8 +102,14 @@ async fn finish(child: Child) -> Run {
 
 fn assert_no_key(what: &str, text: &str) {
     assert!(!text.contains(KEY), "{what} holds the api key");
-    assert!(!text.contains(KEY_BASE64), "{what} holds the encoded api key");
-    assert!(!text.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"), "{what} holds part of the key");
+    assert!(
+        !text.contains(KEY_BASE64),
+        "{what} holds the encoded api key"
+    );
+    assert!(
+        !text.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"),
+        "{what} holds part of the key"
+    );
 }
 
 fn every_file(dir: &Path) -> Vec<PathBuf> {
@@ -120,7 +133,11 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     logs.push_str(&run.stderr);
     let expected = std::fs::read_to_string(&whole).expect("the output was written");
     let expected_ids = ids(&expected);
-    assert_eq!(expected_ids.len(), ATTENDEES, "every attendee, in every state");
+    assert_eq!(
+        expected_ids.len(),
+        ATTENDEES,
+        "every attendee, in every state"
+    );
     let mut unique = expected_ids.clone();
     unique.sort();
     unique.dedup();
@@ -136,7 +153,11 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     interrupt_after(&mut child, &checkpoint, 200, "-INT").await;
     let run = finish(child).await;
     assert_eq!(run.code, Some(130), "{}", run.stderr);
-    assert!(run.stderr.contains("--since"), "it says how to go on: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--since"),
+        "it says how to go on: {}",
+        run.stderr
+    );
     logs.push_str(&run.stdout);
     logs.push_str(&run.stderr);
     assert!(!out.exists(), "the output is never half-written");
@@ -164,11 +185,21 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     logs.push_str(&run.stdout);
     logs.push_str(&run.stderr);
     let resumed = std::fs::read_to_string(&out).expect("the output was written");
-    assert_eq!(ids(&resumed), expected_ids, "the same attendees, in the same order");
+    assert_eq!(
+        ids(&resumed),
+        expected_ids,
+        "the same attendees, in the same order"
+    );
     assert_eq!(resumed, expected, "byte for byte");
-    assert!(!partial.exists(), "the partial output was renamed into place");
+    assert!(
+        !partial.exists(),
+        "the partial output was renamed into place"
+    );
     let saved = std::fs::read_to_string(&checkpoint).expect("the checkpoint is kept");
-    assert!(!saved.contains("unfinished"), "the next run starts afresh: {saved}");
+    assert!(
+        !saved.contains("unfinished"),
+        "the next run starts afresh: {saved}"
+    );
 
     // The key is nowhere: not in what was printed, nor in any file written.
     assert_no_key("the output and logs", &logs);
@@ -189,7 +220,11 @@ async fn a_csv_sync_is_resumed_too_and_refuses_to_restart_over_an_unfinished_one
     let run = finish(command.spawn().expect("spawns")).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let expected = std::fs::read_to_string(&whole).expect("written");
-    assert_eq!(expected.lines().count(), ATTENDEES + 1, "a header and a row each");
+    assert_eq!(
+        expected.lines().count(),
+        ATTENDEES + 1,
+        "a header and a row each"
+    );
 
     let out = dir.path().join("day.csv");
     let checkpoint = dir.path().join("day.csv.checkpoint.json");
@@ -204,7 +239,11 @@ async fn a_csv_sync_is_resumed_too_and_refuses_to_restart_over_an_unfinished_one
     command.args(["--format", "csv"]);
     let run = finish(command.spawn().expect("spawns")).await;
     assert_eq!(run.code, Some(2));
-    assert!(run.stderr.contains("resume it with --since"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("resume it with --since"),
+        "{}",
+        run.stderr
+    );
 
     let mut command = sync(&fake, checkpoint.to_str().expect("utf-8"), &out);
     command.args(["--format", "csv"]);

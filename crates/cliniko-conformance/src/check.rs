@@ -153,7 +153,6 @@ struct MediaSpec {
     typed: Option<TypedSchema>,
 }
 
-
 impl Checker {
     /// Compiles `spec` for checking.
     pub fn new(spec: &Spec, options: CheckOptions) -> Result<Self, CheckerError> {
@@ -546,7 +545,6 @@ impl Operation {
             })
             .or_else(|| self.responses.iter().find(|(key, _)| key == "default"))
     }
-
 }
 
 pub(crate) struct Compiler<'s> {

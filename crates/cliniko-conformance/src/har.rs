@@ -8,14 +8,19 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError};
+use crate::recording::{
+    Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError,
+};
 
 /// A shape problem in a HAR file: the entry (if the problem is inside one), the JSON pointer and
 /// what was expected.
 type HarProblem = (Option<usize>, String, String);
 
 /// Reads every entry of a parsed HAR document; `file` names it in errors.
-pub(crate) fn exchanges_from_har(value: Value, file: &str) -> Result<Vec<Exchange>, RecordingError> {
+pub(crate) fn exchanges_from_har(
+    value: Value,
+    file: &str,
+) -> Result<Vec<Exchange>, RecordingError> {
     read_log(value).map_err(|(entry, pointer, message)| RecordingError::Har {
         file: file.to_owned(),
         entry,
@@ -35,7 +40,8 @@ pub(crate) fn looks_like_har(value: &Value) -> bool {
 }
 
 fn read_log(value: Value) -> Result<Vec<Exchange>, HarProblem> {
-    let file_problem = |pointer: &str, message: &str| (None, pointer.to_owned(), message.to_owned());
+    let file_problem =
+        |pointer: &str, message: &str| (None, pointer.to_owned(), message.to_owned());
     let Value::Object(mut top) = value else {
         return Err(file_problem("/", "expected an object with `log`"));
     };
@@ -61,7 +67,10 @@ fn read_log(value: Value) -> Result<Vec<Exchange>, HarProblem> {
 
 fn entry_from(value: Value, at: &str) -> Result<Exchange, (String, String)> {
     let Value::Object(mut entry) = value else {
-        return Err((at.to_owned(), "expected an entry object with `request` and `response`".to_owned()));
+        return Err((
+            at.to_owned(),
+            "expected an entry object with `request` and `response`".to_owned(),
+        ));
     };
     let request = match entry.remove("request") {
         Some(Value::Object(request)) => request,
@@ -79,15 +88,28 @@ fn entry_from(value: Value, at: &str) -> Result<Exchange, (String, String)> {
     })
 }
 
-fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequest, (String, String)> {
+fn request_from(
+    mut object: Map<String, Value>,
+    at: &str,
+) -> Result<RecordedRequest, (String, String)> {
     let method = match object.remove("method") {
         Some(Value::String(method)) if !method.is_empty() => method,
-        Some(_) => return Err((format!("{at}/method"), "expected an HTTP method as a string".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/method"),
+                "expected an HTTP method as a string".to_owned(),
+            ));
+        }
         None => return Err((at.to_owned(), "missing `method`".to_owned())),
     };
     let url = match object.remove("url") {
         Some(Value::String(url)) if !url.is_empty() => url,
-        Some(_) => return Err((format!("{at}/url"), "expected the absolute URL as a string".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/url"),
+                "expected the absolute URL as a string".to_owned(),
+            ));
+        }
         None => return Err((at.to_owned(), "missing `url`".to_owned())),
     };
     let mut headers = headers_from(object.remove("headers"), &format!("{at}/headers"))?;
@@ -98,7 +120,12 @@ fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequ
             let mime = match post.remove("mimeType") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(mime)) => Some(mime).filter(|m| !m.trim().is_empty()),
-                Some(_) => return Err((format!("{here}/mimeType"), "expected a media type as a string".to_owned())),
+                Some(_) => {
+                    return Err((
+                        format!("{here}/mimeType"),
+                        "expected a media type as a string".to_owned(),
+                    ));
+                }
             };
             // `mimeType` is the Content-Type of the posted data; it stands in for the header
             // only where the recorded headers lack one, so a header list that was left out
@@ -111,11 +138,23 @@ fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequ
             }
             match post.remove("text") {
                 Some(Value::String(text)) => Body::from_recorded(Value::String(text)),
-                None | Some(Value::Null) => form_from(post.remove("params"), &format!("{here}/params"))?,
-                Some(_) => return Err((format!("{here}/text"), "expected the posted body as a string".to_owned())),
+                None | Some(Value::Null) => {
+                    form_from(post.remove("params"), &format!("{here}/params"))?
+                }
+                Some(_) => {
+                    return Err((
+                        format!("{here}/text"),
+                        "expected the posted body as a string".to_owned(),
+                    ));
+                }
             }
         }
-        Some(_) => return Err((format!("{at}/postData"), "expected an object with `mimeType` and `text`".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/postData"),
+                "expected an object with `mimeType` and `text`".to_owned(),
+            ));
+        }
     };
     Ok(RecordedRequest {
         method,
@@ -125,7 +164,10 @@ fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequ
     })
 }
 
-fn response_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedResponse, (String, String)> {
+fn response_from(
+    mut object: Map<String, Value>,
+    at: &str,
+) -> Result<RecordedResponse, (String, String)> {
     let status = match object.remove("status") {
         Some(Value::Number(n)) => match n.as_u64() {
             Some(0) => {
@@ -135,9 +177,19 @@ fn response_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRes
                 ));
             }
             Some(status @ 100..=599) => u16::try_from(status).unwrap_or_default(),
-            _ => return Err((format!("{at}/status"), format!("expected an HTTP status from 100 to 599, found {n}"))),
+            _ => {
+                return Err((
+                    format!("{at}/status"),
+                    format!("expected an HTTP status from 100 to 599, found {n}"),
+                ));
+            }
         },
-        Some(_) => return Err((format!("{at}/status"), "expected an HTTP status as a number".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/status"),
+                "expected an HTTP status as a number".to_owned(),
+            ));
+        }
         None => return Err((at.to_owned(), "missing `status`".to_owned())),
     };
     let headers = match object.get("headers") {
@@ -148,7 +200,12 @@ fn response_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRes
     let body = match object.remove("content") {
         None | Some(Value::Null) => Body::Empty,
         Some(Value::Object(content)) => content_from(content, &format!("{at}/content"))?,
-        Some(_) => return Err((format!("{at}/content"), "expected an object with `size`, `mimeType` and `text`".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/content"),
+                "expected an object with `size`, `mimeType` and `text`".to_owned(),
+            ));
+        }
     };
     Ok(RecordedResponse {
         status,
@@ -164,12 +221,19 @@ fn content_from(mut content: Map<String, Value>, at: &str) -> Result<Body, (Stri
             return match content.get("size").and_then(Value::as_i64) {
                 Some(size) if size > 0 => Err((
                     format!("{at}/text"),
-                    format!("expected the body as `text`: `size` says {size} bytes came, but the archive left them out (export it with content)"),
+                    format!(
+                        "expected the body as `text`: `size` says {size} bytes came, but the archive left them out (export it with content)"
+                    ),
                 )),
                 _ => Ok(Body::Empty),
             };
         }
-        Some(_) => return Err((format!("{at}/text"), "expected the body as a string".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/text"),
+                "expected the body as a string".to_owned(),
+            ));
+        }
     };
     match content.remove("encoding") {
         None | Some(Value::Null) => Ok(Body::from_recorded(Value::String(text))),
@@ -179,15 +243,25 @@ fn content_from(mut content: Map<String, Value>, at: &str) -> Result<Body, (Stri
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(compact.as_bytes())
-                .map_err(|error| (format!("{at}/text"), format!("expected base64, as `encoding` says: {error}")))?;
+                .map_err(|error| {
+                    (
+                        format!("{at}/text"),
+                        format!("expected base64, as `encoding` says: {error}"),
+                    )
+                })?;
             // As a live run reads a body: text that is not UTF-8 keeps replacement characters.
-            Ok(Body::from_recorded(Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+            Ok(Body::from_recorded(Value::String(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )))
         }
         Some(Value::String(encoding)) => Err((
             format!("{at}/encoding"),
             format!("expected `base64` or no encoding, found `{encoding}`"),
         )),
-        Some(_) => Err((format!("{at}/encoding"), "expected `base64` or no encoding".to_owned())),
+        Some(_) => Err((
+            format!("{at}/encoding"),
+            "expected `base64` or no encoding".to_owned(),
+        )),
     }
 }
 
@@ -197,7 +271,12 @@ fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, (String, Stri
         None | Some(Value::Null) => return Ok(Headers::not_recorded()),
         Some(Value::Array(list)) if list.is_empty() => return Ok(Headers::not_recorded()),
         Some(Value::Array(list)) => list,
-        Some(_) => return Err((at.to_owned(), "expected an array of `{name, value}` objects".to_owned())),
+        Some(_) => {
+            return Err((
+                at.to_owned(),
+                "expected an array of `{name, value}` objects".to_owned(),
+            ));
+        }
     };
     let mut headers = Headers::new();
     for (index, header) in list.into_iter().enumerate() {
@@ -212,13 +291,21 @@ fn form_from(value: Option<Value>, at: &str) -> Result<Body, (String, String)> {
     let list = match value {
         None | Some(Value::Null) => return Ok(Body::Empty),
         Some(Value::Array(list)) => list,
-        Some(_) => return Err((at.to_owned(), "expected an array of `{name, value}` objects".to_owned())),
+        Some(_) => {
+            return Err((
+                at.to_owned(),
+                "expected an array of `{name, value}` objects".to_owned(),
+            ));
+        }
     };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     for (index, param) in list.into_iter().enumerate() {
         let here = format!("{at}/{index}");
         let Value::Object(mut param) = param else {
-            return Err((here, "expected an object with `name` and `value`".to_owned()));
+            return Err((
+                here,
+                "expected an object with `name` and `value`".to_owned(),
+            ));
         };
         let name = match param.remove("name") {
             Some(Value::String(name)) => name,
@@ -236,18 +323,31 @@ fn form_from(value: Option<Value>, at: &str) -> Result<Body, (String, String)> {
 
 fn name_value(value: Value, at: &str) -> Result<(String, String), (String, String)> {
     let Value::Object(mut object) = value else {
-        return Err((at.to_owned(), "expected an object with `name` and `value`".to_owned()));
+        return Err((
+            at.to_owned(),
+            "expected an object with `name` and `value`".to_owned(),
+        ));
     };
     let name = match object.remove("name") {
         Some(Value::String(name)) if !name.is_empty() => name,
-        Some(_) => return Err((format!("{at}/name"), "expected a header name as a string".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/name"),
+                "expected a header name as a string".to_owned(),
+            ));
+        }
         None => return Err((at.to_owned(), "missing `name`".to_owned())),
     };
     let value = match object.remove("value") {
         Some(Value::String(value)) => value,
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => return Err((format!("{at}/value"), "expected a header value as a string".to_owned())),
+        Some(_) => {
+            return Err((
+                format!("{at}/value"),
+                "expected a header value as a string".to_owned(),
+            ));
+        }
         None => return Err((at.to_owned(), "missing `value`".to_owned())),
     };
     Ok((name, value))
@@ -372,14 +472,37 @@ mod tests {
         .expect("reads");
         let exchange = &exchanges[0];
         assert_eq!(exchange.request.method, "POST");
-        assert_eq!(exchange.request.url, "https://api.au1.cliniko.com/v1/attendees?x=1");
-        assert_eq!(exchange.request.headers.get("accept"), Some("application/json"));
+        assert_eq!(
+            exchange.request.url,
+            "https://api.au1.cliniko.com/v1/attendees?x=1"
+        );
+        assert_eq!(
+            exchange.request.headers.get("accept"),
+            Some("application/json")
+        );
         // The recorded headers had no Content-Type: `postData.mimeType` stands in for it.
-        assert_eq!(exchange.request.headers.get("content-type"), Some("application/json"));
-        assert_eq!(exchange.request.body, Body::Text("{\"patient_id\":\"1\"}".to_owned()));
+        assert_eq!(
+            exchange.request.headers.get("content-type"),
+            Some("application/json")
+        );
+        assert_eq!(
+            exchange.request.body,
+            Body::Text("{\"patient_id\":\"1\"}".to_owned())
+        );
         assert_eq!(exchange.response.status, 201);
-        assert_eq!(exchange.response.headers.iter().filter(|(n, _)| *n == "vary").count(), 2);
-        assert_eq!(exchange.response.body, Body::Text(r#"{"id":"1"}"#.to_owned()));
+        assert_eq!(
+            exchange
+                .response
+                .headers
+                .iter()
+                .filter(|(n, _)| *n == "vary")
+                .count(),
+            2
+        );
+        assert_eq!(
+            exchange.response.body,
+            Body::Text(r#"{"id":"1"}"#.to_owned())
+        );
     }
 
     #[test]
@@ -394,7 +517,10 @@ mod tests {
         )
         .expect("reads");
         assert!(!exchanges[0].request.headers.is_recorded());
-        assert_eq!(exchanges[0].request.body, Body::Text("a+b=c%26d".to_owned()));
+        assert_eq!(
+            exchanges[0].request.body,
+            Body::Text("a+b=c%26d".to_owned())
+        );
         assert!(exchanges[0].response.headers.is_recorded());
         assert_eq!(exchanges[0].response.body, Body::Empty);
     }
@@ -403,26 +529,42 @@ mod tests {
     fn problems_name_the_entry_the_pointer_and_what_was_expected() {
         let good = json!({ "request": { "method": "GET", "url": "https://h.example/v1/attendees" }, "response": { "status": 200 } });
         let cases = [
-            (json!({ "entries": [] }), "bad.har: at /: not HAR 1.2: expected an object with `log`"),
-            (json!({ "log": {} }), "bad.har: at /log: not HAR 1.2: missing `entries`"),
             (
-                har(json!([good, { "request": { "method": "GET", "url": "https://h.example/v1/attendees" }, "response": { "status": "200" } }])),
+                json!({ "entries": [] }),
+                "bad.har: at /: not HAR 1.2: expected an object with `log`",
+            ),
+            (
+                json!({ "log": {} }),
+                "bad.har: at /log: not HAR 1.2: missing `entries`",
+            ),
+            (
+                har(
+                    json!([good, { "request": { "method": "GET", "url": "https://h.example/v1/attendees" }, "response": { "status": "200" } }]),
+                ),
                 "bad.har#entry-1: at /log/entries/1/response/status: not HAR 1.2: expected an HTTP status as a number",
             ),
             (
-                har(json!([{ "request": { "method": "GET", "url": "u", "headers": [{ "name": "a" }] }, "response": { "status": 200 } }])),
+                har(
+                    json!([{ "request": { "method": "GET", "url": "u", "headers": [{ "name": "a" }] }, "response": { "status": 200 } }]),
+                ),
                 "bad.har#entry-0: at /log/entries/0/request/headers/0: not HAR 1.2: missing `value`",
             ),
             (
-                har(json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 0 } }])),
+                har(
+                    json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 0 } }]),
+                ),
                 "bad.har#entry-0: at /log/entries/0/response/status: not HAR 1.2: expected an HTTP status from 100 to 599, found 0 (the request got no answer; leave the entry out of the archive)",
             ),
             (
-                har(json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 200, "content": { "size": 12, "mimeType": "application/json" } } }])),
+                har(
+                    json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 200, "content": { "size": 12, "mimeType": "application/json" } } }]),
+                ),
                 "bad.har#entry-0: at /log/entries/0/response/content/text: not HAR 1.2: expected the body as `text`: `size` says 12 bytes came, but the archive left them out (export it with content)",
             ),
             (
-                har(json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 200, "content": { "size": 2, "text": "*!", "encoding": "base64" } } }])),
+                har(
+                    json!([{ "request": { "method": "GET", "url": "u" }, "response": { "status": 200, "content": { "size": 2, "text": "*!", "encoding": "base64" } } }]),
+                ),
                 "bad.har#entry-0: at /log/entries/0/response/content/text: not HAR 1.2: expected base64, as `encoding` says: Invalid symbol 42, offset 0.",
             ),
         ];
@@ -455,10 +597,16 @@ mod tests {
         let started = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
         let entry = har_entry(&exchange, started, std::time::Duration::from_millis(5));
         assert_eq!(entry["startedDateTime"], "2023-11-14T22:13:20.000Z");
-        assert_eq!(entry["request"]["queryString"], json!([{ "name": "x", "value": "a b" }]));
+        assert_eq!(
+            entry["request"]["queryString"],
+            json!([{ "name": "x", "value": "a b" }])
+        );
         assert_eq!(entry["response"]["statusText"], "Unprocessable Entity");
         let back = exchanges_from_har(har_document(vec![entry]), "back.har").expect("reads back");
-        assert_eq!(back[0].request.body, Body::Text("{\"cancellation_reason\":10}".to_owned()));
+        assert_eq!(
+            back[0].request.body,
+            Body::Text("{\"cancellation_reason\":10}".to_owned())
+        );
         assert_eq!(back[0].request.headers, exchange.request.headers);
         assert_eq!(back[0].response, exchange.response);
     }

@@ -817,7 +817,9 @@ impl Session<'_> {
             }
             (None, _) => (format!("live:{step}"), None),
         };
-        if request.expected.is_some_and(|expected| (200..300).contains(&expected))
+        if request
+            .expected
+            .is_some_and(|expected| (200..300).contains(&expected))
             && matches!(status, 401 | 403)
         {
             self.out.refused.push((step.clone(), status));
@@ -923,7 +925,10 @@ mod tests {
     #[test]
     fn origins_keep_scheme_host_and_port() {
         assert_eq!(origin_of("http://127.0.0.1:9/v1"), "http://127.0.0.1:9");
-        assert_eq!(origin_of("https://api.au1.cliniko.com/v1"), "https://api.au1.cliniko.com");
+        assert_eq!(
+            origin_of("https://api.au1.cliniko.com/v1"),
+            "https://api.au1.cliniko.com"
+        );
         assert_eq!(origin_of("/v1"), "");
     }
 }

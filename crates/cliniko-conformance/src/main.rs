@@ -150,7 +150,9 @@ enum Format {
 fn ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
-        _ => Err(format!("expected a ratio from 0 to 1, such as 0.8, not {text:?}")),
+        _ => Err(format!(
+            "expected a ratio from 0 to 1, such as 0.8, not {text:?}"
+        )),
     }
 }
 
@@ -194,7 +196,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 );
             }
             write_checked_report(&report, &checker, cli.format, cli.min_coverage)?;
-            Ok(with_coverage(report.outcome(), &report, &checker, cli.min_coverage))
+            Ok(with_coverage(
+                report.outcome(),
+                &report,
+                &checker,
+                cli.min_coverage,
+            ))
         }
         Command::Suggest { paths, write } => {
             let (files, errors) = cliniko_conformance::recording_files(&paths);
@@ -293,7 +300,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
             write_checked_report(&live.report, &checker, cli.format, cli.min_coverage)?;
-            Ok(with_coverage(live.outcome(), &live.report, &checker, cli.min_coverage))
+            Ok(with_coverage(
+                live.outcome(),
+                &live.report,
+                &checker,
+                cli.min_coverage,
+            ))
         }
         Command::Proxy {
             listen,

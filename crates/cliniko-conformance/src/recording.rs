@@ -118,8 +118,7 @@ impl Headers {
     /// Adds a header; the name is stored in lower case. A name may be added more than once.
     pub fn append(&mut self, name: &str, value: impl Into<String>) {
         self.not_recorded = false;
-        self.entries
-            .push((name.to_ascii_lowercase(), value.into()));
+        self.entries.push((name.to_ascii_lowercase(), value.into()));
     }
 
     /// The first value of a header, whatever the case of `name`.
@@ -132,7 +131,8 @@ impl Headers {
 
     /// Removes every value of a header, whatever the case of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        self.entries
+            .retain(|(key, _)| !key.eq_ignore_ascii_case(name));
     }
 
     /// Every header as `(lower-case name, value)`, in recorded order.

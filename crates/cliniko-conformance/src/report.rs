@@ -44,11 +44,7 @@ pub fn recording_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<RecordingError>)
                 // A loop has been walked once already; nothing is left unread.
                 Err(error) if error.loop_ancestor().is_some() => {}
                 Err(error) => errors.push(RecordingError::Io {
-                    file: error
-                        .path()
-                        .unwrap_or(path)
-                        .display()
-                        .to_string(),
+                    file: error.path().unwrap_or(path).display().to_string(),
                     source: error
                         .into_io_error()
                         .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
@@ -318,10 +314,9 @@ impl Report {
                     out,
                     "::notice file={},title={}::{}",
                     github_property(&exchange.file),
-                    github_property(&exchange.github_title(&format!(
-                        "{} (rejected as expected)",
-                        note.kind()
-                    ))),
+                    github_property(
+                        &exchange.github_title(&format!("{} (rejected as expected)", note.kind()))
+                    ),
                     github_message(&format!("{}: {note}", exchange.request_line()))
                 );
             }
@@ -435,11 +430,8 @@ impl Report {
                 .map(|e| &e.verdict)
                 .filter(|v| v.operation.as_deref() == Some(documented.operation.as_str()))
                 .collect();
-            let (statuses_seen, statuses_not_seen): (Vec<String>, Vec<String>) = documented
-                .statuses
-                .iter()
-                .cloned()
-                .partition(|status| {
+            let (statuses_seen, statuses_not_seen): (Vec<String>, Vec<String>) =
+                documented.statuses.iter().cloned().partition(|status| {
                     mine.iter()
                         .any(|v| v.documented_status.as_deref() == Some(status.as_str()))
                 });
@@ -564,9 +556,9 @@ fn short_fields(fields: &[String]) -> String {
     fields
         .iter()
         .filter(|field| {
-            !fields
-                .iter()
-                .any(|parent| field.len() > parent.len() && field.starts_with(&format!("{parent}/")))
+            !fields.iter().any(|parent| {
+                field.len() > parent.len() && field.starts_with(&format!("{parent}/"))
+            })
         })
         .map(|field| field.trim_start_matches('/'))
         .collect::<Vec<_>>()
@@ -596,7 +588,10 @@ impl ExchangeReport {
             if entry.is_empty() { "" } else { " " },
             self.verdict.method,
             self.verdict.path,
-            self.verdict.operation.as_deref().unwrap_or("(no operation)"),
+            self.verdict
+                .operation
+                .as_deref()
+                .unwrap_or("(no operation)"),
             self.verdict.status
         )
     }
@@ -604,7 +599,10 @@ impl ExchangeReport {
     fn github_title(&self, kind: &str) -> String {
         format!(
             "{kind}: {} {}",
-            self.verdict.operation.as_deref().unwrap_or("(no operation)"),
+            self.verdict
+                .operation
+                .as_deref()
+                .unwrap_or("(no operation)"),
             self.verdict.status
         )
     }
@@ -631,4 +629,3 @@ fn unreadable_file(error: &RecordingError) -> &str {
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
-

@@ -110,11 +110,9 @@ impl RequestSpec {
                     continue;
                 }
                 let validator = match parameter.get("schema") {
-                    Some(schema) => Some(compiler.validator(
-                        &format!("{at}/schema"),
-                        schema,
-                        false,
-                    )?),
+                    Some(schema) => {
+                        Some(compiler.validator(&format!("{at}/schema"), schema, false)?)
+                    }
                     None => None,
                 };
                 let kind = validator
@@ -129,10 +127,9 @@ impl RequestSpec {
                     kind,
                     example: match parameter.get("example") {
                         Some(Value::String(text)) => Some(text.clone()),
-                        Some(Value::Array(items)) => items
-                            .first()
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
+                        Some(Value::Array(items)) => {
+                            items.first().and_then(Value::as_str).map(str::to_owned)
+                        }
                         _ => None,
                     },
                 };
@@ -253,10 +250,7 @@ impl RequestSpec {
             out.push(Violation::Request {
                 part: RequestPart::Parameter,
                 pointer: format!("/query/{}", escape(&parameter.name)),
-                message: format!(
-                    "sent {} times; the parameter takes one value",
-                    values.len()
-                ),
+                message: format!("sent {} times; the parameter takes one value", values.len()),
             });
         }
         parameter.check_text(values[0], "query", out);
@@ -281,8 +275,7 @@ impl RequestSpec {
             .any(|range| {
                 self.answers.iter().any(|answer| {
                     answer.parse::<mime::Mime>().is_ok_and(|answer| {
-                        (range.type_() == mime::STAR
-                            || range.type_() == answer.type_())
+                        (range.type_() == mime::STAR || range.type_() == answer.type_())
                             && (range.subtype() == mime::STAR
                                 || range.subtype() == answer.subtype())
                     })
@@ -292,7 +285,9 @@ impl RequestSpec {
             out.push(Violation::Request {
                 part: RequestPart::Header,
                 pointer: "/header/Accept".to_owned(),
-                message: format!("{accept:?} admits none of the media types the operation answers ({expected})"),
+                message: format!(
+                    "{accept:?} admits none of the media types the operation answers ({expected})"
+                ),
             });
         }
     }
@@ -336,7 +331,10 @@ impl RequestSpec {
                 out.push(Violation::Request {
                     part: RequestPart::Header,
                     pointer: "/header/Content-Type".to_owned(),
-                    message: format!("missing on a request with a body (expected {})", documented()),
+                    message: format!(
+                        "missing on a request with a body (expected {})",
+                        documented()
+                    ),
                 });
                 return;
             };
@@ -346,7 +344,10 @@ impl RequestSpec {
                     out.push(Violation::Request {
                         part: RequestPart::Header,
                         pointer: "/header/Content-Type".to_owned(),
-                        message: format!("`{found}` is not documented for this request body (expected {})", documented()),
+                        message: format!(
+                            "`{found}` is not documented for this request body (expected {})",
+                            documented()
+                        ),
                     });
                     return;
                 }
@@ -525,10 +526,15 @@ mod tests {
     #[test]
     fn queries_are_decoded_and_repeated_names_kept() {
         assert_eq!(
-            query_of("/v1/attendees?q%5B%5D=id:%3D1&q[]=updated_at:%3E2024-01-01T00:00:00Z&page=2#x"),
+            query_of(
+                "/v1/attendees?q%5B%5D=id:%3D1&q[]=updated_at:%3E2024-01-01T00:00:00Z&page=2#x"
+            ),
             vec![
                 ("q[]".to_owned(), "id:=1".to_owned()),
-                ("q[]".to_owned(), "updated_at:>2024-01-01T00:00:00Z".to_owned()),
+                (
+                    "q[]".to_owned(),
+                    "updated_at:>2024-01-01T00:00:00Z".to_owned()
+                ),
                 ("page".to_owned(), "2".to_owned()),
             ]
         );

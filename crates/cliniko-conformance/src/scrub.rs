@@ -75,9 +75,7 @@ impl Scrubber {
         let mut secrets = Vec::new();
         if !api_key.is_empty() {
             secrets.push(api_key.to_owned());
-            secrets.push(
-                base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:")),
-            );
+            secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{api_key}:")));
         }
         Self {
             secrets,

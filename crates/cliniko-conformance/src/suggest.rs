@@ -57,7 +57,9 @@ pub struct Suggestions {
 #[derive(Debug, thiserror::Error)]
 pub enum SuggestError {
     /// `--write` names the spec being read: `suggest` never edits it.
-    #[error("{file} is the spec being read; write the patched document elsewhere and let `cargo xtask spec-diff` classify it")]
+    #[error(
+        "{file} is the spec being read; write the patched document elsewhere and let `cargo xtask spec-diff` classify it"
+    )]
     WouldOverwriteSpec {
         /// The file.
         file: String,
@@ -153,7 +155,11 @@ impl<'s> Suggester<'s> {
                 .entry(status)
                 .or_insert_with(|| {
                     (
-                        exchange.response.headers.get("content-type").map(media_type),
+                        exchange
+                            .response
+                            .headers
+                            .get("content-type")
+                            .map(media_type),
                         Vec::new(),
                     )
                 });
@@ -221,7 +227,9 @@ impl<'s> Suggester<'s> {
                         plural(count)
                     ),
                 });
-                patch.push(json!({ "op": "add", "path": format!("{schema}/enum/-"), "value": value }));
+                patch.push(
+                    json!({ "op": "add", "path": format!("{schema}/enum/-"), "value": value }),
+                );
                 let text = match value {
                     Value::String(text) => text.clone(),
                     other => other.to_string(),
@@ -365,16 +373,14 @@ impl<'s> Suggester<'s> {
     /// The pointer of the JSON schema of a documented status's response.
     fn response_schema(&self, operation: &str, status: u16) -> Option<String> {
         let raw = self.spec.raw();
-        let responses = raw.pointer(&format!("{operation}/responses"))?.as_object()?;
+        let responses = raw
+            .pointer(&format!("{operation}/responses"))?
+            .as_object()?;
         let exact = status.to_string();
         let class = format!("{}XX", status / 100);
         let key = [exact.as_str(), class.as_str(), "default"]
             .into_iter()
-            .find(|key| {
-                responses
-                    .keys()
-                    .any(|k| k.eq_ignore_ascii_case(key))
-            })?;
+            .find(|key| responses.keys().any(|k| k.eq_ignore_ascii_case(key)))?;
         let key = responses.keys().find(|k| k.eq_ignore_ascii_case(key))?;
         let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
         let content = raw.pointer(&response)?.get("content")?.as_object()?;
@@ -389,7 +395,9 @@ impl<'s> Suggester<'s> {
             return None;
         }
         let raw = self.spec.raw();
-        let responses = raw.pointer(&format!("{operation}/responses"))?.as_object()?;
+        let responses = raw
+            .pointer(&format!("{operation}/responses"))?
+            .as_object()?;
         for key in responses.keys() {
             let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
             let Some(content) = raw
@@ -489,9 +497,8 @@ impl<'s> Suggester<'s> {
             }
             scalar => {
                 for c in &concrete {
-                    if let Some(options) = raw
-                        .pointer(&format!("{c}/enum"))
-                        .and_then(Value::as_array)
+                    if let Some(options) =
+                        raw.pointer(&format!("{c}/enum")).and_then(Value::as_array)
                         && !options.contains(scalar)
                         && same_type(options, scalar)
                     {
@@ -528,10 +535,7 @@ impl Suggestions {
     ) -> Result<(), SuggestError> {
         let file = path.display().to_string();
         let target = canonical(path);
-        if protected
-            .iter()
-            .any(|p| canonical(p) == target)
-        {
+        if protected.iter().any(|p| canonical(p) == target) {
             return Err(SuggestError::WouldOverwriteSpec { file });
         }
         let document = self.patched(spec)?;
@@ -569,7 +573,10 @@ impl Suggestions {
     pub fn human(&self) -> String {
         let mut out = String::new();
         for item in &self.items {
-            out.push_str(&format!("{}: {}: {}\n", item.kind, item.pointer, item.message));
+            out.push_str(&format!(
+                "{}: {}: {}\n",
+                item.kind, item.pointer, item.message
+            ));
         }
         out.push_str(&format!(
             "\n{} proposal{} from {} exchange{}; as a JSON Patch (RFC 6902) against the spec:\n",
@@ -679,7 +686,10 @@ fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
         return allows_null(raw, reference.trim_start_matches('#'), depth + 1);
     }
     let branches = |keyword: &'static str| {
-        (0..node.get(keyword).and_then(Value::as_array).map_or(0, Vec::len))
+        (0..node
+            .get(keyword)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len))
             .map(move |index| format!("{pointer}/{keyword}/{index}"))
     };
     if node.get("type").is_some() {
@@ -689,7 +699,9 @@ fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
         return false;
     }
     for keyword in ["anyOf", "oneOf"] {
-        if node.get(keyword).is_some() && !branches(keyword).any(|at| allows_null(raw, &at, depth + 1)) {
+        if node.get(keyword).is_some()
+            && !branches(keyword).any(|at| allows_null(raw, &at, depth + 1))
+        {
             return false;
         }
     }
@@ -730,7 +742,10 @@ fn make_nullable(raw: &Value, pointer: &str, node: &Value) -> Nullable {
     // A `$ref` takes no siblings in OpenAPI 3.0, so its siblings are dropped; other schemas keep
     // their annotations outside the `oneOf`, their constraints inside it.
     let (outer, inner): (Map<String, Value>, Map<String, Value>) = match object.get("$ref") {
-        Some(reference) => (Map::new(), Map::from_iter([("$ref".to_owned(), reference.clone())])),
+        Some(reference) => (
+            Map::new(),
+            Map::from_iter([("$ref".to_owned(), reference.clone())]),
+        ),
         None => object
             .iter()
             .map(|(key, value)| (key.clone(), value.clone()))
@@ -754,7 +769,13 @@ fn is_annotation(keyword: &str) -> bool {
     keyword.starts_with("x-")
         || matches!(
             keyword,
-            "description" | "title" | "deprecated" | "example" | "externalDocs" | "readOnly" | "writeOnly"
+            "description"
+                | "title"
+                | "deprecated"
+                | "example"
+                | "externalDocs"
+                | "readOnly"
+                | "writeOnly"
         )
 }
 
@@ -773,8 +794,8 @@ fn declared_type<'r>(raw: &'r Value, pointer: &str, depth: usize) -> Option<&'r 
         .get("allOf")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
-    if let Some(kind) =
-        (0..branches).find_map(|index| declared_type(raw, &format!("{at}/allOf/{index}"), depth + 1))
+    if let Some(kind) = (0..branches)
+        .find_map(|index| declared_type(raw, &format!("{at}/allOf/{index}"), depth + 1))
     {
         return Some(kind);
     }
@@ -883,7 +904,8 @@ fn infer(values: &[Value]) -> Value {
     let description = match kinds.len() {
         0 if nullable => {
             schema.insert("type".to_owned(), Value::from("string"));
-            "Seen in recordings only as null, so its type (string) is a guess; describe it.".to_owned()
+            "Seen in recordings only as null, so its type (string) is a guess; describe it."
+                .to_owned()
         }
         0 | 1 => "Seen in recordings; describe it.".to_owned(),
         _ => format!(
@@ -985,7 +1007,11 @@ mod tests {
             } }
         });
         let at = |name: &str| format!("/components/schemas/Thing/properties/{name}");
-        let replaced = |name: &str| match make_nullable(&raw, &at(name), raw.pointer(&at(name)).expect("exists")) {
+        let replaced = |name: &str| match make_nullable(
+            &raw,
+            &at(name),
+            raw.pointer(&at(name)).expect("exists"),
+        ) {
             Nullable::Replace(value) => value,
             Nullable::AddKeyword => panic!("{name}: expected a replacement"),
         };
@@ -1008,7 +1034,11 @@ mod tests {
             json!({ "type": "integer", "enum": [1, 2, null], "nullable": true })
         );
         assert!(matches!(
-            make_nullable(&raw, &at("name"), &raw.pointer(&at("name")).cloned().unwrap_or_default()),
+            make_nullable(
+                &raw,
+                &at("name"),
+                &raw.pointer(&at("name")).cloned().unwrap_or_default()
+            ),
             Nullable::AddKeyword
         ));
         assert!(!allows_null(&raw, &at("link"), 0));

@@ -329,7 +329,9 @@ impl Violation {
 fn map_value_text(value: &mut Value, change: &dyn Fn(&str) -> String) {
     match value {
         Value::String(text) => *text = change(text),
-        Value::Array(items) => items.iter_mut().for_each(|item| map_value_text(item, change)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| map_value_text(item, change)),
         Value::Object(object) => object
             .values_mut()
             .for_each(|item| map_value_text(item, change)),

@@ -46,7 +46,8 @@ fn the_good_recordings_pass_with_exit_0() {
     );
     // Every documented (operation, status) pair has a recording.
     assert!(
-        stdout(&output).contains("\ncoverage: 93 of 93 documented (operation, status) pairs seen (100.0%)\n")
+        stdout(&output)
+            .contains("\ncoverage: 93 of 93 documented (operation, status) pairs seen (100.0%)\n")
             || stdout(&output).contains("pairs seen (100.0%)"),
         "{}",
         stdout(&output)
@@ -210,14 +211,22 @@ fn a_check_that_finds_no_exchange_fails_saying_where_it_looked() {
 
 #[test]
 fn an_invalid_request_answered_with_success_exits_1_and_a_rejected_one_exits_0() {
-    let accepted = run(&["check", "tests/recordings-bad/requests/per_page_over_100.json"]);
+    let accepted = run(&[
+        "check",
+        "tests/recordings-bad/requests/per_page_over_100.json",
+    ]);
     assert_eq!(accepted.status.code(), Some(1), "{}", stdout(&accepted));
     assert!(
-        stdout(&accepted).contains("request_parameter: request at /query/per_page: 500 is greater than the maximum of 100"),
+        stdout(&accepted).contains(
+            "request_parameter: request at /query/per_page: 500 is greater than the maximum of 100"
+        ),
         "{}",
         stdout(&accepted)
     );
-    let rejected = run(&["check", "tests/recordings-bad/requests/rejected_per_page_over_100.json"]);
+    let rejected = run(&[
+        "check",
+        "tests/recordings-bad/requests/rejected_per_page_over_100.json",
+    ]);
     assert_eq!(rejected.status.code(), Some(0), "{}", stdout(&rejected));
     assert!(
         stdout(&rejected).contains("note: request_parameter: request at /query/per_page"),
@@ -297,6 +306,9 @@ fn the_github_format_gives_one_workflow_command_per_violation_and_a_summary() {
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!("github_report", stdout(&output));
     let markdown = std::fs::read_to_string(&summary).expect("the summary is written");
-    assert!(markdown.starts_with("## Conformance to the Cliniko attendees spec\n"), "{markdown}");
+    assert!(
+        markdown.starts_with("## Conformance to the Cliniko attendees spec\n"),
+        "{markdown}"
+    );
     assert!(markdown.contains("| `getAttendee` |"), "{markdown}");
 }

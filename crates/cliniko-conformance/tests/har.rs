@@ -39,7 +39,12 @@ fn every_entry_of_a_har_gets_its_own_verdict() {
     let file = root().join("tests/recordings-bad/har/mixed.har");
     let report = Report::check_paths(&checker, std::slice::from_ref(&file));
     assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
-    let verdicts: Vec<(String, Option<&str>, u16, Vec<(ViolationKind, Option<&str>)>)> = report
+    let verdicts: Vec<(
+        String,
+        Option<&str>,
+        u16,
+        Vec<(ViolationKind, Option<&str>)>,
+    )> = report
         .exchanges
         .iter()
         .map(|e| {
@@ -75,11 +80,15 @@ fn every_entry_of_a_har_gets_its_own_verdict() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
-        stdout.contains("FAIL tests/recordings-bad/har/mixed.har#entry-2: GET /attendees/1 -> getAttendee 200"),
+        stdout.contains(
+            "FAIL tests/recordings-bad/har/mixed.har#entry-2: GET /attendees/1 -> getAttendee 200"
+        ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("ok   tests/recordings-bad/har/mixed.har#entry-3: POST /attendees -> createAttendee 201"),
+        stdout.contains(
+            "ok   tests/recordings-bad/har/mixed.har#entry-3: POST /attendees -> createAttendee 201"
+        ),
         "{stdout}"
     );
 }
@@ -95,8 +104,11 @@ fn a_malformed_har_exits_2_naming_the_file_the_entry_and_what_was_expected() {
     bad["log"]["entries"][3]["response"]["headers"][0] = serde_json::json!({ "name": "location" });
     let path = dir.path().join("bad.har");
     std::fs::write(&path, serde_json::to_vec(&bad).expect("serialises")).expect("writes");
-    std::fs::write(dir.path().join("good.har"), serde_json::to_vec(&good).expect("serialises"))
-        .expect("writes");
+    std::fs::write(
+        dir.path().join("good.har"),
+        serde_json::to_vec(&good).expect("serialises"),
+    )
+    .expect("writes");
 
     let output = cli(&["check", dir.path().to_str().expect("utf-8")]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
@@ -164,7 +176,13 @@ async fn a_har_recorded_live_reads_back_with_the_same_verdicts() {
         );
     }
 
-    let check = cli(&["--format", "json", "--strict", "check", dir.path().to_str().expect("utf-8")]);
+    let check = cli(&[
+        "--format",
+        "json",
+        "--strict",
+        "check",
+        dir.path().to_str().expect("utf-8"),
+    ]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
     let live: Value = serde_json::from_slice(&live.stdout).expect("the live report is JSON");
     let check: Value = serde_json::from_slice(&check.stdout).expect("the check report is JSON");

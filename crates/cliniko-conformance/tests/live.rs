@@ -189,7 +189,10 @@ async fn a_wrong_key_never_looks_green() {
         problems.contains("step `list attendees` was meant to succeed and was answered 401: the API key was refused"),
         "{problems}"
     );
-    assert!(problems.contains("step `get an attendee` did not run"), "{problems}");
+    assert!(
+        problems.contains("step `get an attendee` did not run"),
+        "{problems}"
+    );
     assert!(!problems.contains("not-the-key-au1"), "{problems}");
 }
 
@@ -205,7 +208,10 @@ async fn read_only_runs_only_get_routes_and_still_passes() {
 
     assert!(!live.report.exchanges.is_empty());
     assert!(
-        live.report.exchanges.iter().all(|e| e.verdict.method == "GET"),
+        live.report
+            .exchanges
+            .iter()
+            .all(|e| e.verdict.method == "GET"),
         "{:?}",
         live.report
             .exchanges
@@ -232,9 +238,11 @@ async fn writes_need_allow_writes_on_a_host_that_is_not_loopback() {
         .expect("the run completes");
     assert!(live.notes[0].starts_with("0.0.0.0 is not a loopback address: the writing steps"));
     assert!(
-        live.failed.iter().all(|(step, _)| !["create", "update", "cancel ", "archive", "delete"]
-            .iter()
-            .any(|verb| step.starts_with(verb))),
+        live.failed.iter().all(
+            |(step, _)| !["create", "update", "cancel ", "archive", "delete"]
+                .iter()
+                .any(|verb| step.starts_with(verb))
+        ),
         "{:?}",
         live.failed
     );

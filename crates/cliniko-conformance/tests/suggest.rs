@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cliniko_conformance::suggest::{SuggestError, Suggester};
-use cliniko_conformance::{CheckOptions, Checker, Report, recording_files, read_recording};
+use cliniko_conformance::{CheckOptions, Checker, Report, read_recording, recording_files};
 use cliniko_spec::Spec;
 
 fn root() -> PathBuf {
@@ -53,10 +53,22 @@ fn the_patch_proposes_the_field_the_code_and_the_status_and_applies() {
     assert_eq!(
         proposals,
         [
-            ("add_field", "/components/schemas/Attendee/properties/checked_in_at"),
-            ("add_field", "/components/schemas/Attendee/properties/checked_out_at"),
-            ("add_enum_value", "/components/schemas/TreatmentNoteStatus/enum"),
-            ("make_nullable", "/components/schemas/Attendee/properties/patient"),
+            (
+                "add_field",
+                "/components/schemas/Attendee/properties/checked_in_at"
+            ),
+            (
+                "add_field",
+                "/components/schemas/Attendee/properties/checked_out_at"
+            ),
+            (
+                "add_enum_value",
+                "/components/schemas/TreatmentNoteStatus/enum"
+            ),
+            (
+                "make_nullable",
+                "/components/schemas/Attendee/properties/patient"
+            ),
             ("add_status", "/paths/~1attendees~1{id}/get/responses/409"),
         ],
         "{}",
@@ -108,7 +120,10 @@ fn the_patch_proposes_the_field_the_code_and_the_status_and_applies() {
     let patched = Spec::from_yaml_str(&text, "patched spec").expect("the patched spec loads");
     // What `cargo xtask codegen` checks first: a patch it would refuse is of no use.
     if let Err(error) = patched.check() {
-        panic!("the patched spec fails its checks:\n{error}\n{}", suggestions.human());
+        panic!(
+            "the patched spec fails its checks:\n{error}\n{}",
+            suggestions.human()
+        );
     }
     // The schemas now agree with the recordings; the generated types follow only after
     // `cargo xtask codegen`, so the typed round trip is left out here.
@@ -150,9 +165,17 @@ fn suggest_writes_the_patched_spec_but_never_the_spec_it_reads() {
         target.to_str().expect("utf-8"),
         "tests/recordings-bad/suggest",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    assert!(stdout.contains("add_field: /components/schemas/Attendee/properties/checked_in_at"), "{stdout}");
+    assert!(
+        stdout.contains("add_field: /components/schemas/Attendee/properties/checked_in_at"),
+        "{stdout}"
+    );
     assert!(stdout.contains("\"op\": \"add\""), "{stdout}");
     let written = Spec::load(&target).expect("the written spec loads");
     assert!(
@@ -180,7 +203,12 @@ fn suggest_writes_the_patched_spec_but_never_the_spec_it_reads() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(std::fs::read(&spec_copy).expect("reads"), before);
-    let output = run(&["suggest", "--write", "spec/cliniko-attendees.yaml", "tests/recordings-bad/suggest"]);
+    let output = run(&[
+        "suggest",
+        "--write",
+        "spec/cliniko-attendees.yaml",
+        "tests/recordings-bad/suggest",
+    ]);
     assert_eq!(output.status.code(), Some(2));
 }
 

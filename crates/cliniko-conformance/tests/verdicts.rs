@@ -115,15 +115,16 @@ fn every_known_bad_recording_gets_its_expected_verdict() {
         let exchanges = read_recording(&dir.join(&case.file)).expect("the recording reads");
         assert_eq!(exchanges.len(), 1, "{}", case.file);
         let verdict = case.checker(case.strict).check(&exchanges[0]);
-        let expected_form = |violations: &[cliniko_conformance::Violation]| -> Vec<ExpectedViolation> {
-            violations
-                .iter()
-                .map(|v| ExpectedViolation {
-                    kind: v.kind(),
-                    pointer: v.pointer().map(str::to_owned),
-                })
-                .collect()
-        };
+        let expected_form =
+            |violations: &[cliniko_conformance::Violation]| -> Vec<ExpectedViolation> {
+                violations
+                    .iter()
+                    .map(|v| ExpectedViolation {
+                        kind: v.kind(),
+                        pointer: v.pointer().map(str::to_owned),
+                    })
+                    .collect()
+            };
         let found = expected_form(&verdict.violations);
         assert_eq!(
             found, case.violations,

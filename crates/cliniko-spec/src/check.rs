@@ -7,7 +7,6 @@ use serde_json::Value;
 use crate::pointer::{push, resolve};
 use crate::{METHODS, Problem, SchemaOptions, SchemaValidator, Spec};
 
-
 pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     let mut checker = Checker {
         document: spec.raw(),
@@ -28,7 +27,8 @@ struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn problem(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem::new(pointer.into(), message.into()));
+        self.problems
+            .push(Problem::new(pointer.into(), message.into()));
     }
 
     /// Every `$ref` must be local and resolve.
@@ -99,10 +99,17 @@ impl<'a> Checker<'a> {
     fn nullable_siblings(&mut self, value: &'a Value, at: &str) {
         match value {
             Value::Object(object) => {
-                if object.get("nullable").is_some_and(Value::is_boolean) && !object.contains_key("type") {
+                if object.get("nullable").is_some_and(Value::is_boolean)
+                    && !object.contains_key("type")
+                {
                     let property = at
                         .rsplit_once("/properties/")
-                        .map(|(_, name)| format!("property `{}`: ", name.replace("~1", "/").replace("~0", "~")))
+                        .map(|(_, name)| {
+                            format!(
+                                "property `{}`: ",
+                                name.replace("~1", "/").replace("~0", "~")
+                            )
+                        })
                         .unwrap_or_default();
                     self.problem(
                         push(at, "nullable"),
@@ -114,7 +121,10 @@ impl<'a> Checker<'a> {
                 }
                 for (key, child) in object {
                     // Examples are data, not schemas.
-                    if matches!(key.as_str(), "example" | "examples" | "x-enum-varnames" | "x-enum-descriptions") {
+                    if matches!(
+                        key.as_str(),
+                        "example" | "examples" | "x-enum-varnames" | "x-enum-descriptions"
+                    ) {
                         continue;
                     }
                     self.nullable_siblings(child, &push(at, key));

@@ -114,7 +114,6 @@ pub fn filter_pattern(fields: &[FilterField]) -> String {
     format!("^(?:{})$", alternatives.join("|"))
 }
 
-
 /// Reads the facts, collecting a problem (with its JSON pointer) for each one missing or malformed.
 pub(crate) fn read(spec: &Spec) -> Result<Facts, Vec<Problem>> {
     let mut reader = Reader {
@@ -136,7 +135,8 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn problem(&mut self, pointer: &str, message: impl Into<String>) {
-        self.problems.push(Problem::new(pointer.to_owned(), message.into()));
+        self.problems
+            .push(Problem::new(pointer.to_owned(), message.into()));
     }
 
     fn at(&mut self, pointer: &str, what: &str) -> Option<&'a Value> {
@@ -293,7 +293,13 @@ impl<'a> Reader<'a> {
 
     /// The fields of the operation's `q[]` parameter (its own or its path's), checked against its
     /// pattern.
-    fn filters(&mut self, item_at: &str, at: &str, item: &'a Value, operation: &'a Value) -> Vec<FilterField> {
+    fn filters(
+        &mut self,
+        item_at: &str,
+        at: &str,
+        item: &'a Value,
+        operation: &'a Value,
+    ) -> Vec<FilterField> {
         for (holder_at, holder) in [(at, operation), (item_at, item)] {
             let list_at = push(holder_at, "parameters");
             for (index, parameter) in holder
@@ -356,7 +362,11 @@ impl<'a> Reader<'a> {
         }
         let pattern_at = push(&push(&push(at, "schema"), "items"), "pattern");
         let expected = filter_pattern(&fields);
-        if parameter.pointer("/schema/items/pattern").and_then(Value::as_str) != Some(&expected) {
+        if parameter
+            .pointer("/schema/items/pattern")
+            .and_then(Value::as_str)
+            != Some(&expected)
+        {
             self.problem(
                 &pattern_at,
                 format!(
@@ -385,24 +395,46 @@ mod tests {
             .iter()
             .find(|o| o.id == "createAttendee")
             .expect("createAttendee");
-        assert_eq!((create.method.as_str(), create.retry), ("POST", Retry::OnlyIfNotSent));
+        assert_eq!(
+            (create.method.as_str(), create.retry),
+            ("POST", Retry::OnlyIfNotSent)
+        );
         let list = facts
             .operations
             .iter()
             .find(|o| o.id == "listAttendees")
             .expect("listAttendees");
-        assert!(list.filters.iter().any(|f| f.name == "updated_at" && f.kind == FilterKind::DateTime));
-        assert!(list.filters.iter().any(|f| f.name == "patient_id" && f.kind == FilterKind::Numeric));
+        assert!(
+            list.filters
+                .iter()
+                .any(|f| f.name == "updated_at" && f.kind == FilterKind::DateTime)
+        );
+        assert!(
+            list.filters
+                .iter()
+                .any(|f| f.name == "patient_id" && f.kind == FilterKind::Numeric)
+        );
     }
 
     #[test]
     fn a_filter_pattern_accepts_only_its_fields_and_operators() {
         let fields = [
-            FilterField { name: "id".into(), kind: FilterKind::Numeric },
-            FilterField { name: "updated_at".into(), kind: FilterKind::DateTime },
+            FilterField {
+                name: "id".into(),
+                kind: FilterKind::Numeric,
+            },
+            FilterField {
+                name: "updated_at".into(),
+                kind: FilterKind::DateTime,
+            },
         ];
         let pattern = regress::Regex::new(&filter_pattern(&fields)).expect("a valid regex");
-        for good in ["id:=1,2,3", "id:!?", "updated_at:>2024-01-01T00:00:00Z", "updated_at:*"] {
+        for good in [
+            "id:=1,2,3",
+            "id:!?",
+            "updated_at:>2024-01-01T00:00:00Z",
+            "updated_at:*",
+        ] {
             assert!(pattern.find(good).is_some(), "{good} should match");
         }
         for bad in [
@@ -429,7 +461,9 @@ mod tests {
         let spec = Spec::from_yaml_str(&yaml, "drifted.yaml").expect("loads");
         let problems = spec.facts().expect_err("the pattern no longer fits");
         assert!(
-            problems.iter().any(|p| p.pointer == "/components/parameters/AttendeeFilter/schema/items/pattern"),
+            problems
+                .iter()
+                .any(|p| p.pointer == "/components/parameters/AttendeeFilter/schema/items/pattern"),
             "{problems:?}"
         );
     }

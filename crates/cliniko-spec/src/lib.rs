@@ -95,7 +95,9 @@ impl Spec {
                     file: source.to_owned(),
                     line: LineIndex::new(text).line(&at),
                     // The message reads "at /: ..." for the document as a whole.
-                    pointer: Some(at).filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned()),
+                    pointer: Some(at)
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or_else(|| "/".to_owned()),
                     message: error.inner().to_string(),
                 }
             })?;

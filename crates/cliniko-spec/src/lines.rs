@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(index.line("/paths/~1attendees/get"), Some(4));
         assert_eq!(index.line("/paths/~1attendees/get/tags/1"), Some(5));
         assert_eq!(index.line("/paths/~1attendees/get/summary"), Some(6));
-        assert_eq!(index.line("/paths/~1attendees/get/parameters/0/in"), Some(9));
+        assert_eq!(
+            index.line("/paths/~1attendees/get/parameters/0/in"),
+            Some(9)
+        );
         // A missing key is placed at its nearest ancestor.
         assert_eq!(index.line("/paths/~1attendees/get/operationId"), Some(4));
     }

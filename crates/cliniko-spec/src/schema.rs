@@ -125,9 +125,11 @@ pub fn nullable_one_of_branch(object: &Map<String, Value>) -> Option<&Value> {
         return None;
     };
     let null_only = |branch: &Value| {
-        branch.get("enum").and_then(Value::as_array).is_some_and(|values| {
-            !values.is_empty() && values.iter().all(Value::is_null)
-        }) && branch.get("nullable").and_then(Value::as_bool) == Some(true)
+        branch
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|values| !values.is_empty() && values.iter().all(Value::is_null))
+            && branch.get("nullable").and_then(Value::as_bool) == Some(true)
     };
     match (null_only(first), null_only(second)) {
         (false, true) => Some(first),

@@ -122,8 +122,12 @@ mod tests {
     #[test]
     fn keep_set_and_clear_on_the_wire() {
         let keep = Body { notes: Patch::Keep };
-        let set = Body { notes: Patch::Set("Late".into()) };
-        let clear = Body { notes: Patch::Clear };
+        let set = Body {
+            notes: Patch::Set("Late".into()),
+        };
+        let clear = Body {
+            notes: Patch::Clear,
+        };
         assert_eq!(serde_json::to_string(&keep).unwrap(), "{}");
         assert_eq!(serde_json::to_string(&set).unwrap(), r#"{"notes":"Late"}"#);
         assert_eq!(serde_json::to_string(&clear).unwrap(), r#"{"notes":null}"#);

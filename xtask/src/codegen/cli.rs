@@ -66,7 +66,9 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     let operations = operations(spec)?;
     let mut tags: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
     for operation in &operations {
-        tags.entry(operation.tag.clone()).or_default().push(operation);
+        tags.entry(operation.tag.clone())
+            .or_default()
+            .push(operation);
     }
     let mut seen = BTreeSet::new();
     for operation in &operations {
@@ -194,10 +196,12 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
                 .with_context(|| format!("{id} has no tag; the tag names its command group"))?
                 .to_owned();
             let mut parameters = Vec::new();
-            for parameter in path_parameters
-                .iter()
-                .chain(raw.get("parameters").and_then(Value::as_array).into_iter().flatten())
-            {
+            for parameter in path_parameters.iter().chain(
+                raw.get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            ) {
                 let parameter = resolve(document, parameter)?;
                 let name = text(&parameter, "name").unwrap_or_default();
                 let location = text(&parameter, "in").unwrap_or_default();
@@ -205,7 +209,10 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
                 if location == "header" {
                     continue;
                 }
-                if !parameters.iter().any(|p: &Value| text(p, "name") == Some(name)) {
+                if !parameters
+                    .iter()
+                    .any(|p: &Value| text(p, "name") == Some(name))
+                {
                     parameters.push(parameter);
                 }
             }
@@ -216,7 +223,9 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
                         .pointer("/content/application~1json/schema/$ref")
                         .and_then(Value::as_str)
                         .with_context(|| format!("the body of {id} is not a schema reference"))?;
-                    let name = reference.trim_start_matches("#/components/schemas/").to_owned();
+                    let name = reference
+                        .trim_start_matches("#/components/schemas/")
+                        .to_owned();
                     let schema = resolve(document, &serde_json::json!({ "$ref": reference }))?;
                     Some((name, schema))
                 }
@@ -229,8 +238,14 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
                 method: method.to_uppercase(),
                 path: path.clone(),
                 summary: text(raw, "summary").unwrap_or_default().to_owned(),
-                description: text(raw, "description").unwrap_or_default().trim().to_owned(),
-                deprecated: raw.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                description: text(raw, "description")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+                deprecated: raw
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 id: id.to_owned(),
                 tag,
                 parameters,
@@ -297,7 +312,11 @@ fn command_name(operation_id: &str, tag: &str, path: &str) -> String {
         .into_iter()
         .filter(|word| *word != resource && *word != plural)
         .collect();
-    let first_segment = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let first_segment = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
     let nested = !first_segment.is_empty() && first_segment != plural;
     let mut out = Vec::new();
     for (index, word) in rest.iter().enumerate() {
@@ -417,7 +436,11 @@ fn operation_tokens(
         }
         let option = kebab(param_name);
         let deprecated = parameter.get("deprecated").and_then(Value::as_bool) == Some(true);
-        let hide = if deprecated { quote! { .hide(true) } } else { quote! {} };
+        let hide = if deprecated {
+            quote! { .hide(true) }
+        } else {
+            quote! {}
+        };
         match text(&schema, "type") {
             Some("integer") => {
                 let minimum = schema.get("minimum").and_then(Value::as_u64);
@@ -452,7 +475,10 @@ fn operation_tokens(
                     quote! { .value_parser([#(#values),*]) }
                 };
                 let value_name = param_name.to_uppercase();
-                let long_help = text(parameter, "description").unwrap_or_default().trim().to_owned();
+                let long_help = text(parameter, "description")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
                 args.push(quote! {
                     .arg(Arg::new(#param_name).long(#option).value_name(#value_name).help(#help)
                         .long_help(#long_help) #parser #hide)
@@ -480,7 +506,10 @@ fn operation_tokens(
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let clearable = partial_updates.get(schema_name).cloned().unwrap_or_default();
+        let clearable = partial_updates
+            .get(schema_name)
+            .cloned()
+            .unwrap_or_default();
         let mut inserts = Vec::new();
         for (property, raw) in &ordered_properties(schema) {
             let option = body_option(property, &verb);
@@ -500,7 +529,11 @@ fn operation_tokens(
                     quote! { matches.get_one::<cliniko_types::Id>(#option).map(|id| serde_json::Value::String(id.to_string())) },
                 )
             } else if let Some(varnames) = target.get("x-enum-varnames").and_then(Value::as_array) {
-                let codes = target.get("enum").and_then(Value::as_array).cloned().unwrap_or_default();
+                let codes = target
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 let descriptions = target
                     .get("x-enum-descriptions")
                     .and_then(Value::as_array)
@@ -659,9 +692,18 @@ fn operation_tokens(
 /// The columns of a listed record: its properties, nested objects flattened.
 fn list_item_columns(document: &Value, operations: &[Operation]) -> anyhow::Result<Vec<String>> {
     for operation in operations.iter().filter(|o| o.success == Success::List) {
-        let pointer = format!("/paths/{}/{}", escape(&operation.path), operation.method.to_lowercase());
-        let raw = document.pointer(&pointer).context("the operation is in the spec")?;
-        let responses = raw.get("responses").and_then(Value::as_object).context("responses")?;
+        let pointer = format!(
+            "/paths/{}/{}",
+            escape(&operation.path),
+            operation.method.to_lowercase()
+        );
+        let raw = document
+            .pointer(&pointer)
+            .context("the operation is in the spec")?;
+        let responses = raw
+            .get("responses")
+            .and_then(Value::as_object)
+            .context("responses")?;
         let Some((_, response)) = responses.iter().find(|(s, _)| s.starts_with('2')) else {
             continue;
         };
@@ -745,7 +787,10 @@ fn non_null_branch(schema: &Value) -> (Value, bool) {
             return (branch.clone(), branches.iter().any(is_null));
         }
     }
-    let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+    let nullable = schema
+        .get("nullable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     (schema.clone(), nullable)
 }
 
@@ -814,7 +859,10 @@ mod tests {
 
     #[test]
     fn command_names_follow_the_rule() {
-        assert_eq!(command_name("listAttendees", "Attendee", "/attendees"), "list");
+        assert_eq!(
+            command_name("listAttendees", "Attendee", "/attendees"),
+            "list"
+        );
         assert_eq!(
             command_name("listDeletedAttendees", "Attendee", "/attendees/deleted"),
             "list-deleted"
@@ -831,14 +879,20 @@ mod tests {
             ),
             "list-for-group-appointment"
         );
-        assert_eq!(command_name("cancelAttendee", "Attendee", "/attendees/{id}/cancel"), "cancel");
+        assert_eq!(
+            command_name("cancelAttendee", "Attendee", "/attendees/{id}/cancel"),
+            "cancel"
+        );
     }
 
     #[test]
     fn body_options_drop_the_verbs_word() {
         assert_eq!(body_option("cancellation_reason", "cancel"), "reason");
         assert_eq!(body_option("cancellation_note", "cancel"), "note");
-        assert_eq!(body_option("apply_to_repeats", "cancel"), "apply-to-repeats");
+        assert_eq!(
+            body_option("apply_to_repeats", "cancel"),
+            "apply-to-repeats"
+        );
         assert_eq!(body_option("booking_id", "create"), "booking-id");
     }
 
@@ -848,11 +902,24 @@ mod tests {
         let operations = operations(&spec).expect("operations");
         let names: Vec<&str> = operations.iter().map(|o| o.command.as_str()).collect();
         for expected in [
-            "list", "list-deleted", "list-cancelled", "get", "create", "update", "update-via-put",
-            "delete", "archive", "cancel", "list-for-group-appointment",
-            "list-for-individual-appointment", "list-for-patient-case",
+            "list",
+            "list-deleted",
+            "list-cancelled",
+            "get",
+            "create",
+            "update",
+            "update-via-put",
+            "delete",
+            "archive",
+            "cancel",
+            "list-for-group-appointment",
+            "list-for-individual-appointment",
+            "list-for-patient-case",
         ] {
-            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
         }
         generate(&spec).expect("the command tree generates");
     }

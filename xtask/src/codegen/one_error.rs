@@ -70,8 +70,9 @@ fn wrapper(function: &syn::ImplItemFn) -> anyhow::Result<syn::ImplItem> {
     let syn::ReturnType::Type(_, output) = &function.sig.output else {
         bail!("`send` of `{operation}` returns nothing");
     };
-    let success = success_type(output)
-        .with_context(|| format!("`send` of `{operation}` does not return Result<ResponseValue<T>, _>"))?;
+    let success = success_type(output).with_context(|| {
+        format!("`send` of `{operation}` does not return Result<ResponseValue<T>, _>")
+    })?;
     let doc = format!(
         " Sends the request. Every failure is a [`crate::Error`] naming this operation \
          ([`operations::{constant}`](::cliniko_types::facts::operations::{constant}))."

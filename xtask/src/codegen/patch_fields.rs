@@ -93,7 +93,10 @@ pub fn rewrite(
     rewriter.visit_file_mut(&mut file);
     for (schema, fields) in targets {
         for field in fields {
-            if !rewriter.rewritten.contains(&(schema.clone(), field.clone())) {
+            if !rewriter
+                .rewritten
+                .contains(&(schema.clone(), field.clone()))
+            {
                 bail!(
                     "found no `Option` field `{field}` in the generated `{schema}` to make a Patch"
                 );
@@ -200,8 +203,14 @@ mod tests {
     fn the_embedded_spec_has_one_partial_update() {
         let spec = cliniko_spec::Spec::embedded().expect("the spec loads");
         let targets = targets(spec.raw());
-        let fields: Vec<&str> = targets["AttendeeUpdate"].iter().map(String::as_str).collect();
+        let fields: Vec<&str> = targets["AttendeeUpdate"]
+            .iter()
+            .map(String::as_str)
+            .collect();
         assert_eq!(fields, ["arrived", "notes", "patient_case_id"]);
-        assert!(!targets.contains_key("AttendeeCancel"), "cancel requires its reason");
+        assert!(
+            !targets.contains_key("AttendeeCancel"),
+            "cancel requires its reason"
+        );
     }
 }

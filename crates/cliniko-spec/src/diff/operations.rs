@@ -10,7 +10,6 @@ use super::{Change, ChangeKind, Direction, Verdict, show};
 use crate::METHODS;
 use crate::pointer::{escape, resolve};
 
-
 /// Where a comparison is: the operation part of the location, and the place inside a schema.
 #[derive(Debug, Clone)]
 pub(super) struct Site {
