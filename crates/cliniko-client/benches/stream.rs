@@ -12,7 +12,7 @@
 //!    `serde_json::from_slice` (what `reqwest::Response::json` does, which checks UTF-8 string by
 //!    string) and with `std::str::from_utf8` then `serde_json::from_str` (what the client does).
 //!    The three take turns, round after round, and the medians are compared. Target: the client at
-//!    least 0.97 of each plain loop.
+//!    least 0.97 of each plain loop. The client's thread is pinned to CPU 0 and the fake's to CPU 1.
 //! 3. Peak memory: the same stream over 10,000 and over 100,000 attendees, each in a child process
 //!    of its own (the fake, with its 100,000 attendees, stays in this one), which reports its
 //!    `VmHWM` from `/proc/self/status` and the peak of live heap bytes counted by a global
@@ -118,6 +118,7 @@ fn client(base_url: &str) -> BenchResult<Client> {
 fn start_fake(plain: u64) -> BenchResult<(FakeCliniko, tokio::runtime::Runtime)> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(|| pin_to_cpu(1))
         .enable_all()
         .build()?;
     // About one seeded attendee in ten is cancelled or archived; seed enough to leave `plain`.
@@ -288,7 +289,25 @@ fn per_second(count: u64, took: Duration) -> f64 {
     count as f64 / took.as_secs_f64()
 }
 
+/// Keeps the calling thread on one CPU (when the machine has it), so that the client and the
+/// fake do not trade cores between rounds: on two cores, migrations moved the ratios by several
+/// percent from run to run.
+fn pin_to_cpu(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `set` is a zeroed `cpu_set_t` that CPU_SET fills in; `sched_setaffinity` only reads
+    // it. A failure (fewer CPUs than `cpu + 1`) leaves the thread unpinned, which is harmless.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
 fn throughput() -> BenchResult<()> {
+    // The client on CPU 0, the fake's threads on CPU 1.
+    pin_to_cpu(0);
     let (fake, _fake_runtime) = start_fake(THROUGHPUT_ATTENDEES)?;
     let base_url = fake.base_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
