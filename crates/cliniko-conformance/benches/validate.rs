@@ -8,6 +8,9 @@
 //! - `check`: reading the recording and checking it, as the CLI does (schema and typed round trip);
 //! - `schema`: the same without the typed round trip;
 //! - `read`: [`parse_recording`] alone, what `check` and `schema` spend before checking;
+//! - `typed`: the response body alone (its text, made beforehand) read into the generated
+//!   `AttendeeList` by `serde_json::from_str`: the least any typed round trip costs, shown as a
+//!   share of `parse`'s time;
 //! - `parse (str)`: `std::str::from_utf8` then `serde_json::from_str::<serde_json::Value>`, which is
 //!   how the checker parses a recording (the same parser, checking UTF-8 once per file rather than
 //!   once per string), shown so that the ratios can also be read against it.
@@ -20,7 +23,7 @@
 //!
 //! Environment: `CONFORMANCE_BENCH_PAGES` (default 10000) and `CONFORMANCE_BENCH_PER_PAGE`
 //! (default 100) size the corpus; each file is timed `CONFORMANCE_BENCH_REPEAT` times (default 3)
-//! and its best time kept, for each of the five.
+//! and its best time kept, for each of the six.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -63,7 +66,8 @@ fn main() {
     )
     .expect("the spec compiles");
 
-    let (mut parse, mut check, mut schema, mut parse_str, mut read) = (
+    let (mut parse, mut check, mut schema, mut parse_str, mut read, mut typed) = (
+        Duration::ZERO,
         Duration::ZERO,
         Duration::ZERO,
         Duration::ZERO,
@@ -75,10 +79,22 @@ fn main() {
     for path in files(&corpus) {
         let bytes = std::fs::read(&path).expect("a corpus file reads");
         total += bytes.len();
+        // The response body alone, as text, for the `typed` row (untimed).
+        let recording: Value = serde_json::from_slice(&bytes).expect("the corpus is JSON");
+        let body = serde_json::to_string(&recording["response"]["body"]).expect("a body");
+        drop(recording);
 
-        // The five are interleaved on the same bytes, and each keeps its best of `repeat` runs,
+        // The six are interleaved on the same bytes, and each keeps its best of `repeat` runs,
         // so that other work on the machine skews none of them.
-        let (mut best_parse, mut best_check, mut best_schema, mut best_parse_str, mut best_read) = (
+        let (
+            mut best_parse,
+            mut best_check,
+            mut best_schema,
+            mut best_parse_str,
+            mut best_read,
+            mut best_typed,
+        ) = (
+            Duration::MAX,
             Duration::MAX,
             Duration::MAX,
             Duration::MAX,
@@ -98,6 +114,13 @@ fn main() {
             std::hint::black_box(&value);
             drop(value);
             best_parse_str = best_parse_str.min(t.elapsed());
+
+            let t = Instant::now();
+            let list: cliniko_types::AttendeeList =
+                serde_json::from_str(&body).expect("the body is an attendee list");
+            std::hint::black_box(&list);
+            drop(list);
+            best_typed = best_typed.min(t.elapsed());
 
             let t = Instant::now();
             let exchanges = parse_recording(&bytes, "corpus").expect("a recording");
@@ -122,6 +145,7 @@ fn main() {
         schema += best_schema;
         parse_str += best_parse_str;
         read += best_read;
+        typed += best_typed;
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     let rate = |d: Duration| total as f64 / 1e6 / d.as_secs_f64();
@@ -154,6 +178,11 @@ fn main() {
         rate(read),
         read,
         100.0 * rate(read) / rate(parse)
+    );
+    println!(
+        "typed (the body alone, from_str into the generated AttendeeList): {:>7.2?}, {:.1}% of parse's time",
+        typed,
+        100.0 * typed.as_secs_f64() / parse.as_secs_f64()
     );
     println!(
         "check: {:.1} recordings/s",
