@@ -58,7 +58,7 @@ async fn a_cancel_answered_504_is_sent_once_and_its_outcome_is_unknown() {
 }
 
 #[tokio::test]
-async fn archive_and_delete_answered_502_are_sent_once() {
+async fn archive_and_delete_answered_504_are_sent_once() {
     for archive in [true, false] {
         let server = Scripted::start(gateway_timeout_then_refusal()).await;
         let client = server.client("/v1");
@@ -80,6 +80,17 @@ async fn archive_and_delete_answered_502_are_sent_once() {
         let error = result.expect_err("the outcome is not known");
         assert!(error.is_outcome_unknown(), "{error:?}");
         assert_eq!(server.requests().len(), 1);
+        let expected = if archive {
+            format!("POST /v1/attendees/{ATTENDEE}/archive ")
+        } else {
+            format!("DELETE /v1/attendees/{ATTENDEE} ")
+        };
+        let requests = server.requests();
+        assert!(
+            requests[0].request_line.starts_with(&expected),
+            "expected {expected:?}, sent {:?}",
+            requests[0].request_line
+        );
     }
 }
 
@@ -138,6 +149,9 @@ async fn a_cancel_answered_429_is_sent_again() {
         .await
         .expect("cancelled on the second attempt");
     assert_eq!(server.requests().len(), 2);
+    let requests = server.requests();
+    assert_eq!(requests[1].request_line, requests[0].request_line);
+    assert_eq!(requests[1].body, requests[0].body);
 }
 
 /// A read is safe to repeat: a 502 is retried.

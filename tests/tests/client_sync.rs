@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cliniko_client::filter::Filter;
-use cliniko_client::{AttendeeQuery, Client, RetryPolicy, SyncCheckpoint, SyncEvent, SyncOptions};
+use cliniko_client::{
+    AttendeeQuery, AttendeeSync, Client, RetryPolicy, SyncCheckpoint, SyncEvent, SyncOptions,
+    SyncProgress,
+};
 use cliniko_fake::{FakeCliniko, Faults};
 use cliniko_types::Attendee;
 use futures::TryStreamExt as _;
@@ -48,24 +51,55 @@ async fn truth(client: &Client) -> BTreeMap<i64, Attendee> {
         .collect()
 }
 
-/// Runs a sync to its end: the attendees in order, and the next checkpoint.
+/// What a sync has yielded so far: the attendees in order, its last progress (whose counts are the
+/// sync's totals so far: the 429s it waited out, the requests it sent again) and, once it has
+/// finished, the checkpoint to start the next sync from.
+#[derive(Default)]
+struct Yielded {
+    attendees: Vec<Attendee>,
+    progress: Option<SyncProgress>,
+    next: Option<SyncCheckpoint>,
+}
+
+impl Yielded {
+    /// Reads `sync` until it ends, or until its last progress shows `enough`.
+    async fn read(&mut self, sync: &mut AttendeeSync, enough: impl Fn(&SyncProgress) -> bool) {
+        while !self.progress.as_ref().is_some_and(&enough) {
+            let Some(event) = sync.try_next().await.expect("every fault retried away") else {
+                break;
+            };
+            match event {
+                SyncEvent::Attendee(attendee) => self.attendees.push(*attendee),
+                SyncEvent::Progress(progress) => self.progress = Some(progress),
+                SyncEvent::Finished(next) => self.next = Some(next),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reads `sync` to its end, after what it has already `yielded`: the attendees in order, the next
+/// checkpoint, and the last progress.
+async fn finish(
+    mut sync: AttendeeSync,
+    mut yielded: Yielded,
+) -> (Vec<Attendee>, SyncCheckpoint, SyncProgress) {
+    yielded.read(&mut sync, |_| false).await;
+    (
+        yielded.attendees,
+        yielded.next.expect("a finished event"),
+        yielded.progress.expect("a progress event"),
+    )
+}
+
+/// Runs a sync to its end: the attendees in order, the next checkpoint, and the last progress.
 async fn sync(
     client: &Client,
     checkpoint: SyncCheckpoint,
     per_page: i64,
-) -> (Vec<Attendee>, SyncCheckpoint) {
-    let mut sync =
-        client.sync_attendees_with(checkpoint, SyncOptions::default().per_page(per_page));
-    let mut attendees = Vec::new();
-    let mut finished = None;
-    while let Some(event) = sync.try_next().await.expect("every fault retried away") {
-        match event {
-            SyncEvent::Attendee(attendee) => attendees.push(*attendee),
-            SyncEvent::Finished(next) => finished = Some(next),
-            _ => {}
-        }
-    }
-    (attendees, finished.expect("a finished event"))
+) -> (Vec<Attendee>, SyncCheckpoint, SyncProgress) {
+    let sync = client.sync_attendees_with(checkpoint, SyncOptions::default().per_page(per_page));
+    finish(sync, Yielded::default()).await
 }
 
 fn assert_no_version_twice(attendees: &[Attendee]) {
@@ -125,14 +159,33 @@ fn mutate(server: &FakeCliniko, stop: Arc<AtomicBool>) -> tokio::task::JoinHandl
     })
 }
 
-async fn survives(faults: Faults) {
+/// Runs a first sync under `faults` while records change, then a second from its checkpoint, and
+/// checks that together they lose and repeat nothing; returns the first sync's last progress.
+///
+/// With `met`, the first sync reads alone until its progress shows it: until then no other
+/// request draws on the faults (a 429 burst, the seeded shares of 5xx and dropped connections),
+/// so they surely reach the sync rather than only the mutator's requests. Then records change.
+async fn survives(faults: Faults, met: Option<fn(&SyncProgress) -> bool>) -> SyncProgress {
     let server = fake(1_500).await;
     let client = patient_client(&server);
     let before = truth(&client).await;
     server.set_faults(faults);
+    let mut first_sync = client.sync_attendees_with(
+        SyncCheckpoint::everything(),
+        SyncOptions::default().per_page(20),
+    );
+    let mut yielded = Yielded::default();
+    if let Some(met) = met {
+        yielded.read(&mut first_sync, met).await;
+        assert!(
+            yielded.progress.as_ref().is_some_and(met),
+            "the sync ended before the faults reached it: {:?}",
+            yielded.progress
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let mutator = mutate(&server, stop.clone());
-    let (first, checkpoint) = sync(&client, SyncCheckpoint::everything(), 20).await;
+    let (first, checkpoint, progress) = finish(first_sync, yielded).await;
     stop.store(true, Ordering::SeqCst);
     let changes = mutator.await.expect("the mutator ends");
     assert!(
@@ -161,7 +214,7 @@ async fn survives(faults: Faults) {
     );
     // The next sync, from the returned checkpoint, brings the replica level with the server.
     let json = serde_json::to_string(&checkpoint).expect("the checkpoint serialises");
-    let (second, _) = sync(
+    let (second, _, _) = sync(
         &client,
         serde_json::from_str(&json).expect("reads back"),
         20,
@@ -209,36 +262,54 @@ async fn survives(faults: Faults) {
     assert!(stale.is_empty(), "stale or extra: {stale:?}");
     assert_eq!(replica.len(), after.len());
     server.shutdown().await;
+    progress
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_while_records_change_loses_and_repeats_nothing() {
-    survives(Faults {
-        latency: Duration::from_millis(3),
-        ..Faults::default()
-    })
+    survives(
+        Faults {
+            latency: Duration::from_millis(3),
+            ..Faults::default()
+        },
+        None,
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_survives_server_errors_and_dropped_connections() {
-    survives(Faults {
-        latency: Duration::from_millis(2),
-        server_error_rate: 0.1,
-        drop_rate: 0.05,
-        ..Faults::default()
-    })
+    let progress = survives(
+        Faults {
+            latency: Duration::from_millis(2),
+            server_error_rate: 0.1,
+            drop_rate: 0.05,
+            ..Faults::default()
+        },
+        Some(|progress: &SyncProgress| progress.retries > 0),
+    )
     .await;
+    assert!(
+        progress.retries > 0,
+        "the sync sent no request again: {progress:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_survives_a_429_storm() {
-    survives(Faults {
-        latency: Duration::from_millis(2),
-        rate_limit_burst: 4,
-        ..Faults::default()
-    })
+    let progress = survives(
+        Faults {
+            latency: Duration::from_millis(2),
+            rate_limit_burst: 4,
+            ..Faults::default()
+        },
+        Some(|progress: &SyncProgress| progress.rate_limit_waits > 0),
+    )
     .await;
+    assert!(
+        progress.rate_limit_waits > 0,
+        "the sync waited out no 429: {progress:?}"
+    );
 }
 
 /// A sync stopped after a few pages (a crash) resumes from its saved checkpoint: together the two
@@ -276,7 +347,7 @@ async fn a_sync_resumes_from_a_saved_checkpoint() {
     let checkpoint: SyncCheckpoint =
         serde_json::from_str(&saved.expect("saved after 4 pages")).expect("reads back");
     assert!(checkpoint.is_resuming());
-    let (rest, _) = sync(&client, checkpoint, 50).await;
+    let (rest, _, _) = sync(&client, checkpoint, 50).await;
     yielded.extend(rest);
     assert_no_version_twice(&yielded);
     let ids: Vec<i64> = yielded.iter().map(|a| a.id.get()).collect();
@@ -308,7 +379,7 @@ async fn more_changes_in_one_second_than_a_page_holds_are_all_read() {
         per_second.values().any(|count| *count > 20),
         "no second holds more than a page: {per_second:?}"
     );
-    let (all, _) = sync(&client, SyncCheckpoint::everything(), 20).await;
+    let (all, _, _) = sync(&client, SyncCheckpoint::everything(), 20).await;
     assert_no_version_twice(&all);
     let read: HashSet<i64> = all.iter().map(|a| a.id.get()).collect();
     let lost: Vec<_> = everyone

@@ -357,6 +357,11 @@ mod tests {
         let spec = Spec::embedded().expect("the spec loads");
         let first = generate(&spec, &mut Timings::default()).expect("generation succeeds");
         let second = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        assert_eq!(
+            first.len(),
+            second.len(),
+            "two runs generate different numbers of files"
+        );
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(
                 a.contents, b.contents,

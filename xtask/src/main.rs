@@ -161,5 +161,9 @@ mod tests {
         assert_eq!(args.base, "HEAD~1");
         assert_eq!(args.format, spec_diff::Format::Markdown);
         assert!(args.fail_on_breaking);
+        assert_eq!(
+            args.require_version_bump.as_deref(),
+            Some(Path::new("crates/cliniko-client/Cargo.toml"))
+        );
     }
 }

@@ -120,6 +120,12 @@ async fn main() {
     let bar_share = drawing[drawing.len() / 2];
     let (plain, with_bar) = (median(plain), median(with_bar));
     let overhead = with_bar.as_secs_f64() / plain.as_secs_f64() - 1.0;
+    let bytes_drawn = drawn.0.load(Ordering::Relaxed);
+    // An overhead is only a figure for the bar if the bar drew.
+    assert!(
+        bytes_drawn > 0,
+        "the progress bar drew nothing in {ROUNDS} runs"
+    );
     println!(
         "sync of {ATTENDEES} attendees from the in-process fake, median of {ROUNDS} runs each:"
     );
@@ -131,7 +137,7 @@ async fn main() {
     println!(
         "  overhead                {:>+8.2} % ({} bytes drawn over {ROUNDS} runs)",
         overhead * 100.0,
-        drawn.0.load(Ordering::Relaxed)
+        bytes_drawn
     );
     // Wall times of separate runs differ by more than the bar costs on a shared machine; the
     // time measured around the bar's own calls is the direct figure.

@@ -12,9 +12,10 @@ use serde::de::DeserializeOwned;
 
 use crate::Usage;
 
-/// The operators of a numeric (ID) field, longest first so that `>=` is not read as `>`.
+/// The operators of a numeric (ID) field, in the order help and errors list them (the facts' own
+/// lists decide what is allowed; a test keeps the two the same sets).
 const NUMERIC_OPERATORS: &[&str] = &["!=", ">=", "<=", "!?", "=", ">", "<", "?"];
-/// The operators of a date-time field.
+/// The operators of a date-time field, in the order help and errors list them.
 const DATE_TIME_OPERATORS: &[&str] = &[">=", "<=", "!?", ">", "<", "?", "*"];
 /// Every operator Cliniko knows, longest first, to find where the field name ends.
 const ALL_OPERATORS: &[&str] = &["!=", ">=", "<=", "!?", "~~", "=", ">", "<", "?", "*", "~"];
@@ -87,7 +88,7 @@ pub fn parse_filter(operation: &Operation, text: &str) -> Result<String, String>
             operators(field).join(" ")
         ));
     };
-    if !operators(field).contains(operator) {
+    if !field.kind.operators().contains(operator) {
         return Err(format!(
             "{name} takes the operators {}, not {operator}",
             operators(field).join(" ")
@@ -109,7 +110,7 @@ pub fn parse_filter(operation: &Operation, text: &str) -> Result<String, String>
                 return Err(format!("{name}{operator} takes one id, not a list"));
             }
             for id in &ids {
-                if id.parse::<cliniko_types::Id>().is_err() || id.len() > 19 {
+                if id.parse::<cliniko_types::Id>().is_err() {
                     return Err(format!(
                         "{name} takes ids (digits, such as 1390726237298631770), not {id:?}"
                     ));
@@ -301,6 +302,21 @@ mod tests {
     use cliniko_types::facts::operations;
 
     use super::*;
+
+    /// The operators listed in help and errors are the facts' operators, in another order.
+    #[test]
+    fn the_listed_operators_are_the_facts_operators() {
+        for (kind, listed) in [
+            (FilterKind::Numeric, NUMERIC_OPERATORS),
+            (FilterKind::DateTime, DATE_TIME_OPERATORS),
+        ] {
+            let mut listed = listed.to_vec();
+            let mut facts = kind.operators().to_vec();
+            listed.sort_unstable();
+            facts.sort_unstable();
+            assert_eq!(listed, facts, "{kind:?}");
+        }
+    }
 
     #[test]
     fn filters_are_read_in_both_forms_and_normalised_to_utc() {

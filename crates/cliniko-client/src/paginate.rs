@@ -344,7 +344,15 @@ async fn read_page(
     })
 }
 
-type PageFuture = Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
+/// A page being fetched, owning its clone of the client (so the stream that holds it is `'static`).
+pub(crate) type PageFuture =
+    Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
+
+/// Starts fetching the page at `cursor`.
+pub(crate) fn start_fetch(client: &Client, cursor: PageCursor) -> PageFuture {
+    let client = client.clone();
+    Box::pin(async move { fetch_page(&client, cursor).await })
+}
 
 impl Client {
     /// Streams the pages of `query`, following `links.next`. The stream owns a clone of the
@@ -445,15 +453,14 @@ impl Stream for AttendeePages {
         if this.ended {
             return Poll::Ready(None);
         }
-        if this.fetching.is_none() {
-            let Some(cursor) = this.next.clone() else {
-                return Poll::Ready(None);
-            };
-            let client = this.client.clone();
-            this.fetching = Some(Box::pin(async move { fetch_page(&client, cursor).await }));
-        }
-        let Some(fetching) = this.fetching.as_mut() else {
-            return Poll::Ready(None);
+        let fetching = match &mut this.fetching {
+            Some(fetching) => fetching,
+            None => {
+                let Some(cursor) = this.next.clone() else {
+                    return Poll::Ready(None);
+                };
+                this.fetching.insert(start_fetch(&this.client, cursor))
+            }
         };
         let (outcome, _) = ready!(fetching.as_mut().poll(cx));
         this.fetching = None;

@@ -11,7 +11,6 @@
 //! so whatever changed while the sync ran is read again next time.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -22,7 +21,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 
 use crate::filter::{Filter, Sort, SortField};
-use crate::paginate::{AttendeePage, AttendeeQuery, AttendeeRoute, fetch_page};
+use crate::paginate::{AttendeePage, AttendeeQuery, AttendeeRoute, PageFuture, start_fetch};
 use crate::policy::Waits;
 use crate::{Client, Error};
 
@@ -166,8 +165,6 @@ pub enum SyncEvent {
     Finished(SyncCheckpoint),
 }
 
-type SyncPageFuture = Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
-
 impl Client {
     /// Syncs every attendee changed since `checkpoint`, with the default [`SyncOptions`].
     ///
@@ -245,7 +242,7 @@ pub struct AttendeeSync {
     local_start: DateTime<Utc>,
     position: Position,
     events: VecDeque<SyncEvent>,
-    fetching: Option<SyncPageFuture>,
+    fetching: Option<PageFuture>,
     progress: Counts,
     done: bool,
 }
@@ -405,19 +402,18 @@ impl Stream for AttendeeSync {
             if this.done {
                 return Poll::Ready(None);
             }
-            if this.fetching.is_none() {
-                let cursor = match this.query().first_page() {
-                    Ok(cursor) => cursor,
-                    Err(error) => {
-                        this.done = true;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                };
-                let client = this.client.clone();
-                this.fetching = Some(Box::pin(async move { fetch_page(&client, cursor).await }));
-            }
-            let Some(fetching) = this.fetching.as_mut() else {
-                continue;
+            let fetching = match &mut this.fetching {
+                Some(fetching) => fetching,
+                None => {
+                    let cursor = match this.query().first_page() {
+                        Ok(cursor) => cursor,
+                        Err(error) => {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    };
+                    this.fetching.insert(start_fetch(&this.client, cursor))
+                }
             };
             let (outcome, waits) = ready!(fetching.as_mut().poll(cx));
             this.fetching = None;

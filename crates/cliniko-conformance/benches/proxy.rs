@@ -207,6 +207,12 @@ async fn run() {
         finished.failures,
         ms(drained)
     );
+    // A failed exchange was never checked: the figures above would leave its work out.
+    assert_eq!(
+        finished.failures, 0,
+        "the proxy could not forward, check or record {} exchanges",
+        finished.failures
+    );
 }
 
 impl Bench {

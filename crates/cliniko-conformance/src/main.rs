@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use cliniko_conformance::live::{LiveOptions, LiveReport};
-use cliniko_conformance::{CheckOptions, Checker, Outcome, Report};
+use cliniko_conformance::{CheckOptions, Checker, Coverage, Outcome, Report};
 use cliniko_spec::Spec;
 
 /// The environment variable the API key is read from; a key is never taken as a flag, so that it
@@ -195,13 +195,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         .join(", ")
                 );
             }
-            write_checked_report(&report, &checker, cli.format, cli.min_coverage)?;
-            Ok(with_coverage(
-                report.outcome(),
-                &report,
-                &checker,
-                cli.min_coverage,
-            ))
+            let coverage = write_checked_report(&report, &checker, cli.format, cli.min_coverage)?;
+            Ok(with_coverage(report.outcome(), &coverage, cli.min_coverage))
         }
         Command::Suggest { paths, write } => {
             let (files, errors) = cliniko_conformance::recording_files(&paths);
@@ -299,13 +294,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 .context("cannot start the async runtime")?;
             let live = runtime.block_on(cliniko_conformance::live::run(&options, &checker))?;
             report_live(&live);
-            write_checked_report(&live.report, &checker, cli.format, cli.min_coverage)?;
-            Ok(with_coverage(
-                live.outcome(),
-                &live.report,
-                &checker,
-                cli.min_coverage,
-            ))
+            let coverage =
+                write_checked_report(&live.report, &checker, cli.format, cli.min_coverage)?;
+            Ok(with_coverage(live.outcome(), &coverage, cli.min_coverage))
         }
         Command::Proxy {
             listen,
@@ -329,11 +320,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 checker.clone(),
                 |event| eprintln!("{event}"),
             ))?;
-            write_checked_report(&finished.report, &checker, cli.format, cli.min_coverage)?;
+            let coverage =
+                write_checked_report(&finished.report, &checker, cli.format, cli.min_coverage)?;
             Ok(with_coverage(
                 finished.outcome(),
-                &finished.report,
-                &checker,
+                &coverage,
                 cli.min_coverage,
             ))
         }
@@ -359,15 +350,9 @@ fn report_live(live: &LiveReport) {
 }
 
 /// The outcome, made a failure when the coverage is below `--min-coverage`.
-fn with_coverage(
-    outcome: Outcome,
-    report: &Report,
-    checker: &Checker,
-    min_coverage: Option<f64>,
-) -> Outcome {
+fn with_coverage(outcome: Outcome, coverage: &Coverage, min_coverage: Option<f64>) -> Outcome {
     match min_coverage {
         Some(min) if outcome == Outcome::Conforms => {
-            let coverage = report.coverage(checker);
             if coverage.ratio < min {
                 eprintln!(
                     "error: coverage {:.3} ({} of {} documented (operation, status) pairs) is below --min-coverage {min}",
@@ -383,13 +368,13 @@ fn with_coverage(
 }
 
 /// Writes a report with its coverage: a table in the human report, a `coverage` object in the
-/// JSON one, and the Markdown summary for GitHub.
+/// JSON one, and the Markdown summary for GitHub. Returns the coverage, for `--min-coverage`.
 fn write_checked_report(
     report: &Report,
     checker: &Checker,
     format: Format,
     min_coverage: Option<f64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Coverage> {
     let coverage = report.coverage(checker);
     let text = match format {
         Format::Human => {
@@ -431,5 +416,6 @@ fn write_checked_report(
     stdout
         .write_all(text.as_bytes())
         .context("cannot write the report")?;
-    stdout.flush().context("cannot write the report")
+    stdout.flush().context("cannot write the report")?;
+    Ok(coverage)
 }

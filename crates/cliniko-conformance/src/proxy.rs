@@ -427,9 +427,9 @@ enum Job {
 /// An exchange as the upstream saw and sent it, complete.
 struct Captured {
     sequence: usize,
+    /// The request, its body still to be read from `request_body` (off the forwarding path).
     request: RecordedRequest,
-    /// The size of the request body.
-    request_bytes: usize,
+    request_body: Bytes,
     /// The API key from `Authorization` (for the scrubber), if it held one.
     api_key: Option<String>,
     status: u16,
@@ -440,7 +440,7 @@ struct Captured {
 impl Captured {
     /// What it holds in bodies, as counted against [`MAX_PENDING_CHECK_BYTES`].
     fn bytes(&self) -> usize {
-        self.request_bytes + self.body.len()
+        self.request_body.len() + self.body.len()
     }
 }
 
@@ -842,13 +842,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
             };
         }
     };
-    let request_bytes = body.len();
     let recorded_request = RecordedRequest {
         method: method.to_string(),
         url: target,
         headers: recorded_headers(&headers),
-        body: recorded_body(&body),
+        // Read from `request_body` by the checker thread, not here before forwarding.
+        body: Body::Empty,
     };
+    let request_body = body.clone();
 
     let mut forwarded = Request::new(Full::new(body));
     *forwarded.method_mut() = method.clone();
@@ -911,7 +912,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
             captured: Captured {
                 sequence,
                 request: recorded_request,
-                request_bytes,
+                request_body,
                 api_key,
                 status,
                 headers: response_headers,
@@ -1153,13 +1154,15 @@ impl Worker {
     fn check(&self, captured: Captured) {
         let Captured {
             sequence,
-            request,
-            request_bytes: _,
+            mut request,
+            request_body,
             api_key,
             status,
             headers,
             body,
         } = captured;
+        request.body = recorded_body(&request_body);
+        drop(request_body);
         let exchange = Exchange {
             request,
             response: RecordedResponse {

@@ -326,8 +326,8 @@ impl<'s> Suggester<'s> {
             }
         }
         for (object, names) in &self.seen {
-            for (name, _) in object_properties(raw, object) {
-                if !names.contains(&name) {
+            for name in object_properties(raw, object) {
+                if !names.contains(name) {
                     items.push(Suggestion {
                         kind: "never_seen",
                         pointer: format!("{object}/properties/{}", escape(&name)),
@@ -443,10 +443,10 @@ impl<'s> Suggester<'s> {
                 };
                 let mut properties: BTreeMap<String, String> = BTreeMap::new();
                 for c in &concrete {
-                    for (name, _) in object_properties(raw, c) {
+                    for name in object_properties(raw, c) {
                         properties
                             .entry(name.clone())
-                            .or_insert_with(|| format!("{c}/properties/{}", escape(&name)));
+                            .or_insert_with(|| format!("{c}/properties/{}", escape(name)));
                     }
                 }
                 let seen = self.seen.entry(owner.clone()).or_default();
@@ -808,11 +808,12 @@ fn declared_type<'r>(raw: &'r Value, pointer: &str, depth: usize) -> Option<&'r 
     }
 }
 
-fn object_properties(raw: &Value, object: &str) -> Vec<(String, Value)> {
+/// The names of the properties the schema at `object` documents.
+fn object_properties<'r>(raw: &'r Value, object: &str) -> impl Iterator<Item = &'r String> + 'r {
     raw.pointer(&format!("{object}/properties"))
         .and_then(Value::as_object)
-        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|properties| properties.keys())
 }
 
 fn same_type(options: &[Value], value: &Value) -> bool {

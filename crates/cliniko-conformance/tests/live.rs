@@ -51,23 +51,9 @@ async fn fake() -> FakeCliniko {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scenario_exercises_every_operation_and_records_clean_exchanges() {
-    let server = FakeCliniko::builder()
-        .api_key(API_KEY)
-        .seed(42)
-        .attendees(150)
-        .rate_limit_per_minute(Some(80))
-        .start()
-        .await
-        .expect("the fake starts");
+    let server = fake().await;
     let spec = Spec::embedded().expect("the embedded spec loads");
-    let checker = Checker::new(
-        &spec,
-        CheckOptions {
-            strict: true,
-            ..CheckOptions::default()
-        },
-    )
-    .expect("compiles");
+    let checker = strict_checker(&spec);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let live = run(
         &options(server.base_url(), Some(dir.path().to_owned())),

@@ -203,6 +203,8 @@ fn suggest_writes_the_patched_spec_but_never_the_spec_it_reads() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(std::fs::read(&spec_copy).expect("reads"), before);
+    let spec = root().join("spec/cliniko-attendees.yaml");
+    let before = std::fs::read(&spec).expect("reads");
     let output = run(&[
         "suggest",
         "--write",
@@ -210,6 +212,7 @@ fn suggest_writes_the_patched_spec_but_never_the_spec_it_reads() {
         "tests/recordings-bad/suggest",
     ]);
     assert_eq!(output.status.code(), Some(2));
+    assert_eq!(std::fs::read(&spec).expect("reads"), before);
 }
 
 #[test]

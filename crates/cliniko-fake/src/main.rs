@@ -28,7 +28,11 @@ struct Cli {
     rate_limit: u32,
     /// The rate limit's sliding window in milliseconds (Cliniko's is a minute); shorter runs
     /// tests of pacing in seconds.
-    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = cliniko_fake::DEFAULT_RATE_LIMIT_WINDOW.as_millis() as u64
+    )]
     rate_limit_window_ms: u64,
     /// The largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = cliniko_fake::DEFAULT_MAX_BODY_BYTES)]

@@ -26,16 +26,6 @@ pub(crate) enum Scope {
     Deleted,
 }
 
-/// The operators a filter field of `kind` takes, from the spec's facts.
-fn operators(kind: FilterKind) -> &'static [&'static str] {
-    kind.operators()
-}
-
-/// The names of the fields an operation filters on, for messages.
-fn field_names(operation: &Operation) -> String {
-    operation.filter_names()
-}
-
 /// An attendee field the fake can read off its records, to filter and sort on. Which of them a
 /// route filters on, and with which operators, comes from the spec's facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,7 +312,7 @@ fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, Str
     let unknown_field = || {
         format!(
             "Invalid filter: unknown field {name:?}; filterable fields here are {}",
-            field_names(operation)
+            operation.filter_names()
         )
     };
     let kind = operation.filter(name).ok_or_else(unknown_field)?.kind;
@@ -331,7 +321,7 @@ fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, Str
     let field = Field::from_name(name).ok_or_else(unknown_field)?;
     const OPERATORS: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
     let operator = OPERATORS.into_iter().find(|op| rest.starts_with(op));
-    let allowed = operators(kind);
+    let allowed = kind.operators();
     let unknown = |shown: &str| {
         format!(
             "Invalid filter {text:?}: unknown operator {shown:?} for {}; use one of {}",
@@ -448,11 +438,11 @@ mod tests {
     #[test]
     fn each_kind_takes_the_operators_of_the_spec() {
         assert_eq!(
-            operators(FilterKind::Numeric),
+            FilterKind::Numeric.operators(),
             cliniko_spec::facts::NUMERIC_OPERATORS
         );
         assert_eq!(
-            operators(FilterKind::DateTime),
+            FilterKind::DateTime.operators(),
             cliniko_spec::facts::DATE_TIME_OPERATORS
         );
     }

@@ -30,13 +30,18 @@ pub fn fast_retries() -> RetryPolicy {
     RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(10))
 }
 
-/// A client for `server` with fast retries.
-pub fn client(server: &FakeCliniko) -> Client {
+/// A client for the API at `base_url` with fast retries.
+fn client_at(base_url: &str) -> Client {
     Client::builder(API_KEY, USER_AGENT)
-        .base_url(server.base_url())
+        .base_url(base_url)
         .retry(fast_retries())
         .build()
         .expect("the client builds")
+}
+
+/// A client for `server` with fast retries.
+pub fn client(server: &FakeCliniko) -> Client {
+    client_at(&server.base_url())
 }
 
 /// A one-route HTTP server that answers every request with the same canned response, for the
@@ -105,11 +110,7 @@ impl Canned {
 
     /// A client for it with fast retries.
     pub fn client(&self) -> Client {
-        Client::builder(API_KEY, USER_AGENT)
-            .base_url(&self.base_url)
-            .retry(fast_retries())
-            .build()
-            .expect("the client builds")
+        client_at(&self.base_url)
     }
 }
 
@@ -246,11 +247,7 @@ impl Scripted {
 
     /// A client for `{origin}{path}` with fast retries.
     pub fn client(&self, path: &str) -> Client {
-        Client::builder(API_KEY, USER_AGENT)
-            .base_url(format!("{}{path}", self.origin))
-            .retry(fast_retries())
-            .build()
-            .expect("the client builds")
+        client_at(&format!("{}{path}", self.origin))
     }
 }
 

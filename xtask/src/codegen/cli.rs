@@ -180,12 +180,15 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
             continue;
         };
         let path_parameters: Vec<Value> = document
-            .pointer(&format!("/paths/{}/parameters", escape(path)))
+            .pointer(&format!(
+                "/paths/{}/parameters",
+                cliniko_spec::pointer::escape(path)
+            ))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         for (method, _) in item.iter() {
-            let pointer = format!("/paths/{}/{method}", escape(path));
+            let pointer = format!("/paths/{}/{method}", cliniko_spec::pointer::escape(path));
             let raw = document
                 .pointer(&pointer)
                 .with_context(|| format!("{pointer} is missing"))?;
@@ -694,7 +697,7 @@ fn list_item_columns(document: &Value, operations: &[Operation]) -> anyhow::Resu
     for operation in operations.iter().filter(|o| o.success == Success::List) {
         let pointer = format!(
             "/paths/{}/{}",
-            escape(&operation.path),
+            cliniko_spec::pointer::escape(&operation.path),
             operation.method.to_lowercase()
         );
         let raw = document
@@ -773,19 +776,14 @@ fn ordered_properties(schema: &Value) -> Vec<(String, Value)> {
     out
 }
 
-/// The branch of `oneOf: [X, {nullable, enum: [null]}]` that is not null, and whether there was a
-/// null branch (or `nullable: true`).
+/// The branch of the spec's nullable idiom (`oneOf: [X, {nullable, enum: [null]}]`) that is not
+/// null, and whether the schema admits null (through that idiom or `nullable: true`).
 fn non_null_branch(schema: &Value) -> (Value, bool) {
-    if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
-        let is_null = |branch: &Value| {
-            branch
-                .get("enum")
-                .and_then(Value::as_array)
-                .is_some_and(|values| values.iter().all(Value::is_null))
-        };
-        if let Some(branch) = branches.iter().find(|b| !is_null(b)) {
-            return (branch.clone(), branches.iter().any(is_null));
-        }
+    if let Some(branch) = schema
+        .as_object()
+        .and_then(cliniko_spec::nullable_one_of_branch)
+    {
+        return (branch.clone(), true);
     }
     let nullable = schema
         .get("nullable")
@@ -804,30 +802,21 @@ fn raw_reference(schema: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `value`, or what its `$ref` (and theirs, in turn) names.
 fn resolve(document: &Value, value: &Value) -> anyhow::Result<Value> {
-    let mut value = value.clone();
+    let mut value = value;
     for _ in 0..8 {
         let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            return Ok(value);
+            return Ok(value.clone());
         };
-        let pointer = reference
-            .strip_prefix('#')
-            .with_context(|| format!("{reference} is not a local reference"))?;
-        value = document
-            .pointer(pointer)
-            .with_context(|| format!("{reference} does not resolve"))?
-            .clone();
+        value = cliniko_spec::pointer::resolve(document, reference)
+            .with_context(|| format!("{reference} is not a local reference that resolves"))?;
     }
     bail!("references nest too deep")
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
-}
-
-/// A JSON pointer token: `~` and `/` escaped.
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// `listAttendees` → `ListAttendees`; `per_page` → `PerPage`.

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::schema::{EMPTY, summary};
+use super::schema::{EMPTY, deref, summary};
 use super::{Change, ChangeKind, Direction, Verdict, show};
 use crate::METHODS;
-use crate::pointer::{escape, resolve};
+use crate::pointer::escape;
 
 /// Where a comparison is: the operation part of the location, and the place inside a schema.
 #[derive(Debug, Clone)]
@@ -461,8 +461,8 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// A change of `required` on a parameter, header or body, which all travel one way.
-    fn required(&mut self, site: &Site, before: bool, after: bool) {
+    /// A change of `required` on a parameter, header, body or property, in the site's direction.
+    pub(super) fn required(&mut self, site: &Site, before: bool, after: bool) {
         match (before, after) {
             (false, true) => self.push(
                 site,
@@ -734,17 +734,8 @@ fn component_name<'a>(value: &'a Value, section: &str) -> Option<&'a str> {
 }
 
 /// Follows a `$ref` to a parameter, request body, response or header.
-fn follow<'a>(document: &'a Value, mut value: &'a Value) -> &'a Value {
-    for _ in 0..32 {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => match resolve(document, reference) {
-                Some(target) => value = target,
-                None => return &EMPTY,
-            },
-            None => return value,
-        }
-    }
-    &EMPTY
+fn follow<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+    deref(document, value).0
 }
 
 /// One operation of a document.

@@ -497,23 +497,7 @@ impl<'a> Walker<'a> {
                 (Some(old), Some(new)) => self.schema(&child, old, new),
                 (None, None) => {}
             }
-            match (was_required, is_required) {
-                (false, true) => self.push(
-                    &child,
-                    ChangeKind::RequiredAdded,
-                    None,
-                    Some("required".to_owned()),
-                    direction.narrowing(true),
-                ),
-                (true, false) => self.push(
-                    &child,
-                    ChangeKind::RequiredRemoved,
-                    Some("required".to_owned()),
-                    None,
-                    direction.narrowing(false),
-                ),
-                _ => {}
-            }
+            self.required(&child, was_required, is_required);
         }
     }
 
