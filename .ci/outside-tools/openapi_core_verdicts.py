@@ -17,7 +17,8 @@ are two verdicts:
 204 responses are compared on headers only: openapi-core does not look at their bodies, so a body
 on a 204 (`unexpected_body`) is not a disagreement.
 
-The recording format is the one in the cliniko-conformance crate docs. Two of its rules are applied
+The recording format is the one in the cliniko-conformance crate docs; HAR 1.2 archives (`*.har`) are
+read entry by entry, as cliniko-conformance reads them. Two of its rules are applied
 before openapi-core sees the exchange, because they are facts of the recordings, not of the spec:
 - the origin is ignored (live recordings are scrubbed to https://cliniko.invalid): every request is
   sent as https://api.au1.cliniko.com/v1/PATH, the spec's server with its default shard;
@@ -31,6 +32,7 @@ any disagreement that is not allowed, on an allow-list entry that no longer matc
 when nothing was compared; 2 when the checker or a file cannot be read.
 """
 import argparse
+import base64
 import json
 import pathlib
 import shlex
@@ -78,8 +80,37 @@ def header(pairs, name):
     return None
 
 
+def har_part(part, body):
+    """A HAR 1.2 request or response as the recording format holds it: headers by name (HTTP/2
+    pseudo-headers such as `:path` left out), the body as its text. `body` is the request's
+    `postData` or the response's `content`."""
+    headers = {}
+    for pair in part.get("headers") or []:
+        if not pair["name"].startswith(":"):
+            headers.setdefault(pair["name"], []).append(pair["value"])
+    # `postData.mimeType` stands in for a missing Content-Type header, as cliniko-conformance reads it.
+    mime = (body or {}).get("mimeType") if part.get("postData") is body else None
+    if mime and not any(name.lower() == "content-type" for name in headers):
+        headers["content-type"] = [mime]
+    text = (body or {}).get("text")
+    if text is not None and (body or {}).get("encoding") == "base64":
+        text = base64.b64decode(text).decode("utf-8")
+    return {"headers": headers, "body": text}
+
+
 def exchanges_of(path):
     data = json.loads(path.read_text(encoding="utf-8"))
+    if path.suffix.lower() == ".har":
+        # Every entry of a HAR archive is an exchange, numbered as cliniko-conformance numbers them.
+        return [
+            (index, {
+                "request": {"method": entry["request"]["method"], "url": entry["request"]["url"],
+                            **har_part(entry["request"], entry["request"].get("postData"))},
+                "response": {"status": entry["response"]["status"],
+                             **har_part(entry["response"], entry["response"].get("content"))},
+            })
+            for index, entry in enumerate(data["log"]["entries"])
+        ]
     if isinstance(data, dict) and "interactions" in data:
         return [(index, item) for index, item in enumerate(data["interactions"])]
     return [(None, data)]
@@ -152,7 +183,8 @@ def main():
     parser.add_argument("paths", nargs="+", type=pathlib.Path)
     args = parser.parse_args()
 
-    files = sorted({f for p in args.paths for f in ([p] if p.is_file() else p.rglob("*.json"))
+    files = sorted({f for p in args.paths
+                    for f in ([p] if p.is_file() else [*p.rglob("*.json"), *p.rglob("*.har")])
                     if f.name not in NOT_RECORDINGS})
     if not files:
         print(f"no recording under {', '.join(map(str, args.paths))}", file=sys.stderr)
