@@ -17,7 +17,10 @@ pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     checker.code_enums();
     checker.nullable_siblings(spec.raw(), "");
     checker.examples();
-    checker.problems
+    let mut problems = checker.problems;
+    problems.extend(crate::resources::read(spec).err().unwrap_or_default());
+    problems.extend(crate::resources::marks(spec).err().unwrap_or_default());
+    problems
 }
 
 struct Checker<'a> {

@@ -22,6 +22,7 @@ mod error;
 pub mod facts;
 mod lines;
 pub mod pointer;
+pub mod resources;
 mod schema;
 
 use std::path::Path;
@@ -129,7 +130,8 @@ impl Spec {
     ///
     /// Refuses a spec in which a `$ref` does not resolve, an operation lacks an `operationId` or a
     /// summary, two operations share an `operationId`, an operation has more than one success or
-    /// error schema, or an example fails its own schema. Every problem is reported, each with the
+    /// error schema, an example fails its own schema, a resource's role does not resolve or a
+    /// property's mark is malformed (see [`resources`]). Every problem is reported, each with the
     /// JSON pointer where it is.
     pub fn check(&self) -> Result<(), SpecError> {
         let problems = check::problems(self);
@@ -162,6 +164,18 @@ impl Spec {
     /// Cliniko's facts as this spec states them (see [`facts`]): every problem with its pointer.
     pub fn facts(&self) -> Result<facts::Facts, Vec<Problem>> {
         facts::read(self).map_err(|problems| self.locate(problems))
+    }
+
+    /// The resources `x-cliniko-resources` declares (see [`resources`]): every problem with its
+    /// pointer and line.
+    pub fn resources(&self) -> Result<Vec<resources::Resource>, Vec<Problem>> {
+        resources::read(self).map_err(|problems| self.locate(problems))
+    }
+
+    /// Every property marked `x-cliniko-personal` or `x-cliniko-capability-url` (see
+    /// [`resources`]).
+    pub fn marks(&self) -> Result<Vec<resources::Mark>, Vec<Problem>> {
+        resources::marks(self).map_err(|problems| self.locate(problems))
     }
 
     /// Compiles the schema at a local `$ref` (such as `#/components/schemas/Attendee`).

@@ -20,6 +20,24 @@ pub fn resolve<'a>(
     document.pointer(reference.strip_prefix('#')?)
 }
 
+/// Follows `value`'s local `$ref`, and the target's, until a schema that is not a reference;
+/// `value` itself when it is not one, and the last node reached when a reference does not resolve
+/// or the chain loops (a spec check reports both).
+pub fn follow<'a>(document: &'a serde_json::Value, mut value: &'a serde_json::Value) -> &'a serde_json::Value {
+    // A chain longer than the document's node count would loop; 64 hops is far beyond any spec.
+    for _ in 0..64 {
+        match value
+            .get("$ref")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|reference| resolve(document, reference))
+        {
+            Some(target) => value = target,
+            None => break,
+        }
+    }
+    value
+}
+
 /// Turns a `serde_path_to_error` path (`paths./attendees.get`) into a JSON pointer; the root is
 /// the empty pointer.
 pub fn from_serde_path(path: &serde_path_to_error::Path) -> String {
