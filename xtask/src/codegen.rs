@@ -8,6 +8,7 @@ mod code_enums;
 mod facts;
 mod one_error;
 mod patch_fields;
+mod resources;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -135,6 +136,11 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
             },
         ])
     })?;
+    let resources = timings.time("resources", || resources::generate(spec))?;
+    files.push(GeneratedFile {
+        path: resources::RESOURCES_PATH,
+        contents: format_file(resources, "resources").context("formatting the resources")?,
+    });
     let cli = timings.time("cli", || cli::generate(spec))?;
     files.push(GeneratedFile {
         path: cli::CLI_PATH,

@@ -18,40 +18,44 @@ use serde::de::DeserializeOwned;
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Value};
 
+use cliniko_types::resource::SchemaVisitor;
+
 use crate::violation::Violation;
 
-/// A schema of the spec that has a generated type.
+/// A schema of the spec that has a generated type: every one under `components/schemas`
+/// (`cliniko_types::resource::SCHEMAS`, generated from the spec, so a schema added to the spec is
+/// round-tripped with no change here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TypedSchema {
-    Attendee,
-    AttendeeList,
-    ErrorResponse,
-}
+pub(crate) struct TypedSchema(&'static str);
 
 impl TypedSchema {
     /// The generated type for a `$ref` such as `#/components/schemas/Attendee`.
     pub(crate) fn for_ref(reference: &str) -> Option<Self> {
-        match reference.strip_prefix("#/components/schemas/")? {
-            "Attendee" => Some(Self::Attendee),
-            "AttendeeList" => Some(Self::AttendeeList),
-            "ErrorResponse" => Some(Self::ErrorResponse),
-            _ => None,
-        }
+        let name = reference.strip_prefix("#/components/schemas/")?;
+        cliniko_types::resource::SCHEMAS
+            .iter()
+            .find(|known| **known == name)
+            .map(|known| Self(known))
     }
 
     /// Every difference between `body` and `body` sent through the generated type.
     /// `schema` is the body's JSON Schema (as compiled), used to tell documented properties from
     /// the others.
     pub(crate) fn round_trip(self, body: &Value, schema: &Value) -> Vec<Violation> {
-        match self {
-            Self::Attendee => through::<cliniko_types::Attendee>("Attendee", body, schema),
-            Self::AttendeeList => {
-                through::<cliniko_types::AttendeeList>("AttendeeList", body, schema)
-            }
-            Self::ErrorResponse => {
-                through::<cliniko_types::ErrorResponse>("ErrorResponse", body, schema)
+        struct Through<'a> {
+            body: &'a Value,
+            schema: &'a Value,
+        }
+        impl SchemaVisitor for Through<'_> {
+            type Output = Vec<Violation>;
+            fn visit<T: DeserializeOwned + Serialize + schemars::JsonSchema + 'static>(
+                self,
+                name: &'static str,
+            ) -> Vec<Violation> {
+                through::<T>(name, self.body, self.schema)
             }
         }
+        cliniko_types::resource::visit_schema(self.0, Through { body, schema }).unwrap_or_default()
     }
 }
 

@@ -4,18 +4,25 @@
 //! free text, personal data or capability URLs (`cancellation_url`, `telehealth_url`: whoever holds
 //! one can cancel or join the patient's appointment) from a real account. [`Scrubber::exchange`] drops the credential
 //! headers, removes the key wherever it appears, replaces the server's origin with
-//! [`ORIGIN_PLACEHOLDER`], and replaces the values of free-text and personal properties with fixed
-//! placeholders that still satisfy the spec's schemas, so the same run writes the same recording.
+//! [`ORIGIN_PLACEHOLDER`], and replaces the string values of the properties the spec marks
+//! `x-cliniko-personal` or `x-cliniko-capability-url` (in any schema, so request bodies too) with
+//! fixed placeholders chosen by the property's `format`, which still satisfy the spec's schemas, so
+//! the same run writes the same recording.
 
 use serde_json::Value;
 
 use base64::Engine as _;
+use cliniko_types::resource::Placeholder;
 
 use crate::check::Verdict;
 use crate::recording::{Body, Exchange, Headers};
 
-/// Replaces notes and cancellation notes.
+/// Replaces free text (notes, addresses, numbers written as text).
 pub const NOTE_PLACEHOLDER: &str = "Scrubbed note";
+/// Replaces dates (`format: date`), such as a date of birth.
+pub const DATE_PLACEHOLDER: &str = "1970-01-01";
+/// Replaces date-times (`format: date-time`).
+pub const DATE_TIME_PLACEHOLDER: &str = "1970-01-01T00:00:00Z";
 /// Replaces IP addresses (an address from TEST-NET-1, RFC 5737).
 pub const IP_PLACEHOLDER: &str = "192.0.2.1";
 /// Replaces names.
@@ -39,18 +46,20 @@ const DROPPED_HEADERS: [&str; 4] = [
     "set-cookie",
 ];
 
-/// Properties whose values are free text or personal data, and what replaces them.
+/// What replaces the string value of a property marked `x-cliniko-personal` or
+/// `x-cliniko-capability-url` in any schema of the spec (the table is generated from the marks, so
+/// a resource added to the spec is scrubbed with no change here).
 fn placeholder_for(property: &str) -> Option<&'static str> {
-    match property {
-        "notes" | "cancellation_note" => Some(NOTE_PLACEHOLDER),
-        "booking_ip_address" | "ip_address" => Some(IP_PLACEHOLDER),
-        "first_name" | "last_name" | "preferred_first_name" | "name" | "full_name" => {
-            Some(NAME_PLACEHOLDER)
-        }
-        "email" | "email_address" => Some(EMAIL_PLACEHOLDER),
-        "cancellation_url" | "telehealth_url" => Some(CAPABILITY_URL_PLACEHOLDER),
-        _ => None,
-    }
+    let marked = cliniko_types::resource::scrubbed(property)?;
+    Some(match marked.placeholder {
+        Placeholder::Name => NAME_PLACEHOLDER,
+        Placeholder::Email => EMAIL_PLACEHOLDER,
+        Placeholder::Date => DATE_PLACEHOLDER,
+        Placeholder::DateTime => DATE_TIME_PLACEHOLDER,
+        Placeholder::Ipv4 => IP_PLACEHOLDER,
+        Placeholder::Uri => CAPABILITY_URL_PLACEHOLDER,
+        _ => NOTE_PLACEHOLDER,
+    })
 }
 
 /// Removes secrets and personal data from exchanges.
@@ -247,5 +256,42 @@ mod tests {
             scrubbed.request.body,
             Body::Json(json!({ "notes": NOTE_PLACEHOLDER, "patient_id": "1" }))
         );
+    }
+
+    /// Every property the spec marks, in whatever schema, is replaced by a placeholder that is
+    /// still valid for its format; unmarked neighbours and nested records are walked, not lost.
+    #[test]
+    fn every_property_the_spec_marks_is_scrubbed_with_a_placeholder_of_its_format() {
+        let spec = cliniko_spec::Spec::embedded().expect("the spec loads");
+        let marks = spec.marks().expect("well-formed marks");
+        assert!(!marks.is_empty(), "the spec marks personal data");
+        let scrubber = Scrubber::new("");
+        for mark in &marks {
+            let secret = "Ada Lovelace, 12 Private St, 1815-12-10";
+            let mut value = json!({
+                "id": "1",
+                "page": [{ (mark.property.as_str()): secret, "untouched": secret }],
+            });
+            scrubber.value(&mut value);
+            let scrubbed = &value["page"][0][mark.property.as_str()];
+            assert_ne!(
+                scrubbed, secret,
+                "{} at {} kept its value",
+                mark.property, mark.pointer
+            );
+            let expected = match mark.format.as_deref() {
+                Some("uri") => CAPABILITY_URL_PLACEHOLDER,
+                Some("date") => DATE_PLACEHOLDER,
+                Some("date-time") => DATE_TIME_PLACEHOLDER,
+                Some("ipv4") => IP_PLACEHOLDER,
+                Some("email") => EMAIL_PLACEHOLDER,
+                _ => scrubbed.as_str().unwrap_or_default(),
+            };
+            assert_eq!(scrubbed, expected, "{} at {}", mark.property, mark.pointer);
+            assert_eq!(
+                value["page"][0]["untouched"], secret,
+                "an unmarked property is kept"
+            );
+        }
     }
 }

@@ -23,7 +23,10 @@ pub fn resolve<'a>(
 /// Follows `value`'s local `$ref`, and the target's, until a schema that is not a reference;
 /// `value` itself when it is not one, and the last node reached when a reference does not resolve
 /// or the chain loops (a spec check reports both).
-pub fn follow<'a>(document: &'a serde_json::Value, mut value: &'a serde_json::Value) -> &'a serde_json::Value {
+pub fn follow<'a>(
+    document: &'a serde_json::Value,
+    mut value: &'a serde_json::Value,
+) -> &'a serde_json::Value {
     // A chain longer than the document's node count would loop; 64 hops is far beyond any spec.
     for _ in 0..64 {
         match value

@@ -257,7 +257,9 @@ pub(crate) fn read(spec: &Spec) -> Result<Vec<Resource>, Vec<Problem>> {
                         (Role::ListNested, Value::Array(ids)) => ids
                             .iter()
                             .enumerate()
-                            .map(|(i, id)| (push(&role_at, &i.to_string()), id.as_str().unwrap_or("")))
+                            .map(|(i, id)| {
+                                (push(&role_at, &i.to_string()), id.as_str().unwrap_or(""))
+                            })
                             .collect(),
                         (Role::ListNested, _) => {
                             problems.push(Problem::new(
@@ -268,7 +270,8 @@ pub(crate) fn read(spec: &Spec) -> Result<Vec<Resource>, Vec<Problem>> {
                         }
                         (_, Value::String(id)) => vec![(role_at, id.as_str())],
                         _ => {
-                            problems.push(Problem::new(role_at, "expected an operationId".to_owned()));
+                            problems
+                                .push(Problem::new(role_at, "expected an operationId".to_owned()));
                             continue;
                         }
                     };
@@ -286,7 +289,14 @@ pub(crate) fn read(spec: &Spec) -> Result<Vec<Resource>, Vec<Problem>> {
                                 format!("`{id}` already has a role at {earlier}"),
                             ));
                         }
-                        check_operation(document, &resource, role, operation, &id_at, &mut problems);
+                        check_operation(
+                            document,
+                            &resource,
+                            role,
+                            operation,
+                            &id_at,
+                            &mut problems,
+                        );
                         resource.operations.push((role, id.to_owned()));
                     }
                 }
@@ -298,7 +308,9 @@ pub(crate) fn read(spec: &Spec) -> Result<Vec<Resource>, Vec<Problem>> {
     // generated per resource.
     for resource in &resources {
         for operation in operations.values() {
-            if operation.tags.contains(&resource.tag.as_str()) && !roles_of.contains_key(operation.id) {
+            if operation.tags.contains(&resource.tag.as_str())
+                && !roles_of.contains_key(operation.id)
+            {
                 problems.push(Problem::new(
                     operation.pointer.clone(),
                     format!(
@@ -314,7 +326,10 @@ pub(crate) fn read(spec: &Spec) -> Result<Vec<Resource>, Vec<Problem>> {
         if let Some(first) = names.insert(&resource.name, index) {
             problems.push(Problem::new(
                 push(&push(RESOURCES_POINTER, &index.to_string()), "name"),
-                format!("resource `{}` is declared twice (first at index {first})", resource.name),
+                format!(
+                    "resource `{}` is declared twice (first at index {first})",
+                    resource.name
+                ),
             ));
         }
     }
@@ -332,7 +347,10 @@ pub(crate) fn marks(spec: &Spec) -> Result<Vec<Mark>, Vec<Problem>> {
     let mut marks = Vec::new();
     let mut problems = Vec::new();
     let document = spec.raw();
-    let Some(schemas) = document.pointer("/components/schemas").and_then(Value::as_object) else {
+    let Some(schemas) = document
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
         return Ok(marks);
     };
     for (name, schema) in schemas {
@@ -394,11 +412,24 @@ fn walk_marks(
     }
     for key in ["items", "additionalProperties"] {
         if let Some(child) = object.get(key).filter(|c| c.is_object()) {
-            walk_marks(document, schema_name, child, &push(at, key), marks, problems);
+            walk_marks(
+                document,
+                schema_name,
+                child,
+                &push(at, key),
+                marks,
+                problems,
+            );
         }
     }
     for key in ["oneOf", "anyOf", "allOf"] {
-        for (index, child) in object.get(key).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (index, child) in object
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             walk_marks(
                 document,
                 schema_name,
@@ -418,11 +449,12 @@ fn format_of(document: &Value, schema: &Value) -> Option<String> {
     if let Some(format) = schema.get("format").and_then(Value::as_str) {
         return Some(format.to_owned());
     }
-    let branch = schema
-        .as_object()
-        .and_then(crate::nullable_one_of_branch)?;
+    let branch = schema.as_object().and_then(crate::nullable_one_of_branch)?;
     let branch = crate::pointer::follow(document, branch);
-    branch.get("format").and_then(Value::as_str).map(str::to_owned)
+    branch
+        .get("format")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 struct Reader<'a, 'p> {
@@ -434,7 +466,8 @@ struct Reader<'a, 'p> {
 
 impl Reader<'_, '_> {
     fn pointer(&self, path: &str) -> String {
-        path.split('/').fold(self.at.to_owned(), |at, token| push(&at, token))
+        path.split('/')
+            .fold(self.at.to_owned(), |at, token| push(&at, token))
     }
 
     fn string(&mut self, path: &str) -> String {
@@ -468,7 +501,12 @@ impl Reader<'_, '_> {
 
     fn schema(&mut self, path: &str) -> String {
         let name = self.string(path);
-        if !name.is_empty() && self.document.pointer(&push("/components/schemas", &name)).is_none() {
+        if !name.is_empty()
+            && self
+                .document
+                .pointer(&push("/components/schemas", &name))
+                .is_none()
+        {
             self.problems.push(Problem::new(
                 self.pointer(path),
                 format!("no schema `{name}` under components/schemas"),
@@ -516,7 +554,12 @@ struct OperationAt<'a> {
 
 fn operations_by_id(document: &Value) -> BTreeMap<&str, OperationAt<'_>> {
     let mut out = BTreeMap::new();
-    for (path, item) in document.get("paths").and_then(Value::as_object).into_iter().flatten() {
+    for (path, item) in document
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         for method in METHODS {
             let Some(operation) = item.get(*method) else {
                 continue;
@@ -563,14 +606,21 @@ fn check_operation(
                 operation.method.to_uppercase(),
                 operation.pointer,
                 role.key(),
-                role.methods().iter().map(|m| m.to_uppercase()).collect::<Vec<_>>().join(" or ")
+                role.methods()
+                    .iter()
+                    .map(|m| m.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         ));
     }
     if !resource.tag.is_empty() && !operation.tags.contains(&resource.tag.as_str()) {
         problems.push(Problem::new(
             at.to_owned(),
-            format!("`{}` does not carry the tag `{}`", operation.id, resource.tag),
+            format!(
+                "`{}` does not carry the tag `{}`",
+                operation.id, resource.tag
+            ),
         ));
     }
     let expected = if role.is_list() {
@@ -625,9 +675,15 @@ mod tests {
             (attendee.plural.as_str(), attendee.list_key.as_str()),
             ("attendees", "attendees")
         );
-        assert_eq!(attendee.with_role(Role::List).collect::<Vec<_>>(), ["listAttendees"]);
+        assert_eq!(
+            attendee.with_role(Role::List).collect::<Vec<_>>(),
+            ["listAttendees"]
+        );
         assert_eq!(attendee.with_role(Role::ListNested).count(), 3);
-        assert_eq!(attendee.with_role(Role::Cancel).collect::<Vec<_>>(), ["cancelAttendee"]);
+        assert_eq!(
+            attendee.with_role(Role::Cancel).collect::<Vec<_>>(),
+            ["cancelAttendee"]
+        );
     }
 
     #[test]
@@ -635,13 +691,17 @@ mod tests {
         let yaml = crate::EMBEDDED_YAML.replacen("get: getAttendee", "get: getAtendee", 1);
         let problems = problems_of(&yaml);
         assert!(
-            problems.iter().any(|p| p.pointer == "/x-cliniko-resources/0/operations/get"
-                && p.message.contains("getAtendee")),
+            problems
+                .iter()
+                .any(|p| p.pointer == "/x-cliniko-resources/0/operations/get"
+                    && p.message.contains("getAtendee")),
             "{problems:?}"
         );
         // getAttendee has lost its role, and is named too.
         assert!(
-            problems.iter().any(|p| p.pointer == "/paths/~1attendees~1{id}/get"),
+            problems
+                .iter()
+                .any(|p| p.pointer == "/paths/~1attendees~1{id}/get"),
             "{problems:?}"
         );
     }
@@ -658,7 +718,10 @@ mod tests {
             .map(|p| p.message.as_str())
             .collect();
         assert!(at_get.iter().any(|m| m.contains("needs GET")), "{at_get:?}");
-        assert!(at_get.iter().any(|m| m.contains("answer 200")), "{at_get:?}");
+        assert!(
+            at_get.iter().any(|m| m.contains("answer 200")),
+            "{at_get:?}"
+        );
         assert!(
             problems
                 .iter()
@@ -688,12 +751,22 @@ mod tests {
     #[test]
     fn unknown_roles_and_missing_schemas_are_refused() {
         let yaml = crate::EMBEDDED_YAML
-            .replacen("      replace: updateAttendeeViaPut", "      overwrite: updateAttendeeViaPut", 1)
+            .replacen(
+                "      replace: updateAttendeeViaPut",
+                "      overwrite: updateAttendeeViaPut",
+                1,
+            )
             .replacen("    schema: Attendee\n", "    schema: Atendee\n", 1);
         let problems = problems_of(&yaml);
         let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
-        assert!(pointers.contains(&"/x-cliniko-resources/0/operations/overwrite"), "{problems:?}");
-        assert!(pointers.contains(&"/x-cliniko-resources/0/schema"), "{problems:?}");
+        assert!(
+            pointers.contains(&"/x-cliniko-resources/0/operations/overwrite"),
+            "{problems:?}"
+        );
+        assert!(
+            pointers.contains(&"/x-cliniko-resources/0/schema"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -31,9 +31,13 @@
 pub mod facts;
 mod id;
 mod patch;
+pub mod resource;
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all)]
 mod generated_facts;
+#[rustfmt::skip]
+#[allow(missing_docs, unused_imports, clippy::all)]
+mod generated_resources;
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all)]
 mod generated_types;

@@ -1,0 +1,188 @@
+//! `cliniko_types::resource`: each resource of `x-cliniko-resources` as a descriptor, the marked
+//! properties as a scrub table, every component schema reachable by name, and a `ListPage` impl
+//! for each list schema (see `cliniko_spec::resources`).
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use cliniko_spec::Spec;
+use cliniko_spec::resources::{Mark, MarkKind, Role};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+use serde_json::Value;
+
+/// The generated descriptors.
+pub const RESOURCES_PATH: &str = "crates/cliniko-types/src/generated_resources.rs";
+
+/// The generated module's items.
+pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
+    let invalid = |problems| cliniko_spec::SpecError::Invalid {
+        file: spec.source().to_owned(),
+        problems,
+    };
+    let resources = spec.resources().map_err(invalid)?;
+    let marks = spec.marks().map_err(invalid)?;
+
+    let descriptors = resources.iter().map(|resource| {
+        let name = &resource.name;
+        let plural = &resource.plural;
+        let tag = &resource.tag;
+        let schema = &resource.schema;
+        let list_schema = &resource.list_schema;
+        let list_key = &resource.list_key;
+        let operations = resource.operations.iter().map(|(role, id)| {
+            let role = role_tokens(*role);
+            quote! { (#role, #id) }
+        });
+        let marked = |kind: MarkKind| -> Vec<&str> {
+            marks
+                .iter()
+                .filter(|m| m.schema == resource.schema && m.kind == kind)
+                .map(|m| m.property.as_str())
+                .collect()
+        };
+        let personal = marked(MarkKind::Personal);
+        let capability_urls = marked(MarkKind::CapabilityUrl);
+        quote! {
+            Resource {
+                name: #name,
+                plural: #plural,
+                tag: #tag,
+                schema: #schema,
+                list_schema: #list_schema,
+                list_key: #list_key,
+                operations: &[#(#operations),*],
+                personal: &[#(#personal),*],
+                capability_urls: &[#(#capability_urls),*],
+            }
+        }
+    });
+
+    let scrubbed = scrub_table(&marks)?.into_iter().map(|(name, (placeholder, capability_url))| {
+        let placeholder = Ident::new(placeholder, Span::call_site());
+        quote! {
+            ScrubbedProperty { name: #name, placeholder: Placeholder::#placeholder, capability_url: #capability_url }
+        }
+    });
+
+    let schema_names: Vec<String> = spec
+        .raw()
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| schemas.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in &schema_names {
+        if syn::parse_str::<Ident>(name).is_err()
+            || !name.starts_with(|c: char| c.is_ascii_uppercase())
+        {
+            bail!(
+                "schema name `{name}` is not a Rust type name in PascalCase; rename it in the spec"
+            );
+        }
+    }
+    let arms = schema_names.iter().map(|name| {
+        let ty = Ident::new(name, Span::call_site());
+        quote! { #name => Some(visitor.visit::<crate::#ty>(#name)), }
+    });
+
+    let list_impls = resources.iter().enumerate().map(|(index, resource)| {
+        let list = Ident::new(&resource.list_schema, Span::call_site());
+        let item = Ident::new(&resource.schema, Span::call_site());
+        let key = Ident::new(&resource.list_key, Span::call_site());
+        let key_text = &resource.list_key;
+        quote! {
+            impl ListPage for crate::#list {
+                type Item = crate::#item;
+                const KEY: &'static str = #key_text;
+                fn resource() -> &'static Resource {
+                    &RESOURCES[#index]
+                }
+                fn into_parts(self) -> (Vec<Self::Item>, i64, crate::PageLinks) {
+                    (self.#key, self.total_entries, self.links)
+                }
+            }
+        }
+    });
+
+    Ok(quote! {
+        use crate::resource::{ListPage, Placeholder, Resource, Role, SchemaVisitor, ScrubbedProperty};
+
+        /// Every resource of the spec, in the order `x-cliniko-resources` declares them.
+        pub const RESOURCES: &[Resource] = &[#(#descriptors),*];
+
+        /// Every property name marked `x-cliniko-personal` or `x-cliniko-capability-url` in any
+        /// schema, sorted by name.
+        pub const SCRUBBED_PROPERTIES: &[ScrubbedProperty] = &[#(#scrubbed),*];
+
+        /// Every schema under `components/schemas`; each has a generated type of the same name.
+        pub const SCHEMAS: &[&str] = &[#(#schema_names),*];
+
+        /// Calls `visitor` with the generated type of the schema named `name`; `None` for a name
+        /// that is not in [`SCHEMAS`].
+        pub fn visit_schema<V: SchemaVisitor>(name: &str, visitor: V) -> Option<V::Output> {
+            match name {
+                #(#arms)*
+                _ => None,
+            }
+        }
+
+        #(#list_impls)*
+    })
+}
+
+fn role_tokens(role: Role) -> TokenStream {
+    let variant = match role {
+        Role::List => "List",
+        Role::ListCancelled => "ListCancelled",
+        Role::ListDeleted => "ListDeleted",
+        Role::ListArchived => "ListArchived",
+        Role::ListNested => "ListNested",
+        Role::Get => "Get",
+        Role::Create => "Create",
+        Role::Update => "Update",
+        Role::Replace => "Replace",
+        Role::Cancel => "Cancel",
+        Role::Archive => "Archive",
+        Role::Unarchive => "Unarchive",
+        Role::Delete => "Delete",
+    };
+    let variant = Ident::new(variant, Span::call_site());
+    quote! { Role::#variant }
+}
+
+/// Each marked property name with its placeholder variant and whether it is a capability URL.
+/// A name marked in several schemas must mean the same thing in each: a name that is a capability
+/// URL in one and personal text in another could be scrubbed with the wrong placeholder.
+fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (&'static str, bool)>> {
+    let mut table: BTreeMap<String, (&'static str, bool, &str)> = BTreeMap::new();
+    for mark in marks {
+        let capability_url = mark.kind == MarkKind::CapabilityUrl;
+        let placeholder = match mark.format.as_deref() {
+            Some("uri") => "Uri",
+            Some("date") => "Date",
+            Some("date-time") => "DateTime",
+            Some("ipv4") => "Ipv4",
+            Some("email") => "Email",
+            _ if mark.property.ends_with("email") => "Email",
+            _ if mark.property.ends_with("name") => "Name",
+            _ => "Text",
+        };
+        if let Some((earlier, earlier_capability, at)) = table.get(&mark.property)
+            && (*earlier != placeholder || *earlier_capability != capability_url)
+        {
+            bail!(
+                "`{}` is marked as {placeholder} at {} but as {earlier} at {at}; give the two properties the same format and mark",
+                mark.property,
+                mark.pointer
+            );
+        }
+        table.insert(
+            mark.property.clone(),
+            (placeholder, capability_url, mark.pointer.as_str()),
+        );
+    }
+    Ok(table
+        .into_iter()
+        .map(|(name, (placeholder, capability_url, _))| (name, (placeholder, capability_url)))
+        .collect())
+}
