@@ -1,4 +1,4 @@
-//! Cross-crate tests live in `tests/tests/`; this library only compiles the README's examples.
+//! Cross-crate tests live in `tests/it/` (one test binary); this library only compiles the README's examples.
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -1,6 +1,6 @@
 //! Each `q[]` operator and `sort`, sent by the client and checked against what the fake holds.
 
-mod client_support;
+use crate::client_support;
 
 use chrono::{DateTime, Utc};
 use cliniko_client::filter::{AttendeeLists, Filter, Sort, SortField};

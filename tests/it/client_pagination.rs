@@ -1,6 +1,6 @@
 //! Streams that follow `links.next` across many pages, stop at a limit, and refuse bad links.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::HashSet;
 

@@ -3,7 +3,7 @@
 //! changed during a sync is read again by the next one), also under 5xx answers, dropped
 //! connections and 429 storms, and a sync resumes from a saved checkpoint.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

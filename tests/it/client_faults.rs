@@ -1,7 +1,7 @@
 //! Fault injection: 5xx bursts, latency, dropped connections and truncated bodies. Reads and
 //! updates come through whole, retries stay within their bound, and no create is sent twice.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! answer is a 5xx or is lost (the caller learns the outcome is unknown, with the attendee's ID),
 //! and again only when it provably never reached the server (a 429). Reads are still retried.
 
-mod client_support;
+use crate::client_support;
 
 use cliniko_client::ErrorKind;
 use cliniko_types::{AttendeeCancel, AttendeeCreate, CancellationReason, Id};

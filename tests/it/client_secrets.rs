@@ -1,7 +1,7 @@
 //! The API key appears in no output: not in `Debug` of the builder, the client or any error, not
 //! in an error's message, and not in the traces the client writes while it retries and fails.
 
-mod client_support;
+use crate::client_support;
 
 use base64::Engine as _;
 use cliniko_client::{AttendeeQuery, Client, ConfigError, Error};

@@ -1,6 +1,6 @@
 //! Every operation of the spec, through the client's generated builders, against the fake.
 
-mod client_support;
+use crate::client_support;
 
 use cliniko_client::filter::Filter;
 use cliniko_client::{AttendeeQuery, AttendeeRoute, Error, ErrorKind, ResponseExt as _};

@@ -1,6 +1,6 @@
 //! Each way Cliniko says no, as a typed error: 422, 404 (JSON and HTML), 401, 429, and others.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::Duration;
 

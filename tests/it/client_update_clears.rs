@@ -2,7 +2,7 @@
 //! sent as `null` (clear), judged on the bytes a scripted server received, and the fake Cliniko
 //! applies the three alike.
 
-mod client_support;
+use crate::client_support;
 
 use cliniko_types::{AttendeeUpdate, Id, Patch};
 

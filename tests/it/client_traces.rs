@@ -3,7 +3,7 @@
 //! Captured by a `tracing-subscriber` layer that writes each closed span to a buffer, beside the
 //! `fmt` layer an application would use, whose whole output is searched for the key.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -2,7 +2,7 @@
 //! bytes and arrival time: pacing to a sliding-window limit, waiting out a 429 by the server's
 //! clock, following `links.next` behind a proxy, and resuming a failed stream.
 
-mod client_support;
+use crate::client_support;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
