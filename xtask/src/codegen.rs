@@ -404,4 +404,151 @@ mod tests {
         let leftovers = std::fs::read_dir(root.path()).expect("list").count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
     }
+
+    /// The workspace's spec with the made-up `widget` resource of
+    /// `xtask/fixtures/widget-resource.yaml` merged in.
+    fn spec_with_widgets() -> Spec {
+        let root = crate::workspace_root();
+        let read = |path: &str| -> serde_json::Value {
+            let text = std::fs::read_to_string(root.join(path)).expect("readable");
+            serde_yaml_ng::from_str(&text).expect("YAML")
+        };
+        let mut spec = read(SPEC_PATH);
+        let fixture = read("xtask/fixtures/widget-resource.yaml");
+        for (key, value) in fixture.as_object().expect("a map") {
+            match (spec.get_mut(key.as_str()), value) {
+                (Some(serde_json::Value::Array(items)), serde_json::Value::Array(more)) => {
+                    items.extend(more.iter().cloned())
+                }
+                (Some(serde_json::Value::Object(map)), serde_json::Value::Object(more)) => {
+                    for (name, part) in more {
+                        match (map.get_mut(name.as_str()), part) {
+                            (
+                                Some(serde_json::Value::Object(inner)),
+                                serde_json::Value::Object(added),
+                            ) => inner.extend(added.clone()),
+                            _ => {
+                                map.insert(name.clone(), part.clone());
+                            }
+                        }
+                    }
+                }
+                _ => panic!("the fixture's `{key}` does not merge into the spec"),
+            }
+        }
+        let yaml = serde_yaml_ng::to_string(&spec).expect("YAML");
+        let spec = Spec::from_yaml_str(&yaml, "spec-with-widgets.yaml").expect("loads");
+        spec.check()
+            .expect("the spec with widgets passes its checks");
+        spec
+    }
+
+    /// The part of `text` from `start` to the first `end` after it (included).
+    fn item<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+        let from = text
+            .find(start)
+            .unwrap_or_else(|| panic!("`{start}` is generated"));
+        let rest = &text[from..];
+        let to = rest
+            .find(end)
+            .unwrap_or_else(|| panic!("`{start}` ends with `{end}`"));
+        &rest[..to + end.len()]
+    }
+
+    /// Adding a resource is a spec edit: a made-up resource merged into a copy of the spec gets
+    /// its descriptor, its `ListPage` impl, its types and its facts, with no hand-written code.
+    #[test]
+    fn a_resource_added_to_the_spec_is_generated() {
+        let spec = spec_with_widgets();
+        let files = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        let file = |path: &str| -> &str {
+            &files
+                .iter()
+                .find(|f| f.path == path)
+                .expect("generated")
+                .contents
+        };
+        let resources = file(resources::RESOURCES_PATH);
+        let types = file(TYPES_PATH);
+        let facts = file(FACTS_PATH);
+        let widget = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            item(
+                resources,
+                "    Resource {\n        name: \"widget\"",
+                "\n    },\n"
+            ),
+            item(resources, "impl ListPage for crate::WidgetList", "\n}\n"),
+            item(types, "pub struct Widget {", "\n}\n"),
+            item(types, "pub struct WidgetList {", "\n}\n"),
+            item(facts, "pub const LIST_WIDGETS", "};\n"),
+            item(facts, "pub const DELETE_WIDGET", "};\n"),
+        );
+        insta::assert_snapshot!("widget_resource", widget);
+        assert!(
+            resources.contains("name: \"owner_email\",\n        placeholder: Placeholder::Email"),
+            "the widget's marked property is scrubbed as an email"
+        );
+        assert!(file(CLIENT_PATH).contains("pub fn list_widgets(&self)"));
+    }
+
+    /// The code generated for the spec with widgets compiles: the types crate (with the
+    /// resources and facts) is checked in a copy of the workspace, in its own target folder under
+    /// `target/` so that later runs are incremental.
+    #[test]
+    fn the_code_generated_for_an_added_resource_compiles() {
+        let root = crate::workspace_root();
+        let spec = spec_with_widgets();
+        let files = generate(&spec, &mut Timings::default()).expect("generation succeeds");
+        let copy = tempfile::tempdir().expect("a temporary folder");
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("readable");
+        let start = manifest.find("members = [").expect("a members list");
+        let end = start + manifest[start..].find("]\n").expect("closed") + 2;
+        let end = end
+            + manifest[end..]
+                .find("\n[workspace.package]")
+                .expect("workspace.package");
+        let manifest = format!(
+            "{}members = [\"crates/cliniko-types\"]\n{}",
+            &manifest[..start],
+            &manifest[end..]
+        );
+        std::fs::write(copy.path().join("Cargo.toml"), manifest).expect("written");
+        std::fs::copy(root.join("Cargo.lock"), copy.path().join("Cargo.lock")).expect("copied");
+        let types = copy.path().join("crates/cliniko-types");
+        std::fs::create_dir_all(types.join("src")).expect("created");
+        std::fs::copy(
+            root.join("crates/cliniko-types/Cargo.toml"),
+            types.join("Cargo.toml"),
+        )
+        .expect("copied");
+        for entry in std::fs::read_dir(root.join("crates/cliniko-types/src")).expect("listed") {
+            let entry = entry.expect("an entry");
+            std::fs::copy(entry.path(), types.join("src").join(entry.file_name())).expect("copied");
+        }
+        for file in &files {
+            if let Some(name) = file.path.strip_prefix("crates/cliniko-types/") {
+                std::fs::write(types.join(name), &file.contents).expect("written");
+            }
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = std::process::Command::new(cargo)
+            .args([
+                "check",
+                "--quiet",
+                "--offline",
+                "--lib",
+                "-p",
+                "cliniko-types",
+            ])
+            .current_dir(copy.path())
+            .env("CARGO_TARGET_DIR", root.join("target/codegen-fixture"))
+            .output()
+            .expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "the generated code does not compile:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
