@@ -1,11 +1,15 @@
 //! Live runs: a scenario played against a server, every exchange checked and optionally recorded.
 //!
-//! The scenario lists attendees on every list route, filters, follows `links.next`, gets one,
-//! creates three (one per way of ending: cancel, archive, delete), updates with `PATCH` and `PUT`,
-//! and provokes the error paths a well-behaved client can reach: a missing attendee (404), invalid
-//! bodies (422), a malformed body and a bad filter (400), a wrong key (401) and a request without a
-//! `User-Agent`. With [`LiveOptions::provoke_limits`] it also sends an oversized body (413) and
-//! requests until it is rate limited (429); leave that off against a real account.
+//! The scenario is planned from the spec's resources (`x-cliniko-resources`): for each, it lists
+//! on every list route, filters on each filterable field, follows `links.next`, gets one record
+//! and a missing one; with writes, it creates a record from the spec's request example, gets it,
+//! updates it (`PATCH` and `PUT`), runs each state change (cancel, archive, unarchive, delete; a
+//! change that ends a record's life on a new record) and provokes the error paths a well-behaved
+//! client can reach: invalid bodies (422), a missing record (404), a malformed body and a bad
+//! filter (400), a wrong key (401) and a request without a `User-Agent`. With
+//! [`LiveOptions::provoke_limits`] it also sends an oversized body (413) and requests until it is
+//! rate limited (429) on the first resource; leave that off against a real account. What OpenAPI
+//! cannot say of a resource (which attendee may be cancelled) is in one small rules module each.
 //!
 //! Every exchange is checked as the server sent it, then scrubbed (see [`crate::scrub`]) before it
 //! is written, so that a violation in a field the scrubber replaces is still reported, and neither
@@ -24,6 +28,9 @@ use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+
+mod rules;
+mod scenario;
 
 use crate::check::Checker;
 use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse};
@@ -46,8 +53,8 @@ pub struct LiveOptions {
     pub record_format: RecordFormat,
     /// Also provoke 413 (an oversized body) and 429 (up to 300 quick requests).
     pub provoke_limits: bool,
-    /// A group appointment whose attendees the scenario may add and cancel; found from the
-    /// first page of attendees when `None`.
+    /// A group appointment whose attendees the scenario may add and cancel (the attendee
+    /// rules); found from the first page of attendees when `None`.
     pub group_appointment_id: Option<String>,
     /// A patient to add to that appointment; taken from the first attendee when `None`.
     pub patient_id: Option<String>,
@@ -205,8 +212,14 @@ struct Request<'s> {
     expected: Option<u16>,
 }
 
-/// The number of steps of the scenario, for the progress display.
-const PLANNED_STEPS: usize = 27;
+/// About how many steps the scenario has, for the progress display: each resource's operations
+/// and its error paths.
+fn planned_steps() -> usize {
+    cliniko_types::resource::RESOURCES
+        .iter()
+        .map(|resource| resource.operations.len() + 8)
+        .sum()
+}
 const WRONG_KEY: &str = "cliniko-conformance-wrong-key";
 
 /// Plays the scenario against `options.base_url`, checking every exchange with `checker`.
@@ -241,7 +254,7 @@ pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport,
             notes,
             ..LiveReport::default()
         },
-        planned: PLANNED_STEPS + if options.provoke_limits { 2 } else { 0 },
+        planned: planned_steps() + if options.provoke_limits { 2 } else { 0 },
         done: 0,
         progress: options.progress && std::io::stderr().is_terminal(),
         writes,
@@ -265,361 +278,15 @@ pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport,
 }
 
 impl Session<'_> {
-    async fn scenario(&mut self) -> Result<(), LiveError> {
-        let base = self.options.base_url.trim_end_matches('/').to_owned();
-
-        let first = self
-            .get(
-                "list attendees",
-                &format!("{base}/attendees?per_page=5"),
-                Some(200),
-            )
-            .await?;
-        let attendees: Vec<Value> = first
-            .as_ref()
-            .and_then(|b| b.get("attendees"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        match first
-            .as_ref()
-            .and_then(|b| b.pointer("/links/next"))
-            .and_then(Value::as_str)
-        {
-            Some(next) => {
-                let next = next.to_owned();
-                self.get("follow links.next", &next, Some(200)).await?;
-            }
-            None => self.skip("follow links.next", "the first page has no `links.next`"),
-        }
-        let patient_id = self.options.patient_id.clone().or_else(|| {
-            attendees
-                .iter()
-                .find_map(|a| link_id(a, "/patient/links/self"))
-        });
-        match &patient_id {
-            Some(patient) => {
-                self.get(
-                    "filter by patient",
-                    &format!("{base}/attendees?per_page=5&q%5B%5D=patient_id:%3D{patient}"),
-                    Some(200),
-                )
-                .await?;
-            }
-            None => self.skip("filter by patient", "no patient known"),
-        }
-        self.get("filter by update time", &format!("{base}/attendees?per_page=5&sort=updated_at:desc&q%5B%5D=updated_at:%3E2000-01-01T00:00:00Z"), Some(200)).await?;
-        self.get(
-            "list deleted attendees",
-            &format!("{base}/attendees/deleted?per_page=5"),
-            Some(200),
-        )
-        .await?;
-        self.get(
-            "list cancelled attendees",
-            &format!("{base}/attendees/cancelled?per_page=5"),
-            Some(200),
-        )
-        .await?;
-
-        // Each booking link names a group or an individual appointment; the nested list routes
-        // tell which, and each is exercised once.
-        let mut group = self.options.group_appointment_id.clone();
-        let mut individual_listed = false;
-        for attendee in &attendees {
-            if group.is_some() && individual_listed {
-                break;
-            }
-            let Some(booking) = link_id(attendee, "/booking/links/self") else {
-                continue;
-            };
-            if group.is_none() {
-                let found = self
-                    .request(Request {
-                        step: "list a group appointment's attendees",
-                        method: reqwest::Method::GET,
-                        url: format!("{base}/group_appointments/{booking}/attendees"),
-                        body: None,
-                        credentials: Credentials::Valid,
-                        expected: None,
-                    })
-                    .await?;
-                if found.0 == 200 {
-                    group = Some(booking);
-                    continue;
-                }
-            }
-            if !individual_listed {
-                let found = self
-                    .request(Request {
-                        step: "list an individual appointment's attendees",
-                        method: reqwest::Method::GET,
-                        url: format!("{base}/individual_appointments/{booking}/attendees"),
-                        body: None,
-                        credentials: Credentials::Valid,
-                        expected: None,
-                    })
-                    .await?;
-                individual_listed = found.0 == 200;
-            }
-        }
-        if let Some(group) = &group {
-            self.get(
-                "list a group appointment's attendees",
-                &format!("{base}/group_appointments/{group}/attendees?per_page=5"),
-                Some(200),
-            )
-            .await?;
-        }
-        if !individual_listed {
-            self.get(
-                "list an unknown individual appointment's attendees",
-                &format!("{base}/individual_appointments/9223372036854775807/attendees"),
-                Some(404),
-            )
-            .await?;
-        }
-        match attendees
-            .iter()
-            .find_map(|a| link_id(a, "/patient_case/links/self"))
-        {
-            Some(case) => {
-                self.get(
-                    "list a patient case's attendees",
-                    &format!("{base}/patient_cases/{case}/attendees"),
-                    Some(200),
-                )
-                .await?;
-            }
-            None => {
-                self.get(
-                    "list an unknown patient case's attendees",
-                    &format!("{base}/patient_cases/9223372036854775807/attendees"),
-                    Some(404),
-                )
-                .await?;
-            }
-        }
-        match attendees
-            .first()
-            .and_then(|a| a.get("id"))
-            .and_then(Value::as_str)
-        {
-            Some(id) => {
-                self.get(
-                    "get an attendee",
-                    &format!("{base}/attendees/{id}"),
-                    Some(200),
-                )
-                .await?;
-            }
-            None => self.skip("get an attendee", "the first page is empty"),
-        }
-        self.get(
-            "get a missing attendee",
-            &format!("{base}/attendees/9223372036854775807"),
-            Some(404),
-        )
-        .await?;
-
-        if !self.writes {
-            return self.error_paths(&base, None).await;
-        }
-        let (Some(group), Some(patient)) = (group, patient_id) else {
-            for step in [
-                "create",
-                "update",
-                "update via PUT",
-                "cancel",
-                "get a cancelled attendee",
-                "archive",
-                "delete",
-            ] {
-                self.skip(
-                    step,
-                    "no group appointment and patient to create attendees with",
-                );
-            }
-            return self.error_paths(&base, None).await;
-        };
-        let create = json!({ "booking_id": group, "patient_id": patient, "notes": "Created by cliniko-conformance" });
-        let created = self
-            .send_json(
-                "create an attendee",
-                reqwest::Method::POST,
-                &format!("{base}/attendees"),
-                &create,
-                Some(201),
-            )
-            .await?;
-        let new_id = created.and_then(|b| b.get("id").and_then(Value::as_str).map(str::to_owned));
-        if let Some(id) = &new_id {
-            let url = format!("{base}/attendees/{id}");
-            self.send_json(
-                "update an attendee",
-                reqwest::Method::PATCH,
-                &url,
-                &json!({ "arrived": true }),
-                Some(200),
-            )
-            .await?;
-            self.send_json(
-                "update an attendee via PUT",
-                reqwest::Method::PUT,
-                &url,
-                &json!({ "notes": "Updated by cliniko-conformance" }),
-                Some(200),
-            )
-            .await?;
-            self.send_json(
-                "cancel an attendee",
-                reqwest::Method::PATCH,
-                &format!("{url}/cancel"),
-                &json!({ "cancellation_reason": 50, "cancellation_note": "Cancelled by cliniko-conformance" }),
-                Some(204),
-            )
-            .await?;
-            self.get(
-                "get a cancelled attendee",
-                &format!("{url}?q%5B%5D=cancelled_at:*"),
-                Some(200),
-            )
-            .await?;
-        } else {
-            for step in [
-                "update",
-                "update via PUT",
-                "cancel",
-                "get a cancelled attendee",
-            ] {
-                self.skip(step, "the create did not give an attendee");
-            }
-        }
-        for (step, method, suffix) in [
-            ("archive an attendee", reqwest::Method::POST, "/archive"),
-            ("delete an attendee", reqwest::Method::DELETE, ""),
-        ] {
-            let created = self
-                .send_json(
-                    "create an attendee",
-                    reqwest::Method::POST,
-                    &format!("{base}/attendees"),
-                    &create,
-                    Some(201),
-                )
-                .await?;
-            match created
-                .as_ref()
-                .and_then(|b| b.get("id"))
-                .and_then(Value::as_str)
-            {
-                Some(id) => {
-                    self.request(Request {
-                        step,
-                        method,
-                        url: format!("{base}/attendees/{id}{suffix}"),
-                        body: None,
-                        credentials: Credentials::Valid,
-                        expected: Some(204),
-                    })
-                    .await?;
-                }
-                None => self.skip(step, "the create did not give an attendee"),
-            }
-        }
-        self.error_paths(&base, new_id.as_deref()).await
-    }
-
-    async fn error_paths(&mut self, base: &str, some_id: Option<&str>) -> Result<(), LiveError> {
-        let attendees = format!("{base}/attendees");
-        if self.writes {
-            self.invalid_writes(&attendees, some_id).await?;
-        }
-        self.get(
-            "filter on an unknown field",
-            &format!("{attendees}?q%5B%5D=colour:%3Dred"),
-            Some(400),
-        )
-        .await?;
-        self.request(Request {
-            step: "list with a wrong key",
-            method: reqwest::Method::GET,
-            url: attendees.clone(),
-            body: None,
-            credentials: Credentials::WrongKey,
-            expected: Some(401),
-        })
-        .await?;
-        self.request(Request {
-            step: "list without a User-Agent",
-            method: reqwest::Method::GET,
-            url: attendees.clone(),
-            body: None,
-            credentials: Credentials::NoUserAgent,
-            expected: None,
-        })
-        .await?;
-        if !self.options.provoke_limits {
-            return Ok(());
-        }
-        if self.writes {
-            self.oversized_body(&attendees).await?;
-        }
-        self.rate_limit(&attendees).await
-    }
-
-    /// Requests that write, each invalid: the server should refuse every one.
-    async fn invalid_writes(
-        &mut self,
-        attendees: &str,
-        some_id: Option<&str>,
-    ) -> Result<(), LiveError> {
-        self.send_json(
-            "create without a booking or patient",
-            reqwest::Method::POST,
-            attendees,
-            &json!({}),
-            Some(422),
-        )
-        .await?;
-        let id = some_id.unwrap_or("9223372036854775807");
-        self.send_json(
-            "cancel without a reason",
-            reqwest::Method::PATCH,
-            &format!("{attendees}/{id}/cancel"),
-            &json!({}),
-            None,
-        )
-        .await?;
-        self.send_json(
-            "update a missing attendee",
-            reqwest::Method::PATCH,
-            &format!("{attendees}/9223372036854775807"),
-            &json!({ "arrived": true }),
-            Some(404),
-        )
-        .await?;
-        self.request(Request {
-            step: "create with a malformed body",
-            method: reqwest::Method::POST,
-            url: attendees.to_owned(),
-            body: Some(b"{\"booking_id\":".to_vec()),
-            credentials: Credentials::Valid,
-            expected: Some(400),
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn oversized_body(&mut self, attendees: &str) -> Result<(), LiveError> {
-        let notes = "x".repeat(12 * 1024 * 1024);
+    async fn oversized_body(&mut self, url: &str) -> Result<(), LiveError> {
+        let padding = "x".repeat(12 * 1024 * 1024);
         let step = "create with an oversized body";
-        let body = json!({ "booking_id": "1", "patient_id": "1", "notes": notes });
+        let body = json!({ "notes": padding });
         let (status, _) = self
             .request(Request {
                 step,
                 method: reqwest::Method::POST,
-                url: attendees.to_owned(),
+                url: url.to_owned(),
                 body: Some(body.to_string().into_bytes()),
                 credentials: Credentials::Valid,
                 expected: Some(413),
@@ -635,14 +302,14 @@ impl Session<'_> {
         Ok(())
     }
 
-    async fn rate_limit(&mut self, attendees: &str) -> Result<(), LiveError> {
+    async fn rate_limit(&mut self, url: &str) -> Result<(), LiveError> {
         for _ in 0..300 {
             let (status, _) = self
                 .exchange(
                     Request {
                         step: "provoke the rate limit",
                         method: reqwest::Method::GET,
-                        url: format!("{attendees}?per_page=1"),
+                        url: format!("{url}?per_page=1"),
                         body: None,
                         credentials: Credentials::Valid,
                         expected: None,
@@ -860,18 +527,6 @@ fn write_json(path: &Path, document: &Value) -> Result<(), LiveError> {
         path: path.display().to_string(),
         source,
     })
-}
-
-/// The last path segment of the link at `pointer`, when it is an ID.
-fn link_id(attendee: &Value, pointer: &str) -> Option<String> {
-    let link = attendee.pointer(pointer)?.as_str()?;
-    let last = link
-        .split(['?', '#'])
-        .next()?
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()?;
-    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())).then(|| last.to_owned())
 }
 
 /// `scheme://host:port` of a URL; empty when it is not an absolute URL.
