@@ -7,6 +7,7 @@ mod client_support;
 mod client_errors;
 mod client_faults;
 mod client_filters;
+mod client_generic;
 mod client_operations;
 mod client_outcomes;
 mod client_pagination;

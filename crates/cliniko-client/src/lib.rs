@@ -81,8 +81,8 @@ pub use config::{
 pub use error::{Error, ErrorBody, ErrorKind, Result};
 pub use generated_sdk::*;
 pub use paginate::{
-    AttendeePage, AttendeePages, AttendeeQuery, AttendeeRoute, AttendeeStream, ListFilter,
-    PageCursor,
+    AttendeePage, AttendeePages, AttendeeQuery, AttendeeRoute, AttendeeStream, ListCursor,
+    ListFilter, ListQuery, ListRoute, Page, PageCursor, Pages, Records, Route,
 };
 pub use policy::{RateLimit, RequestPolicy, RetryPolicy};
 pub use sync::{AttendeeSync, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress};

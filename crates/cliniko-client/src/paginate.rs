@@ -1,12 +1,17 @@
-//! Pagination: streams of pages and of attendees that follow `links.next` on the configured base
-//! URL, own their client (so they can be spawned), and can resume from a [`PageCursor`].
+//! Pagination: streams of pages and of records of any list route of any resource (generic over
+//! the generated list type, `cliniko_types::resource::ListPage`) that follow `links.next` on the
+//! configured base URL, own their client (so they can be spawned), and can resume from a
+//! [`ListCursor`]. The attendee names ([`AttendeeQuery`], [`AttendeeStream`], [`PageCursor`]) are
+//! the same types for attendees, kept as aliases and thin wrappers.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use chrono::{DateTime, Utc};
 use cliniko_types::facts::{self, Operation, operations};
+use cliniko_types::resource::{self, ListPage, Role};
 use cliniko_types::{Attendee, AttendeeList, Id};
 use futures::Stream;
 use progenitor_client::ClientInfo as _;
@@ -61,6 +66,131 @@ impl AttendeeRoute {
     }
 }
 
+/// A list route: the operation that lists, and how to build its path.
+///
+/// [`AttendeeRoute`] names the attendee routes by hand (kept for the attendee API); [`ListRoute`]
+/// names any list route of any resource in the spec.
+pub trait Route: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The spec's operation for the route.
+    fn operation(&self) -> &'static Operation;
+    /// The path under the base URL, such as `/attendees/cancelled`.
+    fn path(&self) -> String;
+}
+
+impl Route for AttendeeRoute {
+    fn operation(&self) -> &'static Operation {
+        AttendeeRoute::operation(self)
+    }
+    fn path(&self) -> String {
+        AttendeeRoute::path(self)
+    }
+}
+
+/// Any list route of any resource of the spec, by its operation (`listPatients`) and, for a
+/// route nested under another resource (`/patient_cases/{patient_case_id}/attendees`), the
+/// parent's ID. Serialises as `{"operation": "listPatients"}` (with `"parent"` when nested).
+///
+/// ```
+/// use cliniko_client::{ListQuery, ListRoute};
+/// use cliniko_types::resource::Role;
+/// use cliniko_types::AttendeeList;
+///
+/// let route = ListRoute::nested("listPatientCaseAttendees", "7".parse()?)?;
+/// assert_eq!(cliniko_client::Route::path(&route), "/patient_cases/7/attendees");
+/// let cancelled = ListQuery::<AttendeeList>::role(Role::ListCancelled)?.per_page(100);
+/// assert_eq!(cliniko_client::Route::path(cancelled.route()), "/attendees/cancelled");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListRoute {
+    operation: &'static Operation,
+    parent: Option<Id>,
+}
+
+impl ListRoute {
+    /// The list route of `operation_id` (an `operationId` or its Rust name), which must be a list
+    /// role of a resource (see `x-cliniko-resources`) and not nested.
+    pub fn new(operation_id: &str) -> Result<Self, Error> {
+        Self::make(operation_id, None)
+    }
+
+    /// The nested list route of `operation_id` under the parent `parent`.
+    pub fn nested(operation_id: &str, parent: Id) -> Result<Self, Error> {
+        Self::make(operation_id, Some(parent))
+    }
+
+    fn make(operation_id: &str, parent: Option<Id>) -> Result<Self, Error> {
+        let invalid = |message: String| Error::new(ErrorKind::InvalidRequest(message), None);
+        let operation = facts::operation(operation_id)
+            .ok_or_else(|| invalid(format!("the spec has no operation `{operation_id}`")))?;
+        let role = resource::of_operation(operation.id)
+            .map(|(_, role)| role)
+            .filter(|role| role.is_list())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "`{}` is not a list route of a resource in the spec",
+                    operation.id
+                ))
+            })?;
+        match (role == Role::ListNested, &parent) {
+            (true, None) => Err(invalid(format!(
+                "`{}` is nested ({}): give its parent's ID",
+                operation.id, operation.path
+            ))),
+            (false, Some(_)) => Err(invalid(format!(
+                "`{}` is not nested ({}): it takes no parent",
+                operation.id, operation.path
+            ))),
+            _ => Ok(Self { operation, parent }),
+        }
+    }
+
+    /// The parent's ID of a nested route.
+    pub fn parent(&self) -> Option<&Id> {
+        self.parent.as_ref()
+    }
+}
+
+impl Route for ListRoute {
+    fn operation(&self) -> &'static Operation {
+        self.operation
+    }
+    fn path(&self) -> String {
+        let path = self.operation.path;
+        match (&self.parent, path.find('{'), path.find('}')) {
+            (Some(parent), Some(open), Some(close)) if open < close => {
+                format!("{}{parent}{}", &path[..open], &path[close + 1..])
+            }
+            _ => path.to_owned(),
+        }
+    }
+}
+
+/// The serialised form of a [`ListRoute`].
+#[derive(Serialize, Deserialize)]
+struct ListRouteForm {
+    operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<Id>,
+}
+
+impl Serialize for ListRoute {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListRouteForm {
+            operation: self.operation.id.to_owned(),
+            parent: self.parent.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ListRoute {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let form = ListRouteForm::deserialize(deserializer)?;
+        Self::make(&form.operation, form.parent).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A filter that fits a list route: [`Filter::attendees`] or [`Filter::patient_case_attendees`].
 pub trait ListFilter: sealed::Sealed {
     /// The conditions, or why one cannot be sent.
@@ -85,8 +215,32 @@ impl ListFilter for Filter<PatientCaseAttendees> {
     }
 }
 
-/// What to list: a route, a page size, filters and a sort. Owned, so the streams made from it
-/// own everything they need.
+/// What to list: a route, a page size, filters and a sort, for the list type `L` (the generated
+/// type of the route's page, such as `PatientList`). Owned, so the streams made from it own
+/// everything they need.
+///
+/// ```
+/// use cliniko_client::ListQuery;
+/// use cliniko_types::AttendeeList;
+///
+/// let query = ListQuery::<AttendeeList>::list()
+///     .per_page(100)
+///     .condition("updated_at:>2024-01-01T00:00:00Z")
+///     .sort_by("updated_at,id");
+/// assert!(query.first_page().is_ok());
+/// let unknown = ListQuery::<AttendeeList>::list().condition("colour:=red");
+/// assert!(unknown.first_page().unwrap_err().to_string().contains("does not filter on colour"));
+/// ```
+pub struct ListQuery<L, R = ListRoute> {
+    route: R,
+    per_page: Option<i64>,
+    conditions: Vec<String>,
+    invalid: Option<String>,
+    sort: Option<String>,
+    list: PhantomData<fn() -> L>,
+}
+
+/// What to list of attendees: a route, a page size, filters and a sort.
 ///
 /// ```
 /// use cliniko_client::filter::{Filter, Sort, SortField};
@@ -98,33 +252,114 @@ impl ListFilter for Filter<PatientCaseAttendees> {
 ///     .sort(Sort::new().asc(SortField::UpdatedAt));
 /// # let _ = query;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttendeeQuery {
-    route: AttendeeRoute,
-    per_page: Option<i64>,
-    conditions: Vec<String>,
-    invalid: Option<String>,
-    sort: Option<String>,
+pub type AttendeeQuery = ListQuery<AttendeeList, AttendeeRoute>;
+
+impl<L, R: Clone> Clone for ListQuery<L, R> {
+    fn clone(&self) -> Self {
+        Self {
+            route: self.route.clone(),
+            per_page: self.per_page,
+            conditions: self.conditions.clone(),
+            invalid: self.invalid.clone(),
+            sort: self.sort.clone(),
+            list: PhantomData,
+        }
+    }
+}
+
+impl<L, R: PartialEq> PartialEq for ListQuery<L, R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.route == other.route
+            && self.per_page == other.per_page
+            && self.conditions == other.conditions
+            && self.invalid == other.invalid
+            && self.sort == other.sort
+    }
+}
+
+impl<L, R: Eq> Eq for ListQuery<L, R> {}
+
+impl<L, R: std::fmt::Debug> std::fmt::Debug for ListQuery<L, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListQuery")
+            .field("route", &self.route)
+            .field("per_page", &self.per_page)
+            .field("conditions", &self.conditions)
+            .field("invalid", &self.invalid)
+            .field("sort", &self.sort)
+            .finish()
+    }
 }
 
 impl AttendeeQuery {
-    /// Every attendee of `route`, with Cliniko's default page size and order.
-    pub fn new(route: AttendeeRoute) -> Self {
+    /// `GET /attendees`.
+    pub fn attendees() -> Self {
+        Self::new(AttendeeRoute::Attendees)
+    }
+
+    /// The order of the attendees.
+    pub fn sort(self, sort: Sort) -> Self {
+        self.sort_by(sort.as_str())
+    }
+}
+
+impl<L: ListPage> ListQuery<L, ListRoute> {
+    /// The main list route of `L`'s resource (`GET /patients` for `PatientList`).
+    pub fn list() -> Self {
+        match Self::role(Role::List) {
+            Ok(query) => query,
+            Err(error) => {
+                // No main list route: every request is refused, naming why.
+                let mut query = Self::new(ListRoute {
+                    operation: &FALLBACK,
+                    parent: None,
+                });
+                query.invalid = Some(error.to_string());
+                query
+            }
+        }
+    }
+
+    /// The route with `role` of `L`'s resource (not [`Role::ListNested`]: see [`ListRoute::nested`]).
+    pub fn role(role: Role) -> Result<Self, Error> {
+        let resource = L::resource();
+        let id = resource.operation(role).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidRequest(format!(
+                    "{} have no {role:?} route in the spec",
+                    resource.plural
+                )),
+                None,
+            )
+        })?;
+        Ok(Self::new(ListRoute::new(id)?))
+    }
+}
+
+/// Placeholder operation of a query that has no route (it is refused before anything is sent).
+static FALLBACK: Operation = Operation {
+    id: "",
+    rust_name: "",
+    method: "GET",
+    path: "",
+    retry: cliniko_types::facts::Retry::Always,
+    filters: &[],
+};
+
+impl<L, R: Route> ListQuery<L, R> {
+    /// Every record of `route`, with Cliniko's default page size and order.
+    pub fn new(route: R) -> Self {
         Self {
             route,
             per_page: None,
             conditions: Vec::new(),
             invalid: None,
             sort: None,
+            list: PhantomData,
         }
     }
 
-    /// `GET /attendees`.
-    pub fn attendees() -> Self {
-        Self::new(AttendeeRoute::Attendees)
-    }
-
-    /// How many attendees a page holds, from [`facts::PER_PAGE_MIN`] to [`facts::PER_PAGE_MAX`]
+    /// How many records a page holds, from [`facts::PER_PAGE_MIN`] to [`facts::PER_PAGE_MAX`]
     /// (1 to 100); anything else is refused before a request is sent.
     pub fn per_page(mut self, per_page: i64) -> Self {
         self.per_page = Some(per_page);
@@ -142,22 +377,33 @@ impl AttendeeQuery {
         self
     }
 
-    /// The order of the attendees.
-    pub fn sort(mut self, sort: Sort) -> Self {
-        self.sort = Some(sort.as_str().to_owned());
+    /// Adds one `q[]` condition as Cliniko spells it (`updated_at:>2024-01-01T00:00:00Z`); its
+    /// field is checked against the route's filterable fields before a request is sent.
+    pub fn condition(mut self, condition: impl Into<String>) -> Self {
+        self.conditions.push(condition.into());
+        self
+    }
+
+    /// The order, as Cliniko spells it (`updated_at:desc,id`).
+    pub fn sort_by(mut self, sort: impl Into<String>) -> Self {
+        self.sort = Some(sort.into());
         self
     }
 
     /// The route listed.
-    pub fn route(&self) -> &AttendeeRoute {
+    pub fn route(&self) -> &R {
         &self.route
     }
 
     /// The cursor of the first page, once the query is checked against the spec.
-    pub fn first_page(&self) -> Result<PageCursor, Error> {
+    pub fn first_page(&self) -> Result<ListCursor<R>, Error> {
         let operation = self.route.operation();
-        let invalid =
-            |message: String| Error::new(ErrorKind::InvalidRequest(message), Some(operation));
+        let invalid = |message: String| {
+            Error::new(
+                ErrorKind::InvalidRequest(message),
+                Some(operation).filter(|o| !o.id.is_empty()),
+            )
+        };
         if let Some(reason) = &self.invalid {
             return Err(invalid(reason.clone()));
         }
@@ -185,7 +431,7 @@ impl AttendeeQuery {
         if let Some(sort) = &self.sort {
             query.append_pair("sort", sort);
         }
-        Ok(PageCursor {
+        Ok(ListCursor {
             route: self.route.clone(),
             query: query.finish(),
             page: 1,
@@ -208,20 +454,24 @@ pub(crate) fn check_per_page(per_page: i64) -> Result<(), String> {
 /// Where a page is: its route and query string (`page`, `per_page`, `q[]`, `sort`), independent
 /// of the base URL. Save it to resume a stream that failed without reading its pages again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PageCursor {
-    route: AttendeeRoute,
+#[serde(bound(serialize = "R: Serialize", deserialize = "R: Deserialize<'de>"))]
+pub struct ListCursor<R = ListRoute> {
+    route: R,
     query: String,
     page: u64,
 }
 
-impl PageCursor {
+/// Where a page of attendees is (see [`ListCursor`]).
+pub type PageCursor = ListCursor<AttendeeRoute>;
+
+impl<R: Route> ListCursor<R> {
     /// The page number, counted from 1.
     pub fn page(&self) -> u64 {
         self.page
     }
 
     /// The route.
-    pub fn route(&self) -> &AttendeeRoute {
+    pub fn route(&self) -> &R {
         &self.route
     }
 
@@ -263,6 +513,22 @@ impl PageCursor {
 /// One page of a list route.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+pub struct Page<T, R = ListRoute> {
+    /// The records on the page.
+    pub records: Vec<T>,
+    /// How many records match, over all pages, when the page was read.
+    pub total_entries: u64,
+    /// This page.
+    pub cursor: ListCursor<R>,
+    /// The next page, if there is one.
+    pub next: Option<ListCursor<R>>,
+    /// The server's clock when it answered (its `Date` header).
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// One page of an attendee list route.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AttendeePage {
     /// The attendees on the page.
     pub attendees: Vec<Attendee>,
@@ -276,11 +542,23 @@ pub struct AttendeePage {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
+impl From<Page<Attendee, AttendeeRoute>> for AttendeePage {
+    fn from(page: Page<Attendee, AttendeeRoute>) -> Self {
+        Self {
+            attendees: page.records,
+            total_entries: page.total_entries,
+            cursor: page.cursor,
+            next: page.next,
+            answered_at: page.answered_at,
+        }
+    }
+}
+
 /// Fetches one page under the client's request policy.
-pub(crate) async fn fetch_page(
+pub(crate) async fn fetch_page<L: ListPage, R: Route>(
     client: &Client,
-    cursor: PageCursor,
-) -> (Result<AttendeePage, Error>, Waits) {
+    cursor: ListCursor<R>,
+) -> (Result<Page<L::Item, R>, Error>, Waits) {
     let operation = cursor.route.operation();
     let url = format!(
         "{}{}?{}",
@@ -297,15 +575,18 @@ pub(crate) async fn fetch_page(
         .inner()
         .execute(client.client(), request, Some(operation))
         .await;
-    (read_page(result, operation, &path, cursor).await, waits)
+    (
+        read_page::<L, R>(result, operation, &path, cursor).await,
+        waits,
+    )
 }
 
-async fn read_page(
+async fn read_page<L: ListPage, R: Route>(
     result: reqwest::Result<reqwest::Response>,
     operation: &'static Operation,
     path: &str,
-    cursor: PageCursor,
-) -> Result<AttendeePage, Error> {
+    cursor: ListCursor<R>,
+) -> Result<Page<L::Item, R>, Error> {
     let response = result.map_err(|error| Error::transport(operation, error))?;
     let (head, body) = http::Response::from(response).into_parts();
     let (status, headers) = (head.status, head.headers);
@@ -326,18 +607,19 @@ async fn read_page(
     // UTF-8 is checked once for the whole body, rather than string by string as `from_slice`
     // does (a tenth of the parse); a body that is not UTF-8 goes to `from_slice` for its error.
     let parsed = match std::str::from_utf8(&body) {
-        Ok(text) => serde_json::from_str::<AttendeeList>(text),
-        Err(_) => serde_json::from_slice::<AttendeeList>(&body),
+        Ok(text) => serde_json::from_str::<L>(text),
+        Err(_) => serde_json::from_slice::<L>(&body),
     };
     let list = parsed
         .map_err(|source| Error::new(ErrorKind::InvalidPayload { source }, Some(operation)))?;
-    let next = match &list.links.next {
+    let (records, total_entries, links) = list.into_parts();
+    let next = match &links.next {
         Some(link) => Some(cursor.follow(link)?),
         None => None,
     };
-    Ok(AttendeePage {
-        attendees: list.attendees,
-        total_entries: u64::try_from(list.total_entries).unwrap_or_default(),
+    Ok(Page {
+        records,
+        total_entries: u64::try_from(total_entries).unwrap_or_default(),
         cursor,
         next,
         answered_at: crate::policy::server_date(&headers),
@@ -345,48 +627,114 @@ async fn read_page(
 }
 
 /// A page being fetched, owning its clone of the client (so the stream that holds it is `'static`).
+pub(crate) type ListPageFuture<T, R> =
+    Pin<Box<dyn Future<Output = (Result<Page<T, R>, Error>, Waits)> + Send>>;
+
+/// A page of attendees being fetched (what the sync reads).
 pub(crate) type PageFuture =
     Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
 
-/// Starts fetching the page at `cursor`.
+/// Starts fetching the page of `L` at `cursor`.
+fn start_list_fetch<L: ListPage, R: Route>(
+    client: &Client,
+    cursor: ListCursor<R>,
+) -> ListPageFuture<L::Item, R>
+where
+    L::Item: Send + 'static,
+{
+    let client = client.clone();
+    Box::pin(async move { fetch_page::<L, R>(&client, cursor).await })
+}
+
+/// Starts fetching the page of attendees at `cursor`.
 pub(crate) fn start_fetch(client: &Client, cursor: PageCursor) -> PageFuture {
     let client = client.clone();
-    Box::pin(async move { fetch_page(&client, cursor).await })
+    Box::pin(async move {
+        let (page, waits) = fetch_page::<AttendeeList, AttendeeRoute>(&client, cursor).await;
+        (page.map(AttendeePage::from), waits)
+    })
 }
 
 impl Client {
-    /// Streams the pages of `query`, following `links.next`. The stream owns a clone of the
-    /// client, so it can be handed to `tokio::spawn`.
-    pub fn attendee_pages(&self, query: &AttendeeQuery) -> AttendeePages {
+    /// Streams the pages of `query`, any list route of any resource, following `links.next`.
+    /// The stream owns a clone of the client, so it can be handed to `tokio::spawn`.
+    pub fn pages<L: ListPage, R: Route>(&self, query: &ListQuery<L, R>) -> Pages<L, R>
+    where
+        L::Item: Send + 'static,
+    {
         match query.first_page() {
-            Ok(cursor) => self.resume_attendee_pages(cursor),
-            Err(error) => AttendeePages {
+            Ok(cursor) => self.resume_pages(cursor),
+            Err(error) => Pages {
                 client: self.clone(),
                 next: None,
                 fetching: None,
                 failed: Some(error),
                 ended: false,
+                list: PhantomData,
             },
         }
     }
 
     /// Streams pages from `cursor` on: the first page not read yet of a stream that failed.
-    pub fn resume_attendee_pages(&self, cursor: PageCursor) -> AttendeePages {
-        AttendeePages {
+    pub fn resume_pages<L: ListPage, R: Route>(&self, cursor: ListCursor<R>) -> Pages<L, R>
+    where
+        L::Item: Send + 'static,
+    {
+        Pages {
             client: self.clone(),
             next: Some(cursor),
             fetching: None,
             failed: None,
             ended: false,
+            list: PhantomData,
         }
     }
 
-    /// Streams every attendee `query` matches, page by page, one page in memory at a time.
+    /// Streams every record `query` matches, page by page, one page in memory at a time.
     ///
     /// A `next` link is followed by its query on the configured base URL (so paging works
     /// behind a proxy, and never contacts another host); one that does not move forward ends the
-    /// stream with [`ErrorKind::InvalidNextLink`]. After an error, [`AttendeeStream::cursor`] is
-    /// the page to resume from with [`Client::resume_attendees`].
+    /// stream with [`ErrorKind::InvalidNextLink`]. After an error, [`Records::cursor`] is the page
+    /// to resume from with [`Client::resume`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: cliniko_client::Client) -> cliniko_client::Result<()> {
+    /// use cliniko_client::ListQuery;
+    /// use cliniko_types::AttendeeList;
+    /// use futures::TryStreamExt as _;
+    ///
+    /// let mut records = client.stream(&ListQuery::<AttendeeList>::list().per_page(100)).limit(500);
+    /// while let Some(record) = records.try_next().await? {
+    ///     println!("{}", record.id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream<L: ListPage, R: Route>(&self, query: &ListQuery<L, R>) -> Records<L, R>
+    where
+        L::Item: Send + 'static,
+    {
+        Records::new(self.pages(query))
+    }
+
+    /// Streams records from `cursor` on.
+    pub fn resume<L: ListPage, R: Route>(&self, cursor: ListCursor<R>) -> Records<L, R>
+    where
+        L::Item: Send + 'static,
+    {
+        Records::new(self.resume_pages(cursor))
+    }
+
+    /// Streams the pages of attendees of `query` (see [`Client::pages`]).
+    pub fn attendee_pages(&self, query: &AttendeeQuery) -> AttendeePages {
+        AttendeePages(self.pages(query))
+    }
+
+    /// Streams pages of attendees from `cursor` on.
+    pub fn resume_attendee_pages(&self, cursor: PageCursor) -> AttendeePages {
+        AttendeePages(self.resume_pages(cursor))
+    }
+
+    /// Streams every attendee `query` matches (see [`Client::stream`]).
     ///
     /// ```no_run
     /// # async fn run(client: cliniko_client::Client) -> cliniko_client::Result<()> {
@@ -400,47 +748,52 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream_attendees(&self, query: &AttendeeQuery) -> AttendeeStream {
-        AttendeeStream::new(self.attendee_pages(query))
+        self.stream(query)
     }
 
     /// Streams attendees from `cursor` on.
     pub fn resume_attendees(&self, cursor: PageCursor) -> AttendeeStream {
-        AttendeeStream::new(self.resume_attendee_pages(cursor))
+        self.resume(cursor)
     }
 }
 
-/// The pages of a list route. Made by [`Client::attendee_pages`].
+/// The pages of a list route. Made by [`Client::pages`].
 #[must_use = "a stream does nothing until polled"]
-pub struct AttendeePages {
+pub struct Pages<L: ListPage, R = ListRoute> {
     client: Client,
     /// The page to fetch next (while it is being fetched, too).
-    next: Option<PageCursor>,
-    fetching: Option<PageFuture>,
+    next: Option<ListCursor<R>>,
+    fetching: Option<ListPageFuture<L::Item, R>>,
     /// An error found before any request, reported on the first poll.
     failed: Option<Error>,
     /// Whether a page failed: the stream has ended, and `next` is the page to resume from.
     ended: bool,
+    list: PhantomData<fn() -> L>,
 }
 
-impl std::fmt::Debug for AttendeePages {
+impl<L: ListPage, R: std::fmt::Debug> std::fmt::Debug for Pages<L, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AttendeePages")
+        f.debug_struct("Pages")
             .field("next", &self.next)
             .finish_non_exhaustive()
     }
 }
 
-impl AttendeePages {
+impl<L: ListPage, R> Pages<L, R> {
     /// The page this stream reads next: after an error (which ends the stream), the page that
-    /// failed, to resume from with [`Client::resume_attendee_pages`]. `None` once the last page
-    /// was read.
-    pub fn cursor(&self) -> Option<&PageCursor> {
+    /// failed, to resume from with [`Client::resume_pages`]. `None` once the last page was read.
+    pub fn cursor(&self) -> Option<&ListCursor<R>> {
         self.next.as_ref()
     }
 }
 
-impl Stream for AttendeePages {
-    type Item = Result<AttendeePage, Error>;
+impl<L: ListPage, R> Unpin for Pages<L, R> {}
+
+impl<L: ListPage, R: Route> Stream for Pages<L, R>
+where
+    L::Item: Send + 'static,
+{
+    type Item = Result<Page<L::Item, R>, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -459,7 +812,8 @@ impl Stream for AttendeePages {
                 let Some(cursor) = this.next.clone() else {
                     return Poll::Ready(None);
                 };
-                this.fetching.insert(start_fetch(&this.client, cursor))
+                this.fetching
+                    .insert(start_list_fetch::<L, R>(&this.client, cursor))
             }
         };
         let (outcome, _) = ready!(fetching.as_mut().poll(cx));
@@ -472,19 +826,53 @@ impl Stream for AttendeePages {
     }
 }
 
-/// The attendees of a list route, page after page. Made by [`Client::stream_attendees`].
+/// The pages of an attendee list route. Made by [`Client::attendee_pages`].
 #[must_use = "a stream does nothing until polled"]
-pub struct AttendeeStream {
-    pages: AttendeePages,
-    page: std::vec::IntoIter<Attendee>,
+pub struct AttendeePages(Pages<AttendeeList, AttendeeRoute>);
+
+impl std::fmt::Debug for AttendeePages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendeePages")
+            .field("next", &self.0.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttendeePages {
+    /// The page this stream reads next: after an error (which ends the stream), the page that
+    /// failed, to resume from with [`Client::resume_attendee_pages`]. `None` once the last page
+    /// was read.
+    pub fn cursor(&self) -> Option<&PageCursor> {
+        self.0.cursor()
+    }
+}
+
+impl Stream for AttendeePages {
+    type Item = Result<AttendeePage, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|item| item.map(|page| page.map(AttendeePage::from)))
+    }
+}
+
+/// The records of a list route, page after page. Made by [`Client::stream`].
+#[must_use = "a stream does nothing until polled"]
+pub struct Records<L: ListPage, R = ListRoute> {
+    pages: Pages<L, R>,
+    page: std::vec::IntoIter<L::Item>,
     total_entries: Option<u64>,
     remaining: Option<u64>,
     finished: bool,
 }
 
-impl std::fmt::Debug for AttendeeStream {
+/// The attendees of a list route, page after page. Made by [`Client::stream_attendees`].
+pub type AttendeeStream = Records<AttendeeList, AttendeeRoute>;
+
+impl<L: ListPage, R: std::fmt::Debug> std::fmt::Debug for Records<L, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AttendeeStream")
+        f.debug_struct("Records")
             .field("next", &self.pages.next)
             .field("buffered", &self.page.len())
             .field("remaining", &self.remaining)
@@ -493,8 +881,8 @@ impl std::fmt::Debug for AttendeeStream {
     }
 }
 
-impl AttendeeStream {
-    fn new(pages: AttendeePages) -> Self {
+impl<L: ListPage, R> Records<L, R> {
+    fn new(pages: Pages<L, R>) -> Self {
         Self {
             pages,
             page: Vec::new().into_iter(),
@@ -504,44 +892,49 @@ impl AttendeeStream {
         }
     }
 
-    /// Stops after `count` attendees, without fetching pages beyond them.
+    /// Stops after `count` records, without fetching pages beyond them.
     pub fn limit(mut self, count: u64) -> Self {
         self.remaining = Some(count);
         self
     }
 
-    /// How many attendees match, from the latest page read.
+    /// How many records match, from the latest page read.
     pub fn total_entries(&self) -> Option<u64> {
         self.total_entries
     }
 
-    /// The page to resume from with [`Client::resume_attendees`] once the attendees already
-    /// yielded are handled: after an error, the page that failed.
-    pub fn cursor(&self) -> Option<&PageCursor> {
+    /// The page to resume from with [`Client::resume`] once the records already yielded are
+    /// handled: after an error, the page that failed.
+    pub fn cursor(&self) -> Option<&ListCursor<R>> {
         self.pages.cursor()
     }
 }
 
-impl AttendeeStream {
+impl<L: ListPage, R> Unpin for Records<L, R> {}
+
+impl<L: ListPage, R: Route> Records<L, R>
+where
+    L::Item: Send + 'static,
+{
     /// The slow path of `poll_next`: the page is used up, so read the next one.
     #[inline(never)]
-    fn poll_next_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Attendee, Error>>> {
+    fn poll_next_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<L::Item, Error>>> {
         loop {
             if self.finished || self.remaining == Some(0) {
                 return Poll::Ready(None);
             }
-            if let Some(attendee) = self.page.next() {
+            if let Some(record) = self.page.next() {
                 if let Some(remaining) = &mut self.remaining {
                     *remaining -= 1;
                 }
-                return Poll::Ready(Some(Ok(attendee)));
+                return Poll::Ready(Some(Ok(record)));
             }
             // The page's buffer is freed before the next page is read, not after.
             self.page = Vec::new().into_iter();
             match ready!(Pin::new(&mut self.pages).poll_next(cx)) {
                 Some(Ok(page)) => {
                     self.total_entries = Some(page.total_entries);
-                    self.page = page.attendees.into_iter();
+                    self.page = page.records.into_iter();
                 }
                 Some(Err(error)) => return Poll::Ready(Some(Err(error))),
                 None => {
@@ -553,22 +946,25 @@ impl AttendeeStream {
     }
 }
 
-impl Stream for AttendeeStream {
-    type Item = Result<Attendee, Error>;
+impl<L: ListPage, R: Route> Stream for Records<L, R>
+where
+    L::Item: Send + 'static,
+{
+    type Item = Result<L::Item, Error>;
 
-    /// The common case, an attendee of the page in hand, is small enough to inline into the
-    /// caller's loop, which lets the compiler build the item in place instead of copying it (over
-    /// 400 bytes) from frame to frame.
+    /// The common case, a record of the page in hand, is small enough to inline into the
+    /// caller's loop, which lets the compiler build the item in place instead of copying it (an
+    /// attendee is over 400 bytes) from frame to frame.
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.remaining != Some(0)
-            && let Some(attendee) = this.page.next()
+            && let Some(record) = this.page.next()
         {
             if let Some(remaining) = &mut this.remaining {
                 *remaining -= 1;
             }
-            return Poll::Ready(Some(Ok(attendee)));
+            return Poll::Ready(Some(Ok(record)));
         }
         this.poll_next_page(cx)
     }
@@ -623,13 +1019,14 @@ mod tests {
                 .body(reqwest::Body::from(body))
                 .expect("a response");
             let path = "/v1/attendees";
-            read_page(
+            read_page::<AttendeeList, AttendeeRoute>(
                 Ok(response.into()),
                 &operations::LIST_ATTENDEES,
                 path,
                 cursor(1),
             )
             .await
+            .map(AttendeePage::from)
         }
         let good = read(
             br#"{"attendees":[],"total_entries":0,"links":{"self":"https://api.au1.cliniko.com/v1/attendees?page=1"}}"#,
