@@ -20,6 +20,17 @@ pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     checker.problems
 }
 
+/// Only the `$ref` problems: one that is not local, does not resolve, or leads back to itself
+/// through other `$ref`s.
+pub(crate) fn reference_problems(spec: &Spec) -> Vec<Problem> {
+    let mut checker = Checker {
+        document: spec.raw(),
+        problems: Vec::new(),
+    };
+    checker.references(spec.raw(), "");
+    checker.problems
+}
+
 struct Checker<'a> {
     document: &'a Value,
     problems: Vec<Problem>,
@@ -46,7 +57,14 @@ impl<'a> Checker<'a> {
                             Some(reference) if resolve(self.document, reference).is_none() => {
                                 self.problem(here, format!("$ref {reference} does not resolve"))
                             }
-                            Some(_) => {}
+                            Some(reference) => {
+                                if let Some(cycle) = ref_cycle(self.document, reference) {
+                                    self.problem(
+                                        here,
+                                        format!("$ref {reference} leads back to itself: {cycle}"),
+                                    );
+                                }
+                            }
                             None => self.problem(here, "$ref must be a string"),
                         }
                     } else {
@@ -478,4 +496,23 @@ fn has_examples(owner: &Value) -> bool {
                 .values()
                 .any(|media| media.get("example").is_some() || media.get("examples").is_some())
         })
+}
+
+/// The chain of `$ref`s from `reference` when it comes back to one already met before reaching
+/// a schema (`#/a → #/b → #/a`), which no reader can follow.
+fn ref_cycle(document: &Value, reference: &str) -> Option<String> {
+    let mut chain = vec![reference];
+    let mut current = reference;
+    while let Some(next) = resolve(document, current)
+        .and_then(|target| target.get("$ref"))
+        .and_then(Value::as_str)
+    {
+        let seen = chain.contains(&next);
+        chain.push(next);
+        if seen {
+            return Some(chain.join(" → "));
+        }
+        current = next;
+    }
+    None
 }
