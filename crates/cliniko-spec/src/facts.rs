@@ -382,7 +382,8 @@ impl<'a> Reader<'a> {
                 let retry = match value.and_then(Retry::from_value) {
                     Some(retry) => retry,
                     None => {
-                        let other = value.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+                        let other =
+                            value.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
                         self.problem(
                             &push(&at, "x-cliniko-retry"),
                             format!(

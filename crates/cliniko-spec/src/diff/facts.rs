@@ -135,8 +135,9 @@ struct OperationFacts<'a> {
     id: Option<String>,
     at: String,
     retry: Option<&'a Value>,
-    /// The `q[]` parameter's pointer, its fields and its pattern.
-    filters: Option<(String, Vec<FilterField>, Option<&'a str>)>,
+    /// The `q[]` parameter's pointer, its fields (`None` without `x-cliniko-filter-fields`) and
+    /// its pattern.
+    filters: Option<(String, Option<Vec<FilterField>>, Option<&'a str>)>,
 }
 
 fn operation_facts(document: &Value) -> BTreeMap<(String, usize), OperationFacts<'_>> {
@@ -154,8 +155,7 @@ fn operation_facts(document: &Value) -> BTreeMap<(String, usize), OperationFacts
             let filters = filter_parameter(document, path, method).map(|(at, parameter)| {
                 let fields = parameter
                     .get("x-cliniko-filter-fields")
-                    .map(|groups| filter_fields_from_value(groups).0)
-                    .unwrap_or_default();
+                    .map(|groups| filter_fields_from_value(groups).0);
                 let pattern = parameter
                     .pointer("/schema/items/pattern")
                     .and_then(Value::as_str);
@@ -216,20 +216,61 @@ fn retry(walker: &mut Walker<'_>, site: &Site, old: Option<&Value>, new: Option<
     );
 }
 
-fn filters(walker: &mut Walker<'_>, site: &Site, before: &OperationFacts<'_>, after: &OperationFacts<'_>) {
+fn filters(
+    walker: &mut Walker<'_>,
+    site: &Site,
+    before: &OperationFacts<'_>,
+    after: &OperationFacts<'_>,
+) {
     let (Some((_, old_fields, old_pattern)), Some((at, new_fields, new_pattern))) =
         (&before.filters, &after.filters)
     else {
         return;
     };
+    let component = at
+        .strip_prefix("/components/parameters/")
+        .map(|name| format!("parameter {name}"));
     let site = site
         .then("query q[]")
+        .entering(component.as_deref())
         .at(push(at, "x-cliniko-filter-fields"));
+    let list = |fields: &[FilterField]| {
+        fields
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.kind.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (old_fields, new_fields) = match (old_fields, new_fields) {
+        (Some(old), Some(new)) => (old, new),
+        (None, None) => return,
+        // The fact as a whole appeared or went: one change.
+        (None, Some(new)) => {
+            walker.push(
+                &site,
+                ChangeKind::FilterFieldAdded,
+                None,
+                Some(list(new)),
+                Verdict::NotBreaking,
+            );
+            return;
+        }
+        (Some(old), None) => {
+            walker.push(
+                &site,
+                ChangeKind::FilterFieldRemoved,
+                Some(list(old)),
+                None,
+                Verdict::Breaking,
+            );
+            return;
+        }
+    };
     for field in old_fields.iter().filter(|f| !new_fields.contains(f)) {
         walker.push(
             &site.doc_child(field.kind.name()),
             ChangeKind::FilterFieldRemoved,
-            Some(format!("{} ({})", field.name, field.kind.name())),
+            Some(list(std::slice::from_ref(field))),
             None,
             Verdict::Breaking,
         );
@@ -239,7 +280,7 @@ fn filters(walker: &mut Walker<'_>, site: &Site, before: &OperationFacts<'_>, af
             &site.doc_child(field.kind.name()),
             ChangeKind::FilterFieldAdded,
             None,
-            Some(format!("{} ({})", field.name, field.kind.name())),
+            Some(list(std::slice::from_ref(field))),
             Verdict::NotBreaking,
         );
     }
@@ -290,8 +331,8 @@ fn extensions(document: &Value) -> BTreeMap<String, &Value> {
                     let here = push(at, key);
                     if key.starts_with("x-cliniko-") {
                         // `/paths/P/METHOD/x-cliniko-retry`: four tokens.
-                        let on_operation = here.starts_with("/paths/")
-                            && here.matches('/').count() == 4;
+                        let on_operation =
+                            here.starts_with("/paths/") && here.matches('/').count() == 4;
                         let known = match key.as_str() {
                             "x-cliniko-retry" => on_operation,
                             "x-cliniko-filter-fields" | "x-cliniko-pattern" => true,

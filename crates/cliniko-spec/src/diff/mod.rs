@@ -105,15 +105,23 @@ pub fn diff_documents(base: &Value, head: &Value) -> SpecDiff {
 /// several operations, becomes one change that lists them all, with the worst verdict met.
 fn merge(raw: Vec<Change>) -> Vec<Change> {
     let mut out: Vec<Change> = Vec::new();
-    let mut index: std::collections::HashMap<(String, ChangeKind, Option<String>, Option<String>), usize> =
-        std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<
+        (String, ChangeKind, Option<String>, Option<String>),
+        usize,
+    > = std::collections::HashMap::new();
     for change in raw {
-        let place = if change.pointer.starts_with("#/components/") {
-            change.pointer.clone()
-        } else {
-            change.location.clone()
+        // A change inside a named component is one change wherever the component is used.
+        let place = match &change.schema_location {
+            Some(place) => place.clone(),
+            None if change.pointer.starts_with("#/components/") => change.pointer.clone(),
+            None => change.location.clone(),
         };
-        let key = (place, change.kind, change.before.clone(), change.after.clone());
+        let key = (
+            place,
+            change.kind,
+            change.before.clone(),
+            change.after.clone(),
+        );
         match index.get(&key) {
             Some(&at) => {
                 let kept = &mut out[at];
@@ -249,9 +257,16 @@ impl Change {
     /// The change as a person names it: `type changed integer → string`, `oneOf variant added
     /// string`, `enum value added 50`.
     pub fn summary(&self) -> String {
-        if matches!(self.kind, ChangeKind::VariantAdded | ChangeKind::VariantRemoved) {
+        if matches!(
+            self.kind,
+            ChangeKind::VariantAdded | ChangeKind::VariantRemoved
+        ) {
             // The value reads `oneOf: string`.
-            let value = self.after.as_deref().or(self.before.as_deref()).unwrap_or("");
+            let value = self
+                .after
+                .as_deref()
+                .or(self.before.as_deref())
+                .unwrap_or("");
             let (keyword, schema) = value.split_once(": ").unwrap_or(("oneOf", value));
             let verb = if self.kind == ChangeKind::VariantAdded {
                 "added"
@@ -328,7 +343,7 @@ pub enum Level {
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Info => "info",
             Self::Warning => "warning",
             Self::Breaking => "breaking",

@@ -23,7 +23,11 @@ pub(super) struct Site {
 }
 
 impl Site {
-    pub(super) fn new(location: String, operation_id: Option<String>, direction: Direction) -> Self {
+    pub(super) fn new(
+        location: String,
+        operation_id: Option<String>,
+        direction: Direction,
+    ) -> Self {
         Self {
             location,
             operation_id,
@@ -371,8 +375,8 @@ impl<'a> Walker<'a> {
         for key in keys {
             match (old.get(key), new.get(key)) {
                 (Some(before), None) => {
-                    let site = Site::new(before.label(), before.id(), Direction::Request)
-                        .at(before.at());
+                    let site =
+                        Site::new(before.label(), before.id(), Direction::Request).at(before.at());
                     self.push(
                         &site,
                         ChangeKind::OperationRemoved,
@@ -382,8 +386,8 @@ impl<'a> Walker<'a> {
                     );
                 }
                 (None, Some(after)) => {
-                    let site = Site::new(after.label(), after.id(), Direction::Request)
-                        .at(after.at());
+                    let site =
+                        Site::new(after.label(), after.id(), Direction::Request).at(after.at());
                     self.push(
                         &site,
                         ChangeKind::OperationAdded,
@@ -457,7 +461,9 @@ impl<'a> Walker<'a> {
             let site = site
                 .then(&format!("{} {name}", key.0))
                 .entering(component.map(|c| format!("parameter {c}")).as_deref())
-                .at(new_entry.or(old_entry).map_or_else(String::new, |(_, _, at)| at.clone()));
+                .at(new_entry
+                    .or(old_entry)
+                    .map_or_else(String::new, |(_, _, at)| at.clone()));
             let (old_parameter, new_parameter) =
                 (old_entry.map(|(_, p, _)| *p), new_entry.map(|(_, p, _)| *p));
             let required = |p: &Value| p.get("required") == Some(&Value::Bool(true));

@@ -8,8 +8,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn a_wider_pattern_covers_a_narrower_one() {
         assert_eq!(covers("^[a-z]{2,3}[0-9]+$", "^[a-z]{2}[0-9]+$"), Some(true));
-        assert_eq!(covers("^[a-z]{2}[0-9]+$", "^[a-z]{2,3}[0-9]+$"), Some(false));
+        assert_eq!(
+            covers("^[a-z]{2}[0-9]+$", "^[a-z]{2,3}[0-9]+$"),
+            Some(false)
+        );
         assert_eq!(covers("^[a-z]{2}[0-9]+$", "^[a-z]{2}[0-9]+$"), Some(true));
         assert_eq!(covers("[0-9]", "^[0-9]+$"), Some(true));
         assert_eq!(covers("^[0-9]+$", "[0-9]"), Some(false));

@@ -160,7 +160,10 @@ const SHAPING: &[&str] = &[
 
 /// A schema's `oneOf` or `anyOf` members that allow more than null, with their places, when the
 /// schema is only that composition (plus `nullable`, documentation and extensions).
-fn composition<'a>(document: &'a Value, schema: &'a Value) -> Option<(&'static str, Vec<(usize, &'a Value)>)> {
+fn composition<'a>(
+    document: &'a Value,
+    schema: &'a Value,
+) -> Option<(&'static str, Vec<(usize, &'a Value)>)> {
     let object = schema.as_object()?;
     if SHAPING.iter().any(|k| object.contains_key(*k)) {
         return None;
@@ -623,10 +626,18 @@ impl<'a> Walker<'a> {
                 (Some(o), Some(n)) if o != n => ChangeKind::ExtensionChanged,
                 _ => continue,
             };
-            let verdict = if kind == ChangeKind::ExtensionChanged
-                && key == "x-enum-varnames"
-                && renames_a_variant(before, after)
+            let renames = key == "x-enum-varnames" && renames_a_variant(before, after);
+            // Names and descriptions that follow values added or removed are part of that change.
+            if matches!(key, "x-enum-varnames" | "x-enum-descriptions")
+                && kind == ChangeKind::ExtensionChanged
+                && before.values.is_some()
+                && after.values.is_some()
+                && before.values != after.values
+                && !renames
             {
+                continue;
+            }
+            let verdict = if kind == ChangeKind::ExtensionChanged && renames {
                 Verdict::Breaking
             } else if key.starts_with("x-cliniko-") {
                 // Cliniko's facts live in `x-cliniko-*`; one without a rule is not judged.
@@ -635,7 +646,13 @@ impl<'a> Walker<'a> {
                 Verdict::NotBreaking
             };
             let describe = |value: Option<&&Value>| value.map(|v| format!("{key}: {}", show(v)));
-            self.push(&site.doc_child(key), kind, describe(old), describe(new), verdict);
+            self.push(
+                &site.doc_child(key),
+                kind,
+                describe(old),
+                describe(new),
+                verdict,
+            );
         }
     }
 
