@@ -9,6 +9,7 @@
 //!   [--fail-on breaking|warning|info] [--fail-on-breaking] [--ignore FILE]
 //!   [--require-version-bump CARGO_TOML]`: what changed in the spec since a base, and how much
 //!   each change matters for code generated from it.
+//! - `XTASK_ROOT=DIR` runs a verb on the workspace copy at `DIR` instead of this one.
 //! - `cargo xtask conformance ARGS...`: `cargo run -p cliniko-conformance -- ARGS...`, for example
 //!   `cargo xtask conformance check tests/recordings`.
 
@@ -66,7 +67,10 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let root = workspace_root();
+    // `XTASK_ROOT` points the verbs at a copy of the workspace (the tests use it).
+    let root = std::env::var_os("XTASK_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(workspace_root);
     match command {
         Command::Codegen {
             check,
