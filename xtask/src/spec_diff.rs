@@ -215,11 +215,11 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<ExitCode> {
             failed = true;
         }
     }
-    if let Some(manifest) = &args.require_version_bump {
-        if let Some(problem) = missing_bump(root, &args.base, manifest, &counted, profile)? {
-            eprintln!("error: {problem}");
-            failed = true;
-        }
+    if let Some(manifest) = &args.require_version_bump
+        && let Some(problem) = missing_bump(root, &args.base, manifest, &counted, profile)?
+    {
+        eprintln!("error: {problem}");
+        failed = true;
     }
     Ok(if failed {
         ExitCode::FAILURE

@@ -516,3 +516,31 @@ fn ref_cycle(document: &Value, reference: &str) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_cycle_is_named_with_its_chain() {
+        let yaml = "openapi: 3.0.3\ninfo: {title: t, version: v1}\npaths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n    C: {type: object, properties: {self: {$ref: '#/components/schemas/C'}}}\n";
+        let spec = Spec::from_yaml_str(yaml, "cycle.yaml").expect("loads");
+        let problems = reference_problems(&spec);
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "at /components/schemas/A/$ref: $ref #/components/schemas/B leads back to itself: #/components/schemas/B → #/components/schemas/A → #/components/schemas/B",
+                "at /components/schemas/B/$ref: $ref #/components/schemas/A leads back to itself: #/components/schemas/A → #/components/schemas/B → #/components/schemas/A",
+            ],
+            "a recursive schema (C) is no cycle"
+        );
+        let error = spec.check_references().expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("cycle.yaml:6: at /components/schemas/A/$ref"),
+            "{error}"
+        );
+    }
+}

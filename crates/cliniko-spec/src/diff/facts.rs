@@ -91,7 +91,7 @@ fn shard_patterns(walker: &mut Walker<'_>) {
                 .into_iter()
                 .flatten()
             {
-                let pattern = variable.get("x-cliniko-pattern").map(|p| show(p));
+                let pattern = variable.get("x-cliniko-pattern").map(show);
                 out.insert((url.to_owned(), name.clone()), (index, pattern));
             }
         }
@@ -129,6 +129,9 @@ fn shard_patterns(walker: &mut Walker<'_>) {
     }
 }
 
+/// A `q[]` parameter's pointer, its fields and its pattern.
+type QueryFilter<'a> = (String, Option<Vec<FilterField>>, Option<&'a str>);
+
 /// One operation's facts.
 struct OperationFacts<'a> {
     label: String,
@@ -137,7 +140,7 @@ struct OperationFacts<'a> {
     retry: Option<&'a Value>,
     /// The `q[]` parameter's pointer, its fields (`None` without `x-cliniko-filter-fields`) and
     /// its pattern.
-    filters: Option<(String, Option<Vec<FilterField>>, Option<&'a str>)>,
+    filters: Option<QueryFilter<'a>>,
 }
 
 fn operation_facts(document: &Value) -> BTreeMap<(String, usize), OperationFacts<'_>> {

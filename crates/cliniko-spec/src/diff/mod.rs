@@ -2,16 +2,28 @@
 //! from the older one.
 //!
 //! [`diff`] compares two documents after following every `$ref`, so moving a schema into
-//! `components` (or inlining one) is no change. It walks servers, security, and each operation
+//! `components` (or inlining one) is no change. It walks servers, security, each operation
 //! (matched by method and path, path parameter names ignored): its `operationId`, parameters,
-//! request body, statuses, response headers and bodies. Descriptions, summaries, examples, tags
-//! and OpenAPI `links` are documentation and are not compared.
+//! request body, statuses, response headers and bodies; and Cliniko's facts (`x-cliniko-*`).
+//! Descriptions, summaries, examples, tags and OpenAPI `links` are documentation and are not
+//! compared. Both documents must pass [`Spec::check_references`](crate::Spec::check_references)
+//! first: a `$ref` that resolves nowhere reads here as a schema that allows anything.
 //!
-//! Each [`Change`] names where it is (`GET /attendees/{id} → 200 application/json →
-//! /properties/notes`), its [`ChangeKind`], the value before and after, and a [`Verdict`] for a
-//! client generated from the older document. A request is what the client sends (parameters and
-//! request bodies), a response what it reads (response bodies and headers): narrowing what is
-//! accepted breaks requests, widening what may come back breaks responses.
+//! One edit is one [`Change`]. A change inside a named component (a schema such as
+//! `InvoiceStatus`, a shared parameter or response) is reported once, at the component
+//! ([`Change::schema_location`] `InvoiceStatus`, [`Change::pointer`]
+//! `#/components/schemas/InvoiceStatus/enum`), with every operation that reaches it
+//! ([`Change::operations`]) and every place it is met ([`Change::locations`], such as
+//! `GET /attendees/{id} → 200 application/json → /properties/invoice_status/oneOf/0`). The
+//! variants of a `oneOf`/`anyOf` are matched by what they are (the same `$ref`, or the same schema
+//! but for its documentation), not by their place: adding one is one `variant-added`, and
+//! `oneOf: [$ref, {enum: [null]}]` is compared through to the `$ref`'d schema. A new `x-enum-varnames`
+//! or `x-enum-descriptions` entry for a new enum value is part of the `enum-value-added`.
+//!
+//! Each change has its [`ChangeKind`], the value before and after, and a [`Verdict`] for a client
+//! generated from the older document. A request is what the client sends (parameters and request
+//! bodies), a response what it reads (response bodies and headers): narrowing what is accepted
+//! breaks requests, widening what may come back breaks responses.
 //!
 //! | change | in a request | in a response |
 //! |---|---|---|
@@ -27,15 +39,17 @@
 //! | `nullable` removed | breaking | not breaking |
 //! | `type` or `format` changed | breaking | breaking |
 //! | enum value removed | breaking | not breaking |
-//! | enum value added | not breaking | not breaking when the older schema has `x-enum-varnames` (our code enums keep unknown values in an `Unknown` variant), but flagged: breaking for generators without a catch-all variant; breaking otherwise |
+//! | enum value added | not breaking | warning when the older schema has `x-enum-varnames` (our code enums keep unknown values in an `Unknown` variant; breaking for generators without a catch-all variant, and so under [`Profile::Strict`]); breaking otherwise |
 //! | enum constraint added or removed (the generated type changes) | breaking | breaking |
 //! | `minimum` up, `maximum` down, `minLength` up, `maxLength` down, `minItems` up, `maxItems` down (narrower) | breaking | not breaking |
 //! | the same bounds the other way, or removed (wider) | not breaking | breaking |
 //! | `pattern` added | breaking | not breaking |
-//! | `pattern` changed | breaking | breaking |
+//! | `pattern` changed | breaking, unless the new pattern accepts every text the old one does | breaking, unless the old pattern accepts every text the new one does |
 //! | `pattern` removed | not breaking | breaking |
 //! | `additionalProperties` narrowed / widened | breaking / not breaking | not breaking / breaking |
-//! | `oneOf`/`anyOf` variants added or removed | breaking | breaking |
+//! | `oneOf`/`anyOf` variant added (`variant-added`) | not breaking | breaking |
+//! | `oneOf`/`anyOf` variant removed (`variant-removed`: the generated type loses it) | breaking | breaking |
+//! | `oneOf` became `anyOf`, or a composition appeared or went (`composition-changed`) | breaking | breaking |
 //! | parameter `style`/`explode` changed | breaking | — |
 //! | request body or request media type removed | breaking | — |
 //! | response media type or response header removed | — | breaking |
@@ -45,10 +59,30 @@
 //! | server added, server variable value added, server default changed | not breaking | |
 //! | security alternative removed, security scheme changed, security added where there was none | breaking | |
 //!
+//! Cliniko's facts, read with the parsers of [`crate::facts`], change what the generated client
+//! does, and are judged for it:
+//!
+//! | change | breaking | not breaking |
+//! |---|---|---|
+//! | `x-cliniko-retry` of an operation (`x-cliniko-retry-changed`; none reads as `only-if-not-sent`) | looser: `only-if-not-sent` → `always`, or a value the client does not know | stricter: `always` → `only-if-not-sent` |
+//! | `x-cliniko-rate-limit` (`x-cliniko-rate-limit-changed`) | lower: a client keeping to the old limit may exceed the new one (R₂ < R₁ × ⌈W₂ / W₁⌉), a new limit, or an unreadable one | higher, or no longer stated |
+//! | `x-cliniko-pattern` of a server variable (`x-cliniko-pattern-changed`) | narrower: some name the old one accepts is refused (decided on the two patterns' automata), added, or undecidable | wider or the same language, or removed |
+//! | `x-cliniko-filter-fields` of a `q[]` parameter | a field removed (or its type changed): `x-cliniko-filter-field-removed` | a field added: `x-cliniko-filter-field-added` |
+//! | any other `x-cliniko-*` extension | not judged: [`Verdict::Unjudged`], a warning | |
+//!
+//! A `q[]` pattern that is the one built from its filter fields on both sides changes with them;
+//! that change is the fields', and is not reported a second time. Whether one pattern accepts
+//! every text another does is decided on their automata (`regex-automata`, ASCII classes): a
+//! pattern that it cannot read is judged as narrower.
+//!
+//! [`Verdict::level`] grades each verdict as oasdiff does ([`Level`]: breaking, warning, info), for
+//! our client ([`Profile::Ours`]) or for any generator ([`Profile::Strict`], which the published
+//! spec's changelog uses).
+//!
 //! [`SpecDiff::required_bump`] turns the verdicts into the version bump the generated client
 //! needs: from 1.0 on, a breaking change needs a major bump and any other change a minor one;
 //! before 1.0 (Cargo's rule for `0.x`), a breaking change needs a minor bump, `0.x` to `0.(x+1)`,
-//! and any other change a patch bump.
+//! and any other change a patch bump ([`bump_for`] judges by a profile).
 //!
 //! ```
 //! let base = cliniko_spec::Spec::from_yaml_str(

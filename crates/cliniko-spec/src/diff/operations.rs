@@ -61,10 +61,10 @@ impl Site {
         );
         site.doc = self.doc.clone();
         // Inside a shared parameter or response, the component's name goes on as well.
-        if let Some((name, pointer)) = &self.component {
-            if pointer.is_empty() {
-                site.component = Some((format!("{name} → {segment}"), String::new()));
-            }
+        if let Some((name, pointer)) = &self.component
+            && pointer.is_empty()
+        {
+            site.component = Some((format!("{name} → {segment}"), String::new()));
         }
         site
     }
@@ -733,10 +733,10 @@ impl Site {
     fn append(&self, text: &str) -> Self {
         let mut site = self.clone();
         site.location.push_str(text);
-        if let Some((name, pointer)) = &mut site.component {
-            if pointer.is_empty() {
-                name.push_str(text);
-            }
+        if let Some((name, pointer)) = &mut site.component
+            && pointer.is_empty()
+        {
+            name.push_str(text);
         }
         site
     }

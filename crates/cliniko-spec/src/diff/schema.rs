@@ -598,8 +598,20 @@ impl<'a> Walker<'a> {
         let (kind, verdict) = match (before, after) {
             (None, Some(_)) => (ChangeKind::PatternAdded, site.direction.narrowing(true)),
             (Some(_), None) => (ChangeKind::PatternRemoved, site.direction.narrowing(false)),
-            // A changed pattern may accept less and more at once: breaking both ways.
-            (Some(b), Some(a)) if b != a => (ChangeKind::PatternChanged, Verdict::Breaking),
+            // A changed pattern may accept less and more at once: narrower or wider only when
+            // the automata of the two say so.
+            (Some(b), Some(a)) if b != a => {
+                let (wider, narrower) = (
+                    super::patterns::covers(a, b) == Some(true),
+                    super::patterns::covers(b, a) == Some(true),
+                );
+                let verdict = match site.direction {
+                    Direction::Request if wider => Verdict::NotBreaking,
+                    Direction::Response if narrower => Verdict::NotBreaking,
+                    _ => Verdict::Breaking,
+                };
+                (ChangeKind::PatternChanged, verdict)
+            }
             _ => return,
         };
         self.push(
