@@ -65,15 +65,24 @@ impl Timings {
     }
 }
 
-pub fn run(root: &Path, mode: Mode, print_timings: bool) -> anyhow::Result<()> {
+/// Generates (or, with [`Mode::Check`], checks) every file. A difference from Cliniko's documents
+/// without a reason is a warning, listed in `spec/DIFFERENCES.md` as "no reason given yet";
+/// with `strict` (as CI runs it) it fails, once the files are written or checked.
+pub fn run(root: &Path, mode: Mode, print_timings: bool, strict: bool) -> anyhow::Result<()> {
     let mut timings = Timings::default();
     let total = Instant::now();
     let spec_path = root.join(SPEC_PATH);
     let spec = timings.time("parse", || Spec::load(&spec_path))?;
     timings.time("check", || spec.check())?;
     let mut files = generate(&spec, &mut timings)?;
-    let (path, contents) = crate::spec_diff::differences_file(root, &spec)?;
-    files.push(GeneratedFile { path, contents });
+    let differences = crate::spec_diff::differences_file(root, &spec)?;
+    for warning in &differences.warnings {
+        eprintln!("warning: {warning}");
+    }
+    files.push(GeneratedFile {
+        path: differences.path,
+        contents: differences.contents,
+    });
     if mode == Mode::Write {
         crate::spec_diff::print_summary_against_head(root, &spec);
     }
@@ -91,7 +100,21 @@ pub fn run(root: &Path, mode: Mode, print_timings: bool) -> anyhow::Result<()> {
             total.elapsed().as_secs_f64() * 1e3
         );
     }
-    outcome
+    outcome?;
+    if strict && !differences.warnings.is_empty() {
+        bail!(
+            "{} documentation warning{} about {} (--strict): give each difference a reason in {}",
+            differences.warnings.len(),
+            if differences.warnings.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            crate::spec_diff::DIFFERENCES_PATH,
+            crate::spec_diff::REASONS_PATH,
+        );
+    }
+    Ok(())
 }
 
 /// Generates every file from a checked spec, in memory.

@@ -1,11 +1,15 @@
 //! Project automation, run as `cargo xtask <verb>` (an alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask codegen [--check] [--timings]`: check `spec/cliniko-attendees.yaml` and generate
-//!   the schema types, the client and `spec/DIFFERENCES.md` from it; `--check` writes nothing and
-//!   fails on stale output.
-//! - `cargo xtask spec-diff [--base GIT_REV_OR_FILE] [--format human|json|markdown]
-//!   [--fail-on-breaking] [--require-version-bump CARGO_TOML]`: what changed in the spec since a
-//!   base, and what breaks for code generated from it.
+//! - `cargo xtask codegen [--check] [--strict] [--timings]`: check `spec/cliniko-attendees.yaml`
+//!   and generate the schema types, the client and `spec/DIFFERENCES.md` from it; `--check` writes
+//!   nothing and fails on stale output; `--strict` fails on a difference from Cliniko's documents
+//!   without a reason (otherwise a warning).
+//! - `cargo xtask spec-diff [--base GIT_REV_OR_FILE]
+//!   [--format human|json|markdown|githubactions|junit] [--profile ours|strict]
+//!   [--fail-on breaking|warning|info] [--fail-on-breaking] [--ignore FILE]
+//!   [--require-version-bump CARGO_TOML]`: what changed in the spec since a base, and how much
+//!   each change matters for code generated from it.
+//! - `XTASK_ROOT=DIR` runs a verb on the workspace copy at `DIR` instead of this one.
 //! - `cargo xtask conformance ARGS...`: `cargo run -p cliniko-conformance -- ARGS...`, for example
 //!   `cargo xtask conformance check tests/recordings`.
 
@@ -30,6 +34,11 @@ enum Command {
         /// Print how long each step took.
         #[arg(long)]
         timings: bool,
+        /// Fail when a difference from Cliniko's documents has no reason in
+        /// spec/differences-reasons.yaml, or a reason matches nothing (CI runs this; without it
+        /// they are warnings).
+        #[arg(long)]
+        strict: bool,
     },
     /// Compare the spec with a base and say what breaks for code generated from the base.
     ///
@@ -58,15 +67,22 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let root = workspace_root();
+    // `XTASK_ROOT` points the verbs at a copy of the workspace (the tests use it).
+    let root = std::env::var_os("XTASK_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(workspace_root);
     match command {
-        Command::Codegen { check, timings } => {
+        Command::Codegen {
+            check,
+            timings,
+            strict,
+        } => {
             let mode = if check {
                 codegen::Mode::Check
             } else {
                 codegen::Mode::Write
             };
-            codegen::run(&root, mode, timings)?;
+            codegen::run(&root, mode, timings, strict)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::SpecDiff(args) => spec_diff::run(&root, &args),

@@ -23,6 +23,17 @@ pub(crate) fn problems(spec: &Spec) -> Vec<Problem> {
     problems
 }
 
+/// Only the `$ref` problems: one that is not local, does not resolve, or leads back to itself
+/// through other `$ref`s.
+pub(crate) fn reference_problems(spec: &Spec) -> Vec<Problem> {
+    let mut checker = Checker {
+        document: spec.raw(),
+        problems: Vec::new(),
+    };
+    checker.references(spec.raw(), "");
+    checker.problems
+}
+
 struct Checker<'a> {
     document: &'a Value,
     problems: Vec<Problem>,
@@ -49,7 +60,14 @@ impl<'a> Checker<'a> {
                             Some(reference) if resolve(self.document, reference).is_none() => {
                                 self.problem(here, format!("$ref {reference} does not resolve"))
                             }
-                            Some(_) => {}
+                            Some(reference) => {
+                                if let Some(cycle) = ref_cycle(self.document, reference) {
+                                    self.problem(
+                                        here,
+                                        format!("$ref {reference} leads back to itself: {cycle}"),
+                                    );
+                                }
+                            }
                             None => self.problem(here, "$ref must be a string"),
                         }
                     } else {
@@ -481,4 +499,51 @@ fn has_examples(owner: &Value) -> bool {
                 .values()
                 .any(|media| media.get("example").is_some() || media.get("examples").is_some())
         })
+}
+
+/// The chain of `$ref`s from `reference` when it comes back to one already met before reaching
+/// a schema (`#/a → #/b → #/a`), which no reader can follow.
+fn ref_cycle(document: &Value, reference: &str) -> Option<String> {
+    let mut chain = vec![reference];
+    let mut current = reference;
+    while let Some(next) = resolve(document, current)
+        .and_then(|target| target.get("$ref"))
+        .and_then(Value::as_str)
+    {
+        let seen = chain.contains(&next);
+        chain.push(next);
+        if seen {
+            return Some(chain.join(" → "));
+        }
+        current = next;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_cycle_is_named_with_its_chain() {
+        let yaml = "openapi: 3.0.3\ninfo: {title: t, version: v1}\npaths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n    C: {type: object, properties: {self: {$ref: '#/components/schemas/C'}}}\n";
+        let spec = Spec::from_yaml_str(yaml, "cycle.yaml").expect("loads");
+        let problems = reference_problems(&spec);
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "at /components/schemas/A/$ref: $ref #/components/schemas/B leads back to itself: #/components/schemas/B → #/components/schemas/A → #/components/schemas/B",
+                "at /components/schemas/B/$ref: $ref #/components/schemas/A leads back to itself: #/components/schemas/A → #/components/schemas/B → #/components/schemas/A",
+            ],
+            "a recursive schema (C) is no cycle"
+        );
+        let error = spec.check_references().expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("cycle.yaml:6: at /components/schemas/A/$ref"),
+            "{error}"
+        );
+    }
 }

@@ -69,6 +69,120 @@ pub enum Retry {
     OnlyIfNotSent,
 }
 
+impl Retry {
+    /// Reads an `x-cliniko-retry` value: `always` or `only-if-not-sent`.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        match value.as_str()? {
+            "always" => Some(Self::Always),
+            "only-if-not-sent" => Some(Self::OnlyIfNotSent),
+            _ => None,
+        }
+    }
+
+    /// The value as the spec spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OnlyIfNotSent => "only-if-not-sent",
+        }
+    }
+}
+
+/// Reads `x-cliniko-rate-limit` (`{requests, window-seconds}`, both positive): `None` when it is
+/// malformed.
+pub fn rate_limit_from_value(value: &Value) -> Option<(u32, u32)> {
+    let number = |key: &str| -> Option<u32> {
+        value
+            .get(key)?
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+    };
+    Some((number("requests")?, number("window-seconds")?))
+}
+
+/// The `q[]` parameter of an operation (its own, else its path item's), `$ref` followed, with the
+/// JSON pointer where it is defined.
+pub fn filter_parameter<'a>(
+    document: &'a Value,
+    path: &str,
+    method: &str,
+) -> Option<(String, &'a Value)> {
+    let item_at = push("/paths", path);
+    let item = document.pointer(&item_at)?;
+    let at = push(&item_at, method);
+    let operation = item.get(method)?;
+    for (holder_at, holder) in [(at.as_str(), operation), (item_at.as_str(), item)] {
+        let list_at = push(holder_at, "parameters");
+        for (index, parameter) in holder
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let (parameter, parameter_at) = match parameter.get("$ref").and_then(Value::as_str) {
+                Some(reference) => match resolve(document, reference) {
+                    Some(target) => (target, reference.trim_start_matches('#').to_owned()),
+                    None => continue,
+                },
+                None => (parameter, push(&list_at, &index.to_string())),
+            };
+            if parameter.get("name").and_then(Value::as_str) == Some("q[]") {
+                return Some((parameter_at, parameter));
+            }
+        }
+    }
+    None
+}
+
+/// Reads `x-cliniko-filter-fields` (`{numeric: [...], date-time: [...]}`): the fields, and each
+/// problem as the JSON pointer below the extension (`/numeric`) and what was expected.
+pub fn filter_fields_from_value(groups: &Value) -> (Vec<FilterField>, Vec<(String, String)>) {
+    let mut fields = Vec::new();
+    let mut problems = Vec::new();
+    let Some(groups) = groups.as_object() else {
+        problems.push((
+            String::new(),
+            "expected {numeric: [...], date-time: [...]}".to_owned(),
+        ));
+        return (fields, problems);
+    };
+    for (group, names) in groups {
+        let kind = match group.as_str() {
+            "numeric" => FilterKind::Numeric,
+            "date-time" => FilterKind::DateTime,
+            other => {
+                problems.push((
+                    push("", other),
+                    "expected the field type `numeric` or `date-time`".to_owned(),
+                ));
+                continue;
+            }
+        };
+        for name in names.as_array().into_iter().flatten() {
+            match name.as_str() {
+                Some(name) => fields.push(FilterField {
+                    name: name.to_owned(),
+                    kind,
+                }),
+                None => problems.push((push("", group), "expected field names".to_owned())),
+            }
+        }
+    }
+    (fields, problems)
+}
+
+impl FilterKind {
+    /// The group name in `x-cliniko-filter-fields`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Numeric => "numeric",
+            Self::DateTime => "date-time",
+        }
+    }
+}
+
 /// One filterable field of a `q[]` parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterField {
@@ -264,21 +378,23 @@ impl<'a> Reader<'a> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                let retry = match operation.get("x-cliniko-retry").and_then(Value::as_str) {
-                    Some("always") => Retry::Always,
-                    Some("only-if-not-sent") => Retry::OnlyIfNotSent,
-                    other => {
+                let value = operation.get("x-cliniko-retry");
+                let retry = match value.and_then(Retry::from_value) {
+                    Some(retry) => retry,
+                    None => {
+                        let other =
+                            value.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
                         self.problem(
                             &push(&at, "x-cliniko-retry"),
                             format!(
                                 "expected `always` or `only-if-not-sent`, found {}",
-                                other.map_or("nothing".to_owned(), |o| format!("`{o}`"))
+                                other.map_or_else(|| "nothing".to_owned(), |o| format!("`{o}`"))
                             ),
                         );
                         Retry::OnlyIfNotSent
                     }
                 };
-                let filters = self.filters(&item_at, &at, item, operation);
+                let filters = self.filters(path, method);
                 out.push(OperationFacts {
                     id,
                     method: method.to_uppercase(),
@@ -293,43 +409,18 @@ impl<'a> Reader<'a> {
 
     /// The fields of the operation's `q[]` parameter (its own or its path's), checked against its
     /// pattern.
-    fn filters(
-        &mut self,
-        item_at: &str,
-        at: &str,
-        item: &'a Value,
-        operation: &'a Value,
-    ) -> Vec<FilterField> {
-        for (holder_at, holder) in [(at, operation), (item_at, item)] {
-            let list_at = push(holder_at, "parameters");
-            for (index, parameter) in holder
-                .get("parameters")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let (parameter, parameter_at) = match parameter.get("$ref").and_then(Value::as_str)
-                {
-                    Some(reference) => match resolve(self.document, reference) {
-                        Some(target) => (target, reference.trim_start_matches('#').to_owned()),
-                        None => continue,
-                    },
-                    None => (parameter, push(&list_at, &index.to_string())),
-                };
-                if parameter.get("name").and_then(Value::as_str) == Some("q[]") {
-                    return self.filter_fields(&parameter_at, parameter);
-                }
-            }
+    fn filters(&mut self, path: &str, method: &str) -> Vec<FilterField> {
+        match filter_parameter(self.document, path, method) {
+            Some((at, parameter)) => self.filter_fields(&at, parameter),
+            None => Vec::new(),
         }
-        Vec::new()
     }
 
     fn filter_fields(&mut self, at: &str, parameter: &Value) -> Vec<FilterField> {
         let fields_at = push(at, "x-cliniko-filter-fields");
         let Some(groups) = parameter
             .get("x-cliniko-filter-fields")
-            .and_then(Value::as_object)
+            .filter(|groups| groups.is_object())
         else {
             self.problem(
                 &fields_at,
@@ -337,28 +428,9 @@ impl<'a> Reader<'a> {
             );
             return Vec::new();
         };
-        let mut fields = Vec::new();
-        for (group, names) in groups {
-            let kind = match group.as_str() {
-                "numeric" => FilterKind::Numeric,
-                "date-time" => FilterKind::DateTime,
-                other => {
-                    self.problem(
-                        &push(&fields_at, other),
-                        "expected the field type `numeric` or `date-time`",
-                    );
-                    continue;
-                }
-            };
-            for name in names.as_array().into_iter().flatten() {
-                match name.as_str() {
-                    Some(name) => fields.push(FilterField {
-                        name: name.to_owned(),
-                        kind,
-                    }),
-                    None => self.problem(&push(&fields_at, group), "expected field names"),
-                }
-            }
+        let (fields, problems) = filter_fields_from_value(groups);
+        for (below, message) in problems {
+            self.problem(&format!("{fields_at}{below}"), message);
         }
         let pattern_at = push(&push(&push(at, "schema"), "items"), "pattern");
         let expected = filter_pattern(&fields);

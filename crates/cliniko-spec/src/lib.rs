@@ -145,6 +145,21 @@ impl Spec {
         }
     }
 
+    /// Checks only that every `$ref` is local, resolves, and does not lead back to itself: what
+    /// reading the document by its references (as [`diff`] does) needs. Each problem has its line
+    /// and JSON pointer.
+    pub fn check_references(&self) -> Result<(), SpecError> {
+        let problems = check::reference_problems(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid {
+                file: self.source.clone(),
+                problems: self.locate(problems),
+            })
+        }
+    }
+
     /// The line (1-based) where the node at a JSON pointer starts in the spec's text, or where
     /// its nearest existing ancestor does.
     pub fn line_of(&self, pointer: &str) -> Option<usize> {

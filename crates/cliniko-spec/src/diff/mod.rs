@@ -2,16 +2,28 @@
 //! from the older one.
 //!
 //! [`diff`] compares two documents after following every `$ref`, so moving a schema into
-//! `components` (or inlining one) is no change. It walks servers, security, and each operation
+//! `components` (or inlining one) is no change. It walks servers, security, each operation
 //! (matched by method and path, path parameter names ignored): its `operationId`, parameters,
-//! request body, statuses, response headers and bodies. Descriptions, summaries, examples, tags
-//! and OpenAPI `links` are documentation and are not compared.
+//! request body, statuses, response headers and bodies; and Cliniko's facts (`x-cliniko-*`).
+//! Descriptions, summaries, examples, tags and OpenAPI `links` are documentation and are not
+//! compared. Both documents must pass [`Spec::check_references`](crate::Spec::check_references)
+//! first: a `$ref` that resolves nowhere reads here as a schema that allows anything.
 //!
-//! Each [`Change`] names where it is (`GET /attendees/{id} → 200 application/json →
-//! /properties/notes`), its [`ChangeKind`], the value before and after, and a [`Verdict`] for a
-//! client generated from the older document. A request is what the client sends (parameters and
-//! request bodies), a response what it reads (response bodies and headers): narrowing what is
-//! accepted breaks requests, widening what may come back breaks responses.
+//! One edit is one [`Change`]. A change inside a named component (a schema such as
+//! `InvoiceStatus`, a shared parameter or response) is reported once, at the component
+//! ([`Change::schema_location`] `InvoiceStatus`, [`Change::pointer`]
+//! `#/components/schemas/InvoiceStatus/enum`), with every operation that reaches it
+//! ([`Change::operations`]) and every place it is met ([`Change::locations`], such as
+//! `GET /attendees/{id} → 200 application/json → /properties/invoice_status/oneOf/0`). The
+//! variants of a `oneOf`/`anyOf` are matched by what they are (the same `$ref`, or the same schema
+//! but for its documentation), not by their place: adding one is one `variant-added`, and
+//! `oneOf: [$ref, {enum: [null]}]` is compared through to the `$ref`'d schema. A new `x-enum-varnames`
+//! or `x-enum-descriptions` entry for a new enum value is part of the `enum-value-added`.
+//!
+//! Each change has its [`ChangeKind`], the value before and after, and a [`Verdict`] for a client
+//! generated from the older document. A request is what the client sends (parameters and request
+//! bodies), a response what it reads (response bodies and headers): narrowing what is accepted
+//! breaks requests, widening what may come back breaks responses.
 //!
 //! | change | in a request | in a response |
 //! |---|---|---|
@@ -27,15 +39,17 @@
 //! | `nullable` removed | breaking | not breaking |
 //! | `type` or `format` changed | breaking | breaking |
 //! | enum value removed | breaking | not breaking |
-//! | enum value added | not breaking | not breaking when the older schema has `x-enum-varnames` (our code enums keep unknown values in an `Unknown` variant), but flagged: breaking for generators without a catch-all variant; breaking otherwise |
+//! | enum value added | not breaking | warning when the older schema has `x-enum-varnames` (our code enums keep unknown values in an `Unknown` variant; breaking for generators without a catch-all variant, and so under [`Profile::Strict`]); breaking otherwise |
 //! | enum constraint added or removed (the generated type changes) | breaking | breaking |
 //! | `minimum` up, `maximum` down, `minLength` up, `maxLength` down, `minItems` up, `maxItems` down (narrower) | breaking | not breaking |
 //! | the same bounds the other way, or removed (wider) | not breaking | breaking |
 //! | `pattern` added | breaking | not breaking |
-//! | `pattern` changed | breaking | breaking |
+//! | `pattern` changed | breaking, unless the new pattern accepts every text the old one does | breaking, unless the old pattern accepts every text the new one does |
 //! | `pattern` removed | not breaking | breaking |
 //! | `additionalProperties` narrowed / widened | breaking / not breaking | not breaking / breaking |
-//! | `oneOf`/`anyOf` variants added or removed | breaking | breaking |
+//! | `oneOf`/`anyOf` variant added (`variant-added`) | not breaking | breaking |
+//! | `oneOf`/`anyOf` variant removed (`variant-removed`: the generated type loses it) | breaking | breaking |
+//! | `oneOf` became `anyOf`, or a composition appeared or went (`composition-changed`) | breaking | breaking |
 //! | parameter `style`/`explode` changed | breaking | — |
 //! | request body or request media type removed | breaking | — |
 //! | response media type or response header removed | — | breaking |
@@ -45,10 +59,30 @@
 //! | server added, server variable value added, server default changed | not breaking | |
 //! | security alternative removed, security scheme changed, security added where there was none | breaking | |
 //!
+//! Cliniko's facts, read with the parsers of [`crate::facts`], change what the generated client
+//! does, and are judged for it:
+//!
+//! | change | breaking | not breaking |
+//! |---|---|---|
+//! | `x-cliniko-retry` of an operation (`x-cliniko-retry-changed`; none reads as `only-if-not-sent`) | looser: `only-if-not-sent` → `always`, or a value the client does not know | stricter: `always` → `only-if-not-sent` |
+//! | `x-cliniko-rate-limit` (`x-cliniko-rate-limit-changed`) | lower: a client keeping to the old limit may exceed the new one (R₂ < R₁ × ⌈W₂ / W₁⌉), a new limit, or an unreadable one | higher, or no longer stated |
+//! | `x-cliniko-pattern` of a server variable (`x-cliniko-pattern-changed`) | narrower: some name the old one accepts is refused (decided on the two patterns' automata), added, or undecidable | wider or the same language, or removed |
+//! | `x-cliniko-filter-fields` of a `q[]` parameter | a field removed (or its type changed): `x-cliniko-filter-field-removed` | a field added: `x-cliniko-filter-field-added` |
+//! | any other `x-cliniko-*` extension | not judged: [`Verdict::Unjudged`], a warning | |
+//!
+//! A `q[]` pattern that is the one built from its filter fields on both sides changes with them;
+//! that change is the fields', and is not reported a second time. Whether one pattern accepts
+//! every text another does is decided on their automata (`regex-automata`, ASCII classes): a
+//! pattern that it cannot read is judged as narrower.
+//!
+//! [`Verdict::level`] grades each verdict as oasdiff does ([`Level`]: breaking, warning, info), for
+//! our client ([`Profile::Ours`]) or for any generator ([`Profile::Strict`], which the published
+//! spec's changelog uses).
+//!
 //! [`SpecDiff::required_bump`] turns the verdicts into the version bump the generated client
 //! needs: from 1.0 on, a breaking change needs a major bump and any other change a minor one;
 //! before 1.0 (Cargo's rule for `0.x`), a breaking change needs a minor bump, `0.x` to `0.(x+1)`,
-//! and any other change a patch bump.
+//! and any other change a patch bump ([`bump_for`] judges by a profile).
 //!
 //! ```
 //! let base = cliniko_spec::Spec::from_yaml_str(
@@ -66,7 +100,9 @@
 //! # Ok::<(), cliniko_spec::SpecError>(())
 //! ```
 
+mod facts;
 mod operations;
+mod patterns;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -84,14 +120,66 @@ pub fn diff(base: &Spec, head: &Spec) -> SpecDiff {
 }
 
 /// Compares two OpenAPI documents in their JSON form.
+///
+/// Both documents are read by their `$ref`s: check them first with
+/// [`Spec::check_references`](crate::Spec::check_references), since a `$ref` that resolves
+/// nowhere reads here as a schema that allows anything.
 pub fn diff_documents(base: &Value, head: &Value) -> SpecDiff {
     let mut walker = operations::Walker::new(base, head);
     walker.servers();
     walker.security();
     walker.operations();
+    facts::compare(&mut walker);
     SpecDiff {
-        changes: walker.into_changes(),
+        changes: merge(walker.into_changes()),
     }
+}
+
+/// One change per edit: the same change at the same place of a shared component, met through
+/// several operations, becomes one change that lists them all, with the worst verdict met.
+fn merge(raw: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    let mut index: std::collections::HashMap<
+        (String, ChangeKind, Option<String>, Option<String>),
+        usize,
+    > = std::collections::HashMap::new();
+    for change in raw {
+        // A change inside a named component is one change wherever the component is used.
+        let place = match &change.schema_location {
+            Some(place) => place.clone(),
+            None if change.pointer.starts_with("#/components/") => change.pointer.clone(),
+            None => change.location.clone(),
+        };
+        let key = (
+            place,
+            change.kind,
+            change.before.clone(),
+            change.after.clone(),
+        );
+        match index.get(&key) {
+            Some(&at) => {
+                let kept = &mut out[at];
+                for location in change.locations {
+                    if !kept.locations.contains(&location) {
+                        kept.locations.push(location);
+                    }
+                }
+                for operation in change.operations {
+                    if !kept.operations.contains(&operation) {
+                        kept.operations.push(operation);
+                    }
+                }
+                if change.verdict.rank() > kept.verdict.rank() {
+                    kept.verdict = change.verdict;
+                }
+            }
+            None => {
+                index.insert(key, out.len());
+                out.push(change);
+            }
+        }
+    }
+    out
 }
 
 /// Every change from one document to another, in document order.
@@ -106,73 +194,79 @@ impl SpecDiff {
         &self.changes
     }
 
-    /// Whether any change breaks code generated from the base document.
+    /// Whether any change breaks code generated from the base document (by our client's
+    /// judgement, [`Profile::Ours`]).
     pub fn is_breaking(&self) -> bool {
-        self.changes.iter().any(|c| c.verdict == Verdict::Breaking)
+        self.breaking_count() > 0
     }
 
-    /// How many changes break code generated from the base document.
+    /// How many changes break code generated from the base document ([`Profile::Ours`]).
     pub fn breaking_count(&self) -> usize {
+        self.count(Level::Breaking, Profile::Ours)
+    }
+
+    /// How many changes are at `level` under `profile`.
+    pub fn count(&self, level: Level, profile: Profile) -> usize {
         self.changes
             .iter()
-            .filter(|c| c.verdict == Verdict::Breaking)
+            .filter(|c| c.level(profile) == level)
             .count()
     }
 
     /// The least version bump a crate generated from the documents needs, given its current major
     /// version: before 1.0, a breaking change needs a minor bump and any other change a patch bump.
     pub fn required_bump(&self, current_major: u64) -> Bump {
-        match (self.changes.is_empty(), self.is_breaking(), current_major) {
-            (true, _, _) => Bump::None,
-            (false, true, 0) => Bump::Minor,
-            (false, true, _) => Bump::Major,
-            (false, false, 0) => Bump::Patch,
-            (false, false, _) => Bump::Minor,
-        }
+        bump_for(self.changes.iter(), Profile::Ours, current_major)
     }
 
-    /// The changes grouped for reading: changes of the same kind, verdict and values at the same
-    /// place in a named schema (such as `Attendee → /properties/notes`) form one group, with every
-    /// operation where that schema is used.
-    pub fn groups(&self) -> Vec<ChangeGroup<'_>> {
-        let mut groups: Vec<ChangeGroup<'_>> = Vec::new();
-        for change in &self.changes {
-            let place = change.place();
-            let found = groups.iter_mut().find(|g| {
-                g.place == place
-                    && g.kind == change.kind
-                    && g.verdict == change.verdict
-                    && g.before == change.before.as_deref()
-                    && g.after == change.after.as_deref()
-            });
-            match found {
-                Some(group) => group.changes.push(change),
-                None => groups.push(ChangeGroup {
-                    place,
-                    kind: change.kind,
-                    verdict: change.verdict,
-                    before: change.before.as_deref(),
-                    after: change.after.as_deref(),
-                    changes: vec![change],
-                }),
-            }
+    /// The changes whose place or any location matches `keep`, as a diff of their own (to leave
+    /// out accepted changes).
+    pub fn filtered(&self, mut keep: impl FnMut(&Change) -> bool) -> SpecDiff {
+        SpecDiff {
+            changes: self.changes.iter().filter(|c| keep(c)).cloned().collect(),
         }
-        groups
     }
 }
 
-/// One change.
+/// The least bump for `changes` judged by `profile`, given the current major version.
+pub fn bump_for<'a>(
+    changes: impl IntoIterator<Item = &'a Change>,
+    profile: Profile,
+    current_major: u64,
+) -> Bump {
+    let mut any = false;
+    let mut breaking = false;
+    for change in changes {
+        any = true;
+        breaking |= change.level(profile) == Level::Breaking;
+    }
+    match (any, breaking, current_major) {
+        (false, _, _) => Bump::None,
+        (true, true, 0) => Bump::Minor,
+        (true, true, _) => Bump::Major,
+        (true, false, 0) => Bump::Patch,
+        (true, false, _) => Bump::Minor,
+    }
+}
+
+/// One change: one edit of the document, however many operations reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    /// Where, as `METHOD /path → part → /schema/pointer` (or `servers → …`, `security → …`).
+    /// Where, as `METHOD /path → part → /schema/pointer` (or `servers → …`, `security → …`):
+    /// the first of [`locations`](Self::locations).
     pub location: String,
-    /// The same place named inside the component schema it belongs to, such as
+    /// Every place where an operation meets the change (one per use of a shared schema).
+    pub locations: Vec<String>,
+    /// The same place named inside the component it belongs to, such as
     /// `Attendee → /properties/notes`, when it sits in one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_location: Option<String>,
-    /// The operation's `operationId` (the newer one when both have one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operation_id: Option<String>,
+    /// Where the change is in the newer document, as a JSON pointer reference such as
+    /// `#/components/schemas/InvoiceStatus/enum` (for something removed, where it was: the
+    /// newer document's nearest node is its line).
+    pub pointer: String,
+    /// The operations that reach the change, by `operationId` (the newer one when both have one).
+    pub operations: Vec<String>,
     /// What changed.
     pub kind: ChangeKind,
     /// The value in the base document, when there is one.
@@ -188,23 +282,46 @@ impl Change {
     pub fn place(&self) -> &str {
         self.schema_location.as_deref().unwrap_or(&self.location)
     }
-}
 
-/// Changes that are the same change at the same place of a shared schema.
-#[derive(Debug, Clone)]
-pub struct ChangeGroup<'a> {
-    /// The schema location, or the location when the change is not in a named schema.
-    pub place: &'a str,
-    /// What changed.
-    pub kind: ChangeKind,
-    /// What it means for code generated from the base document.
-    pub verdict: Verdict,
-    /// The value in the base document.
-    pub before: Option<&'a str>,
-    /// The value in the newer document.
-    pub after: Option<&'a str>,
-    /// Each occurrence, with its full location.
-    pub changes: Vec<&'a Change>,
+    /// How much the change matters under `profile`.
+    pub fn level(&self, profile: Profile) -> Level {
+        self.verdict.level(profile)
+    }
+
+    /// The change as a person names it: `type changed integer → string`, `oneOf variant added
+    /// string`, `enum value added 50`.
+    pub fn summary(&self) -> String {
+        if matches!(
+            self.kind,
+            ChangeKind::VariantAdded | ChangeKind::VariantRemoved
+        ) {
+            // The value reads `oneOf: string`.
+            let value = self
+                .after
+                .as_deref()
+                .or(self.before.as_deref())
+                .unwrap_or("");
+            let (keyword, schema) = value.split_once(": ").unwrap_or(("oneOf", value));
+            let verb = if self.kind == ChangeKind::VariantAdded {
+                "added"
+            } else {
+                "removed"
+            };
+            return format!("{keyword} variant {verb}: {schema}");
+        }
+        let mut text = self.kind.phrase();
+        match (&self.before, &self.after) {
+            (Some(before), Some(after)) => {
+                let _ = fmt::Write::write_fmt(&mut text, format_args!(" {before} → {after}"));
+            }
+            (Some(value), None) | (None, Some(value)) => {
+                text.push(' ');
+                text.push_str(value);
+            }
+            (None, None) => {}
+        }
+        text
+    }
 }
 
 /// What a change means for code generated from the base document.
@@ -218,6 +335,65 @@ pub enum Verdict {
     /// A new value of a code list in a response: our code enums keep it in their `Unknown`
     /// variant, but a generator without such a catch-all variant would refuse it.
     BreakingWithoutCatchAll,
+    /// An `x-cliniko-*` extension that spec-diff has no rule for changed: not judged.
+    Unjudged,
+}
+
+impl Verdict {
+    /// How much the verdict matters when several uses of one change are merged.
+    fn rank(self) -> u8 {
+        match self {
+            Self::NotBreaking => 0,
+            Self::BreakingWithoutCatchAll => 1,
+            Self::Unjudged => 2,
+            Self::Breaking => 3,
+        }
+    }
+
+    /// The severity under `profile`: [`Profile::Strict`] judges for any generator, so the
+    /// closed-enum case breaks there.
+    pub fn level(self, profile: Profile) -> Level {
+        match (self, profile) {
+            (Self::Breaking, _) | (Self::BreakingWithoutCatchAll, Profile::Strict) => {
+                Level::Breaking
+            }
+            (Self::BreakingWithoutCatchAll, Profile::Ours) | (Self::Unjudged, _) => Level::Warning,
+            (Self::NotBreaking, _) => Level::Info,
+        }
+    }
+}
+
+/// How much a change matters, as oasdiff grades them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// Nothing breaks.
+    Info,
+    /// Breaks only some generated code (a closed enum), or was not judged.
+    Warning,
+    /// Breaks code generated from the base document.
+    Breaking,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Breaking => "breaking",
+        })
+    }
+}
+
+/// Whose generated code a change is judged for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// This workspace's client, whose code enums keep unknown values in an `Unknown` variant.
+    #[default]
+    Ours,
+    /// Any generator, closed enums included: what the published spec's changelog uses.
+    Strict,
 }
 
 impl fmt::Display for Verdict {
@@ -228,6 +404,7 @@ impl fmt::Display for Verdict {
             Self::BreakingWithoutCatchAll => {
                 "not breaking (breaking for generators without a catch-all variant)"
             }
+            Self::Unjudged => "not judged (an x-cliniko extension without a rule)",
         })
     }
 }
@@ -351,8 +528,12 @@ pub enum ChangeKind {
     PatternRemoved,
     /// `additionalProperties` was allowed or refused.
     AdditionalPropertiesChanged,
-    /// `oneOf`/`anyOf` variants were added or removed.
+    /// `oneOf` became `anyOf` or the other way, or a composition appeared or went.
     CompositionChanged,
+    /// A `oneOf`/`anyOf` variant was added (matched by its `$ref` or its schema, not its place).
+    VariantAdded,
+    /// A `oneOf`/`anyOf` variant was removed.
+    VariantRemoved,
     /// A `default` changed (a schema's, or a server variable's).
     DefaultChanged,
     /// An `x-` extension was added.
@@ -361,6 +542,22 @@ pub enum ChangeKind {
     ExtensionRemoved,
     /// An `x-` extension changed.
     ExtensionChanged,
+    /// An operation's `x-cliniko-retry` changed: looser (sent again after an ambiguous failure)
+    /// breaks.
+    #[serde(rename = "x-cliniko-retry-changed")]
+    RetryChanged,
+    /// `x-cliniko-rate-limit` changed: a lower limit breaks.
+    #[serde(rename = "x-cliniko-rate-limit-changed")]
+    RateLimitChanged,
+    /// A server variable's `x-cliniko-pattern` changed: a narrower one breaks.
+    #[serde(rename = "x-cliniko-pattern-changed")]
+    ClinikoPatternChanged,
+    /// A field was added to a `q[]` parameter's `x-cliniko-filter-fields`.
+    #[serde(rename = "x-cliniko-filter-field-added")]
+    FilterFieldAdded,
+    /// A field was removed from a `q[]` parameter's `x-cliniko-filter-fields` (or changed type).
+    #[serde(rename = "x-cliniko-filter-field-removed")]
+    FilterFieldRemoved,
 }
 
 impl ChangeKind {
@@ -370,6 +567,43 @@ impl ChangeKind {
             Ok(Value::String(name)) => name,
             _ => format!("{self:?}"),
         }
+    }
+
+    /// The name as words: `type changed`, `x-cliniko-retry changed`.
+    pub fn phrase(self) -> String {
+        let name = self.name();
+        match name.strip_prefix("x-cliniko-") {
+            Some(rest) => match rest.rsplit_once('-') {
+                Some((what, verb)) if matches!(verb, "changed" | "added" | "removed") => {
+                    format!("x-cliniko-{what} {verb}")
+                }
+                _ => name,
+            },
+            None => name.replace('-', " "),
+        }
+    }
+
+    /// The schema keyword a change of this kind is about, appended to its pointer.
+    fn keyword(self) -> Option<&'static str> {
+        Some(match self {
+            Self::TypeChanged => "type",
+            Self::FormatChanged => "format",
+            Self::NullableAdded | Self::NullableRemoved => "nullable",
+            Self::EnumAdded | Self::EnumRemoved | Self::EnumValueAdded | Self::EnumValueRemoved => {
+                "enum"
+            }
+            Self::MinimumChanged => "minimum",
+            Self::MaximumChanged => "maximum",
+            Self::MinLengthChanged => "minLength",
+            Self::MaxLengthChanged => "maxLength",
+            Self::MinItemsChanged => "minItems",
+            Self::MaxItemsChanged => "maxItems",
+            Self::PatternAdded | Self::PatternChanged | Self::PatternRemoved => "pattern",
+            Self::AdditionalPropertiesChanged => "additionalProperties",
+            Self::DefaultChanged => "default",
+            Self::OperationIdChanged => "operationId",
+            _ => return None,
+        })
     }
 }
 

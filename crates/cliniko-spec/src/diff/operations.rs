@@ -17,32 +17,54 @@ pub(super) struct Site {
     operation_id: Option<String>,
     pointer: String,
     component: Option<(String, String)>,
+    /// Where the compared node is in the newer document, as a JSON pointer.
+    doc: String,
     pub(super) direction: Direction,
 }
 
 impl Site {
-    fn new(location: String, operation_id: Option<String>, direction: Direction) -> Self {
+    pub(super) fn new(
+        location: String,
+        operation_id: Option<String>,
+        direction: Direction,
+    ) -> Self {
         Self {
             location,
             operation_id,
             pointer: String::new(),
             component: None,
+            doc: String::new(),
             direction,
         }
     }
 
+    /// The same site, at `doc` in the newer document.
+    pub(super) fn at(&self, doc: impl Into<String>) -> Self {
+        Self {
+            doc: doc.into(),
+            ..self.clone()
+        }
+    }
+
+    /// The same site, one token deeper in the newer document only (a keyword such as
+    /// `x-cliniko-retry`, which is no step of the location).
+    pub(super) fn doc_child(&self, token: &str) -> Self {
+        self.at(crate::pointer::push(&self.doc, token))
+    }
+
     /// The same site one level further in (another segment of the location).
-    fn then(&self, segment: &str) -> Self {
+    pub(super) fn then(&self, segment: &str) -> Self {
         let mut site = Self::new(
             format!("{} → {segment}", self.location),
             self.operation_id.clone(),
             self.direction,
         );
+        site.doc = self.doc.clone();
         // Inside a shared parameter or response, the component's name goes on as well.
-        if let Some((name, pointer)) = &self.component {
-            if pointer.is_empty() {
-                site.component = Some((format!("{name} → {segment}"), String::new()));
-            }
+        if let Some((name, pointer)) = &self.component
+            && pointer.is_empty()
+        {
+            site.component = Some((format!("{name} → {segment}"), String::new()));
         }
         site
     }
@@ -59,6 +81,7 @@ impl Site {
         let token = escape(token);
         let mut child = self.clone();
         child.pointer = format!("{}/{token}", self.pointer);
+        child.doc = format!("{}/{token}", self.doc);
         if let Some((_, pointer)) = &mut child.component {
             *pointer = format!("{pointer}/{token}");
         }
@@ -116,6 +139,13 @@ impl<'a> Walker<'a> {
         self.changes
     }
 
+    /// Drops the pattern changes at `pointer`: a pattern derived from facts whose change is
+    /// reported already.
+    pub(super) fn forget_derived_pattern(&mut self, pointer: &str) {
+        self.changes
+            .retain(|c| !(c.kind == ChangeKind::PatternChanged && c.pointer == pointer));
+    }
+
     pub(super) fn push(
         &mut self,
         site: &Site,
@@ -124,10 +154,18 @@ impl<'a> Walker<'a> {
         after: Option<String>,
         verdict: Verdict,
     ) {
+        let mut pointer = site.doc.clone();
+        if let Some(keyword) = kind.keyword() {
+            pointer.push('/');
+            pointer.push_str(keyword);
+        }
+        let location = site.location();
         self.changes.push(Change {
-            location: site.location(),
+            locations: vec![location.clone()],
+            location,
             schema_location: site.schema_location(),
-            operation_id: site.operation_id.clone(),
+            pointer: format!("#{pointer}"),
+            operations: site.operation_id.iter().cloned().collect(),
             kind,
             before,
             after,
@@ -162,12 +200,13 @@ impl<'a> Walker<'a> {
                 .to_owned()
         };
         let (old, new) = (list(self.base), list(self.head));
-        let site = Site::new("servers".to_owned(), None, Direction::Request);
+        let site = Site::new("servers".to_owned(), None, Direction::Request).at("/servers");
         let mut covered_by_template = BTreeSet::new();
         for server in &old {
             let old_url = url(server);
-            if let Some(same) = new.iter().find(|s| url(s) == old_url) {
-                self.server_variables(&site.then(&old_url), server, same);
+            if let Some(at) = new.iter().position(|s| url(s) == old_url) {
+                let server_site = site.then(&old_url).at(format!("/servers/{at}"));
+                self.server_variables(&server_site, server, new[at]);
                 continue;
             }
             // A fixed URL that a new templated URL still produces (`api.au1…` within
@@ -220,7 +259,10 @@ impl<'a> Walker<'a> {
             let Some(new_variable) = new.get(name) else {
                 continue;
             };
-            let site = site.then(&format!("variable {name}"));
+            let site = site
+                .then(&format!("variable {name}"))
+                .doc_child("variables")
+                .doc_child(name);
             let values = |v: &Value| -> Vec<String> {
                 v.get("enum")
                     .and_then(Value::as_array)
@@ -260,7 +302,7 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn security(&mut self) {
-        let site = Site::new("security".to_owned(), None, Direction::Request);
+        let site = Site::new("security".to_owned(), None, Direction::Request).at("/security");
         let (old, new) = (
             requirements(self.base.get("security")),
             requirements(self.head.get("security")),
@@ -275,7 +317,9 @@ impl<'a> Walker<'a> {
         };
         let (old, new) = (schemes(self.base), schemes(self.head));
         for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
-            let site = site.then(&format!("scheme {name}"));
+            let site = site
+                .then(&format!("scheme {name}"))
+                .at(crate::pointer::push("/components/securitySchemes", name));
             let (before, after) = (
                 old.get(name).map(|s| scheme(self.base, s)),
                 new.get(name).map(|s| scheme(self.head, s)),
@@ -331,7 +375,8 @@ impl<'a> Walker<'a> {
         for key in keys {
             match (old.get(key), new.get(key)) {
                 (Some(before), None) => {
-                    let site = Site::new(before.label(), before.id(), Direction::Request);
+                    let site =
+                        Site::new(before.label(), before.id(), Direction::Request).at(before.at());
                     self.push(
                         &site,
                         ChangeKind::OperationRemoved,
@@ -341,7 +386,8 @@ impl<'a> Walker<'a> {
                     );
                 }
                 (None, Some(after)) => {
-                    let site = Site::new(after.label(), after.id(), Direction::Request);
+                    let site =
+                        Site::new(after.label(), after.id(), Direction::Request).at(after.at());
                     self.push(
                         &site,
                         ChangeKind::OperationAdded,
@@ -361,7 +407,8 @@ impl<'a> Walker<'a> {
             after.label(),
             after.id().or_else(|| before.id()),
             Direction::Request,
-        );
+        )
+        .at(after.at());
         if before.id() != after.id() {
             self.push(
                 &site,
@@ -395,7 +442,7 @@ impl<'a> Walker<'a> {
                 effective(self.base, before.operation),
                 effective(self.head, after.operation),
             );
-            self.requirements(&site.then("security"), &old, &new);
+            self.requirements(&site.then("security").doc_child("security"), &old, &new);
         }
     }
 
@@ -406,16 +453,19 @@ impl<'a> Walker<'a> {
             let (old_entry, new_entry) = (old.get(key), new.get(key));
             let name = new_entry
                 .or(old_entry)
-                .and_then(|(_, p)| p.get("name"))
+                .and_then(|(_, p, _)| p.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or(&key.1);
             // A parameter shared through `components/parameters` is named by its component.
-            let component = new_entry.or(old_entry).and_then(|(c, _)| *c);
+            let component = new_entry.or(old_entry).and_then(|(c, _, _)| *c);
             let site = site
                 .then(&format!("{} {name}", key.0))
-                .entering(component.map(|c| format!("parameter {c}")).as_deref());
+                .entering(component.map(|c| format!("parameter {c}")).as_deref())
+                .at(new_entry
+                    .or(old_entry)
+                    .map_or_else(String::new, |(_, _, at)| at.clone()));
             let (old_parameter, new_parameter) =
-                (old_entry.map(|(_, p)| *p), new_entry.map(|(_, p)| *p));
+                (old_entry.map(|(_, p, _)| *p), new_entry.map(|(_, p, _)| *p));
             let required = |p: &Value| p.get("required") == Some(&Value::Bool(true));
             let schema = |p: &'a Value| p.get("schema").unwrap_or(&EMPTY);
             match (old_parameter, new_parameter) {
@@ -454,7 +504,7 @@ impl<'a> Walker<'a> {
                             Verdict::Breaking,
                         );
                     }
-                    self.schema(&site, schema(old), schema(new));
+                    self.schema(&site.doc_child("schema"), schema(old), schema(new));
                 }
                 (None, None) => {}
             }
@@ -483,7 +533,7 @@ impl<'a> Walker<'a> {
     }
 
     fn request_body(&mut self, site: &Site, before: Option<&'a Value>, after: Option<&'a Value>) {
-        let site = site.then("request");
+        let site = site.then("request").doc_child("requestBody");
         let required = |b: &Value| b.get("required") == Some(&Value::Bool(true));
         match (before, after) {
             (None, None) => {}
@@ -517,6 +567,7 @@ impl<'a> Walker<'a> {
                 );
             }
             (Some(old), Some(new)) => {
+                let site = site.at(follow_at(self.head, new, &site.doc));
                 let (old, new) = (follow(self.base, old), follow(self.head, new));
                 self.required(&site, required(old), required(new));
                 self.content(&site, old, new, Direction::Request);
@@ -525,11 +576,15 @@ impl<'a> Walker<'a> {
     }
 
     fn responses(&mut self, site: &Site, before: &'a Value, after: &'a Value) {
-        let responses = |operation: &'a Value| -> BTreeMap<String, &'a Value> {
+        let responses = |operation: &'a Value| -> BTreeMap<String, (&'a str, &'a Value)> {
             operation
                 .get("responses")
                 .and_then(Value::as_object)
-                .map(|r| r.iter().map(|(k, v)| (k.to_ascii_uppercase(), v)).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|(k, v)| (k.to_ascii_uppercase(), (k.as_str(), v)))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let (old, new) = (responses(before), responses(after));
@@ -539,10 +594,13 @@ impl<'a> Walker<'a> {
             let component = new
                 .get(status)
                 .or(old.get(status))
-                .and_then(|r| component_name(r, "responses"));
+                .and_then(|(_, r)| component_name(r, "responses"));
+            let key = new.get(status).or(old.get(status)).map_or("", |(k, _)| k);
             let status_site = site
                 .then(status)
-                .entering(component.map(|c| format!("response {c}")).as_deref());
+                .entering(component.map(|c| format!("response {c}")).as_deref())
+                .doc_child("responses")
+                .doc_child(key);
             match (old.get(status), new.get(status)) {
                 (Some(_), None) => self.push(
                     &status_site,
@@ -558,7 +616,8 @@ impl<'a> Walker<'a> {
                     Some(status.clone()),
                     Verdict::NotBreaking,
                 ),
-                (Some(old), Some(new)) => {
+                (Some((_, old)), Some((_, new))) => {
+                    let status_site = status_site.at(follow_at(self.head, new, &status_site.doc));
                     let (old, new) = (follow(self.base, old), follow(self.head, new));
                     self.headers(&status_site, old, new);
                     // The status and the media type read as one segment: `200 application/json`.
@@ -588,7 +647,10 @@ impl<'a> Walker<'a> {
                 .or(old_header)
                 .map(|(name, _)| *name)
                 .unwrap_or(key);
-            let site = site.then(&format!("header {name}"));
+            let site = site
+                .then(&format!("header {name}"))
+                .doc_child("headers")
+                .doc_child(name);
             match (old_header, new_header) {
                 (Some(_), None) => self.push(
                     &site,
@@ -609,11 +671,12 @@ impl<'a> Walker<'a> {
                     );
                 }
                 (Some((_, old)), Some((_, new))) => {
+                    let site = site.at(follow_at(self.head, new, &site.doc));
                     let (old, new) = (follow(self.base, old), follow(self.head, new));
                     let required = |h: &Value| h.get("required") == Some(&Value::Bool(true));
                     self.required(&site, required(old), required(new));
                     self.schema(
-                        &site,
+                        &site.doc_child("schema"),
                         old.get("schema").unwrap_or(&EMPTY),
                         new.get("schema").unwrap_or(&EMPTY),
                     );
@@ -635,7 +698,10 @@ impl<'a> Walker<'a> {
         let (old, new) = (content(before), content(after));
         let site = site.with_direction(direction);
         for media in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
-            let media_site = site.append(&format!(" {media}"));
+            let media_site = site
+                .append(&format!(" {media}"))
+                .doc_child("content")
+                .doc_child(media);
             match (old.get(media), new.get(media)) {
                 (Some(_), None) => self.push(
                     &media_site,
@@ -652,7 +718,7 @@ impl<'a> Walker<'a> {
                     Verdict::NotBreaking,
                 ),
                 (Some(old), Some(new)) => self.schema(
-                    &media_site,
+                    &media_site.doc_child("schema"),
                     old.get("schema").unwrap_or(&EMPTY),
                     new.get("schema").unwrap_or(&EMPTY),
                 ),
@@ -667,10 +733,10 @@ impl Site {
     fn append(&self, text: &str) -> Self {
         let mut site = self.clone();
         site.location.push_str(text);
-        if let Some((name, pointer)) = &mut site.component {
-            if pointer.is_empty() {
-                name.push_str(text);
-            }
+        if let Some((name, pointer)) = &mut site.component
+            && pointer.is_empty()
+        {
+            name.push_str(text);
         }
         site
     }
@@ -733,6 +799,16 @@ fn component_name<'a>(value: &'a Value, section: &str) -> Option<&'a str> {
         .strip_prefix('/')
 }
 
+/// Where `value` is defined in `document`: the target of its `$ref` (as a JSON pointer), or `at`.
+fn follow_at(document: &Value, value: &Value, at: &str) -> String {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) if crate::pointer::resolve(document, reference).is_some() => {
+            reference.trim_start_matches('#').to_owned()
+        }
+        _ => at.to_owned(),
+    }
+}
+
 /// Follows a `$ref` to a parameter, request body, response or header.
 fn follow<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
     deref(document, value).0
@@ -749,6 +825,11 @@ struct Operation<'a> {
 impl Operation<'_> {
     fn label(&self) -> String {
         format!("{} {}", self.method.to_ascii_uppercase(), self.path)
+    }
+
+    /// The operation's JSON pointer.
+    fn at(&self) -> String {
+        crate::pointer::push(&crate::pointer::push("/paths", self.path), self.method)
     }
 
     fn id(&self) -> Option<String> {
@@ -785,7 +866,7 @@ fn operations(document: &Value) -> BTreeMap<(String, usize), Operation<'_>> {
     out
 }
 
-fn template(path: &str) -> String {
+pub(super) fn template(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut inside = false;
     for c in path.chars() {
@@ -811,14 +892,29 @@ fn template(path: &str) -> String {
 fn parameters<'a>(
     document: &'a Value,
     operation: &Operation<'a>,
-) -> BTreeMap<(String, String), (Option<&'a str>, &'a Value)> {
+) -> BTreeMap<(String, String), (Option<&'a str>, &'a Value, String)> {
     let mut out = BTreeMap::new();
+    let item_at = crate::pointer::push("/paths", operation.path);
     let lists = [
-        operation.path_item.get("parameters"),
-        operation.operation.get("parameters"),
+        (
+            operation.path_item.get("parameters"),
+            crate::pointer::push(&item_at, "parameters"),
+        ),
+        (
+            operation.operation.get("parameters"),
+            crate::pointer::push(&operation.at(), "parameters"),
+        ),
     ];
-    for list in lists.into_iter().flatten().filter_map(Value::as_array) {
-        for parameter in list {
+    for (list, list_at) in lists {
+        let Some(list) = list.and_then(Value::as_array) else {
+            continue;
+        };
+        for (index, parameter) in list.iter().enumerate() {
+            let at = follow_at(
+                document,
+                parameter,
+                &crate::pointer::push(&list_at, &index.to_string()),
+            );
             let component = component_name(parameter, "parameters");
             let parameter = follow(document, parameter);
             let place = parameter
@@ -837,7 +933,7 @@ fn parameters<'a>(
                 _ => name.to_owned(),
             };
             // An operation's parameter replaces its path item's of the same name and place.
-            out.insert((place.to_owned(), key), (component, parameter));
+            out.insert((place.to_owned(), key), (component, parameter, at));
         }
     }
     out

@@ -30,7 +30,7 @@ pub(super) struct Flat<'a> {
     default: Option<&'a Value>,
     deprecated: bool,
     /// `oneOf` or `anyOf`, without the variants that only allow null.
-    variants: Option<(&'static str, Vec<&'a Value>)>,
+    variants: Option<(&'static str, Vec<(usize, &'a Value)>)>,
     extensions: BTreeMap<&'a str, &'a Value>,
     /// The last component schema named on the way in, such as `Attendee`.
     pub(super) component: Option<&'a str>,
@@ -95,12 +95,105 @@ fn only_null(schema: &Value) -> bool {
 
 pub(super) fn flatten<'a>(document: &'a Value, schema: &'a Value) -> Flat<'a> {
     let mut flat = Flat::default();
-    merge(document, schema, &mut flat, 0);
+    merge(document, schema, &mut flat, 0, false);
     flat
 }
 
-/// Merges `schema` into `flat`: what `flat` already has wins, lists and sets are united.
-fn merge<'a>(document: &'a Value, schema: &'a Value, flat: &mut Flat<'a>, depth: usize) {
+/// The final target of the `$ref`s from `value`, as a JSON pointer, when it has one that resolves.
+fn reference_target<'a>(document: &'a Value, mut value: &'a Value) -> Option<&'a str> {
+    let mut target = None;
+    for _ in 0..MAX_DEPTH {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        value = crate::pointer::resolve(document, reference)?;
+        target = Some(reference.trim_start_matches('#'));
+    }
+    target
+}
+
+/// Whether two variants are the same one: the same `$ref`, or the same schema but for its
+/// documentation.
+fn same_variant(old: &Value, new: &Value) -> bool {
+    let reference = |v: &Value| v.get("$ref").and_then(Value::as_str).map(str::to_owned);
+    match (reference(old), reference(new)) {
+        (Some(a), Some(b)) => a == b,
+        (None, None) => {
+            let bare = |v: &Value| -> Value {
+                match v.as_object() {
+                    Some(object) => Value::Object(
+                        object
+                            .iter()
+                            .filter(|(k, _)| {
+                                !matches!(k.as_str(), "description" | "example" | "title")
+                            })
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    None => v.clone(),
+                }
+            };
+            bare(old) == bare(new)
+        }
+        _ => false,
+    }
+}
+
+/// The keywords that make a schema more than a wrapper around one `oneOf`/`anyOf`.
+const SHAPING: &[&str] = &[
+    "type",
+    "format",
+    "enum",
+    "properties",
+    "required",
+    "items",
+    "additionalProperties",
+    "allOf",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "pattern",
+];
+
+/// A schema's `oneOf` or `anyOf` members that allow more than null, with their places, when the
+/// schema is only that composition (plus `nullable`, documentation and extensions).
+fn composition<'a>(
+    document: &'a Value,
+    schema: &'a Value,
+) -> Option<(&'static str, Vec<(usize, &'a Value)>)> {
+    let object = schema.as_object()?;
+    if SHAPING.iter().any(|k| object.contains_key(*k)) {
+        return None;
+    }
+    let mut found = None;
+    for keyword in ["oneOf", "anyOf"] {
+        if let Some(members) = object.get(keyword).and_then(Value::as_array) {
+            if found.is_some() {
+                return None;
+            }
+            let kept: Vec<(usize, &Value)> = members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !only_null(deref(document, m).0))
+                .collect();
+            found = Some((keyword, kept));
+        }
+    }
+    found.filter(|(_, kept)| !kept.is_empty())
+}
+
+/// Merges `schema` into `flat`: what `flat` already has wins, lists and sets are united. With
+/// `shallow`, a `oneOf`/`anyOf` at the top only says whether null is allowed.
+fn merge<'a>(
+    document: &'a Value,
+    schema: &'a Value,
+    flat: &mut Flat<'a>,
+    depth: usize,
+    shallow: bool,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -159,7 +252,7 @@ fn merge<'a>(document: &'a Value, schema: &'a Value, flat: &mut Flat<'a>, depth:
     }
     if let Some(members) = object.get("allOf").and_then(Value::as_array) {
         for member in members {
-            merge(document, member, flat, depth + 1);
+            merge(document, member, flat, depth + 1, false);
         }
     }
     for keyword in ["oneOf", "anyOf"] {
@@ -167,16 +260,19 @@ fn merge<'a>(document: &'a Value, schema: &'a Value, flat: &mut Flat<'a>, depth:
             continue;
         };
         let mut kept = Vec::new();
-        for member in members {
+        for (index, member) in members.iter().enumerate() {
             if only_null(deref(document, member).0) {
                 flat.nullable = true;
             } else {
-                kept.push(member);
+                kept.push((index, member));
             }
         }
+        if shallow {
+            continue;
+        }
         // `anyOf: [$ref, {enum: [null]}]` is the same schema as `nullable: true, allOf: [$ref]`.
-        if let [single] = kept.as_slice() {
-            merge(document, single, flat, depth + 1);
+        if let [(_, single)] = kept.as_slice() {
+            merge(document, single, flat, depth + 1, false);
         } else if flat.variants.is_none() && !kept.is_empty() {
             flat.variants = Some((if keyword == "oneOf" { "oneOf" } else { "anyOf" }, kept));
         }
@@ -198,11 +294,102 @@ impl<'a> Walker<'a> {
             return;
         }
         self.active.push(key);
-        let site = site.entering(head_name.or(base_name));
-        let before = flatten(self.base, base);
-        let after = flatten(self.head, head);
-        self.flat(&site, &before, &after);
+        let mut site = site.entering(head_name.or(base_name));
+        if let Some(target) = reference_target(self.head, head) {
+            site = site.at(target);
+        }
+        match (
+            composition(self.base, base_target),
+            composition(self.head, head_target),
+        ) {
+            // A wrapper around `oneOf`/`anyOf` on both sides (`oneOf: [$ref, null]` included):
+            // what the wrapper says, then each variant, matched by what it is, at its own place.
+            (Some((kw_before, before_members)), Some((kw_after, after_members)))
+                if kw_before == kw_after =>
+            {
+                let mut before = Flat::default();
+                merge(self.base, base, &mut before, 0, true);
+                let mut after = Flat::default();
+                merge(self.head, head, &mut after, 0, true);
+                self.flat(&site, &before, &after);
+                self.variants(&site, kw_after, &before_members, &after_members);
+            }
+            // One schema became a choice of several (or the other way): the schema is one variant.
+            (None, Some((keyword, after_members))) if after_members.len() > 1 => {
+                self.variants(&site, keyword, &[(0, base)], &after_members);
+            }
+            (Some((keyword, before_members)), None) if before_members.len() > 1 => {
+                self.variants(&site, keyword, &before_members, &[(0, head)]);
+            }
+            _ => {
+                let before = flatten(self.base, base);
+                let after = flatten(self.head, head);
+                self.flat(&site, &before, &after);
+            }
+        }
         self.active.pop();
+    }
+
+    /// Compares the variants of a `oneOf`/`anyOf`: those with the same `$ref` or the same schema
+    /// are the same variant wherever they stand; one left on each side is the same variant
+    /// edited; the rest were added or removed.
+    fn variants(
+        &mut self,
+        site: &Site,
+        keyword: &str,
+        before: &[(usize, &'a Value)],
+        after: &[(usize, &'a Value)],
+    ) {
+        let mut taken = vec![false; after.len()];
+        let mut pairs = Vec::new();
+        let mut removed = Vec::new();
+        for (index, old) in before {
+            let found = after
+                .iter()
+                .enumerate()
+                .position(|(at, (_, new))| !taken[at] && same_variant(old, new));
+            match found {
+                Some(at) => {
+                    taken[at] = true;
+                    pairs.push((*old, after[at]));
+                }
+                None => removed.push((*index, *old)),
+            }
+        }
+        let mut added: Vec<(usize, &Value)> = after
+            .iter()
+            .zip(&taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(member, _)| *member)
+            .collect();
+        if let ([(_, old)], [new]) = (removed.as_slice(), added.as_slice()) {
+            pairs.push((*old, *new));
+            removed.clear();
+            added.clear();
+        }
+        for (old, (index, new)) in pairs {
+            self.schema(&site.child(keyword).child(&index.to_string()), old, new);
+        }
+        for (index, old) in removed {
+            self.push(
+                &site.child(keyword).child(&index.to_string()),
+                ChangeKind::VariantRemoved,
+                Some(format!("{keyword}: {}", summary(self.base, old))),
+                None,
+                // The generated type loses a variant that code may name.
+                Verdict::Breaking,
+            );
+        }
+        for (index, new) in added {
+            self.push(
+                &site.child(keyword).child(&index.to_string()),
+                ChangeKind::VariantAdded,
+                None,
+                Some(format!("{keyword}: {}", summary(self.head, new))),
+                // A response may now hold a shape the older code cannot read.
+                site.direction.narrowing(false),
+            );
+        }
     }
 
     fn flat(&mut self, site: &Site, before: &Flat<'a>, after: &Flat<'a>) {
@@ -275,14 +462,12 @@ impl<'a> Walker<'a> {
         match (&before.variants, &after.variants) {
             (None, None) => {}
             (Some((kw_before, list_before)), Some((kw_after, list_after)))
-                if kw_before == kw_after && list_before.len() == list_after.len() =>
+                if kw_before == kw_after =>
             {
-                for (index, (b, a)) in list_before.iter().zip(list_after).enumerate() {
-                    self.schema(&site.child(kw_before).child(&index.to_string()), b, a);
-                }
+                self.variants(site, kw_after, list_before, list_after);
             }
             (variants_before, variants_after) => {
-                let describe = |v: &Option<(&str, Vec<&Value>)>| {
+                let describe = |v: &Option<(&str, Vec<(usize, &Value)>)>| {
                     v.as_ref()
                         .map(|(keyword, list)| format!("{keyword} of {}", list.len()))
                 };
@@ -413,8 +598,20 @@ impl<'a> Walker<'a> {
         let (kind, verdict) = match (before, after) {
             (None, Some(_)) => (ChangeKind::PatternAdded, site.direction.narrowing(true)),
             (Some(_), None) => (ChangeKind::PatternRemoved, site.direction.narrowing(false)),
-            // A changed pattern may accept less and more at once: breaking both ways.
-            (Some(b), Some(a)) if b != a => (ChangeKind::PatternChanged, Verdict::Breaking),
+            // A changed pattern may accept less and more at once: narrower or wider only when
+            // the automata of the two say so.
+            (Some(b), Some(a)) if b != a => {
+                let (wider, narrower) = (
+                    super::patterns::covers(a, b) == Some(true),
+                    super::patterns::covers(b, a) == Some(true),
+                );
+                let verdict = match site.direction {
+                    Direction::Request if wider => Verdict::NotBreaking,
+                    Direction::Response if narrower => Verdict::NotBreaking,
+                    _ => Verdict::Breaking,
+                };
+                (ChangeKind::PatternChanged, verdict)
+            }
             _ => return,
         };
         self.push(
@@ -441,16 +638,33 @@ impl<'a> Walker<'a> {
                 (Some(o), Some(n)) if o != n => ChangeKind::ExtensionChanged,
                 _ => continue,
             };
-            let verdict = if kind == ChangeKind::ExtensionChanged
-                && key == "x-enum-varnames"
-                && renames_a_variant(before, after)
+            let renames = key == "x-enum-varnames" && renames_a_variant(before, after);
+            // Names and descriptions that follow values added or removed are part of that change.
+            if matches!(key, "x-enum-varnames" | "x-enum-descriptions")
+                && kind == ChangeKind::ExtensionChanged
+                && before.values.is_some()
+                && after.values.is_some()
+                && before.values != after.values
+                && !renames
             {
+                continue;
+            }
+            let verdict = if kind == ChangeKind::ExtensionChanged && renames {
                 Verdict::Breaking
+            } else if key.starts_with("x-cliniko-") {
+                // Cliniko's facts live in `x-cliniko-*`; one without a rule is not judged.
+                Verdict::Unjudged
             } else {
                 Verdict::NotBreaking
             };
             let describe = |value: Option<&&Value>| value.map(|v| format!("{key}: {}", show(v)));
-            self.push(site, kind, describe(old), describe(new), verdict);
+            self.push(
+                &site.doc_child(key),
+                kind,
+                describe(old),
+                describe(new),
+                verdict,
+            );
         }
     }
 

@@ -71,7 +71,7 @@ fn renaming_an_operation_id_breaks_the_generated_method() {
         (change.kind, change.verdict),
         (ChangeKind::OperationIdChanged, Verdict::Breaking)
     );
-    assert_eq!(change.operation_id.as_deref(), Some("addAttendee"));
+    assert_eq!(change.operations, ["addAttendee"]);
 }
 
 #[test]
@@ -233,6 +233,187 @@ fn adding_or_changing_a_request_pattern_breaks() {
         json!({ "type": "string", "pattern": "^a$" }),
     );
     assert_eq!(in_a_response.verdict, Verdict::NotBreaking);
+    // A pattern that accepts everything the old one did, and more, is wider: fine in a request,
+    // breaking in a response; the other way round the other way.
+    let (narrow, wide) = (
+        json!({ "type": "string", "pattern": "^[0-9]{2}$" }),
+        json!({ "type": "string", "pattern": "^[0-9]{1,3}$" }),
+    );
+    let cases = [
+        (
+            in_request(narrow.clone(), wide.clone()),
+            Verdict::NotBreaking,
+        ),
+        (in_request(wide.clone(), narrow.clone()), Verdict::Breaking),
+        (in_response(narrow.clone(), wide.clone()), Verdict::Breaking),
+        (in_response(wide, narrow), Verdict::NotBreaking),
+    ];
+    for (change, verdict) in cases {
+        assert_eq!(
+            (change.kind, change.verdict),
+            (ChangeKind::PatternChanged, verdict)
+        );
+    }
+}
+
+/// A response field whose schema is `oneOf` the given variants.
+fn one_of(variants: Value) -> Value {
+    object(json!({ "status": { "oneOf": variants } }))
+}
+
+#[test]
+fn one_of_variants_are_matched_by_what_they_are() {
+    let components = json!({ "schemas": {
+        "A": { "type": "integer", "enum": [1, 2], "x-enum-varnames": ["One", "Two"] },
+        "B": { "type": "string" },
+    } });
+    let with = |response: Value| {
+        let mut document = api(json!({}), response);
+        document["components"] = components.clone();
+        document
+    };
+    let a = json!({ "$ref": "#/components/schemas/A" });
+    let b = json!({ "$ref": "#/components/schemas/B" });
+    let none = json!({ "type": "integer", "nullable": true, "enum": [null] });
+    // Reordered: no change.
+    let base = with(one_of(json!([a, b])));
+    assert!(
+        diff_documents(&base, &with(one_of(json!([b, a]))))
+            .changes()
+            .is_empty()
+    );
+    // One branch added beside `oneOf: [$ref, null]`: one change, at the new branch.
+    let nullable = with(one_of(json!([a, null])));
+    let added = only(
+        &nullable,
+        &with(one_of(json!([a, { "type": "boolean" }, null]))),
+    );
+    assert_eq!(
+        (added.kind, added.verdict),
+        (ChangeKind::VariantAdded, Verdict::Breaking)
+    );
+    assert_eq!(added.summary(), "oneOf variant added: boolean");
+    assert_eq!(
+        added.location,
+        "POST /attendees → 200 application/json → /properties/status/oneOf/1"
+    );
+    // A plain `$ref` that becomes one of two: the old schema is one of them.
+    let plain = with(object(json!({ "status": a })));
+    let widened = only(&plain, &with(one_of(json!([a, b]))));
+    assert_eq!(widened.kind, ChangeKind::VariantAdded);
+    assert_eq!(widened.after.as_deref(), Some("oneOf: B"));
+    // A variant removed breaks, in a response too: the generated type loses it.
+    let removed = only(&base, &with(one_of(json!([b]))));
+    assert_eq!(
+        (removed.kind, removed.verdict),
+        (ChangeKind::VariantRemoved, Verdict::Breaking)
+    );
+    // An edit inside the `$ref`'d schema is located there, through the `oneOf` step.
+    let mut edited = nullable.clone();
+    edited["components"]["schemas"]["A"]["enum"] = json!([1, 2, 3]);
+    edited["components"]["schemas"]["A"]["x-enum-varnames"] = json!(["One", "Two", "Three"]);
+    let value = only(&nullable, &edited);
+    assert_eq!(value.kind, ChangeKind::EnumValueAdded);
+    assert_eq!(value.verdict, Verdict::BreakingWithoutCatchAll);
+    assert_eq!(value.schema_location.as_deref(), Some("A"));
+    assert_eq!(value.pointer, "#/components/schemas/A/enum");
+    assert_eq!(
+        value.location,
+        "POST /attendees → 200 application/json → /properties/status/oneOf/0"
+    );
+    assert_eq!(value.level(Profile::Ours), Level::Warning);
+    assert_eq!(value.level(Profile::Strict), Level::Breaking);
+}
+
+/// The document of [`api`] with Cliniko's facts.
+fn with_facts(retry: &str, requests: u32, shard: &str, fields: Value) -> Value {
+    let mut document = api(json!({}), json!({}));
+    document["x-cliniko-rate-limit"] = json!({ "requests": requests, "window-seconds": 60 });
+    document["servers"] = json!([{ "url": "https://api.{shard}.example/v1", "variables": {
+        "shard": { "default": "au1", "enum": ["au1"], "x-cliniko-pattern": shard } } }]);
+    let post = &mut document["paths"]["/attendees"]["post"];
+    post["x-cliniko-retry"] = json!(retry);
+    let fields_list: Vec<crate::facts::FilterField> =
+        crate::facts::filter_fields_from_value(&fields).0;
+    post["parameters"] = json!([{ "name": "q[]", "in": "query", "x-cliniko-filter-fields": fields,
+        "schema": { "type": "array", "items": { "type": "string",
+            "pattern": crate::facts::filter_pattern(&fields_list) } } }]);
+    document
+}
+
+#[test]
+fn each_fact_breaks_one_way_only() {
+    let base = with_facts(
+        "only-if-not-sent",
+        200,
+        "^[a-z]{2}[0-9]+$",
+        json!({ "numeric": ["id", "patient_id"] }),
+    );
+    let cases = [
+        (
+            with_facts(
+                "always",
+                200,
+                "^[a-z]{2}[0-9]+$",
+                json!({ "numeric": ["id", "patient_id"] }),
+            ),
+            ChangeKind::RetryChanged,
+        ),
+        (
+            with_facts(
+                "only-if-not-sent",
+                100,
+                "^[a-z]{2}[0-9]+$",
+                json!({ "numeric": ["id", "patient_id"] }),
+            ),
+            ChangeKind::RateLimitChanged,
+        ),
+        (
+            with_facts(
+                "only-if-not-sent",
+                200,
+                "^[a-z]{2}[0-9]$",
+                json!({ "numeric": ["id", "patient_id"] }),
+            ),
+            ChangeKind::ClinikoPatternChanged,
+        ),
+        (
+            with_facts(
+                "only-if-not-sent",
+                200,
+                "^[a-z]{2}[0-9]+$",
+                json!({ "numeric": ["id"] }),
+            ),
+            ChangeKind::FilterFieldRemoved,
+        ),
+    ];
+    for (head, kind) in cases {
+        let breaking = only(&base, &head);
+        assert_eq!(
+            (breaking.kind, breaking.verdict),
+            (kind, Verdict::Breaking),
+            "{breaking:#?}"
+        );
+        let back = only(&head, &base);
+        let back_kind = if kind == ChangeKind::FilterFieldRemoved {
+            ChangeKind::FilterFieldAdded
+        } else {
+            kind
+        };
+        assert_eq!(
+            (back.kind, back.verdict),
+            (back_kind, Verdict::NotBreaking),
+            "{back:#?}"
+        );
+    }
+    // A limit that keeps the rate but allows a smaller burst still breaks: 200 at once was fine.
+    let mut halved = base.clone();
+    halved["x-cliniko-rate-limit"] = json!({ "requests": 100, "window-seconds": 30 });
+    assert_eq!(only(&base, &halved).verdict, Verdict::Breaking);
+    // An unknown retry value cannot be judged safe.
+    let mut unknown = base.clone();
+    unknown["paths"]["/attendees"]["post"]["x-cliniko-retry"] = json!("sometimes");
+    assert_eq!(only(&base, &unknown).verdict, Verdict::Breaking);
 }
 
 #[test]
@@ -448,19 +629,20 @@ fn a_change_in_a_shared_schema_is_named_by_the_schema_and_grouped() {
     let mut head = base.clone();
     base["components"] = components(json!({ "type": "string" }));
     head["components"] = components(json!({ "type": "string", "nullable": true }));
-    let diff = diff_documents(&base, &head);
-    let locations: Vec<&str> = diff.changes().iter().map(|c| c.location.as_str()).collect();
+    let change = only(&base, &head);
     assert_eq!(
-        locations,
+        change.locations,
         [
             "GET /attendees → 200 application/json → /properties/attendees/items/properties/notes",
             "POST /attendees → 200 application/json → /properties/notes",
         ]
     );
-    let groups = diff.groups();
-    assert_eq!(groups.len(), 1);
-    assert_eq!(groups[0].place, "Attendee → /properties/notes");
-    assert_eq!(groups[0].changes.len(), 2);
+    assert_eq!(change.place(), "Attendee → /properties/notes");
+    assert_eq!(
+        change.pointer,
+        "#/components/schemas/Attendee/properties/notes/nullable"
+    );
+    assert_eq!(change.operations, ["listAttendees", "createAttendee"]);
 }
 
 #[test]
