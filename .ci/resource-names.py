@@ -4,8 +4,8 @@
 Adding a Cliniko resource must be a spec edit, so hand-written code that names a resource's
 fields or operations is a debt: every such line is work for the next resource. This prints every
 hand-written, non-test line of the tool and library crates that names the attendee resource (the
-word `attendee`, an attendee operationId or its Rust name, or a property that only the attendee's
-schemas have), and fails when there are more than the budget.
+word `attendee`, an attendee operationId or its Rust name, or a property of more than one word that
+only the attendee's schemas have), and fails when there are more than the budget.
 
 Not counted: generated files (`generated_*.rs`), test code (`#[cfg(test)]` modules, `tests/`,
 `benches/`, `examples/`), comments and docs, per-resource rules modules (any file under a
@@ -70,7 +70,9 @@ def names_of_the_resource():
     for name, props in schemas.items():
         (own if name.lower().startswith(RESOURCE) else others).update(props)
     generic = {"id", "created_at", "updated_at", "links", "self", "next", "previous", "total_entries"}
-    fields = own - others - generic
+    # One-word fields (`notes`, `arrived`) are English words too; only names with an underscore
+    # are taken as the resource's own.
+    fields = {f for f in own - others - generic if "_" in f}
     words = sorted(attendee_ops | rust_names | fields | {RESOURCE})
     return re.compile(r"(?i)\b(?:\w*attendee\w*|" + "|".join(map(re.escape, words)) + r")\b")
 
