@@ -35,6 +35,12 @@ pub const RATE_LIMIT_WINDOW_SECONDS: u32 = 60u32;
 pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
 /// The operators of a date-time filter.
 pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"];
+/// The operators of a date filter (`=` also takes `*` wildcards: `****-05-**`).
+pub const DATE_OPERATORS: &[&str] = &["=", ">=", ">", "<=", "<", "?", "!?"];
+/// The operators of a string filter (`%` is a wildcard in the values of `~` and `~~`).
+pub const STRING_OPERATORS: &[&str] = &["=", "!=", "~", "~~", "?", "!?"];
+/// The operators of a boolean filter.
+pub const BOOLEAN_OPERATORS: &[&str] = &["=", "!="];
 /// One constant per operation, named after the generated client's method.
 pub mod operations {
     use super::*;
