@@ -501,10 +501,16 @@ mod tests {
         ListQuery::parse(raw, Scope::Plain, &operations::LIST_ATTENDEES)
     }
 
-    /// Every field the spec lets a route filter on is one the fake can read off its records.
+    /// Every field the spec lets an attendee route filter on is one the fake can read off its
+    /// records. (The fake serves attendee routes only; its patients come with a later issue.)
     #[test]
     fn the_fake_reads_every_field_the_spec_filters_on() {
-        for operation in OPERATIONS {
+        let served: Vec<&Operation> = OPERATIONS
+            .iter()
+            .filter(|operation| operation.path.contains("attendees"))
+            .collect();
+        assert!(served.len() >= 7, "{served:?}");
+        for operation in served {
             for field in operation.filters {
                 assert!(
                     Field::from_name(field.name).is_some(),
@@ -632,6 +638,62 @@ mod tests {
         }
         assert!(parse_every_kind("id:=1,2").is_ok());
         assert!(parse_every_kind("updated_at:*").is_ok());
+    }
+
+    /// On every route of the spec, patients' included, the fake refuses a filter's form exactly
+    /// when the route's own `q[]` pattern does.
+    #[test]
+    fn the_fake_and_every_route_pattern_of_the_spec_agree() {
+        let spec = cliniko_spec::Spec::embedded().expect("the spec loads");
+        let facts = spec.facts().expect("the facts read");
+        let operators = ["=", "!=", ">=", ">", "<=", "<", "?", "!?", "*", "~", "~~"];
+        let values = [
+            "",
+            "7",
+            "1,2",
+            "true",
+            "1984-05-17",
+            "****-05-**",
+            "2024-01-01T00:00:00Z",
+            "Nguy%",
+        ];
+        let mut routes = 0;
+        for spec_operation in facts.operations.iter().filter(|o| !o.filters.is_empty()) {
+            let operation = cliniko_types::facts::operation(&spec_operation.id).expect("generated");
+            let pattern = regress::Regex::new(&cliniko_spec::facts::filter_pattern(
+                &spec_operation.filters,
+            ))
+            .expect("a valid pattern");
+            for field in &spec_operation.filters {
+                for operator in operators {
+                    for value in values {
+                        let filter = format!("{}:{operator}{value}", field.name);
+                        let raw: String = form_urlencoded::Serializer::new(String::new())
+                            .append_pair("q[]", &filter)
+                            .finish();
+                        let fake_accepts = match ListQuery::parse(&raw, Scope::Plain, operation) {
+                            Ok(_) => true,
+                            Err(error) => error.contains("this fake cannot filter on"),
+                        };
+                        assert_eq!(
+                            fake_accepts,
+                            pattern.find(&filter).is_some(),
+                            "{}: {filter}",
+                            spec_operation.id
+                        );
+                    }
+                }
+            }
+            routes += 1;
+        }
+        assert!(
+            cliniko_types::facts::operations::LIST_PATIENTS
+                .filters
+                .iter()
+                .any(|field| field.kind == FilterKind::String),
+            "the patient list filters on strings"
+        );
+        assert!(routes >= 9, "{routes} routes with filters");
     }
 
     /// The fake refuses a filter's form exactly when the spec's `q[]` pattern does.

@@ -478,6 +478,36 @@ mod tests {
                 .iter()
                 .any(|f| f.name == "patient_id" && f.kind == FilterKind::Numeric)
         );
+        let patients = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "listPatients")
+            .expect("listPatients");
+        for (name, kind) in [
+            ("id", FilterKind::Numeric),
+            ("updated_at", FilterKind::DateTime),
+            ("date_of_birth", FilterKind::Date),
+            ("last_name", FilterKind::String),
+            ("accepted_privacy_policy", FilterKind::Boolean),
+        ] {
+            assert!(
+                patients
+                    .filters
+                    .iter()
+                    .any(|f| f.name == name && f.kind == kind),
+                "{name}: {:?}",
+                patients.filters
+            );
+        }
+        let unarchive = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "unarchivePatient")
+            .expect("unarchivePatient");
+        assert_eq!(
+            (unarchive.method.as_str(), unarchive.retry),
+            ("POST", Retry::OnlyIfNotSent)
+        );
     }
 
     #[test]
