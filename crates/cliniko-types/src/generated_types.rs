@@ -35,7 +35,9 @@ pub struct Attendee {
     pub cancellation_reason_description: ::std::option::Option<
         crate::CancellationReasonDescription,
     >,
-    ///The patient's link to cancel online, or null.
+    /**The patient's link to cancel online, or null. Whoever holds it can cancel the
+appointment: treat it as a secret.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cancellation_url: ::std::option::Option<::std::string::String>,
     ///When the attendee was cancelled (UTC), or null.
@@ -82,7 +84,9 @@ pub struct Attendee {
     ///Whether an SMS reminder was sent. Deprecated; use `sent_sms_reminders_count`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub sms_reminder_sent: ::std::option::Option<bool>,
-    ///The attendee's telehealth link, or null.
+    /**The attendee's telehealth link, or null. Whoever holds it can join the patient's video
+appointment: treat it as a secret.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub telehealth_url: ::std::option::Option<::std::string::String>,
     ///The state of the treatment note, or null when there is none.
