@@ -746,7 +746,11 @@ mod tests {
             out.sort();
             out
         }
-        let families: [(&[(&str, FilterKind)], &[&Operation]); 5] = [
+        type Family = (
+            &'static [(&'static str, FilterKind)],
+            &'static [&'static Operation],
+        );
+        let families: [Family; 5] = [
             (
                 Filter::<AttendeeLists>::FIELDS,
                 &[
