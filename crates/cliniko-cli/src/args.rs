@@ -359,3 +359,8 @@ mod tests {
         );
     }
 }
+
+/// Parses an option given as JSON (an object or a list, such as a patient's custom fields).
+pub fn json_value(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
+}

@@ -84,6 +84,41 @@ pub const COMMANDS: &[OperationCommand] = &[
         name: "list-for-patient-case",
         operation: &operations::LIST_PATIENT_CASE_ATTENDEES,
     },
+    OperationCommand {
+        group: "patient",
+        name: "list",
+        operation: &operations::LIST_PATIENTS,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "create",
+        operation: &operations::CREATE_PATIENT,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "get",
+        operation: &operations::GET_PATIENT,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "delete",
+        operation: &operations::DELETE_PATIENT,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "update",
+        operation: &operations::UPDATE_PATIENT,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "archive",
+        operation: &operations::ARCHIVE_PATIENT,
+    },
+    OperationCommand {
+        group: "patient",
+        name: "unarchive",
+        operation: &operations::UNARCHIVE_PATIENT,
+    },
 ];
 /// The columns of a CSV export: every property of a listed record, nested objects
 /// flattened with `.`, in the schema's order.
@@ -138,9 +173,25 @@ pub fn attendee_command() -> Command {
         .subcommand(list_individual_appointment_attendees_command())
         .subcommand(list_patient_case_attendees_command())
 }
+///`cliniko patient`: one subcommand per operation tagged `Patient`.
+pub fn patient_command() -> Command {
+    Command::new("patient")
+        .about(
+            "A person who receives care at the clinic: names, date of birth, contact details, Medicare and\nDVA numbers, notes and the account's custom fields. Nearly every field is personal data.\n",
+        )
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(list_patients_command())
+        .subcommand(create_patient_command())
+        .subcommand(get_patient_command())
+        .subcommand(delete_patient_command())
+        .subcommand(update_patient_command())
+        .subcommand(archive_patient_command())
+        .subcommand(unarchive_patient_command())
+}
 /// Every command group.
 pub fn groups() -> Vec<Command> {
-    vec![attendee_command()]
+    vec![attendee_command(), patient_command()]
 }
 /// Runs the operation `matches` names (a group's subcommand).
 pub async fn run(
@@ -202,6 +253,40 @@ pub async fn run(
                 }
             }
         }
+        Some(("patient", matches)) => {
+            match matches.subcommand() {
+                Some(("list", matches)) => {
+                    run_list_patients(client, matches, output).await
+                }
+                Some(("create", matches)) => {
+                    run_create_patient(client, matches, output).await
+                }
+                Some(("get", matches)) => run_get_patient(client, matches, output).await,
+                Some(("delete", matches)) => {
+                    run_delete_patient(client, matches, output).await
+                }
+                Some(("update", matches)) => {
+                    run_update_patient(client, matches, output).await
+                }
+                Some(("archive", matches)) => {
+                    run_archive_patient(client, matches, output).await
+                }
+                Some(("unarchive", matches)) => {
+                    run_unarchive_patient(client, matches, output).await
+                }
+                _ => {
+                    Err(
+                        crate::Usage::new(
+                                concat!(
+                                    "unknown ", "patient", " command; see `cliniko ", "patient",
+                                    " --help`"
+                                ),
+                            )
+                            .into(),
+                    )
+                }
+            }
+        }
         _ => Err(crate::Usage::new("unknown command; see `cliniko --help`").into()),
     }
 }
@@ -224,7 +309,7 @@ pub fn list_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -416,7 +501,7 @@ pub fn list_cancelled_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -516,7 +601,7 @@ pub fn list_deleted_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -1052,7 +1137,7 @@ pub fn list_group_appointment_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -1174,7 +1259,7 @@ pub fn list_individual_appointment_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -1304,7 +1389,7 @@ pub fn list_patient_case_attendees_command() -> Command {
             Arg::new("per_page")
                 .long("per-page")
                 .value_name("N")
-                .help("How many attendees a page holds, from 1 to 100")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
                 .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
         )
         .arg(
@@ -1391,4 +1476,1806 @@ async fn run_list_patient_case_attendees(
         page += 1;
     }
     Ok(())
+}
+///`list`: List patients.
+pub fn list_patients_command() -> Command {
+    Command::new("list")
+        .about("List patients")
+        .long_about(
+            "List patients.\n\nLists patients that are not archived. A filter with the `*` operator, `q[]=archived_at:*`,\nbrings archived patients back in. For an incremental sync, filter on\n`updated_at:>TIMESTAMP` and follow `links.next`.",
+        )
+        .after_help("Cliniko: GET /patients (listPatients)")
+        .arg(
+            Arg::new("page")
+                .long("page")
+                .value_name("N")
+                .help("The page to return, counted from 1")
+                .value_parser(clap::value_parser!(u64).range(1u64..)),
+        )
+        .arg(
+            Arg::new("per_page")
+                .long("per-page")
+                .value_name("N")
+                .help("How many items (attendees, patients) a page holds, from 1 to 100")
+                .value_parser(clap::value_parser!(u64).range(1u64..=100u64)),
+        )
+        .arg(
+            Arg::new("sort")
+                .long("sort")
+                .value_name("SORT")
+                .help(
+                    "Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc`",
+                )
+                .long_help(
+                    "Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\naccepted_privacy_policy, archived_at, created_at, date_of_birth, email, first_name, id,\nlast_name, old_reference_id, preferred_first_name and updated_at.",
+                )
+                .value_parser(args::checked::<types::ListPatientsSort>("sort")),
+        )
+        .arg(
+            Arg::new("order")
+                .long("order")
+                .value_name("ORDER")
+                .help("The direction of the default sort")
+                .long_help(
+                    "The direction of the default sort. Deprecated by Cliniko in favour of `sort`.",
+                )
+                .value_parser(["asc", "desc"])
+                .hide(true),
+        )
+        .arg(
+            Arg::new("filter")
+                .long("filter")
+                .value_name("FIELD OPERATOR VALUE")
+                .action(ArgAction::Append)
+                .help(args::filter_help(&operations::LIST_PATIENTS))
+                .long_help(args::filter_long_help(&operations::LIST_PATIENTS))
+                .value_parser(args::FilterParser::new(&operations::LIST_PATIENTS)),
+        )
+        .arg(
+            Arg::new("all")
+                .long("all")
+                .action(ArgAction::SetTrue)
+                .help("Follow `links.next` to the last page"),
+        )
+}
+async fn run_list_patients(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.list_patients();
+    if let Some(value) = matches.get_one::<u64>("page") {
+        request = request.page(*value);
+    }
+    if let Some(value) = matches.get_one::<u64>("per_page") {
+        request = request.per_page(*value);
+    }
+    if let Some(value) = matches.get_one::<String>("sort") {
+        request = request.sort(value.as_str());
+    }
+    if let Some(value) = matches.get_one::<String>("order") {
+        request = request.order(value.as_str());
+    }
+    if let Some(conditions) = matches.get_many::<String>("filter") {
+        request = request.q(args::conditions::<types::ListPatientsQItem>(conditions)?);
+    }
+    let all = matches.get_flag("all");
+    let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
+    output.list_start()?;
+    loop {
+        let response = request.clone().page(page).send().await?.into_inner();
+        let more = all && response.links.next.is_some();
+        output.list_page(&response, !more)?;
+        if !more {
+            break;
+        }
+        page += 1;
+    }
+    Ok(())
+}
+///`create`: Create a patient.
+pub fn create_patient_command() -> Command {
+    Command::new("create")
+        .about("Create a patient")
+        .long_about(
+            "Create a patient.\n\nAdds a patient. The answer is 201 with the new patient and its URL in `Location`.\nA create is not idempotent: retrying it after a lost answer can add the patient twice.",
+        )
+        .after_help("Cliniko: POST /patients (createPatient)")
+        .arg(
+            Arg::new("first-name")
+                .long("first-name")
+                .value_name("TEXT")
+                .help("The patient's first name")
+                .required(true)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("last-name")
+                .long("last-name")
+                .value_name("TEXT")
+                .help("The patient's last name")
+                .required(true)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("accepted-email-marketing")
+                .long("accepted-email-marketing")
+                .value_name("true|false")
+                .help("Whether the patient accepted marketing by email")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+        .arg(
+            Arg::new("accepted-privacy-policy")
+                .long("accepted-privacy-policy")
+                .value_name("true|false")
+                .help("Whether the patient accepted the privacy policy")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+        .arg(
+            Arg::new("address-1")
+                .long("address-1")
+                .value_name("TEXT")
+                .help("The first line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("address-2")
+                .long("address-2")
+                .value_name("TEXT")
+                .help("The second line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("address-3")
+                .long("address-3")
+                .value_name("TEXT")
+                .help("The third line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("appointment-notes")
+                .long("appointment-notes")
+                .value_name("TEXT")
+                .help("Free-text notes shown with the patient's appointments")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("city")
+                .long("city")
+                .value_name("TEXT")
+                .help("The patient's city or suburb")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("concession-type-id")
+                .long("concession-type-id")
+                .value_name("ID")
+                .help(
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("country")
+                .long("country")
+                .value_name("TEXT")
+                .help("The patient's country by name; prefer `country_code`")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("country-code")
+                .long("country-code")
+                .value_name("TEXT")
+                .help(
+                    "The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("custom-fields")
+                .long("custom-fields")
+                .value_name("JSON")
+                .help(
+                    "The patient's answers to the account's custom fields, or null for none",
+                )
+                .required(false)
+                .value_parser(args::json_value),
+        )
+        .arg(
+            Arg::new("date-of-birth")
+                .long("date-of-birth")
+                .value_name("TEXT")
+                .help("The patient's date of birth")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("dva-card-number")
+                .long("dva-card-number")
+                .value_name("TEXT")
+                .help("The patient's Department of Veterans' Affairs file number")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("email")
+                .long("email")
+                .value_name("TEXT")
+                .help("The patient's email address")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("emergency-contact")
+                .long("emergency-contact")
+                .value_name("TEXT")
+                .help("Who to call in an emergency, as free text")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("gender-identity")
+                .long("gender-identity")
+                .value_name("TEXT")
+                .help("The patient's gender identity")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("invoice-default-to")
+                .long("invoice-default-to")
+                .value_name("TEXT")
+                .help("Who the patient's invoices are addressed to by default")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("invoice-email")
+                .long("invoice-email")
+                .value_name("TEXT")
+                .help("Where the patient's invoices are emailed")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("invoice-extra-information")
+                .long("invoice-extra-information")
+                .value_name("TEXT")
+                .help("Free text printed on the patient's invoices")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("medicare")
+                .long("medicare")
+                .value_name("TEXT")
+                .help("The patient's Medicare card number")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("medicare-reference-number")
+                .long("medicare-reference-number")
+                .value_name("TEXT")
+                .help(
+                    "The patient's position on the Medicare card (its individual reference number)",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("notes")
+                .long("notes")
+                .value_name("TEXT")
+                .help("Free-text notes about the patient")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("occupation")
+                .long("occupation")
+                .value_name("TEXT")
+                .help("The patient's occupation")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("old-reference-id")
+                .long("old-reference-id")
+                .value_name("TEXT")
+                .help("The patient's ID in a system the clinic used before Cliniko")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("patient-phone-numbers")
+                .long("patient-phone-numbers")
+                .value_name("JSON")
+                .help("The patient's phone numbers")
+                .required(false)
+                .value_parser(args::json_value),
+        )
+        .arg(
+            Arg::new("post-code")
+                .long("post-code")
+                .value_name("TEXT")
+                .help("The patient's post code")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("preferred-first-name")
+                .long("preferred-first-name")
+                .value_name("TEXT")
+                .help("The first name the patient goes by")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("pronouns")
+                .long("pronouns")
+                .value_name("JSON")
+                .help("The patient's pronouns, or null for none")
+                .required(false)
+                .value_parser(args::json_value),
+        )
+        .arg(
+            Arg::new("receives-cancellation-emails")
+                .long("receives-cancellation-emails")
+                .value_name("true|false")
+                .help("Whether the patient is sent cancellation emails")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+        .arg(
+            Arg::new("receives-confirmation-emails")
+                .long("receives-confirmation-emails")
+                .value_name("true|false")
+                .help("Whether the patient is sent booking confirmations")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+        .arg(
+            Arg::new("referral-source")
+                .long("referral-source")
+                .value_name("TEXT")
+                .help("How the patient came to the clinic, as free text")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("referring-doctor-id")
+                .long("referring-doctor-id")
+                .value_name("ID")
+                .help(
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("reminder-type")
+                .long("reminder-type")
+                .value_name("CODE")
+                .help("How the patient is reminded of appointments")
+                .required(false)
+                .value_parser(
+                    args::CodeParser::new(
+                        &[
+                            args::Code {
+                                name: "no-reminders",
+                                code: "None",
+                                json: "\"None\"",
+                                help: "No reminders (None)",
+                            },
+                            args::Code {
+                                name: "sms",
+                                code: "SMS",
+                                json: "\"SMS\"",
+                                help: "By SMS (SMS)",
+                            },
+                            args::Code {
+                                name: "email",
+                                code: "Email",
+                                json: "\"Email\"",
+                                help: "By email (Email)",
+                            },
+                            args::Code {
+                                name: "sms-and-email",
+                                code: "SMS & Email",
+                                json: "\"SMS & Email\"",
+                                help: "By SMS and by email (SMS & Email)",
+                            },
+                        ],
+                    ),
+                ),
+        )
+        .arg(
+            Arg::new("sex")
+                .long("sex")
+                .value_name("TEXT")
+                .help("The patient's sex as recorded")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("state")
+                .long("state")
+                .value_name("TEXT")
+                .help("The patient's state or region")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("time-zone")
+                .long("time-zone")
+                .value_name("TEXT")
+                .help(
+                    "The patient's time zone, an IANA identifier such as `Australia/Melbourne`",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("title")
+                .long("title")
+                .value_name("TEXT")
+                .help("The patient's title, such as `Dr`")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("unsubscribe-sms-marketing")
+                .long("unsubscribe-sms-marketing")
+                .value_name("true|false")
+                .help("Whether the patient opts out of marketing by SMS")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+}
+async fn run_create_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.create_patient();
+    let mut body = serde_json::Map::new();
+    if let Some(value) = matches
+        .get_one::<String>("first-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("first_name".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("last-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("last_name".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("accepted-email-marketing")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("accepted_email_marketing".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("accepted-privacy-policy")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("accepted_privacy_policy".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-1")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_1".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-2")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_2".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-3")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_3".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("appointment-notes")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("appointment_notes".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("city")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("city".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<cliniko_types::Id>("concession-type-id")
+        .map(|id| serde_json::Value::String(id.to_string()))
+    {
+        body.insert("concession_type_id".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("country")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("country".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("country-code")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("country_code".to_owned(), value);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("custom-fields").cloned() {
+        body.insert("custom_fields".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("date-of-birth")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("date_of_birth".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("dva-card-number")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("dva_card_number".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("email")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("email".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("emergency-contact")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("emergency_contact".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("gender-identity")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("gender_identity".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-default-to")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_default_to".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-email")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_email".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-extra-information")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_extra_information".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("medicare")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("medicare".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("medicare-reference-number")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("medicare_reference_number".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("notes")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("notes".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("occupation")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("occupation".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("old-reference-id")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("old_reference_id".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<serde_json::Value>("patient-phone-numbers")
+        .cloned()
+    {
+        body.insert("patient_phone_numbers".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("post-code")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("post_code".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("preferred-first-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("preferred_first_name".to_owned(), value);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("pronouns").cloned() {
+        body.insert("pronouns".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("receives-cancellation-emails")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("receives_cancellation_emails".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("receives-confirmation-emails")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("receives_confirmation_emails".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("referral-source")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("referral_source".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<cliniko_types::Id>("referring-doctor-id")
+        .map(|id| serde_json::Value::String(id.to_string()))
+    {
+        body.insert("referring_doctor_id".to_owned(), value);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("reminder-type").cloned() {
+        body.insert("reminder_type".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("sex")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("sex".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("state")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("state".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("time-zone")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("time_zone".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("title")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("title".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("unsubscribe-sms-marketing")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("unsubscribe_sms_marketing".to_owned(), value);
+    }
+    request = request.body(args::body::<cliniko_types::PatientCreate>(body)?);
+    let response = request.send().await?;
+    output.item(&operations::CREATE_PATIENT, &response)
+}
+///`get`: Get a patient.
+pub fn get_patient_command() -> Command {
+    Command::new("get")
+        .about("Get a patient")
+        .long_about(
+            "Get a patient.\n\nGets one patient. An archived patient is found only with the `*` filter on `archived_at`\n(`q[]=archived_at:*`).",
+        )
+        .after_help("Cliniko: GET /patients/{id} (getPatient)")
+        .arg(
+            Arg::new("id")
+                .value_name("ID")
+                .required(true)
+                .help("The patient's ID")
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("filter")
+                .long("filter")
+                .value_name("FIELD OPERATOR VALUE")
+                .action(ArgAction::Append)
+                .help(args::filter_help(&operations::GET_PATIENT))
+                .long_help(args::filter_long_help(&operations::GET_PATIENT))
+                .value_parser(args::FilterParser::new(&operations::GET_PATIENT)),
+        )
+}
+async fn run_get_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.get_patient();
+    if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
+        request = request.id(*value);
+    }
+    if let Some(conditions) = matches.get_many::<String>("filter") {
+        request = request.q(args::conditions::<types::GetPatientQItem>(conditions)?);
+    }
+    let response = request.send().await?;
+    output.item(&operations::GET_PATIENT, &response)
+}
+///`delete`: Delete (archive) a patient.
+pub fn delete_patient_command() -> Command {
+    Command::new("delete")
+        .about("Delete (archive) a patient")
+        .long_about(
+            "Delete (archive) a patient.\n\nDeprecated by Cliniko: this archives the patient, like `POST /patients/{id}/archive`.\nThe patient leaves `GET /patients` and is found again with `q[]=archived_at:*`.\n\nDeprecated by Cliniko.",
+        )
+        .after_help("Cliniko: DELETE /patients/{id} (deletePatient)")
+        .arg(
+            Arg::new("id")
+                .value_name("ID")
+                .required(true)
+                .help("The patient's ID")
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+}
+async fn run_delete_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.delete_patient();
+    if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
+        request = request.id(*value);
+    }
+    request.send().await?;
+    output.done("patient", "delete", matches.get_one::<cliniko_types::Id>("id").copied())
+}
+///`update`: Update a patient.
+pub fn update_patient_command() -> Command {
+    Command::new("update")
+        .about("Update a patient")
+        .long_about(
+            "Update a patient.\n\nUpdates the given fields of a patient; fields left out keep their values, and a nullable\nfield sent as `null` is cleared.",
+        )
+        .after_help("Cliniko: PATCH /patients/{id} (updatePatient)")
+        .arg(
+            Arg::new("id")
+                .value_name("ID")
+                .required(true)
+                .help("The patient's ID")
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("accepted-email-marketing")
+                .long("accepted-email-marketing")
+                .value_name("true|false")
+                .help("Whether the patient accepted marketing by email")
+                .required(false)
+                .value_parser(clap::value_parser!(bool))
+                .conflicts_with("clear-accepted-email-marketing"),
+        )
+        .arg(
+            Arg::new("clear-accepted-email-marketing")
+                .long("clear-accepted-email-marketing")
+                .help("Clear accepted_email_marketing (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("accepted-privacy-policy")
+                .long("accepted-privacy-policy")
+                .value_name("true|false")
+                .help("Whether the patient accepted the privacy policy")
+                .required(false)
+                .value_parser(clap::value_parser!(bool))
+                .conflicts_with("clear-accepted-privacy-policy"),
+        )
+        .arg(
+            Arg::new("clear-accepted-privacy-policy")
+                .long("clear-accepted-privacy-policy")
+                .help("Clear accepted_privacy_policy (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("address-1")
+                .long("address-1")
+                .value_name("TEXT")
+                .help("The first line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-address-1"),
+        )
+        .arg(
+            Arg::new("clear-address-1")
+                .long("clear-address-1")
+                .help("Clear address_1 (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("address-2")
+                .long("address-2")
+                .value_name("TEXT")
+                .help("The second line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-address-2"),
+        )
+        .arg(
+            Arg::new("clear-address-2")
+                .long("clear-address-2")
+                .help("Clear address_2 (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("address-3")
+                .long("address-3")
+                .value_name("TEXT")
+                .help("The third line of the patient's address")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-address-3"),
+        )
+        .arg(
+            Arg::new("clear-address-3")
+                .long("clear-address-3")
+                .help("Clear address_3 (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("appointment-notes")
+                .long("appointment-notes")
+                .value_name("TEXT")
+                .help("Free-text notes shown with the patient's appointments")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-appointment-notes"),
+        )
+        .arg(
+            Arg::new("clear-appointment-notes")
+                .long("clear-appointment-notes")
+                .help("Clear appointment_notes (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("city")
+                .long("city")
+                .value_name("TEXT")
+                .help("The patient's city or suburb")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-city"),
+        )
+        .arg(
+            Arg::new("clear-city")
+                .long("clear-city")
+                .help("Clear city (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("concession-type-id")
+                .long("concession-type-id")
+                .value_name("ID")
+                .help(
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("country")
+                .long("country")
+                .value_name("TEXT")
+                .help("The patient's country by name; prefer `country_code`")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-country"),
+        )
+        .arg(
+            Arg::new("clear-country")
+                .long("clear-country")
+                .help("Clear country (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("country-code")
+                .long("country-code")
+                .value_name("TEXT")
+                .help(
+                    "The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-country-code"),
+        )
+        .arg(
+            Arg::new("clear-country-code")
+                .long("clear-country-code")
+                .help("Clear country_code (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("custom-fields")
+                .long("custom-fields")
+                .value_name("JSON")
+                .help(
+                    "The patient's answers to the account's custom fields, or null for none",
+                )
+                .required(false)
+                .value_parser(args::json_value)
+                .conflicts_with("clear-custom-fields"),
+        )
+        .arg(
+            Arg::new("clear-custom-fields")
+                .long("clear-custom-fields")
+                .help("Clear custom_fields (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("date-of-birth")
+                .long("date-of-birth")
+                .value_name("TEXT")
+                .help("The patient's date of birth")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-date-of-birth"),
+        )
+        .arg(
+            Arg::new("clear-date-of-birth")
+                .long("clear-date-of-birth")
+                .help("Clear date_of_birth (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("dva-card-number")
+                .long("dva-card-number")
+                .value_name("TEXT")
+                .help("The patient's Department of Veterans' Affairs file number")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-dva-card-number"),
+        )
+        .arg(
+            Arg::new("clear-dva-card-number")
+                .long("clear-dva-card-number")
+                .help("Clear dva_card_number (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("email")
+                .long("email")
+                .value_name("TEXT")
+                .help("The patient's email address")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-email"),
+        )
+        .arg(
+            Arg::new("clear-email")
+                .long("clear-email")
+                .help("Clear email (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("emergency-contact")
+                .long("emergency-contact")
+                .value_name("TEXT")
+                .help("Who to call in an emergency, as free text")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-emergency-contact"),
+        )
+        .arg(
+            Arg::new("clear-emergency-contact")
+                .long("clear-emergency-contact")
+                .help("Clear emergency_contact (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("first-name")
+                .long("first-name")
+                .value_name("TEXT")
+                .help("The patient's first name")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("gender-identity")
+                .long("gender-identity")
+                .value_name("TEXT")
+                .help("The patient's gender identity")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-gender-identity"),
+        )
+        .arg(
+            Arg::new("clear-gender-identity")
+                .long("clear-gender-identity")
+                .help("Clear gender_identity (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("invoice-default-to")
+                .long("invoice-default-to")
+                .value_name("TEXT")
+                .help("Who the patient's invoices are addressed to by default")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-invoice-default-to"),
+        )
+        .arg(
+            Arg::new("clear-invoice-default-to")
+                .long("clear-invoice-default-to")
+                .help("Clear invoice_default_to (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("invoice-email")
+                .long("invoice-email")
+                .value_name("TEXT")
+                .help("Where the patient's invoices are emailed")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-invoice-email"),
+        )
+        .arg(
+            Arg::new("clear-invoice-email")
+                .long("clear-invoice-email")
+                .help("Clear invoice_email (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("invoice-extra-information")
+                .long("invoice-extra-information")
+                .value_name("TEXT")
+                .help("Free text printed on the patient's invoices")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-invoice-extra-information"),
+        )
+        .arg(
+            Arg::new("clear-invoice-extra-information")
+                .long("clear-invoice-extra-information")
+                .help("Clear invoice_extra_information (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("last-name")
+                .long("last-name")
+                .value_name("TEXT")
+                .help("The patient's last name")
+                .required(false)
+                .value_parser(clap::value_parser!(String)),
+        )
+        .arg(
+            Arg::new("medicare")
+                .long("medicare")
+                .value_name("TEXT")
+                .help("The patient's Medicare card number")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-medicare"),
+        )
+        .arg(
+            Arg::new("clear-medicare")
+                .long("clear-medicare")
+                .help("Clear medicare (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("medicare-reference-number")
+                .long("medicare-reference-number")
+                .value_name("TEXT")
+                .help(
+                    "The patient's position on the Medicare card (its individual reference number)",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-medicare-reference-number"),
+        )
+        .arg(
+            Arg::new("clear-medicare-reference-number")
+                .long("clear-medicare-reference-number")
+                .help("Clear medicare_reference_number (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("notes")
+                .long("notes")
+                .value_name("TEXT")
+                .help("Free-text notes about the patient")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-notes"),
+        )
+        .arg(
+            Arg::new("clear-notes")
+                .long("clear-notes")
+                .help("Clear notes (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("occupation")
+                .long("occupation")
+                .value_name("TEXT")
+                .help("The patient's occupation")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-occupation"),
+        )
+        .arg(
+            Arg::new("clear-occupation")
+                .long("clear-occupation")
+                .help("Clear occupation (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("old-reference-id")
+                .long("old-reference-id")
+                .value_name("TEXT")
+                .help("The patient's ID in a system the clinic used before Cliniko")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-old-reference-id"),
+        )
+        .arg(
+            Arg::new("clear-old-reference-id")
+                .long("clear-old-reference-id")
+                .help("Clear old_reference_id (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("patient-phone-numbers")
+                .long("patient-phone-numbers")
+                .value_name("JSON")
+                .help("The patient's phone numbers")
+                .required(false)
+                .value_parser(args::json_value),
+        )
+        .arg(
+            Arg::new("post-code")
+                .long("post-code")
+                .value_name("TEXT")
+                .help("The patient's post code")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-post-code"),
+        )
+        .arg(
+            Arg::new("clear-post-code")
+                .long("clear-post-code")
+                .help("Clear post_code (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("preferred-first-name")
+                .long("preferred-first-name")
+                .value_name("TEXT")
+                .help("The first name the patient goes by")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-preferred-first-name"),
+        )
+        .arg(
+            Arg::new("clear-preferred-first-name")
+                .long("clear-preferred-first-name")
+                .help("Clear preferred_first_name (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("pronouns")
+                .long("pronouns")
+                .value_name("JSON")
+                .help("The patient's pronouns, or null for none")
+                .required(false)
+                .value_parser(args::json_value)
+                .conflicts_with("clear-pronouns"),
+        )
+        .arg(
+            Arg::new("clear-pronouns")
+                .long("clear-pronouns")
+                .help("Clear pronouns (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("receives-cancellation-emails")
+                .long("receives-cancellation-emails")
+                .value_name("true|false")
+                .help("Whether the patient is sent cancellation emails")
+                .required(false)
+                .value_parser(clap::value_parser!(bool))
+                .conflicts_with("clear-receives-cancellation-emails"),
+        )
+        .arg(
+            Arg::new("clear-receives-cancellation-emails")
+                .long("clear-receives-cancellation-emails")
+                .help("Clear receives_cancellation_emails (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("receives-confirmation-emails")
+                .long("receives-confirmation-emails")
+                .value_name("true|false")
+                .help("Whether the patient is sent booking confirmations")
+                .required(false)
+                .value_parser(clap::value_parser!(bool))
+                .conflicts_with("clear-receives-confirmation-emails"),
+        )
+        .arg(
+            Arg::new("clear-receives-confirmation-emails")
+                .long("clear-receives-confirmation-emails")
+                .help("Clear receives_confirmation_emails (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("referral-source")
+                .long("referral-source")
+                .value_name("TEXT")
+                .help("How the patient came to the clinic, as free text")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-referral-source"),
+        )
+        .arg(
+            Arg::new("clear-referral-source")
+                .long("clear-referral-source")
+                .help("Clear referral_source (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("referring-doctor-id")
+                .long("referring-doctor-id")
+                .value_name("ID")
+                .help(
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("reminder-type")
+                .long("reminder-type")
+                .value_name("CODE")
+                .help("How the patient is reminded of appointments")
+                .required(false)
+                .value_parser(
+                    args::CodeParser::new(
+                        &[
+                            args::Code {
+                                name: "no-reminders",
+                                code: "None",
+                                json: "\"None\"",
+                                help: "No reminders (None)",
+                            },
+                            args::Code {
+                                name: "sms",
+                                code: "SMS",
+                                json: "\"SMS\"",
+                                help: "By SMS (SMS)",
+                            },
+                            args::Code {
+                                name: "email",
+                                code: "Email",
+                                json: "\"Email\"",
+                                help: "By email (Email)",
+                            },
+                            args::Code {
+                                name: "sms-and-email",
+                                code: "SMS & Email",
+                                json: "\"SMS & Email\"",
+                                help: "By SMS and by email (SMS & Email)",
+                            },
+                        ],
+                    ),
+                )
+                .conflicts_with("clear-reminder-type"),
+        )
+        .arg(
+            Arg::new("clear-reminder-type")
+                .long("clear-reminder-type")
+                .help("Clear reminder_type (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("sex")
+                .long("sex")
+                .value_name("TEXT")
+                .help("The patient's sex as recorded")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-sex"),
+        )
+        .arg(
+            Arg::new("clear-sex")
+                .long("clear-sex")
+                .help("Clear sex (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("state")
+                .long("state")
+                .value_name("TEXT")
+                .help("The patient's state or region")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-state"),
+        )
+        .arg(
+            Arg::new("clear-state")
+                .long("clear-state")
+                .help("Clear state (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("time-zone")
+                .long("time-zone")
+                .value_name("TEXT")
+                .help(
+                    "The patient's time zone, an IANA identifier such as `Australia/Melbourne`",
+                )
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-time-zone"),
+        )
+        .arg(
+            Arg::new("clear-time-zone")
+                .long("clear-time-zone")
+                .help("Clear time_zone (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("title")
+                .long("title")
+                .value_name("TEXT")
+                .help("The patient's title, such as `Dr`")
+                .required(false)
+                .value_parser(clap::value_parser!(String))
+                .conflicts_with("clear-title"),
+        )
+        .arg(
+            Arg::new("clear-title")
+                .long("clear-title")
+                .help("Clear title (send null)")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("unsubscribe-sms-marketing")
+                .long("unsubscribe-sms-marketing")
+                .value_name("true|false")
+                .help("Whether the patient opts out of marketing by SMS")
+                .required(false)
+                .value_parser(clap::value_parser!(bool)),
+        )
+}
+async fn run_update_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.update_patient();
+    if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
+        request = request.id(*value);
+    }
+    let mut body = serde_json::Map::new();
+    if let Some(value) = matches
+        .get_one::<bool>("accepted-email-marketing")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("accepted_email_marketing".to_owned(), value);
+    }
+    if matches.get_flag("clear-accepted-email-marketing") {
+        body.insert("accepted_email_marketing".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("accepted-privacy-policy")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("accepted_privacy_policy".to_owned(), value);
+    }
+    if matches.get_flag("clear-accepted-privacy-policy") {
+        body.insert("accepted_privacy_policy".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-1")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_1".to_owned(), value);
+    }
+    if matches.get_flag("clear-address-1") {
+        body.insert("address_1".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-2")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_2".to_owned(), value);
+    }
+    if matches.get_flag("clear-address-2") {
+        body.insert("address_2".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("address-3")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("address_3".to_owned(), value);
+    }
+    if matches.get_flag("clear-address-3") {
+        body.insert("address_3".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("appointment-notes")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("appointment_notes".to_owned(), value);
+    }
+    if matches.get_flag("clear-appointment-notes") {
+        body.insert("appointment_notes".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("city")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("city".to_owned(), value);
+    }
+    if matches.get_flag("clear-city") {
+        body.insert("city".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<cliniko_types::Id>("concession-type-id")
+        .map(|id| serde_json::Value::String(id.to_string()))
+    {
+        body.insert("concession_type_id".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("country")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("country".to_owned(), value);
+    }
+    if matches.get_flag("clear-country") {
+        body.insert("country".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("country-code")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("country_code".to_owned(), value);
+    }
+    if matches.get_flag("clear-country-code") {
+        body.insert("country_code".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("custom-fields").cloned() {
+        body.insert("custom_fields".to_owned(), value);
+    }
+    if matches.get_flag("clear-custom-fields") {
+        body.insert("custom_fields".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("date-of-birth")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("date_of_birth".to_owned(), value);
+    }
+    if matches.get_flag("clear-date-of-birth") {
+        body.insert("date_of_birth".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("dva-card-number")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("dva_card_number".to_owned(), value);
+    }
+    if matches.get_flag("clear-dva-card-number") {
+        body.insert("dva_card_number".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("email")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("email".to_owned(), value);
+    }
+    if matches.get_flag("clear-email") {
+        body.insert("email".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("emergency-contact")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("emergency_contact".to_owned(), value);
+    }
+    if matches.get_flag("clear-emergency-contact") {
+        body.insert("emergency_contact".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("first-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("first_name".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("gender-identity")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("gender_identity".to_owned(), value);
+    }
+    if matches.get_flag("clear-gender-identity") {
+        body.insert("gender_identity".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-default-to")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_default_to".to_owned(), value);
+    }
+    if matches.get_flag("clear-invoice-default-to") {
+        body.insert("invoice_default_to".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-email")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_email".to_owned(), value);
+    }
+    if matches.get_flag("clear-invoice-email") {
+        body.insert("invoice_email".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("invoice-extra-information")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("invoice_extra_information".to_owned(), value);
+    }
+    if matches.get_flag("clear-invoice-extra-information") {
+        body.insert("invoice_extra_information".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("last-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("last_name".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("medicare")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("medicare".to_owned(), value);
+    }
+    if matches.get_flag("clear-medicare") {
+        body.insert("medicare".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("medicare-reference-number")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("medicare_reference_number".to_owned(), value);
+    }
+    if matches.get_flag("clear-medicare-reference-number") {
+        body.insert("medicare_reference_number".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("notes")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("notes".to_owned(), value);
+    }
+    if matches.get_flag("clear-notes") {
+        body.insert("notes".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("occupation")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("occupation".to_owned(), value);
+    }
+    if matches.get_flag("clear-occupation") {
+        body.insert("occupation".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("old-reference-id")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("old_reference_id".to_owned(), value);
+    }
+    if matches.get_flag("clear-old-reference-id") {
+        body.insert("old_reference_id".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<serde_json::Value>("patient-phone-numbers")
+        .cloned()
+    {
+        body.insert("patient_phone_numbers".to_owned(), value);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("post-code")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("post_code".to_owned(), value);
+    }
+    if matches.get_flag("clear-post-code") {
+        body.insert("post_code".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("preferred-first-name")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("preferred_first_name".to_owned(), value);
+    }
+    if matches.get_flag("clear-preferred-first-name") {
+        body.insert("preferred_first_name".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("pronouns").cloned() {
+        body.insert("pronouns".to_owned(), value);
+    }
+    if matches.get_flag("clear-pronouns") {
+        body.insert("pronouns".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("receives-cancellation-emails")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("receives_cancellation_emails".to_owned(), value);
+    }
+    if matches.get_flag("clear-receives-cancellation-emails") {
+        body.insert("receives_cancellation_emails".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("receives-confirmation-emails")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("receives_confirmation_emails".to_owned(), value);
+    }
+    if matches.get_flag("clear-receives-confirmation-emails") {
+        body.insert("receives_confirmation_emails".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("referral-source")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("referral_source".to_owned(), value);
+    }
+    if matches.get_flag("clear-referral-source") {
+        body.insert("referral_source".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<cliniko_types::Id>("referring-doctor-id")
+        .map(|id| serde_json::Value::String(id.to_string()))
+    {
+        body.insert("referring_doctor_id".to_owned(), value);
+    }
+    if let Some(value) = matches.get_one::<serde_json::Value>("reminder-type").cloned() {
+        body.insert("reminder_type".to_owned(), value);
+    }
+    if matches.get_flag("clear-reminder-type") {
+        body.insert("reminder_type".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("sex")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("sex".to_owned(), value);
+    }
+    if matches.get_flag("clear-sex") {
+        body.insert("sex".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("state")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("state".to_owned(), value);
+    }
+    if matches.get_flag("clear-state") {
+        body.insert("state".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("time-zone")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("time_zone".to_owned(), value);
+    }
+    if matches.get_flag("clear-time-zone") {
+        body.insert("time_zone".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<String>("title")
+        .map(|value| serde_json::Value::String(value.clone()))
+    {
+        body.insert("title".to_owned(), value);
+    }
+    if matches.get_flag("clear-title") {
+        body.insert("title".to_owned(), serde_json::Value::Null);
+    }
+    if let Some(value) = matches
+        .get_one::<bool>("unsubscribe-sms-marketing")
+        .map(|value| serde_json::Value::Bool(*value))
+    {
+        body.insert("unsubscribe_sms_marketing".to_owned(), value);
+    }
+    request = request.body(args::body::<cliniko_types::PatientUpdate>(body)?);
+    let response = request.send().await?;
+    output.item(&operations::UPDATE_PATIENT, &response)
+}
+///`archive`: Archive a patient.
+pub fn archive_patient_command() -> Command {
+    Command::new("archive")
+        .about("Archive a patient")
+        .long_about(
+            "Archive a patient.\n\nArchives a patient. It leaves `GET /patients`, with `archived_at` set, and is found again\nwith `q[]=archived_at:*`; `POST /patients/{id}/unarchive` brings it back.",
+        )
+        .after_help("Cliniko: POST /patients/{id}/archive (archivePatient)")
+        .arg(
+            Arg::new("id")
+                .value_name("ID")
+                .required(true)
+                .help("The patient's ID")
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+}
+async fn run_archive_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.archive_patient();
+    if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
+        request = request.id(*value);
+    }
+    request.send().await?;
+    output
+        .done("patient", "archive", matches.get_one::<cliniko_types::Id>("id").copied())
+}
+///`unarchive`: Unarchive a patient.
+pub fn unarchive_patient_command() -> Command {
+    Command::new("unarchive")
+        .about("Unarchive a patient")
+        .long_about(
+            "Unarchive a patient.\n\nBrings an archived patient back: it is listed by `GET /patients` again, with `archived_at`\nnull. The answer is the patient.",
+        )
+        .after_help("Cliniko: POST /patients/{id}/unarchive (unarchivePatient)")
+        .arg(
+            Arg::new("id")
+                .value_name("ID")
+                .required(true)
+                .help("The patient's ID")
+                .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+}
+async fn run_unarchive_patient(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    #[allow(unused_mut)]
+    let mut request = client.unarchive_patient();
+    if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
+        request = request.id(*value);
+    }
+    let response = request.send().await?;
+    output.item(&operations::UNARCHIVE_PATIENT, &response)
 }

@@ -34,7 +34,7 @@
 use std::fmt::Write as _;
 use std::marker::PhantomData;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 use cliniko_types::Id;
 
 use crate::types;
@@ -52,6 +52,14 @@ pub enum PatientCaseAttendees {}
 /// `GET /attendees/{id}`: only the archive and cancellation dates, to find a hidden attendee.
 #[derive(Debug, Clone, Copy)]
 pub enum SingleAttendee {}
+
+/// `GET /patients`: the patient filters (numeric, date-time, date, string and boolean fields).
+#[derive(Debug, Clone, Copy)]
+pub enum PatientLists {}
+
+/// `GET /patients/{id}`: only the archive date, to find an archived patient.
+#[derive(Debug, Clone, Copy)]
+pub enum SinglePatient {}
 
 /// `q[]` conditions for the routes `R` stands for, combined with AND.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +87,20 @@ impl Filter<PatientCaseAttendees> {
 impl Filter<SingleAttendee> {
     /// A filter for `GET /attendees/{id}`.
     pub fn single_attendee() -> Self {
+        Self::empty()
+    }
+}
+
+impl Filter<PatientLists> {
+    /// A filter for `GET /patients`.
+    pub fn patients() -> Self {
+        Self::empty()
+    }
+}
+
+impl Filter<SinglePatient> {
+    /// A filter for `GET /patients/{id}`.
+    pub fn single_patient() -> Self {
         Self::empty()
     }
 }
@@ -248,10 +270,185 @@ impl<R> Timestamp<R> {
     }
 }
 
+/// Chooses the operator for a date field (`date_of_birth`); every method returns the filter.
+/// Dates are sent as `YYYY-MM-DD`.
+#[derive(Debug)]
+#[must_use = "a field without an operator adds no condition"]
+pub struct Date<R> {
+    filter: Filter<R>,
+    field: &'static str,
+}
+
+impl<R> Date<R> {
+    fn compare(self, operator: &str, date: NaiveDate) -> Filter<R> {
+        let text = date.format("%Y-%m-%d").to_string();
+        self.filter.with(self.field, &format!("{operator}{text}"))
+    }
+
+    /// `=`: on this date.
+    pub fn eq(self, date: NaiveDate) -> Filter<R> {
+        self.compare("=", date)
+    }
+    /// `=` with wildcards: every date whose given parts match, the others written as asterisks.
+    /// `matching(None, Some(5), None)` is `=****-05-**`, any day in May of any year; a month
+    /// outside 1 to 12, a day outside 1 to 31 or a year outside 0 to 9999 is refused when the
+    /// filter is sent.
+    pub fn matching(self, year: Option<i32>, month: Option<u32>, day: Option<u32>) -> Filter<R> {
+        let year_ok = year.is_none_or(|y| (0..=9999).contains(&y));
+        let month_ok = month.is_none_or(|m| (1..=12).contains(&m));
+        let day_ok = day.is_none_or(|d| (1..=31).contains(&d));
+        if !(year_ok && month_ok && day_ok) {
+            let mut filter = self.filter;
+            filter
+                .invalid
+                .get_or_insert("a date filter's year, month or day is out of range");
+            return filter;
+        }
+        let year = year.map_or_else(|| "****".to_owned(), |y| format!("{y:04}"));
+        let month = month.map_or_else(|| "**".to_owned(), |m| format!("{m:02}"));
+        let day = day.map_or_else(|| "**".to_owned(), |d| format!("{d:02}"));
+        self.filter
+            .with(self.field, &format!("={year}-{month}-{day}"))
+    }
+    /// `=****-MM-DD`: the same day of the year as `date`, in any year (a birthday).
+    pub fn anniversary_of(self, date: NaiveDate) -> Filter<R> {
+        self.matching(None, Some(date.month()), Some(date.day()))
+    }
+    /// `>`: after.
+    pub fn gt(self, date: NaiveDate) -> Filter<R> {
+        self.compare(">", date)
+    }
+    /// `>=`: on or after.
+    pub fn ge(self, date: NaiveDate) -> Filter<R> {
+        self.compare(">=", date)
+    }
+    /// `<`: before.
+    pub fn lt(self, date: NaiveDate) -> Filter<R> {
+        self.compare("<", date)
+    }
+    /// `<=`: on or before.
+    pub fn le(self, date: NaiveDate) -> Filter<R> {
+        self.compare("<=", date)
+    }
+    /// `?`: has a value.
+    pub fn is_not_null(self) -> Filter<R> {
+        self.filter.with(self.field, "?")
+    }
+    /// `!?`: has no value.
+    pub fn is_null(self) -> Filter<R> {
+        self.filter.with(self.field, "!?")
+    }
+}
+
+/// Chooses the operator for a string field; every method returns the filter. A value is one
+/// line of at least one character (the spec's pattern refuses others when the filter is sent).
+/// The query encoder sends a `%` in a value as `%25`, as Cliniko needs.
+#[derive(Debug)]
+#[must_use = "a field without an operator adds no condition"]
+pub struct Text<R> {
+    filter: Filter<R>,
+    field: &'static str,
+}
+
+impl<R> Text<R> {
+    fn compare(self, operator: &str, value: &str) -> Filter<R> {
+        self.filter.with(self.field, &format!("{operator}{value}"))
+    }
+
+    /// `=`: exactly this text.
+    pub fn eq(self, value: &str) -> Filter<R> {
+        self.compare("=", value)
+    }
+    /// `!=`: anything but this text.
+    pub fn ne(self, value: &str) -> Filter<R> {
+        self.compare("!=", value)
+    }
+    /// `~`: Cliniko's first matching operator. A value that starts with `~` is refused when the
+    /// filter is sent: Cliniko would read `~~…` as the other operator.
+    pub fn like(self, value: &str) -> Filter<R> {
+        if value.starts_with('~') {
+            let mut filter = self.filter;
+            filter.invalid.get_or_insert(
+                "a `~` filter's value cannot start with `~` (it would read as `~~`)",
+            );
+            return filter;
+        }
+        self.compare("~", value)
+    }
+    /// `~~`: Cliniko's second matching operator, in whose value `%` is a wildcard (`Ngu%`).
+    pub fn like_pattern(self, pattern: &str) -> Filter<R> {
+        self.compare("~~", pattern)
+    }
+    /// `?`: has a value.
+    pub fn is_not_null(self) -> Filter<R> {
+        self.filter.with(self.field, "?")
+    }
+    /// `!?`: has no value.
+    pub fn is_null(self) -> Filter<R> {
+        self.filter.with(self.field, "!?")
+    }
+}
+
+/// Chooses the operator for a boolean field; every method returns the filter.
+#[derive(Debug)]
+#[must_use = "a field without an operator adds no condition"]
+pub struct Flag<R> {
+    filter: Filter<R>,
+    field: &'static str,
+}
+
+impl<R> Flag<R> {
+    /// `=`: equal to.
+    pub fn eq(self, value: bool) -> Filter<R> {
+        self.filter.with(self.field, &format!("={value}"))
+    }
+    /// `!=`: not equal to.
+    pub fn ne(self, value: bool) -> Filter<R> {
+        self.filter.with(self.field, &format!("!={value}"))
+    }
+}
+
 /// Declares the fields of one route family, each returning its operator chooser.
 macro_rules! fields {
-    ($route:ty { numeric: [$($numeric:ident),*], timestamp: [$($timestamp:ident),*] }) => {
+    ($route:ty {
+        numeric: [$($numeric:ident),*],
+        timestamp: [$($timestamp:ident),*]
+        $(, date: [$($date:ident),*], text: [$($text:ident),*], flag: [$($flag:ident),*])?
+    }) => {
+        $(impl Filter<$route> {
+            $(
+                #[doc = concat!("Filters on `", stringify!($date), "` (a date).")]
+                pub fn $date(self) -> Date<$route> {
+                    Date { filter: self, field: stringify!($date) }
+                }
+            )*
+            $(
+                #[doc = concat!("Filters on `", stringify!($text), "` (text).")]
+                pub fn $text(self) -> Text<$route> {
+                    Text { filter: self, field: stringify!($text) }
+                }
+            )*
+            $(
+                #[doc = concat!("Filters on `", stringify!($flag), "` (true or false).")]
+                pub fn $flag(self) -> Flag<$route> {
+                    Flag { filter: self, field: stringify!($flag) }
+                }
+            )*
+        })?
         impl Filter<$route> {
+            /// The fields this family offers, with their kinds, for the test that ties them to
+            /// the spec.
+            #[cfg(test)]
+            const FIELDS: &'static [(&'static str, cliniko_types::facts::FilterKind)] = &[
+                $((stringify!($numeric), cliniko_types::facts::FilterKind::Numeric),)*
+                $((stringify!($timestamp), cliniko_types::facts::FilterKind::DateTime),)*
+                $(
+                    $((stringify!($date), cliniko_types::facts::FilterKind::Date),)*
+                    $((stringify!($text), cliniko_types::facts::FilterKind::String),)*
+                    $((stringify!($flag), cliniko_types::facts::FilterKind::Boolean),)*
+                )?
+            ];
+
             $(
                 #[doc = concat!("Filters on `", stringify!($numeric), "`.")]
                 pub fn $numeric(self) -> Numeric<$route> {
@@ -292,6 +489,23 @@ fields!(SingleAttendee {
     numeric: [],
     timestamp: [archived_at, cancelled_at, deleted_at]
 });
+fields!(PatientLists {
+    numeric: [id],
+    timestamp: [archived_at, created_at, updated_at],
+    date: [date_of_birth],
+    text: [
+        email,
+        first_name,
+        last_name,
+        old_reference_id,
+        preferred_first_name
+    ],
+    flag: [accepted_privacy_policy]
+});
+fields!(SinglePatient {
+    numeric: [],
+    timestamp: [archived_at]
+});
 
 /// Lets a filter be handed to the generated builder of each route it fits: `.q(filter)`.
 macro_rules! into_query {
@@ -317,6 +531,8 @@ into_query!(AttendeeLists =>
 );
 into_query!(PatientCaseAttendees => ListPatientCaseAttendeesQItem);
 into_query!(SingleAttendee => GetAttendeeQItem);
+into_query!(PatientLists => ListPatientsQItem);
+into_query!(SinglePatient => GetPatientQItem);
 
 /// An attendee field to sort by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -518,6 +734,140 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["cancelled_at:*", "archived_at:*"]
         );
+    }
+
+    /// Each family offers exactly the fields, of the same kinds, that the spec lists for each
+    /// route it converts to.
+    #[test]
+    fn each_family_offers_exactly_the_spec_fields_of_its_routes() {
+        use cliniko_types::facts::{FilterKind, Operation, operations as op};
+        fn sorted(fields: &[(&'static str, FilterKind)]) -> Vec<(&'static str, String)> {
+            let mut out: Vec<_> = fields.iter().map(|(n, k)| (*n, format!("{k:?}"))).collect();
+            out.sort();
+            out
+        }
+        type Family = (
+            &'static [(&'static str, FilterKind)],
+            &'static [&'static Operation],
+        );
+        let families: [Family; 5] = [
+            (
+                Filter::<AttendeeLists>::FIELDS,
+                &[
+                    &op::LIST_ATTENDEES,
+                    &op::LIST_DELETED_ATTENDEES,
+                    &op::LIST_CANCELLED_ATTENDEES,
+                    &op::LIST_GROUP_APPOINTMENT_ATTENDEES,
+                    &op::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES,
+                ],
+            ),
+            (
+                Filter::<PatientCaseAttendees>::FIELDS,
+                &[&op::LIST_PATIENT_CASE_ATTENDEES],
+            ),
+            (Filter::<SingleAttendee>::FIELDS, &[&op::GET_ATTENDEE]),
+            (Filter::<PatientLists>::FIELDS, &[&op::LIST_PATIENTS]),
+            (Filter::<SinglePatient>::FIELDS, &[&op::GET_PATIENT]),
+        ];
+        for (fields, operations) in families {
+            for operation in operations {
+                let spec: Vec<(&str, FilterKind)> = operation
+                    .filters
+                    .iter()
+                    .map(|field| (field.name, field.kind))
+                    .collect();
+                assert_eq!(sorted(fields), sorted(&spec), "{}", operation.id);
+            }
+        }
+    }
+
+    #[test]
+    fn every_patient_operator_matches_the_spec() {
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
+        let filter = Filter::patients()
+            .last_name()
+            .eq("Nguyễn")
+            .first_name()
+            .ne("O'Brien")
+            .email()
+            .like("example.com")
+            .last_name()
+            .like_pattern("Ngu%")
+            .preferred_first_name()
+            .is_not_null()
+            .old_reference_id()
+            .is_null()
+            .date_of_birth()
+            .eq(date(1987, 2, 14))
+            .date_of_birth()
+            .matching(None, Some(5), None)
+            .date_of_birth()
+            .anniversary_of(date(1987, 2, 14))
+            .date_of_birth()
+            .ge(date(1900, 1, 1))
+            .date_of_birth()
+            .lt(date(2000, 1, 1))
+            .date_of_birth()
+            .is_null()
+            .accepted_privacy_policy()
+            .eq(true)
+            .accepted_privacy_policy()
+            .ne(false)
+            .id()
+            .one_of([1_407_219_630_128_094_257_i64, 2])
+            .updated_at()
+            .gt(at("2024-01-01T10:00:00+10:00"))
+            .archived_at()
+            .any();
+        let items: Vec<types::ListPatientsQItem> = filter.try_into().expect("the spec's pattern");
+        assert_eq!(
+            items.iter().map(|item| item.as_str()).collect::<Vec<_>>(),
+            [
+                "last_name:=Nguyễn",
+                "first_name:!=O'Brien",
+                "email:~example.com",
+                "last_name:~~Ngu%",
+                "preferred_first_name:?",
+                "old_reference_id:!?",
+                "date_of_birth:=1987-02-14",
+                "date_of_birth:=****-05-**",
+                "date_of_birth:=****-02-14",
+                "date_of_birth:>=1900-01-01",
+                "date_of_birth:<2000-01-01",
+                "date_of_birth:!?",
+                "accepted_privacy_policy:=true",
+                "accepted_privacy_policy:!=false",
+                "id:=1407219630128094257,2",
+                "updated_at:>2024-01-01T00:00:00Z",
+                "archived_at:*",
+            ]
+        );
+        let single: Vec<types::GetPatientQItem> = Filter::single_patient()
+            .archived_at()
+            .any()
+            .try_into()
+            .expect("fits");
+        assert_eq!(single[0].as_str(), "archived_at:*");
+    }
+
+    #[test]
+    fn text_and_dates_the_spec_refuses_are_refused_when_sent() {
+        for filter in [
+            Filter::patients().last_name().eq(""),
+            Filter::patients().last_name().like("~x"),
+            Filter::patients().first_name().eq("two\nlines"),
+            Filter::patients()
+                .date_of_birth()
+                .matching(None, Some(13), None),
+            Filter::patients()
+                .date_of_birth()
+                .matching(Some(-1), None, None),
+        ] {
+            assert!(
+                Vec::<types::ListPatientsQItem>::try_from(filter.clone()).is_err(),
+                "{filter:?}"
+            );
+        }
     }
 
     #[test]

@@ -72,6 +72,70 @@ pub mod types {
                 })
         }
     }
+    ///`GetPatientQItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetPatientQItem(::std::string::String);
+    impl ::std::ops::Deref for GetPatientQItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetPatientQItem> for ::std::string::String {
+        fn from(value: GetPatientQItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetPatientQItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:(?:archived_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:(?:archived_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*))$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetPatientQItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetPatientQItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetPatientQItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListAttendeesOrder`
     #[derive(
         ::serde::Deserialize,
@@ -1183,6 +1247,189 @@ pub mod types {
                 })
         }
     }
+    ///`ListPatientsOrder`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ListPatientsOrder {
+        #[serde(rename = "asc")]
+        Asc,
+        #[serde(rename = "desc")]
+        Desc,
+    }
+    impl ::std::fmt::Display for ListPatientsOrder {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Asc => f.write_str("asc"),
+                Self::Desc => f.write_str("desc"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ListPatientsOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "asc" => Ok(Self::Asc),
+                "desc" => Ok(Self::Desc),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListPatientsOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListPatientsOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`ListPatientsQItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListPatientsQItem(::std::string::String);
+    impl ::std::ops::Deref for ListPatientsQItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListPatientsQItem> for ::std::string::String {
+        fn from(value: ListPatientsQItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListPatientsQItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:(?:id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|created_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*)|(?:date_of_birth):(?:=(?:[0-9]{4}|\\*{4})-(?:0[1-9]|1[0-2]|\\*{2})-(?:0[1-9]|[12][0-9]|3[01]|\\*{2})|(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])|\\?|!\\?)|(?:email|first_name|last_name|old_reference_id|preferred_first_name):(?:(?:=|!=|~~).+|~[^~\\n\\r\\u2028\\u2029].*|\\?|!\\?)|(?:accepted_privacy_policy):(?:(?:=|!=)(?:true|false)))$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:(?:id):(?:(?:=|!=)[0-9]{1,19}(?:,[0-9]{1,19})*|(?:>=|>|<=|<)[0-9]{1,19}|\\?|!\\?)|(?:archived_at|created_at|updated_at):(?:(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z|\\?|!\\?|\\*)|(?:date_of_birth):(?:=(?:[0-9]{4}|\\*{4})-(?:0[1-9]|1[0-2]|\\*{2})-(?:0[1-9]|[12][0-9]|3[01]|\\*{2})|(?:>=|>|<=|<)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])|\\?|!\\?)|(?:email|first_name|last_name|old_reference_id|preferred_first_name):(?:(?:=|!=|~~).+|~[^~\\n\\r\\u2028\\u2029].*|\\?|!\\?)|(?:accepted_privacy_policy):(?:(?:=|!=)(?:true|false)))$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListPatientsQItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListPatientsQItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListPatientsQItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListPatientsSort`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListPatientsSort(::std::string::String);
+    impl ::std::ops::Deref for ListPatientsSort {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListPatientsSort> for ::std::string::String {
+        fn from(value: ListPatientsSort) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListPatientsSort {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(?:accepted_privacy_policy|archived_at|created_at|date_of_birth|email|first_name|id|last_name|old_reference_id|preferred_first_name|updated_at)(?::(?:asc|desc))?(?:,(?:accepted_privacy_policy|archived_at|created_at|date_of_birth|email|first_name|id|last_name|old_reference_id|preferred_first_name|updated_at)(?::(?:asc|desc))?)*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(?:accepted_privacy_policy|archived_at|created_at|date_of_birth|email|first_name|id|last_name|old_reference_id|preferred_first_name|updated_at)(?::(?:asc|desc))?(?:,(?:accepted_privacy_policy|archived_at|created_at|date_of_birth|email|first_name|id|last_name|old_reference_id|preferred_first_name|updated_at)(?::(?:asc|desc))?)*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListPatientsSort {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListPatientsSort {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListPatientsSort {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -1220,6 +1467,7 @@ pub mod types {
 /**Client for Cliniko attendees API
 
 Attendees link a patient to a booking (an individual or a group appointment) in Cliniko.
+Patients are the people who receive care; nearly every field of a patient is personal data.
 
 Every request needs HTTP Basic authentication, with the API key as the user name and an
 empty password, and a `User-Agent` header in the form `APP_VENDOR_NAME (APP_VENDOR_EMAIL)`,
@@ -1309,7 +1557,7 @@ Sends a `GET` request to `/attendees`
 Arguments:
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
 
 | Field | Type | Operators |
@@ -1364,7 +1612,7 @@ Sends a `GET` request to `/attendees/cancelled`
 Arguments:
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
 
 | Field | Type | Operators |
@@ -1402,7 +1650,7 @@ Sends a `GET` request to `/attendees/deleted`
 Arguments:
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
 
 | Field | Type | Operators |
@@ -1571,7 +1819,7 @@ Arguments:
 - `group_appointment_id`: The group appointment's ID.
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
 
 | Field | Type | Operators |
@@ -1615,7 +1863,7 @@ Arguments:
 - `individual_appointment_id`: The individual appointment's ID.
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
 
 | Field | Type | Operators |
@@ -1659,7 +1907,7 @@ Arguments:
 - `patient_case_id`: The patient case's ID.
 - `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
 - `page`: The page to return, counted from 1.
-- `per_page`: How many attendees a page holds, from 1 to 100.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
 - `q`: Filters, as on `GET /attendees`, except that `patient_case_id` is fixed by the path.
 
 | Field | Type | Operators |
@@ -1685,6 +1933,175 @@ let response = client.list_patient_case_attendees()
 ```*/
     pub fn list_patient_case_attendees(&self) -> builder::ListPatientCaseAttendees<'_> {
         builder::ListPatientCaseAttendees::new(self)
+    }
+    /**List patients
+
+Lists patients that are not archived. A filter with the `*` operator, `q[]=archived_at:*`,
+brings archived patients back in. For an incremental sync, filter on
+`updated_at:>TIMESTAMP` and follow `links.next`.
+
+
+Sends a `GET` request to `/patients`
+
+Arguments:
+- `order`: The direction of the default sort. Deprecated by Cliniko in favour of `sort`.
+- `page`: The page to return, counted from 1.
+- `per_page`: How many items (attendees, patients) a page holds, from 1 to 100.
+- `q`: Filters, each `FIELD:OPERATORVALUE`, combined with AND. Send one `q[]` per filter.
+
+| Field | Type | Operators |
+|---|---|---|
+| id | int64 | `=` `!=` `>=` `>` `<=` `<` `?` `!?`, and lists with `=` (`id:=1,2,3`) |
+| archived_at, created_at, updated_at | date-time (UTC) | `>=` `>` `<=` `<` `?` `!?` `*` |
+| date_of_birth | date | `=` `>=` `>` `<=` `<` `?` `!?`; after `=`, year, month or day may be asterisks (`****-05-**`) |
+| email, first_name, last_name, old_reference_id, preferred_first_name | string | `=` `!=` `~` `~~` `?` `!?` |
+| accepted_privacy_policy | boolean | `=` `!=` with `true` or `false` |
+
+`?` means "is not null", `!?` "is null", and `archived_at:*` brings in the archived
+patients this route leaves out. `~` and `~~` are Cliniko's matching operators; `%` is a
+wildcard in their values and, like any `%` in a URL, is sent as `%25`. A string value is
+one line of at least one character; a `~` value does not start with `~` (`~~x` is `~~`
+then `x`). Dates are `YYYY-MM-DD`, date-times UTC, as in `2014-08-30T18:00:00Z`.
+
+- `sort`: Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc`
+(default `created_at` ascending). The sortable fields are the filterable ones:
+accepted_privacy_policy, archived_at, created_at, date_of_birth, email, first_name, id,
+last_name, old_reference_id, preferred_first_name and updated_at.
+
+```ignore
+let response = client.list_patients()
+    .order(order)
+    .page(page)
+    .per_page(per_page)
+    .q(q)
+    .sort(sort)
+    .send()
+    .await;
+```*/
+    pub fn list_patients(&self) -> builder::ListPatients<'_> {
+        builder::ListPatients::new(self)
+    }
+    /**Create a patient
+
+Adds a patient. The answer is 201 with the new patient and its URL in `Location`.
+A create is not idempotent: retrying it after a lost answer can add the patient twice.
+
+
+Sends a `POST` request to `/patients`
+
+```ignore
+let response = client.create_patient()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_patient(&self) -> builder::CreatePatient<'_> {
+        builder::CreatePatient::new(self)
+    }
+    /**Get a patient
+
+Gets one patient. An archived patient is found only with the `*` filter on `archived_at`
+(`q[]=archived_at:*`).
+
+
+Sends a `GET` request to `/patients/{id}`
+
+Arguments:
+- `id`: The patient's ID.
+- `q`: Filters on the archive date; `archived_at:*` finds a patient that is archived, which this
+route otherwise answers with 404.
+
+| Field | Type | Operators |
+|---|---|---|
+| archived_at | date-time (UTC) | `>=` `>` `<=` `<` `?` `!?` `*` |
+
+```ignore
+let response = client.get_patient()
+    .id(id)
+    .q(q)
+    .send()
+    .await;
+```*/
+    pub fn get_patient(&self) -> builder::GetPatient<'_> {
+        builder::GetPatient::new(self)
+    }
+    /**Delete (archive) a patient
+
+Deprecated by Cliniko: this archives the patient, like `POST /patients/{id}/archive`.
+The patient leaves `GET /patients` and is found again with `q[]=archived_at:*`.
+
+
+Sends a `DELETE` request to `/patients/{id}`
+
+Arguments:
+- `id`: The patient's ID.
+```ignore
+let response = client.delete_patient()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn delete_patient(&self) -> builder::DeletePatient<'_> {
+        builder::DeletePatient::new(self)
+    }
+    /**Update a patient
+
+Updates the given fields of a patient; fields left out keep their values, and a nullable
+field sent as `null` is cleared.
+
+
+Sends a `PATCH` request to `/patients/{id}`
+
+Arguments:
+- `id`: The patient's ID.
+- `body`
+```ignore
+let response = client.update_patient()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_patient(&self) -> builder::UpdatePatient<'_> {
+        builder::UpdatePatient::new(self)
+    }
+    /**Archive a patient
+
+Archives a patient. It leaves `GET /patients`, with `archived_at` set, and is found again
+with `q[]=archived_at:*`; `POST /patients/{id}/unarchive` brings it back.
+
+
+Sends a `POST` request to `/patients/{id}/archive`
+
+Arguments:
+- `id`: The patient's ID.
+```ignore
+let response = client.archive_patient()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn archive_patient(&self) -> builder::ArchivePatient<'_> {
+        builder::ArchivePatient::new(self)
+    }
+    /**Unarchive a patient
+
+Brings an archived patient back: it is listed by `GET /patients` again, with `archived_at`
+null. The answer is the patient.
+
+
+Sends a `POST` request to `/patients/{id}/unarchive`
+
+Arguments:
+- `id`: The patient's ID.
+```ignore
+let response = client.unarchive_patient()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn unarchive_patient(&self) -> builder::UnarchivePatient<'_> {
+        builder::UnarchivePatient::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -3849,6 +4266,951 @@ pub mod builder {
                     crate::Error::from_generated(
                         error,
                         &::cliniko_types::facts::operations::LIST_PATIENT_CASE_ATTENDEES,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::list_patients`]
+
+[`Client::list_patients`]: super::Client::list_patients*/
+    #[derive(Debug, Clone)]
+    pub struct ListPatients<'a> {
+        client: &'a super::Client,
+        order: Result<Option<types::ListPatientsOrder>, String>,
+        page: Result<Option<::std::num::NonZeroU64>, String>,
+        per_page: Result<Option<::std::num::NonZeroU64>, String>,
+        q: Result<Option<::std::vec::Vec<types::ListPatientsQItem>>, String>,
+        sort: Result<Option<types::ListPatientsSort>, String>,
+    }
+    impl<'a> ListPatients<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                order: Ok(None),
+                page: Ok(None),
+                per_page: Ok(None),
+                q: Ok(None),
+                sort: Ok(None),
+            }
+        }
+        pub fn order<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListPatientsOrder>,
+        {
+            self.order = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListPatientsOrder` for order failed".to_string()
+                });
+            self
+        }
+        pub fn page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.page = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn per_page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.per_page = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for per_page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn q<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<types::ListPatientsQItem>>,
+        {
+            self.q = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < ListPatientsQItem >` for q failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn sort<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListPatientsSort>,
+        {
+            self.sort = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListPatientsSort` for sort failed".to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<
+            ResponseValue<::cliniko_types::PatientList>,
+            Error<::cliniko_types::ErrorResponse>,
+        > {
+            let Self { client, order, page, per_page, q, sort } = self;
+            let order = order.map_err(Error::InvalidRequest)?;
+            let page = page.map_err(Error::InvalidRequest)?;
+            let per_page = per_page.map_err(Error::InvalidRequest)?;
+            let q = q.map_err(Error::InvalidRequest)?;
+            let sort = sort.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/patients", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("order", &order))
+                .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("per_page", &per_page))
+                .query(&progenitor_client::QueryParam::new("q[]", &q))
+                .query(&progenitor_client::QueryParam::new("sort", &sort))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_patients",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::LIST_PATIENTS`](::cliniko_types::facts::operations::LIST_PATIENTS)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::PatientList>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::LIST_PATIENTS,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::create_patient`]
+
+[`Client::create_patient`]: super::Client::create_patient*/
+    #[derive(Debug, Clone)]
+    pub struct CreatePatient<'a> {
+        client: &'a super::Client,
+        body: Result<::cliniko_types::PatientCreate, String>,
+    }
+    impl<'a> CreatePatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::PatientCreate>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: PatientCreate` for body failed"
+                        .to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<
+            ResponseValue<::cliniko_types::Patient>,
+            Error<::cliniko_types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/patients", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::CREATE_PATIENT`](::cliniko_types::facts::operations::CREATE_PATIENT)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Patient>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::CREATE_PATIENT,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::get_patient`]
+
+[`Client::get_patient`]: super::Client::get_patient*/
+    #[derive(Debug, Clone)]
+    pub struct GetPatient<'a> {
+        client: &'a super::Client,
+        id: Result<::cliniko_types::Id, String>,
+        q: Result<Option<::std::vec::Vec<types::GetPatientQItem>>, String>,
+    }
+    impl<'a> GetPatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                q: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: Id` for id failed".to_string()
+                });
+            self
+        }
+        pub fn q<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<types::GetPatientQItem>>,
+        {
+            self.q = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < GetPatientQItem >` for q failed"
+                        .to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<
+            ResponseValue<::cliniko_types::Patient>,
+            Error<::cliniko_types::ErrorResponse>,
+        > {
+            let Self { client, id, q } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let q = q.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/patients/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("q[]", &q))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::GET_PATIENT`](::cliniko_types::facts::operations::GET_PATIENT)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Patient>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::GET_PATIENT,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::delete_patient`]
+
+[`Client::delete_patient`]: super::Client::delete_patient*/
+    #[derive(Debug, Clone)]
+    pub struct DeletePatient<'a> {
+        client: &'a super::Client,
+        id: Result<::cliniko_types::Id, String>,
+    }
+    impl<'a> DeletePatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: Id` for id failed".to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<ResponseValue<()>, Error<::cliniko_types::ErrorResponse>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/patients/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::DELETE_PATIENT`](::cliniko_types::facts::operations::DELETE_PATIENT)).
+        pub async fn send(self) -> Result<ResponseValue<()>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::DELETE_PATIENT,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::update_patient`]
+
+[`Client::update_patient`]: super::Client::update_patient*/
+    #[derive(Debug, Clone)]
+    pub struct UpdatePatient<'a> {
+        client: &'a super::Client,
+        id: Result<::cliniko_types::Id, String>,
+        body: Result<::cliniko_types::PatientUpdate, String>,
+    }
+    impl<'a> UpdatePatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: Id` for id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::PatientUpdate>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: PatientUpdate` for body failed"
+                        .to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<
+            ResponseValue<::cliniko_types::Patient>,
+            Error<::cliniko_types::ErrorResponse>,
+        > {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/patients/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::UPDATE_PATIENT`](::cliniko_types::facts::operations::UPDATE_PATIENT)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Patient>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::UPDATE_PATIENT,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::archive_patient`]
+
+[`Client::archive_patient`]: super::Client::archive_patient*/
+    #[derive(Debug, Clone)]
+    pub struct ArchivePatient<'a> {
+        client: &'a super::Client,
+        id: Result<::cliniko_types::Id, String>,
+    }
+    impl<'a> ArchivePatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: Id` for id failed".to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<ResponseValue<()>, Error<::cliniko_types::ErrorResponse>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/patients/{}/archive", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "archive_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::ARCHIVE_PATIENT`](::cliniko_types::facts::operations::ARCHIVE_PATIENT)).
+        pub async fn send(self) -> Result<ResponseValue<()>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::ARCHIVE_PATIENT,
+                    )
+                })
+        }
+    }
+    /**Builder for [`Client::unarchive_patient`]
+
+[`Client::unarchive_patient`]: super::Client::unarchive_patient*/
+    #[derive(Debug, Clone)]
+    pub struct UnarchivePatient<'a> {
+        client: &'a super::Client,
+        id: Result<::cliniko_types::Id, String>,
+    }
+    impl<'a> UnarchivePatient<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::cliniko_types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: cliniko_types :: Id` for id failed".to_string()
+                });
+            self
+        }
+        async fn send_generated(
+            self,
+        ) -> Result<
+            ResponseValue<::cliniko_types::Patient>,
+            Error<::cliniko_types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/patients/{}/unarchive", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "unarchive_patient",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+        /// Sends the request. Every failure is a [`crate::Error`] naming this operation ([`operations::UNARCHIVE_PATIENT`](::cliniko_types::facts::operations::UNARCHIVE_PATIENT)).
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::cliniko_types::Patient>, crate::Error> {
+            self.send_generated()
+                .await
+                .map_err(|error| {
+                    crate::Error::from_generated(
+                        error,
+                        &::cliniko_types::facts::operations::UNARCHIVE_PATIENT,
                     )
                 })
         }

@@ -49,9 +49,9 @@ const DROPPED_HEADERS: [&str; 4] = [
 /// What replaces the string value of a property marked `x-cliniko-personal` or
 /// `x-cliniko-capability-url` in any schema of the spec (the table is generated from the marks, so
 /// a resource added to the spec is scrubbed with no change here).
-fn placeholder_for(property: &str) -> Option<&'static str> {
+fn placeholder_for(property: &str, value: &str) -> Option<&'static str> {
     let marked = cliniko_types::resource::scrubbed(property)?;
-    Some(match marked.placeholder {
+    Some(match marked.placeholder_for(value) {
         Placeholder::Name => NAME_PLACEHOLDER,
         Placeholder::Email => EMAIL_PLACEHOLDER,
         Placeholder::Date => DATE_PLACEHOLDER,
@@ -160,10 +160,11 @@ impl Scrubber {
             Value::Array(items) => items.iter_mut().for_each(|item| self.value(item)),
             Value::Object(object) => {
                 for (key, item) in object.iter_mut() {
-                    match (placeholder_for(key), &item) {
-                        (Some(placeholder), Value::String(_)) => {
-                            *item = Value::String(placeholder.to_owned())
-                        }
+                    match item {
+                        Value::String(text) => match placeholder_for(key, text) {
+                            Some(placeholder) => *item = Value::String(placeholder.to_owned()),
+                            None => self.value(item),
+                        },
                         _ => self.value(item),
                     }
                 }

@@ -316,16 +316,13 @@ fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, Str
         )
     };
     let kind = operation.filter(name).ok_or_else(unknown_field)?.kind;
-    // The spec lists the field, so a field the fake cannot read is the fake's gap, answered 400
-    // like any filter it cannot apply rather than ignored.
-    let field = Field::from_name(name).ok_or_else(unknown_field)?;
-    const OPERATORS: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
+    // Longer operators first, so that `!?` is not read as `!` and `~~` not as `~`.
+    const OPERATORS: [&str; 11] = ["!?", "!=", ">=", "<=", "~~", ">", "<", "=", "?", "*", "~"];
     let operator = OPERATORS.into_iter().find(|op| rest.starts_with(op));
     let allowed = kind.operators();
     let unknown = |shown: &str| {
         format!(
-            "Invalid filter {text:?}: unknown operator {shown:?} for {}; use one of {}",
-            field.name(),
+            "Invalid filter {text:?}: unknown operator {shown:?} for {name}; use one of {}",
             allowed.join(" ")
         )
     };
@@ -350,24 +347,37 @@ fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, Str
             ))
         }
     };
+    let takes_value = !matches!(operator, "?" | "!?" | "*");
+    // The value's form is checked for every kind, as the spec's `q[]` pattern does, so that a
+    // malformed filter is refused as such even on a field the fake cannot read.
+    if takes_value {
+        check_value_form(text, kind, operator, value)?;
+    } else {
+        no_value(Condition::Anything)?;
+    }
+    // The spec lists the field, so a field the fake cannot read is the fake's gap, answered 400
+    // like any filter it cannot apply rather than ignored.
+    let field = Field::from_name(name).ok_or_else(|| {
+        format!("Invalid filter {text:?}: this fake cannot filter on {name:?} (it reads only attendee fields)")
+    })?;
     let parse_value = |value: &str| -> Result<i128, String> {
-        if kind == FilterKind::DateTime {
-            chrono::DateTime::parse_from_rfc3339(value)
+        match kind {
+            FilterKind::DateTime => chrono::DateTime::parse_from_rfc3339(value)
                 .map(|t| {
                     let t = t.to_utc();
                     i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
                 })
                 .map_err(|_| {
                     format!("Invalid filter {text:?}: {value:?} is not a UTC date-time such as 2014-08-30T18:00:00Z")
-                })
-        } else if (1..=19).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+                }),
             // What the spec's `q[]` pattern admits: 1 to 19 digits, so leading zeros (`007` is 7)
             // and numbers past i64::MAX, which name no ID, are values too.
-            value.parse::<i128>().map_err(|e| e.to_string())
-        } else {
-            Err(format!(
-                "Invalid filter {text:?}: {value:?} is not an ID (a string of at most 19 digits)"
-            ))
+            FilterKind::Numeric => value.parse::<i128>().map_err(|e| e.to_string()),
+            // Every field the fake reads is an ID or a date-time; a spec that gave one of them
+            // another type is refused here rather than compared wrongly.
+            other => Err(format!(
+                "Invalid filter {text:?}: this fake cannot filter on {name:?} as a {other:?} field"
+            )),
         }
     };
     let list = |value: &str| {
@@ -388,6 +398,78 @@ fn parse_filter(text: &str, operation: &'static Operation) -> Result<Filter, Str
         _ => Condition::Compare(Comparison::LessOrEqual, parse_value(value)?),
     };
     Ok(Filter { field, condition })
+}
+
+/// Whether `value`, after `operator`, has the form a filter of this kind takes: what the spec's
+/// `q[]` patterns admit (see `cliniko_spec::facts::filter_pattern`).
+fn check_value_form(
+    text: &str,
+    kind: FilterKind,
+    operator: &str,
+    value: &str,
+) -> Result<(), String> {
+    // The piece of the value shown in the message: for a list of IDs, the first bad one.
+    let mut shown = value;
+    let ok = match kind {
+        FilterKind::Numeric => {
+            let one =
+                |id: &str| (1..=19).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
+            let bad = if matches!(operator, "=" | "!=") {
+                value.split(',').find(|id| !one(id))
+            } else {
+                Some(value).filter(|id| !one(id))
+            };
+            if let Some(bad) = bad {
+                shown = bad;
+            }
+            bad.is_none()
+        }
+        // Parsed (and refused) with its own message when the condition is built.
+        FilterKind::DateTime => true,
+        FilterKind::Date => is_date(value, operator == "="),
+        FilterKind::String => {
+            !value.is_empty()
+                && !value
+                    .chars()
+                    .any(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
+        }
+        FilterKind::Boolean => matches!(value, "true" | "false"),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match kind {
+        FilterKind::Numeric => "an ID (a string of at most 19 digits)",
+        FilterKind::Date if operator == "=" => {
+            "a date such as 1984-05-17, where year, month or day may be asterisks (****-05-**)"
+        }
+        FilterKind::Date => "a date such as 1984-05-17",
+        FilterKind::String => "some text on one line",
+        FilterKind::Boolean => "true or false",
+        _ => "a value of a type this fake knows",
+    };
+    Err(format!(
+        "Invalid filter {text:?}: {shown:?} is not {expected}"
+    ))
+}
+
+/// `YYYY-MM-DD` with a month from 01 to 12 and a day from 01 to 31; with `wildcards`, any of the
+/// three parts may instead be all asterisks.
+fn is_date(value: &str, wildcards: bool) -> bool {
+    let mut parts = value.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let part = |text: &str, width: usize, range: std::ops::RangeInclusive<u32>| {
+        text.len() == width
+            && ((wildcards && text.bytes().all(|b| b == b'*'))
+                || (text.bytes().all(|b| b.is_ascii_digit())
+                    && text.parse().is_ok_and(|n: u32| range.contains(&n))))
+    };
+    part(year, 4, 0..=9999) && part(month, 2, 1..=12) && part(day, 2, 1..=31)
 }
 
 /// A filter fixed by a route's path, such as the booking of `/group_appointments/{id}/attendees`.
@@ -413,16 +495,22 @@ pub(crate) enum PathField {
 mod tests {
     use super::*;
 
-    use cliniko_types::facts::{OPERATIONS, operations};
+    use cliniko_types::facts::{FilterField, OPERATIONS, operations};
 
     fn parse(raw: &str) -> Result<ListQuery, String> {
         ListQuery::parse(raw, Scope::Plain, &operations::LIST_ATTENDEES)
     }
 
-    /// Every field the spec lets a route filter on is one the fake can read off its records.
+    /// Every field the spec lets an attendee route filter on is one the fake can read off its
+    /// records. (The fake serves attendee routes only; its patients come with a later issue.)
     #[test]
     fn the_fake_reads_every_field_the_spec_filters_on() {
-        for operation in OPERATIONS {
+        let served: Vec<&Operation> = OPERATIONS
+            .iter()
+            .filter(|operation| operation.path.contains("attendees"))
+            .collect();
+        assert!(served.len() >= 7, "{served:?}");
+        for operation in served {
             for field in operation.filters {
                 assert!(
                     Field::from_name(field.name).is_some(),
@@ -445,6 +533,223 @@ mod tests {
             FilterKind::DateTime.operators(),
             cliniko_spec::facts::DATE_TIME_OPERATORS
         );
+        assert_eq!(
+            FilterKind::Date.operators(),
+            cliniko_spec::facts::DATE_OPERATORS
+        );
+        assert_eq!(
+            FilterKind::String.operators(),
+            cliniko_spec::facts::STRING_OPERATORS
+        );
+        assert_eq!(
+            FilterKind::Boolean.operators(),
+            cliniko_spec::facts::BOOLEAN_OPERATORS
+        );
+    }
+
+    /// A route with a field of every kind, as a patient list has: the fake serves no such route
+    /// yet, but parses and refuses its filters as the spec's pattern does.
+    static EVERY_KIND: Operation = Operation {
+        id: "listEveryKind",
+        rust_name: "list_every_kind",
+        method: "GET",
+        path: "/every_kind",
+        retry: cliniko_types::facts::Retry::Always,
+        filters: &[
+            FilterField {
+                name: "id",
+                kind: FilterKind::Numeric,
+            },
+            FilterField {
+                name: "updated_at",
+                kind: FilterKind::DateTime,
+            },
+            FilterField {
+                name: "date_of_birth",
+                kind: FilterKind::Date,
+            },
+            FilterField {
+                name: "first_name",
+                kind: FilterKind::String,
+            },
+            FilterField {
+                name: "accepted_privacy_policy",
+                kind: FilterKind::Boolean,
+            },
+        ],
+    };
+
+    fn parse_every_kind(filter: &str) -> Result<ListQuery, String> {
+        let raw: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q[]", filter)
+            .finish();
+        ListQuery::parse(&raw, Scope::Plain, &EVERY_KIND)
+    }
+
+    #[test]
+    fn filters_of_the_new_kinds_are_refused_for_their_form_as_the_spec_refuses_them() {
+        for (filter, expected) in [
+            ("first_name:>A", "unknown operator \">\" for first_name"),
+            ("first_name:*", "unknown operator \"*\""),
+            ("first_name:=", "\"\" is not some text on one line"),
+            ("first_name:~two\nlines", "is not some text on one line"),
+            ("date_of_birth:!=1984-05-17", "unknown operator \"!=\""),
+            ("date_of_birth:*", "unknown operator \"*\""),
+            (
+                "date_of_birth:=1984-13-01",
+                "is not a date such as 1984-05-17, where",
+            ),
+            ("date_of_birth:=19**-05-17", "is not a date"),
+            (
+                "date_of_birth:>****-05-**",
+                "\"****-05-**\" is not a date such as 1984-05-17",
+            ),
+            ("date_of_birth:?1984-05-17", "takes no value"),
+            (
+                "accepted_privacy_policy:=yes",
+                "\"yes\" is not true or false",
+            ),
+            ("accepted_privacy_policy:?", "unknown operator \"?\""),
+            ("accepted_privacy_policy:~true", "unknown operator \"~\""),
+        ] {
+            let error = parse_every_kind(filter).expect_err(filter);
+            assert!(error.contains(expected), "{filter}: {error}");
+        }
+    }
+
+    #[test]
+    fn well_formed_filters_on_fields_the_fake_cannot_read_are_refused_as_such() {
+        for filter in [
+            "first_name:~~Jo%",
+            "first_name:~Nguyễn",
+            "first_name:!=O'Brien",
+            "first_name:?",
+            "date_of_birth:=****-05-**",
+            "date_of_birth:<2000-01-01",
+            "date_of_birth:!?",
+            "accepted_privacy_policy:!=false",
+        ] {
+            let error = parse_every_kind(filter).expect_err(filter);
+            let name = filter.split(':').next().expect("a field");
+            assert!(
+                error.contains(&format!("this fake cannot filter on \"{name}\"")),
+                "{filter}: {error}"
+            );
+        }
+        assert!(parse_every_kind("id:=1,2").is_ok());
+        assert!(parse_every_kind("updated_at:*").is_ok());
+    }
+
+    /// On every route of the spec, patients' included, the fake refuses a filter's form exactly
+    /// when the route's own `q[]` pattern does.
+    #[test]
+    fn the_fake_and_every_route_pattern_of_the_spec_agree() {
+        let spec = cliniko_spec::Spec::embedded().expect("the spec loads");
+        let facts = spec.facts().expect("the facts read");
+        let operators = ["=", "!=", ">=", ">", "<=", "<", "?", "!?", "*", "~", "~~"];
+        let values = [
+            "",
+            "7",
+            "1,2",
+            "true",
+            "1984-05-17",
+            "****-05-**",
+            "2024-01-01T00:00:00Z",
+            "Nguy%",
+        ];
+        let mut routes = 0;
+        for spec_operation in facts.operations.iter().filter(|o| !o.filters.is_empty()) {
+            let operation = cliniko_types::facts::operation(&spec_operation.id).expect("generated");
+            let pattern = regress::Regex::new(&cliniko_spec::facts::filter_pattern(
+                &spec_operation.filters,
+            ))
+            .expect("a valid pattern");
+            for field in &spec_operation.filters {
+                for operator in operators {
+                    for value in values {
+                        let filter = format!("{}:{operator}{value}", field.name);
+                        let raw: String = form_urlencoded::Serializer::new(String::new())
+                            .append_pair("q[]", &filter)
+                            .finish();
+                        let fake_accepts = match ListQuery::parse(&raw, Scope::Plain, operation) {
+                            Ok(_) => true,
+                            Err(error) => error.contains("this fake cannot filter on"),
+                        };
+                        assert_eq!(
+                            fake_accepts,
+                            pattern.find(&filter).is_some(),
+                            "{}: {filter}",
+                            spec_operation.id
+                        );
+                    }
+                }
+            }
+            routes += 1;
+        }
+        assert!(
+            cliniko_types::facts::operations::LIST_PATIENTS
+                .filters
+                .iter()
+                .any(|field| field.kind == FilterKind::String),
+            "the patient list filters on strings"
+        );
+        assert!(routes >= 9, "{routes} routes with filters");
+    }
+
+    /// The fake refuses a filter's form exactly when the spec's `q[]` pattern does.
+    #[test]
+    fn the_fake_and_the_spec_pattern_agree_on_every_kind() {
+        let fields: Vec<cliniko_spec::facts::FilterField> = EVERY_KIND
+            .filters
+            .iter()
+            .map(|field| cliniko_spec::facts::FilterField {
+                name: field.name.to_owned(),
+                kind: match field.kind {
+                    FilterKind::Numeric => cliniko_spec::facts::FilterKind::Numeric,
+                    FilterKind::DateTime => cliniko_spec::facts::FilterKind::DateTime,
+                    FilterKind::Date => cliniko_spec::facts::FilterKind::Date,
+                    FilterKind::String => cliniko_spec::facts::FilterKind::String,
+                    FilterKind::Boolean => cliniko_spec::facts::FilterKind::Boolean,
+                    other => panic!("a kind this test does not know: {other:?}"),
+                },
+            })
+            .collect();
+        let pattern = regress::Regex::new(&cliniko_spec::facts::filter_pattern(&fields))
+            .expect("a valid pattern");
+        let operators = ["=", "!=", ">=", ">", "<=", "<", "?", "!?", "*", "~", "~~"];
+        let values = [
+            "",
+            "7",
+            "1,2",
+            "1,,2",
+            "abc",
+            "true",
+            "false",
+            "TRUE",
+            "1984-05-17",
+            "1984-13-01",
+            "****-05-**",
+            "1984-**-**",
+            "19**-05-17",
+            "2024-01-01T00:00:00Z",
+            "Jo%",
+        ];
+        let mut compared = 0;
+        for field in EVERY_KIND.filters {
+            for operator in operators {
+                for value in values {
+                    let filter = format!("{}:{operator}{value}", field.name);
+                    let spec_accepts = pattern.find(&filter).is_some();
+                    let fake_accepts = match parse_every_kind(&filter) {
+                        Ok(_) => true,
+                        Err(error) => error.contains("this fake cannot filter on"),
+                    };
+                    assert_eq!(fake_accepts, spec_accepts, "{filter}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 5 * 11 * 15);
     }
 
     /// A route accepts exactly the fields its operation lists in the spec.

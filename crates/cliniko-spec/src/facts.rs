@@ -18,11 +18,26 @@ use crate::{METHODS, Problem, Spec};
 pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
 /// The operators of a date-time filter.
 pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"];
+/// The operators of a date filter (`=` also takes `*` wildcards, as in `****-05-**`).
+pub const DATE_OPERATORS: &[&str] = &["=", ">=", ">", "<=", "<", "?", "!?"];
+/// The operators of a string filter: `~` and `~~` are Cliniko's matching operators, in whose
+/// values `%` is a wildcard (sent percent-encoded, as `%25`, like every `%` in a query).
+pub const STRING_OPERATORS: &[&str] = &["=", "!=", "~", "~~", "?", "!?"];
+/// The operators of a boolean filter.
+pub const BOOLEAN_OPERATORS: &[&str] = &["=", "!="];
 
 /// A numeric value in a filter: a 64-bit ID, at most 19 digits.
 const NUMBER: &str = "[0-9]{1,19}";
 /// A UTC date-time in a filter, as Cliniko writes them.
 const DATE_TIME: &str = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?Z";
+/// A calendar date in a filter, `YYYY-MM-DD`.
+const DATE: &str = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])";
+/// A date for `=`, where any of year, month and day may be all asterisks: `****-05-**` is any day
+/// in May of any year, `****-12-25` every Christmas Day.
+const DATE_WILDCARD: &str =
+    "(?:[0-9]{4}|\\*{4})-(?:0[1-9]|1[0-2]|\\*{2})-(?:0[1-9]|[12][0-9]|3[01]|\\*{2})";
+/// A string value: at least one character, none a line break.
+const TEXT: &str = ".+";
 
 /// Everything [`Spec::facts`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,16 +164,13 @@ pub fn filter_fields_from_value(groups: &Value) -> (Vec<FilterField>, Vec<(Strin
         return (fields, problems);
     };
     for (group, names) in groups {
-        let kind = match group.as_str() {
-            "numeric" => FilterKind::Numeric,
-            "date-time" => FilterKind::DateTime,
-            other => {
-                problems.push((
-                    push("", other),
-                    "expected the field type `numeric` or `date-time`".to_owned(),
-                ));
-                continue;
-            }
+        let Some(kind) = FilterKind::from_group(group) else {
+            problems.push((
+                push("", group),
+                "expected the field type `numeric`, `date-time`, `date`, `string` or `boolean`"
+                    .to_owned(),
+            ));
+            continue;
         };
         for name in names.as_array().into_iter().flatten() {
             match name.as_str() {
@@ -176,10 +188,7 @@ pub fn filter_fields_from_value(groups: &Value) -> (Vec<FilterField>, Vec<(Strin
 impl FilterKind {
     /// The group name in `x-cliniko-filter-fields`.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Numeric => "numeric",
-            Self::DateTime => "date-time",
-        }
+        self.group()
     }
 }
 
@@ -192,13 +201,74 @@ pub struct FilterField {
     pub kind: FilterKind,
 }
 
-/// The type of a filterable field.
+/// The type of a filterable field: the group of `x-cliniko-filter-fields` that lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterKind {
-    /// An ID or a count: `NUMERIC_OPERATORS`, and lists with `=`/`!=`.
+    /// `numeric`, an ID or a count: `NUMERIC_OPERATORS`, and lists with `=`/`!=`.
     Numeric,
-    /// A UTC date-time: `DATE_TIME_OPERATORS`.
+    /// `date-time`, a UTC date-time: `DATE_TIME_OPERATORS`.
     DateTime,
+    /// `date`, a calendar date: `DATE_OPERATORS`, with `*` wildcards after `=`.
+    Date,
+    /// `string`, text: `STRING_OPERATORS`.
+    String,
+    /// `boolean`, `true` or `false`: `BOOLEAN_OPERATORS`.
+    Boolean,
+}
+
+impl FilterKind {
+    /// Every kind, in the order [`filter_pattern`] lists them.
+    pub const ALL: [Self; 5] = [
+        Self::Numeric,
+        Self::DateTime,
+        Self::Date,
+        Self::String,
+        Self::Boolean,
+    ];
+
+    /// The name of its group in `x-cliniko-filter-fields`.
+    pub fn group(self) -> &'static str {
+        match self {
+            Self::Numeric => "numeric",
+            Self::DateTime => "date-time",
+            Self::Date => "date",
+            Self::String => "string",
+            Self::Boolean => "boolean",
+        }
+    }
+
+    /// The kind whose group in `x-cliniko-filter-fields` has this name.
+    pub fn from_group(group: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.group() == group)
+    }
+
+    /// The operators a filter on a field of this kind takes.
+    pub fn operators(self) -> &'static [&'static str] {
+        match self {
+            Self::Numeric => NUMERIC_OPERATORS,
+            Self::DateTime => DATE_TIME_OPERATORS,
+            Self::Date => DATE_OPERATORS,
+            Self::String => STRING_OPERATORS,
+            Self::Boolean => BOOLEAN_OPERATORS,
+        }
+    }
+
+    /// What follows `FIELD:` in a filter on a field of this kind, as a regular expression.
+    fn condition(self) -> String {
+        match self {
+            Self::Numeric => {
+                format!("(?:=|!=){NUMBER}(?:,{NUMBER})*|(?:>=|>|<=|<){NUMBER}|\\?|!\\?")
+            }
+            Self::DateTime => format!("(?:>=|>|<=|<){DATE_TIME}|\\?|!\\?|\\*"),
+            Self::Date => format!("={DATE_WILDCARD}|(?:>=|>|<=|<){DATE}|\\?|!\\?"),
+            // `~~x` is `~~` then `x`, as Cliniko reads operators longest first; so a value after
+            // `~` never starts with `~`, and `~~` alone is refused rather than read as `~` `~`.
+            Self::String => {
+                format!("(?:=|!=|~~){TEXT}|~[^~\\n\\r\\u2028\\u2029].*|\\?|!\\?")
+            }
+            Self::Boolean => "(?:=|!=)(?:true|false)".to_owned(),
+        }
+    }
 }
 
 /// The `q[]` item pattern that accepts exactly `FIELD:OPERATORVALUE` for these fields.
@@ -211,19 +281,11 @@ pub fn filter_pattern(fields: &[FilterField]) -> String {
             .collect()
     };
     let mut alternatives = Vec::new();
-    let numeric = names(FilterKind::Numeric);
-    if !numeric.is_empty() {
-        alternatives.push(format!(
-            "(?:{}):(?:(?:=|!=){NUMBER}(?:,{NUMBER})*|(?:>=|>|<=|<){NUMBER}|\\?|!\\?)",
-            numeric.join("|")
-        ));
-    }
-    let date_times = names(FilterKind::DateTime);
-    if !date_times.is_empty() {
-        alternatives.push(format!(
-            "(?:{}):(?:(?:>=|>|<=|<){DATE_TIME}|\\?|!\\?|\\*)",
-            date_times.join("|")
-        ));
+    for kind in FilterKind::ALL {
+        let names = names(kind);
+        if !names.is_empty() {
+            alternatives.push(format!("(?:{}):(?:{})", names.join("|"), kind.condition()));
+        }
     }
     format!("^(?:{})$", alternatives.join("|"))
 }
@@ -424,7 +486,7 @@ impl<'a> Reader<'a> {
         else {
             self.problem(
                 &fields_at,
-                "a q[] parameter needs x-cliniko-filter-fields: {numeric: [...], date-time: [...]}",
+                "a q[] parameter needs x-cliniko-filter-fields: {numeric: [...], date-time: [...], date: [...], string: [...], boolean: [...]}",
             );
             return Vec::new();
         };
@@ -486,6 +548,36 @@ mod tests {
                 .iter()
                 .any(|f| f.name == "patient_id" && f.kind == FilterKind::Numeric)
         );
+        let patients = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "listPatients")
+            .expect("listPatients");
+        for (name, kind) in [
+            ("id", FilterKind::Numeric),
+            ("updated_at", FilterKind::DateTime),
+            ("date_of_birth", FilterKind::Date),
+            ("last_name", FilterKind::String),
+            ("accepted_privacy_policy", FilterKind::Boolean),
+        ] {
+            assert!(
+                patients
+                    .filters
+                    .iter()
+                    .any(|f| f.name == name && f.kind == kind),
+                "{name}: {:?}",
+                patients.filters
+            );
+        }
+        let unarchive = facts
+            .operations
+            .iter()
+            .find(|o| o.id == "unarchivePatient")
+            .expect("unarchivePatient");
+        assert_eq!(
+            (unarchive.method.as_str(), unarchive.retry),
+            ("POST", Retry::OnlyIfNotSent)
+        );
     }
 
     #[test]
@@ -521,6 +613,208 @@ mod tests {
         ] {
             assert!(pattern.find(bad).is_none(), "{bad} should not match");
         }
+    }
+
+    /// The pattern built for a single field of this kind.
+    fn pattern_for(name: &str, kind: FilterKind) -> regress::Regex {
+        let fields = [FilterField {
+            name: name.into(),
+            kind,
+        }];
+        regress::Regex::new(&filter_pattern(&fields)).expect("a valid regex")
+    }
+
+    fn assert_accepts_and_refuses(pattern: &regress::Regex, good: &[&str], bad: &[&str]) {
+        for good in good {
+            assert!(pattern.find(good).is_some(), "{good} should match");
+        }
+        for bad in bad {
+            assert!(pattern.find(bad).is_none(), "{bad} should not match");
+        }
+    }
+
+    #[test]
+    fn a_string_filter_takes_the_string_operators_and_any_text() {
+        let pattern = pattern_for("last_name", FilterKind::String);
+        assert_accepts_and_refuses(
+            &pattern,
+            &[
+                "last_name:=O'Brien",
+                "last_name:!=Nguyễn",
+                "last_name:~Sm",
+                "last_name:~~Sm%th",
+                "last_name:~~%",
+                "last_name:~~~",
+                "last_name:~S",
+                "last_name:=1,2",
+                "last_name:=Anne Marie",
+                "last_name:?",
+                "last_name:!?",
+            ],
+            &[
+                "last_name:",
+                "last_name:=",
+                "last_name:~",
+                "last_name:~~",
+                "last_name:Smith",
+                "last_name:>Smith",
+                "last_name:<=Smith",
+                "last_name:*",
+                "last_name:?Smith",
+                "last_name:!?Smith",
+                "last_name:=two\nlines",
+                "first_name:=Smith",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_date_filter_takes_dates_and_wildcards_only_with_equals() {
+        let pattern = pattern_for("date_of_birth", FilterKind::Date);
+        assert_accepts_and_refuses(
+            &pattern,
+            &[
+                "date_of_birth:=1984-05-17",
+                "date_of_birth:=****-05-**",
+                "date_of_birth:=****-12-25",
+                "date_of_birth:=1984-**-**",
+                "date_of_birth:=****-**-**",
+                "date_of_birth:>=1900-01-01",
+                "date_of_birth:>2000-02-29",
+                "date_of_birth:<=2024-12-31",
+                "date_of_birth:<1950-06-30",
+                "date_of_birth:?",
+                "date_of_birth:!?",
+            ],
+            &[
+                "date_of_birth:!=1984-05-17",
+                "date_of_birth:>****-05-**",
+                "date_of_birth:<1984-**-01",
+                "date_of_birth:=1984-05-17T00:00:00Z",
+                "date_of_birth:=84-05-17",
+                "date_of_birth:=1984-13-01",
+                "date_of_birth:=1984-00-01",
+                "date_of_birth:=1984-05-32",
+                "date_of_birth:=1984-5-7",
+                "date_of_birth:=19**-05-17",
+                "date_of_birth:=****-0*-**",
+                "date_of_birth:=***-05-**",
+                "date_of_birth:*",
+                "date_of_birth:~1984",
+                "date_of_birth:=",
+                "date_of_birth:?1984-05-17",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_boolean_filter_takes_equals_and_not_equals_with_true_or_false() {
+        let pattern = pattern_for("accepted_privacy_policy", FilterKind::Boolean);
+        assert_accepts_and_refuses(
+            &pattern,
+            &[
+                "accepted_privacy_policy:=true",
+                "accepted_privacy_policy:=false",
+                "accepted_privacy_policy:!=true",
+                "accepted_privacy_policy:!=false",
+            ],
+            &[
+                "accepted_privacy_policy:=TRUE",
+                "accepted_privacy_policy:=1",
+                "accepted_privacy_policy:=yes",
+                "accepted_privacy_policy:=",
+                "accepted_privacy_policy:?",
+                "accepted_privacy_policy:!?",
+                "accepted_privacy_policy:~true",
+                "accepted_privacy_policy:>false",
+                "accepted_privacy_policy:*",
+                "accepted_privacy_policy:=truee",
+            ],
+        );
+    }
+
+    /// Each operator a kind lists is one its pattern accepts, and no other operator is.
+    #[test]
+    fn each_kind_accepts_exactly_its_operators() {
+        const EVERY_OPERATOR: [&str; 11] =
+            ["=", "!=", ">=", ">", "<=", "<", "?", "!?", "*", "~", "~~"];
+        for kind in FilterKind::ALL {
+            let value = match kind {
+                FilterKind::Numeric => "7",
+                FilterKind::DateTime => "2024-01-01T00:00:00Z",
+                FilterKind::Date => "2024-01-01",
+                FilterKind::String => "Smith",
+                FilterKind::Boolean => "true",
+            };
+            let pattern = pattern_for("field", kind);
+            for operator in EVERY_OPERATOR {
+                let takes_no_value = matches!(operator, "?" | "!?" | "*");
+                let filter = if takes_no_value {
+                    format!("field:{operator}")
+                } else {
+                    format!("field:{operator}{value}")
+                };
+                assert_eq!(
+                    pattern.find(&filter).is_some(),
+                    kind.operators().contains(&operator),
+                    "{kind:?}: {filter}"
+                );
+            }
+            assert_eq!(FilterKind::from_group(kind.group()), Some(kind));
+        }
+        assert_eq!(FilterKind::from_group("text"), None);
+    }
+
+    #[test]
+    fn fields_of_every_kind_share_one_pattern() {
+        let fields: Vec<FilterField> = [
+            ("id", FilterKind::Numeric),
+            ("updated_at", FilterKind::DateTime),
+            ("date_of_birth", FilterKind::Date),
+            ("first_name", FilterKind::String),
+            ("accepted_privacy_policy", FilterKind::Boolean),
+        ]
+        .into_iter()
+        .map(|(name, kind)| FilterField {
+            name: name.into(),
+            kind,
+        })
+        .collect();
+        let pattern = regress::Regex::new(&filter_pattern(&fields)).expect("a valid regex");
+        assert_accepts_and_refuses(
+            &pattern,
+            &[
+                "id:=1,2",
+                "updated_at:*",
+                "date_of_birth:=****-05-**",
+                "first_name:~~Jo%",
+                "accepted_privacy_policy:!=false",
+            ],
+            &[
+                "id:~1",
+                "updated_at:=2024-01-01",
+                "date_of_birth:*",
+                "first_name:>A",
+                "accepted_privacy_policy:?",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unknown_filter_group_is_refused_with_its_pointer() {
+        let yaml = crate::EMBEDDED_YAML.replacen(
+            "numeric: [appointment_id, booking_id, id, patient_case_id, patient_id]",
+            "integer: [appointment_id, booking_id, id, patient_case_id, patient_id]",
+            1,
+        );
+        let spec = Spec::from_yaml_str(&yaml, "unknown-group.yaml").expect("loads");
+        let problems = spec.facts().expect_err("`integer` is no filter type");
+        assert!(
+            problems.iter().any(|p| p.pointer
+                == "/components/parameters/AttendeeFilter/x-cliniko-filter-fields/integer"
+                && p.message.contains("`string`")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub enum FilterKind {
     Numeric,
     /// A UTC date-time: `>=` `>` `<=` `<` `?` `!?` `*`.
     DateTime,
+    /// A calendar date: `=` `>=` `>` `<=` `<` `?` `!?`; after `=`, year, month or day may be
+    /// asterisks (`****-05-**`).
+    Date,
+    /// Text: `=` `!=` `~` `~~` `?` `!?`; `%` is a wildcard in the values of `~` and `~~`.
+    String,
+    /// `true` or `false`: `=` `!=`.
+    Boolean,
 }
 
 impl FilterKind {
@@ -44,6 +51,9 @@ impl FilterKind {
         match self {
             Self::Numeric => NUMERIC_OPERATORS,
             Self::DateTime => DATE_TIME_OPERATORS,
+            Self::Date => DATE_OPERATORS,
+            Self::String => STRING_OPERATORS,
+            Self::Boolean => BOOLEAN_OPERATORS,
         }
     }
 }

@@ -35,6 +35,12 @@ pub const RATE_LIMIT_WINDOW_SECONDS: u32 = 60u32;
 pub const NUMERIC_OPERATORS: &[&str] = &["=", "!=", ">=", ">", "<=", "<", "?", "!?"];
 /// The operators of a date-time filter.
 pub const DATE_TIME_OPERATORS: &[&str] = &[">=", ">", "<=", "<", "?", "!?", "*"];
+/// The operators of a date filter (`=` also takes `*` wildcards: `****-05-**`).
+pub const DATE_OPERATORS: &[&str] = &["=", ">=", ">", "<=", "<", "?", "!?"];
+/// The operators of a string filter (`%` is a wildcard in the values of `~` and `~~`).
+pub const STRING_OPERATORS: &[&str] = &["=", "!=", "~", "~~", "?", "!?"];
+/// The operators of a boolean filter.
+pub const BOOLEAN_OPERATORS: &[&str] = &["=", "!="];
 /// One constant per operation, named after the generated client's method.
 pub mod operations {
     use super::*;
@@ -410,6 +416,119 @@ pub mod operations {
             },
         ],
     };
+    /// `GET /patients` (`listPatients`).
+    pub const LIST_PATIENTS: Operation = Operation {
+        id: "listPatients",
+        rust_name: "list_patients",
+        method: "GET",
+        path: "/patients",
+        retry: Retry::Always,
+        filters: &[
+            FilterField {
+                name: "accepted_privacy_policy",
+                kind: FilterKind::Boolean,
+            },
+            FilterField {
+                name: "date_of_birth",
+                kind: FilterKind::Date,
+            },
+            FilterField {
+                name: "archived_at",
+                kind: FilterKind::DateTime,
+            },
+            FilterField {
+                name: "created_at",
+                kind: FilterKind::DateTime,
+            },
+            FilterField {
+                name: "updated_at",
+                kind: FilterKind::DateTime,
+            },
+            FilterField {
+                name: "id",
+                kind: FilterKind::Numeric,
+            },
+            FilterField {
+                name: "email",
+                kind: FilterKind::String,
+            },
+            FilterField {
+                name: "first_name",
+                kind: FilterKind::String,
+            },
+            FilterField {
+                name: "last_name",
+                kind: FilterKind::String,
+            },
+            FilterField {
+                name: "old_reference_id",
+                kind: FilterKind::String,
+            },
+            FilterField {
+                name: "preferred_first_name",
+                kind: FilterKind::String,
+            },
+        ],
+    };
+    /// `POST /patients` (`createPatient`).
+    pub const CREATE_PATIENT: Operation = Operation {
+        id: "createPatient",
+        rust_name: "create_patient",
+        method: "POST",
+        path: "/patients",
+        retry: Retry::OnlyIfNotSent,
+        filters: &[],
+    };
+    /// `GET /patients/{id}` (`getPatient`).
+    pub const GET_PATIENT: Operation = Operation {
+        id: "getPatient",
+        rust_name: "get_patient",
+        method: "GET",
+        path: "/patients/{id}",
+        retry: Retry::Always,
+        filters: &[
+            FilterField {
+                name: "archived_at",
+                kind: FilterKind::DateTime,
+            },
+        ],
+    };
+    /// `DELETE /patients/{id}` (`deletePatient`).
+    pub const DELETE_PATIENT: Operation = Operation {
+        id: "deletePatient",
+        rust_name: "delete_patient",
+        method: "DELETE",
+        path: "/patients/{id}",
+        retry: Retry::OnlyIfNotSent,
+        filters: &[],
+    };
+    /// `PATCH /patients/{id}` (`updatePatient`).
+    pub const UPDATE_PATIENT: Operation = Operation {
+        id: "updatePatient",
+        rust_name: "update_patient",
+        method: "PATCH",
+        path: "/patients/{id}",
+        retry: Retry::Always,
+        filters: &[],
+    };
+    /// `POST /patients/{id}/archive` (`archivePatient`).
+    pub const ARCHIVE_PATIENT: Operation = Operation {
+        id: "archivePatient",
+        rust_name: "archive_patient",
+        method: "POST",
+        path: "/patients/{id}/archive",
+        retry: Retry::OnlyIfNotSent,
+        filters: &[],
+    };
+    /// `POST /patients/{id}/unarchive` (`unarchivePatient`).
+    pub const UNARCHIVE_PATIENT: Operation = Operation {
+        id: "unarchivePatient",
+        rust_name: "unarchive_patient",
+        method: "POST",
+        path: "/patients/{id}/unarchive",
+        retry: Retry::OnlyIfNotSent,
+        filters: &[],
+    };
 }
 /// Every operation, in the spec's order.
 pub const OPERATIONS: &[Operation] = &[
@@ -426,4 +545,11 @@ pub const OPERATIONS: &[Operation] = &[
     operations::LIST_GROUP_APPOINTMENT_ATTENDEES,
     operations::LIST_INDIVIDUAL_APPOINTMENT_ATTENDEES,
     operations::LIST_PATIENT_CASE_ATTENDEES,
+    operations::LIST_PATIENTS,
+    operations::CREATE_PATIENT,
+    operations::GET_PATIENT,
+    operations::DELETE_PATIENT,
+    operations::UPDATE_PATIENT,
+    operations::ARCHIVE_PATIENT,
+    operations::UNARCHIVE_PATIENT,
 ];

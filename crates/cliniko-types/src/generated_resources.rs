@@ -31,34 +31,256 @@ pub const RESOURCES: &[Resource] = &[
         personal: &["booking_ip_address", "cancellation_note", "notes"],
         capability_urls: &["cancellation_url", "telehealth_url"],
     },
+    Resource {
+        name: "patient",
+        plural: "patients",
+        tag: "Patient",
+        schema: "Patient",
+        list_schema: "PatientList",
+        list_key: "patients",
+        operations: &[
+            (Role::List, "listPatients"),
+            (Role::Get, "getPatient"),
+            (Role::Create, "createPatient"),
+            (Role::Update, "updatePatient"),
+            (Role::Archive, "archivePatient"),
+            (Role::Unarchive, "unarchivePatient"),
+            (Role::Delete, "deletePatient"),
+        ],
+        personal: &[
+            "address_1",
+            "address_2",
+            "address_3",
+            "appointment_notes",
+            "city",
+            "date_of_birth",
+            "dva_card_number",
+            "email",
+            "emergency_contact",
+            "first_name",
+            "gender",
+            "gender_identity",
+            "invoice_default_to",
+            "invoice_email",
+            "invoice_extra_information",
+            "label",
+            "last_name",
+            "medicare",
+            "medicare_reference_number",
+            "notes",
+            "occupation",
+            "old_reference_id",
+            "post_code",
+            "preferred_first_name",
+            "referral_source",
+            "sex",
+            "title",
+        ],
+        capability_urls: &[],
+    },
 ];
 /// Every property name marked `x-cliniko-personal` or `x-cliniko-capability-url` in any
 /// schema, sorted by name.
 pub const SCRUBBED_PROPERTIES: &[ScrubbedProperty] = &[
     ScrubbedProperty {
+        name: "accusative",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "address_1",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "address_2",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "address_3",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "appointment_notes",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
         name: "booking_ip_address",
-        placeholder: Placeholder::Ipv4,
+        placeholders: &[Placeholder::Ipv4],
         capability_url: false,
     },
     ScrubbedProperty {
         name: "cancellation_note",
-        placeholder: Placeholder::Text,
+        placeholders: &[Placeholder::Text],
         capability_url: false,
     },
     ScrubbedProperty {
         name: "cancellation_url",
-        placeholder: Placeholder::Uri,
+        placeholders: &[Placeholder::Uri],
         capability_url: true,
     },
     ScrubbedProperty {
+        name: "city",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "date_of_birth",
+        placeholders: &[Placeholder::Date],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "dva_card_number",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "email",
+        placeholders: &[Placeholder::Email],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "emergency_contact",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "first_name",
+        placeholders: &[Placeholder::Name],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "gender",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "gender_identity",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "invoice_default_to",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "invoice_email",
+        placeholders: &[Placeholder::Email],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "invoice_extra_information",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "label",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "last_name",
+        placeholders: &[Placeholder::Name],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "medicare",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "medicare_reference_number",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "nominative",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "normalized_number",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
         name: "notes",
-        placeholder: Placeholder::Text,
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "number",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "occupation",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "old_reference_id",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "post_code",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "predicative_possessive",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "preferred_first_name",
+        placeholders: &[Placeholder::Name],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "pronominal_possessive",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "referral_source",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "reflexive",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "selected",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "sex",
+        placeholders: &[Placeholder::Text],
         capability_url: false,
     },
     ScrubbedProperty {
         name: "telehealth_url",
-        placeholder: Placeholder::Uri,
+        placeholders: &[Placeholder::Uri],
         capability_url: true,
+    },
+    ScrubbedProperty {
+        name: "title",
+        placeholders: &[Placeholder::Text],
+        capability_url: false,
+    },
+    ScrubbedProperty {
+        name: "value",
+        placeholders: &[Placeholder::Date, Placeholder::Text],
+        capability_url: false,
     },
 ];
 /// Every schema under `components/schemas`; each has a generated type of the same name.
@@ -70,11 +292,31 @@ pub const SCHEMAS: &[&str] = &[
     "AttendeeUpdate",
     "CancellationReason",
     "CancellationReasonDescription",
+    "CustomFieldToken",
+    "EmailAddress",
     "ErrorResponse",
     "Id",
     "InvoiceStatus",
     "LinkedResource",
     "PageLinks",
+    "Patient",
+    "PatientCreate",
+    "PatientCustomField",
+    "PatientCustomFieldCheckboxes",
+    "PatientCustomFieldDate",
+    "PatientCustomFieldOption",
+    "PatientCustomFieldOther",
+    "PatientCustomFieldParagraph",
+    "PatientCustomFieldRadiobuttons",
+    "PatientCustomFieldSection",
+    "PatientCustomFieldText",
+    "PatientCustomFields",
+    "PatientList",
+    "PatientPhoneNumber",
+    "PatientPhoneType",
+    "PatientPronouns",
+    "PatientReminderType",
+    "PatientUpdate",
     "SelfLink",
     "TreatmentNoteStatus",
 ];
@@ -104,6 +346,10 @@ pub fn visit_schema<V: SchemaVisitor>(name: &str, visitor: V) -> Option<V::Outpu
                     >("CancellationReasonDescription"),
             )
         }
+        "CustomFieldToken" => {
+            Some(visitor.visit::<crate::CustomFieldToken>("CustomFieldToken"))
+        }
+        "EmailAddress" => Some(visitor.visit::<crate::EmailAddress>("EmailAddress")),
         "ErrorResponse" => Some(visitor.visit::<crate::ErrorResponse>("ErrorResponse")),
         "Id" => Some(visitor.visit::<crate::Id>("Id")),
         "InvoiceStatus" => Some(visitor.visit::<crate::InvoiceStatus>("InvoiceStatus")),
@@ -111,6 +357,82 @@ pub fn visit_schema<V: SchemaVisitor>(name: &str, visitor: V) -> Option<V::Outpu
             Some(visitor.visit::<crate::LinkedResource>("LinkedResource"))
         }
         "PageLinks" => Some(visitor.visit::<crate::PageLinks>("PageLinks")),
+        "Patient" => Some(visitor.visit::<crate::Patient>("Patient")),
+        "PatientCreate" => Some(visitor.visit::<crate::PatientCreate>("PatientCreate")),
+        "PatientCustomField" => {
+            Some(visitor.visit::<crate::PatientCustomField>("PatientCustomField"))
+        }
+        "PatientCustomFieldCheckboxes" => {
+            Some(
+                visitor
+                    .visit::<
+                        crate::PatientCustomFieldCheckboxes,
+                    >("PatientCustomFieldCheckboxes"),
+            )
+        }
+        "PatientCustomFieldDate" => {
+            Some(
+                visitor.visit::<crate::PatientCustomFieldDate>("PatientCustomFieldDate"),
+            )
+        }
+        "PatientCustomFieldOption" => {
+            Some(
+                visitor
+                    .visit::<crate::PatientCustomFieldOption>("PatientCustomFieldOption"),
+            )
+        }
+        "PatientCustomFieldOther" => {
+            Some(
+                visitor
+                    .visit::<crate::PatientCustomFieldOther>("PatientCustomFieldOther"),
+            )
+        }
+        "PatientCustomFieldParagraph" => {
+            Some(
+                visitor
+                    .visit::<
+                        crate::PatientCustomFieldParagraph,
+                    >("PatientCustomFieldParagraph"),
+            )
+        }
+        "PatientCustomFieldRadiobuttons" => {
+            Some(
+                visitor
+                    .visit::<
+                        crate::PatientCustomFieldRadiobuttons,
+                    >("PatientCustomFieldRadiobuttons"),
+            )
+        }
+        "PatientCustomFieldSection" => {
+            Some(
+                visitor
+                    .visit::<
+                        crate::PatientCustomFieldSection,
+                    >("PatientCustomFieldSection"),
+            )
+        }
+        "PatientCustomFieldText" => {
+            Some(
+                visitor.visit::<crate::PatientCustomFieldText>("PatientCustomFieldText"),
+            )
+        }
+        "PatientCustomFields" => {
+            Some(visitor.visit::<crate::PatientCustomFields>("PatientCustomFields"))
+        }
+        "PatientList" => Some(visitor.visit::<crate::PatientList>("PatientList")),
+        "PatientPhoneNumber" => {
+            Some(visitor.visit::<crate::PatientPhoneNumber>("PatientPhoneNumber"))
+        }
+        "PatientPhoneType" => {
+            Some(visitor.visit::<crate::PatientPhoneType>("PatientPhoneType"))
+        }
+        "PatientPronouns" => {
+            Some(visitor.visit::<crate::PatientPronouns>("PatientPronouns"))
+        }
+        "PatientReminderType" => {
+            Some(visitor.visit::<crate::PatientReminderType>("PatientReminderType"))
+        }
+        "PatientUpdate" => Some(visitor.visit::<crate::PatientUpdate>("PatientUpdate")),
         "SelfLink" => Some(visitor.visit::<crate::SelfLink>("SelfLink")),
         "TreatmentNoteStatus" => {
             Some(visitor.visit::<crate::TreatmentNoteStatus>("TreatmentNoteStatus"))
@@ -126,5 +448,15 @@ impl ListPage for crate::AttendeeList {
     }
     fn into_parts(self) -> (Vec<Self::Item>, i64, crate::PageLinks) {
         (self.attendees, self.total_entries, self.links)
+    }
+}
+impl ListPage for crate::PatientList {
+    type Item = crate::Patient;
+    const KEY: &'static str = "patients";
+    fn resource() -> &'static Resource {
+        &RESOURCES[1usize]
+    }
+    fn into_parts(self) -> (Vec<Self::Item>, i64, crate::PageLinks) {
+        (self.patients, self.total_entries, self.links)
     }
 }

@@ -35,7 +35,9 @@ pub struct Attendee {
     pub cancellation_reason_description: ::std::option::Option<
         crate::CancellationReasonDescription,
     >,
-    ///The patient's link to cancel online, or null.
+    /**The patient's link to cancel online, or null. Whoever holds it can cancel the
+appointment: treat it as a secret.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cancellation_url: ::std::option::Option<::std::string::String>,
     ///When the attendee was cancelled (UTC), or null.
@@ -82,7 +84,9 @@ pub struct Attendee {
     ///Whether an SMS reminder was sent. Deprecated; use `sent_sms_reminders_count`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub sms_reminder_sent: ::std::option::Option<bool>,
-    ///The attendee's telehealth link, or null.
+    /**The attendee's telehealth link, or null. Whoever holds it can join the patient's video
+appointment: treat it as a secret.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub telehealth_url: ::std::option::Option<::std::string::String>,
     ///The state of the treatment note, or null when there is none.
@@ -193,6 +197,160 @@ impl AttendeeUpdate {
         Default::default()
     }
 }
+///The stable identifier of a custom field, section or option (a UUID).
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct CustomFieldToken(::std::string::String);
+impl ::std::ops::Deref for CustomFieldToken {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<CustomFieldToken> for ::std::string::String {
+    fn from(value: CustomFieldToken) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for CustomFieldToken {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for CustomFieldToken {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for CustomFieldToken {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CustomFieldToken {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+/**An email address, as Cliniko validates it. Cliniko's own document writes this pattern with
+upper-case letters only, which read as a case-sensitive regular expression would refuse
+every ordinary address; ours accepts either case.
+*/
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct EmailAddress(::std::string::String);
+impl ::std::ops::Deref for EmailAddress {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<EmailAddress> for ::std::string::String {
+    fn from(value: EmailAddress) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for EmailAddress {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,63}$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,63}$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for EmailAddress {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for EmailAddress {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for EmailAddress {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
 /**Cliniko's error body. A 422 carries `errors`, a field name to its message for each field
 that failed, as in `{"message": "Validation Failed", "errors": {"patient_id": "can't be blank"}}`.
 */
@@ -262,6 +420,4577 @@ pub struct PageLinks {
 impl PageLinks {
     pub fn builder() -> builder::PageLinks {
         Default::default()
+    }
+}
+/**A person who receives care at the clinic. Nearly every field is personal data; each such
+field carries `x-cliniko-personal`. The fields that Cliniko has sent since its first API
+documentation are required; the ones it added later may be absent from older answers.
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct Patient {
+    ///Whether the patient accepted marketing by email; null when not asked.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub accepted_email_marketing: ::std::option::Option<bool>,
+    ///Whether the patient accepted the privacy policy; null when not asked.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub accepted_privacy_policy: ::std::option::Option<bool>,
+    ///Whether the patient accepted marketing by SMS; null when not asked.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub accepted_sms_marketing: ::std::option::Option<bool>,
+    ///The first line of the patient's address, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_1: ::std::option::Option<PatientAddress1>,
+    ///The second line of the patient's address, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_2: ::std::option::Option<PatientAddress2>,
+    ///The third line of the patient's address, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_3: ::std::option::Option<PatientAddress3>,
+    ///Free-text notes shown with the patient's appointments, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub appointment_notes: ::std::option::Option<::std::string::String>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub appointments: ::std::option::Option<LinkedResource>,
+    ///When the patient was archived (UTC), or null.
+    #[serde(deserialize_with = "::std::option::Option::deserialize")]
+    pub archived_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub attendees: ::std::option::Option<LinkedResource>,
+    ///The patient's city or suburb, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub city: ::std::option::Option<PatientCity>,
+    ///The patient's concession type, or null when the patient has none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub concession_type: ::std::option::Option<LinkedResource>,
+    ///The patient's country by name. Deprecated by Cliniko; use `country_code`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub country: ::std::option::Option<::std::string::String>,
+    ///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub country_code: ::std::option::Option<PatientCountryCode>,
+    ///When the patient was created (UTC).
+    pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    ///The patient's answers to the account's custom fields, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub custom_fields: ::std::option::Option<PatientCustomFields>,
+    ///The patient's date of birth, or null.
+    #[serde(deserialize_with = "::std::option::Option::deserialize")]
+    pub date_of_birth: ::std::option::Option<::chrono::naive::NaiveDate>,
+    ///When the patient was deleted (UTC), or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///The patient's Department of Veterans' Affairs file number, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub dva_card_number: ::std::option::Option<PatientDvaCardNumber>,
+    ///The patient's email address, or null.
+    #[serde(deserialize_with = "::std::option::Option::deserialize")]
+    pub email: ::std::option::Option<EmailAddress>,
+    ///Who to call in an emergency, as free text, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_contact: ::std::option::Option<PatientEmergencyContact>,
+    ///The patient's first name.
+    pub first_name: PatientFirstName,
+    ///Deprecated by Cliniko in favour of `sex` and `gender_identity`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gender: ::std::option::Option<::std::string::String>,
+    ///The patient's gender identity, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gender_identity: ::std::option::Option<::std::string::String>,
+    pub id: crate::Id,
+    ///Who the patient's invoices are addressed to by default, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_default_to: ::std::option::Option<::std::string::String>,
+    ///Where the patient's invoices are emailed, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_email: ::std::option::Option<EmailAddress>,
+    ///Free text printed on the patient's invoices, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_extra_information: ::std::option::Option<::std::string::String>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoices: ::std::option::Option<LinkedResource>,
+    ///The patient's full name as Cliniko shows it, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub label: ::std::option::Option<::std::string::String>,
+    ///The patient's last name.
+    pub last_name: PatientLastName,
+    ///The patient's latest booking, or null when the patient has none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub latest_booking: ::std::option::Option<LinkedResource>,
+    pub links: SelfLink,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub medical_alerts: ::std::option::Option<LinkedResource>,
+    ///The patient's Medicare card number, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub medicare: ::std::option::Option<PatientMedicare>,
+    ///The patient's position on the Medicare card (its individual reference number), or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub medicare_reference_number: ::std::option::Option<PatientMedicareReferenceNumber>,
+    ///When the patient was merged into another patient (UTC), or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub merged_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    ///The patient this one was merged into, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub merged_with_patient: ::std::option::Option<LinkedResource>,
+    ///Free-text notes about the patient, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub notes: ::std::option::Option<::std::string::String>,
+    ///The patient's occupation, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub occupation: ::std::option::Option<PatientOccupation>,
+    ///The patient's ID in a system the clinic used before Cliniko, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub old_reference_id: ::std::option::Option<PatientOldReferenceId>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub patient_attachments: ::std::option::Option<LinkedResource>,
+    ///The patient's phone numbers; null or empty when there are none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub patient_phone_numbers: ::std::option::Option<
+        ::std::vec::Vec<PatientPhoneNumber>,
+    >,
+    ///The patient's post code, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub post_code: ::std::option::Option<::std::string::String>,
+    ///The first name the patient goes by, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub preferred_first_name: ::std::option::Option<PatientPreferredFirstName>,
+    ///The patient's pronouns, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub pronouns: ::std::option::Option<PatientPronouns>,
+    ///Whether the patient is sent cancellation emails; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub receives_cancellation_emails: ::std::option::Option<bool>,
+    ///Whether the patient is sent booking confirmations; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub receives_confirmation_emails: ::std::option::Option<bool>,
+    ///How the patient came to the clinic, as free text, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub referral_source: ::std::option::Option<PatientReferralSource>,
+    ///The contact who referred the patient, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub referring_doctor: ::std::option::Option<LinkedResource>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub relationships: ::std::option::Option<LinkedResource>,
+    ///How the patient is reminded of appointments, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reminder_type: ::std::option::Option<crate::PatientReminderType>,
+    ///The patient's sex as recorded, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub sex: ::std::option::Option<::std::string::String>,
+    ///The patient's state or region, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub state: ::std::option::Option<::std::string::String>,
+    ///The patient's time zone, an IANA identifier such as `Australia/Melbourne`, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_zone: ::std::option::Option<::std::string::String>,
+    ///The patient's title, such as `Dr`, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<PatientTitle>,
+    ///When the patient was last changed (UTC).
+    pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+}
+impl Patient {
+    pub fn builder() -> builder::Patient {
+        Default::default()
+    }
+}
+///The first line of the patient's address, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientAddress1(::std::string::String);
+impl ::std::ops::Deref for PatientAddress1 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientAddress1> for ::std::string::String {
+    fn from(value: PatientAddress1) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientAddress1 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientAddress1 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The second line of the patient's address, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientAddress2(::std::string::String);
+impl ::std::ops::Deref for PatientAddress2 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientAddress2> for ::std::string::String {
+    fn from(value: PatientAddress2) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientAddress2 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientAddress2 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The third line of the patient's address, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientAddress3(::std::string::String);
+impl ::std::ops::Deref for PatientAddress3 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientAddress3> for ::std::string::String {
+    fn from(value: PatientAddress3) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientAddress3 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientAddress3 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's city or suburb, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCity(::std::string::String);
+impl ::std::ops::Deref for PatientCity {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCity> for ::std::string::String {
+    fn from(value: PatientCity) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCity {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCity {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCountryCode(::std::string::String);
+impl ::std::ops::Deref for PatientCountryCode {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCountryCode> for ::std::string::String {
+    fn from(value: PatientCountryCode) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCountryCode {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        { ::regress::Regex::new("^[A-Z]{2}$").unwrap() });
+        if PATTERN.find(value).is_none() {
+            return Err("doesn't match pattern \"^[A-Z]{2}$\"".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCountryCode {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///A new patient. Cliniko refuses one without `first_name` and `last_name` (422).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCreate {
+    ///Whether the patient accepted marketing by email.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub accepted_email_marketing: ::std::option::Option<bool>,
+    ///Whether the patient accepted the privacy policy.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub accepted_privacy_policy: ::std::option::Option<bool>,
+    ///The first line of the patient's address.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_1: ::std::option::Option<PatientCreateAddress1>,
+    ///The second line of the patient's address.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_2: ::std::option::Option<PatientCreateAddress2>,
+    ///The third line of the patient's address.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub address_3: ::std::option::Option<PatientCreateAddress3>,
+    ///Free-text notes shown with the patient's appointments.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub appointment_notes: ::std::option::Option<::std::string::String>,
+    ///The patient's city or suburb.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub city: ::std::option::Option<PatientCreateCity>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub concession_type_id: ::std::option::Option<crate::Id>,
+    ///The patient's country by name; prefer `country_code`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub country: ::std::option::Option<::std::string::String>,
+    ///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub country_code: ::std::option::Option<PatientCreateCountryCode>,
+    ///The patient's answers to the account's custom fields, or null for none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub custom_fields: ::std::option::Option<PatientCustomFields>,
+    ///The patient's date of birth.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date_of_birth: ::std::option::Option<::chrono::naive::NaiveDate>,
+    ///The patient's Department of Veterans' Affairs file number.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub dva_card_number: ::std::option::Option<PatientCreateDvaCardNumber>,
+    ///The patient's email address.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub email: ::std::option::Option<EmailAddress>,
+    ///Who to call in an emergency, as free text.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub emergency_contact: ::std::option::Option<PatientCreateEmergencyContact>,
+    ///The patient's first name.
+    pub first_name: PatientCreateFirstName,
+    ///The patient's gender identity.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub gender_identity: ::std::option::Option<::std::string::String>,
+    ///Who the patient's invoices are addressed to by default.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_default_to: ::std::option::Option<::std::string::String>,
+    ///Where the patient's invoices are emailed.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_email: ::std::option::Option<EmailAddress>,
+    ///Free text printed on the patient's invoices.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub invoice_extra_information: ::std::option::Option<::std::string::String>,
+    ///The patient's last name.
+    pub last_name: PatientCreateLastName,
+    ///The patient's Medicare card number.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub medicare: ::std::option::Option<PatientCreateMedicare>,
+    ///The patient's position on the Medicare card (its individual reference number).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub medicare_reference_number: ::std::option::Option<
+        PatientCreateMedicareReferenceNumber,
+    >,
+    ///Free-text notes about the patient.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub notes: ::std::option::Option<::std::string::String>,
+    ///The patient's occupation.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub occupation: ::std::option::Option<PatientCreateOccupation>,
+    ///The patient's ID in a system the clinic used before Cliniko.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub old_reference_id: ::std::option::Option<PatientCreateOldReferenceId>,
+    ///The patient's phone numbers.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub patient_phone_numbers: ::std::vec::Vec<PatientPhoneNumber>,
+    ///The patient's post code.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub post_code: ::std::option::Option<::std::string::String>,
+    ///The first name the patient goes by.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub preferred_first_name: ::std::option::Option<PatientCreatePreferredFirstName>,
+    ///The patient's pronouns, or null for none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub pronouns: ::std::option::Option<PatientPronouns>,
+    ///Whether the patient is sent cancellation emails.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub receives_cancellation_emails: ::std::option::Option<bool>,
+    ///Whether the patient is sent booking confirmations.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub receives_confirmation_emails: ::std::option::Option<bool>,
+    ///How the patient came to the clinic, as free text.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub referral_source: ::std::option::Option<PatientCreateReferralSource>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub referring_doctor_id: ::std::option::Option<crate::Id>,
+    ///How the patient is reminded of appointments.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reminder_type: ::std::option::Option<crate::PatientReminderType>,
+    ///The patient's sex as recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub sex: ::std::option::Option<::std::string::String>,
+    ///The patient's state or region.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub state: ::std::option::Option<::std::string::String>,
+    ///The patient's time zone, an IANA identifier such as `Australia/Melbourne`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub time_zone: ::std::option::Option<::std::string::String>,
+    ///The patient's title, such as `Dr`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<PatientCreateTitle>,
+    ///Whether the patient opts out of marketing by SMS.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub unsubscribe_sms_marketing: ::std::option::Option<bool>,
+}
+impl PatientCreate {
+    pub fn builder() -> builder::PatientCreate {
+        Default::default()
+    }
+}
+///The first line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateAddress1(::std::string::String);
+impl ::std::ops::Deref for PatientCreateAddress1 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateAddress1> for ::std::string::String {
+    fn from(value: PatientCreateAddress1) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateAddress1 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateAddress1 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The second line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateAddress2(::std::string::String);
+impl ::std::ops::Deref for PatientCreateAddress2 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateAddress2> for ::std::string::String {
+    fn from(value: PatientCreateAddress2) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateAddress2 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateAddress2 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The third line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateAddress3(::std::string::String);
+impl ::std::ops::Deref for PatientCreateAddress3 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateAddress3> for ::std::string::String {
+    fn from(value: PatientCreateAddress3) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateAddress3 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateAddress3 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's city or suburb.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateCity(::std::string::String);
+impl ::std::ops::Deref for PatientCreateCity {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateCity> for ::std::string::String {
+    fn from(value: PatientCreateCity) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateCity {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateCity {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateCountryCode(::std::string::String);
+impl ::std::ops::Deref for PatientCreateCountryCode {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateCountryCode> for ::std::string::String {
+    fn from(value: PatientCreateCountryCode) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateCountryCode {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        { ::regress::Regex::new("^[A-Z]{2}$").unwrap() });
+        if PATTERN.find(value).is_none() {
+            return Err("doesn't match pattern \"^[A-Z]{2}$\"".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateCountryCode {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's Department of Veterans' Affairs file number.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateDvaCardNumber(::std::string::String);
+impl ::std::ops::Deref for PatientCreateDvaCardNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateDvaCardNumber> for ::std::string::String {
+    fn from(value: PatientCreateDvaCardNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateDvaCardNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateDvaCardNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Who to call in an emergency, as free text.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateEmergencyContact(::std::string::String);
+impl ::std::ops::Deref for PatientCreateEmergencyContact {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateEmergencyContact> for ::std::string::String {
+    fn from(value: PatientCreateEmergencyContact) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateEmergencyContact {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateEmergencyContact {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's first name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientCreateFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateFirstName> for ::std::string::String {
+    fn from(value: PatientCreateFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's last name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateLastName(::std::string::String);
+impl ::std::ops::Deref for PatientCreateLastName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateLastName> for ::std::string::String {
+    fn from(value: PatientCreateLastName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateLastName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateLastName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's Medicare card number.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateMedicare(::std::string::String);
+impl ::std::ops::Deref for PatientCreateMedicare {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateMedicare> for ::std::string::String {
+    fn from(value: PatientCreateMedicare) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateMedicare {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateMedicare {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's position on the Medicare card (its individual reference number).
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateMedicareReferenceNumber(::std::string::String);
+impl ::std::ops::Deref for PatientCreateMedicareReferenceNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateMedicareReferenceNumber>
+for ::std::string::String {
+    fn from(value: PatientCreateMedicareReferenceNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateMedicareReferenceNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientCreateMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateMedicareReferenceNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's occupation.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateOccupation(::std::string::String);
+impl ::std::ops::Deref for PatientCreateOccupation {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateOccupation> for ::std::string::String {
+    fn from(value: PatientCreateOccupation) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateOccupation {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateOccupation {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's ID in a system the clinic used before Cliniko.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateOldReferenceId(::std::string::String);
+impl ::std::ops::Deref for PatientCreateOldReferenceId {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateOldReferenceId> for ::std::string::String {
+    fn from(value: PatientCreateOldReferenceId) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateOldReferenceId {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateOldReferenceId {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The first name the patient goes by.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreatePreferredFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientCreatePreferredFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreatePreferredFirstName> for ::std::string::String {
+    fn from(value: PatientCreatePreferredFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreatePreferredFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreatePreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreatePreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreatePreferredFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///How the patient came to the clinic, as free text.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateReferralSource(::std::string::String);
+impl ::std::ops::Deref for PatientCreateReferralSource {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateReferralSource> for ::std::string::String {
+    fn from(value: PatientCreateReferralSource) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateReferralSource {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateReferralSource {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's title, such as `Dr`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCreateTitle(::std::string::String);
+impl ::std::ops::Deref for PatientCreateTitle {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCreateTitle> for ::std::string::String {
+    fn from(value: PatientCreateTitle) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCreateTitle {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCreateTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCreateTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCreateTitle {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///One custom field, in the shape its `type` names.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+#[serde(untagged)]
+pub enum PatientCustomField {
+    Text(PatientCustomFieldText),
+    Paragraph(PatientCustomFieldParagraph),
+    Date(PatientCustomFieldDate),
+    Checkboxes(PatientCustomFieldCheckboxes),
+    Radiobuttons(PatientCustomFieldRadiobuttons),
+}
+impl ::std::convert::From<PatientCustomFieldText> for PatientCustomField {
+    fn from(value: PatientCustomFieldText) -> Self {
+        Self::Text(value)
+    }
+}
+impl ::std::convert::From<PatientCustomFieldParagraph> for PatientCustomField {
+    fn from(value: PatientCustomFieldParagraph) -> Self {
+        Self::Paragraph(value)
+    }
+}
+impl ::std::convert::From<PatientCustomFieldDate> for PatientCustomField {
+    fn from(value: PatientCustomFieldDate) -> Self {
+        Self::Date(value)
+    }
+}
+impl ::std::convert::From<PatientCustomFieldCheckboxes> for PatientCustomField {
+    fn from(value: PatientCustomFieldCheckboxes) -> Self {
+        Self::Checkboxes(value)
+    }
+}
+impl ::std::convert::From<PatientCustomFieldRadiobuttons> for PatientCustomField {
+    fn from(value: PatientCustomFieldRadiobuttons) -> Self {
+        Self::Radiobuttons(value)
+    }
+}
+///A field of options of which any number may be chosen.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldCheckboxes {
+    ///Whether the account archived the field; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The field's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The options, each chosen or not.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub options: ::std::vec::Vec<PatientCustomFieldOption>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub other: ::std::option::Option<PatientCustomFieldOther>,
+    pub token: CustomFieldToken,
+    ///The shape of the field.
+    #[serde(rename = "type")]
+    pub type_: PatientCustomFieldCheckboxesType,
+}
+impl PatientCustomFieldCheckboxes {
+    pub fn builder() -> builder::PatientCustomFieldCheckboxes {
+        Default::default()
+    }
+}
+///The shape of the field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum PatientCustomFieldCheckboxesType {
+    #[serde(rename = "checkboxes")]
+    Checkboxes,
+}
+impl ::std::fmt::Display for PatientCustomFieldCheckboxesType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Checkboxes => f.write_str("checkboxes"),
+        }
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldCheckboxesType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "checkboxes" => Ok(Self::Checkboxes),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldCheckboxesType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientCustomFieldCheckboxesType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///A date field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldDate {
+    ///Whether the account archived the field; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The field's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    pub token: CustomFieldToken,
+    ///The shape of the field.
+    #[serde(rename = "type")]
+    pub type_: PatientCustomFieldDateType,
+    ///The patient's answer.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<::chrono::naive::NaiveDate>,
+}
+impl PatientCustomFieldDate {
+    pub fn builder() -> builder::PatientCustomFieldDate {
+        Default::default()
+    }
+}
+///The shape of the field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum PatientCustomFieldDateType {
+    #[serde(rename = "date")]
+    Date,
+}
+impl ::std::fmt::Display for PatientCustomFieldDateType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Date => f.write_str("date"),
+        }
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldDateType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "date" => Ok(Self::Date),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldDateType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCustomFieldDateType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///One option of a checkboxes or radiobuttons field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldOption {
+    ///Whether the account archived the option; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The option's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///Whether the patient chose it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub selected: ::std::option::Option<bool>,
+    pub token: CustomFieldToken,
+}
+impl PatientCustomFieldOption {
+    pub fn builder() -> builder::PatientCustomFieldOption {
+        Default::default()
+    }
+}
+///The free-text "other" choice of a checkboxes or radiobuttons field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldOther {
+    ///Whether the account archived it; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///Whether the field offers "other"; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub enabled: ::std::option::Option<bool>,
+    ///Whether the patient chose "other".
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub selected: ::std::option::Option<bool>,
+    ///What the patient wrote as "other".
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<PatientCustomFieldOtherValue>,
+}
+impl PatientCustomFieldOther {
+    pub fn builder() -> builder::PatientCustomFieldOther {
+        Default::default()
+    }
+}
+///What the patient wrote as "other".
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientCustomFieldOtherValue(::std::string::String);
+impl ::std::ops::Deref for PatientCustomFieldOtherValue {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientCustomFieldOtherValue> for ::std::string::String {
+    fn from(value: PatientCustomFieldOtherValue) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldOtherValue {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldOtherValue {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCustomFieldOtherValue {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientCustomFieldOtherValue {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///A multi-line text field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldParagraph {
+    ///Whether the account archived the field; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The field's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    pub token: CustomFieldToken,
+    ///The shape of the field.
+    #[serde(rename = "type")]
+    pub type_: PatientCustomFieldParagraphType,
+    ///The patient's answer.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<::std::string::String>,
+}
+impl PatientCustomFieldParagraph {
+    pub fn builder() -> builder::PatientCustomFieldParagraph {
+        Default::default()
+    }
+}
+///The shape of the field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum PatientCustomFieldParagraphType {
+    #[serde(rename = "paragraph")]
+    Paragraph,
+}
+impl ::std::fmt::Display for PatientCustomFieldParagraphType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Paragraph => f.write_str("paragraph"),
+        }
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldParagraphType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "paragraph" => Ok(Self::Paragraph),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldParagraphType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCustomFieldParagraphType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///A field of options of which one may be chosen.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldRadiobuttons {
+    ///Whether the account archived the field; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The field's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///The options, each chosen or not.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub options: ::std::vec::Vec<PatientCustomFieldOption>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub other: ::std::option::Option<PatientCustomFieldOther>,
+    pub token: CustomFieldToken,
+    ///The shape of the field.
+    #[serde(rename = "type")]
+    pub type_: PatientCustomFieldRadiobuttonsType,
+}
+impl PatientCustomFieldRadiobuttons {
+    pub fn builder() -> builder::PatientCustomFieldRadiobuttons {
+        Default::default()
+    }
+}
+///The shape of the field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum PatientCustomFieldRadiobuttonsType {
+    #[serde(rename = "radiobuttons")]
+    Radiobuttons,
+}
+impl ::std::fmt::Display for PatientCustomFieldRadiobuttonsType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Radiobuttons => f.write_str("radiobuttons"),
+        }
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldRadiobuttonsType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "radiobuttons" => Ok(Self::Radiobuttons),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldRadiobuttonsType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientCustomFieldRadiobuttonsType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///One section of custom fields.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldSection {
+    ///Whether the account archived the section; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The section's fields.
+    pub fields: ::std::vec::Vec<PatientCustomField>,
+    ///The section's heading, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    pub token: CustomFieldToken,
+}
+impl PatientCustomFieldSection {
+    pub fn builder() -> builder::PatientCustomFieldSection {
+        Default::default()
+    }
+}
+///A one-line text field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFieldText {
+    ///Whether the account archived the field; null when not recorded.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub archived: ::std::option::Option<bool>,
+    ///The field's label, or null.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    pub token: CustomFieldToken,
+    ///The shape of the field.
+    #[serde(rename = "type")]
+    pub type_: PatientCustomFieldTextType,
+    ///The patient's answer.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub value: ::std::option::Option<::std::string::String>,
+}
+impl PatientCustomFieldText {
+    pub fn builder() -> builder::PatientCustomFieldText {
+        Default::default()
+    }
+}
+///The shape of the field.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum PatientCustomFieldTextType {
+    #[serde(rename = "text")]
+    Text,
+}
+impl ::std::fmt::Display for PatientCustomFieldTextType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Text => f.write_str("text"),
+        }
+    }
+}
+impl ::std::str::FromStr for PatientCustomFieldTextType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "text" => Ok(Self::Text),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientCustomFieldTextType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientCustomFieldTextType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+/**The answers to the account's custom patient fields, grouped in sections. Each field has one
+of five shapes, told apart by its `type`.
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientCustomFields {
+    ///The sections, in the order the account shows them.
+    pub sections: ::std::vec::Vec<PatientCustomFieldSection>,
+}
+impl PatientCustomFields {
+    pub fn builder() -> builder::PatientCustomFields {
+        Default::default()
+    }
+}
+///The patient's Department of Veterans' Affairs file number, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientDvaCardNumber(::std::string::String);
+impl ::std::ops::Deref for PatientDvaCardNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientDvaCardNumber> for ::std::string::String {
+    fn from(value: PatientDvaCardNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientDvaCardNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientDvaCardNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Who to call in an emergency, as free text, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientEmergencyContact(::std::string::String);
+impl ::std::ops::Deref for PatientEmergencyContact {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientEmergencyContact> for ::std::string::String {
+    fn from(value: PatientEmergencyContact) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientEmergencyContact {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientEmergencyContact {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's first name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientFirstName> for ::std::string::String {
+    fn from(value: PatientFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's last name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientLastName(::std::string::String);
+impl ::std::ops::Deref for PatientLastName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientLastName> for ::std::string::String {
+    fn from(value: PatientLastName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientLastName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientLastName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///One page of patients.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientList {
+    pub links: PageLinks,
+    ///The patients on this page.
+    pub patients: ::std::vec::Vec<Patient>,
+    ///How many patients match, over all pages.
+    pub total_entries: i64,
+}
+impl PatientList {
+    pub fn builder() -> builder::PatientList {
+        Default::default()
+    }
+}
+///The patient's Medicare card number, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientMedicare(::std::string::String);
+impl ::std::ops::Deref for PatientMedicare {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientMedicare> for ::std::string::String {
+    fn from(value: PatientMedicare) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientMedicare {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientMedicare {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's position on the Medicare card (its individual reference number), or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientMedicareReferenceNumber(::std::string::String);
+impl ::std::ops::Deref for PatientMedicareReferenceNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientMedicareReferenceNumber> for ::std::string::String {
+    fn from(value: PatientMedicareReferenceNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientMedicareReferenceNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientMedicareReferenceNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's occupation, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientOccupation(::std::string::String);
+impl ::std::ops::Deref for PatientOccupation {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientOccupation> for ::std::string::String {
+    fn from(value: PatientOccupation) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientOccupation {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientOccupation {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's ID in a system the clinic used before Cliniko, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientOldReferenceId(::std::string::String);
+impl ::std::ops::Deref for PatientOldReferenceId {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientOldReferenceId> for ::std::string::String {
+    fn from(value: PatientOldReferenceId) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientOldReferenceId {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientOldReferenceId {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///One of a patient's phone numbers.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientPhoneNumber {
+    ///The number as Cliniko normalises it, digits with the country code; Cliniko sends it, and ignores it in a request.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub normalized_number: ::std::option::Option<::std::string::String>,
+    ///The number as it was entered, such as `0491 570 156`.
+    pub number: ::std::string::String,
+    pub phone_type: crate::PatientPhoneType,
+}
+impl PatientPhoneNumber {
+    pub fn builder() -> builder::PatientPhoneNumber {
+        Default::default()
+    }
+}
+///The first name the patient goes by, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPreferredFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientPreferredFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPreferredFirstName> for ::std::string::String {
+    fn from(value: PatientPreferredFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPreferredFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientPreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPreferredFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The pronouns to use for the patient, one for each grammatical role.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientPronouns {
+    ///As the object, such as `them`.
+    pub accusative: PatientPronounsAccusative,
+    ///As the subject, such as `they`.
+    pub nominative: PatientPronounsNominative,
+    ///Standing alone, such as `theirs`.
+    pub predicative_possessive: PatientPronounsPredicativePossessive,
+    ///Before a noun, such as `their`.
+    pub pronominal_possessive: PatientPronounsPronominalPossessive,
+    ///Reflexive, such as `themselves`.
+    pub reflexive: PatientPronounsReflexive,
+}
+impl PatientPronouns {
+    pub fn builder() -> builder::PatientPronouns {
+        Default::default()
+    }
+}
+///As the object, such as `them`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPronounsAccusative(::std::string::String);
+impl ::std::ops::Deref for PatientPronounsAccusative {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPronounsAccusative> for ::std::string::String {
+    fn from(value: PatientPronounsAccusative) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPronounsAccusative {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 50usize {
+            return Err("longer than 50 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPronounsAccusative {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientPronounsAccusative {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPronounsAccusative {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///As the subject, such as `they`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPronounsNominative(::std::string::String);
+impl ::std::ops::Deref for PatientPronounsNominative {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPronounsNominative> for ::std::string::String {
+    fn from(value: PatientPronounsNominative) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPronounsNominative {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 50usize {
+            return Err("longer than 50 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPronounsNominative {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientPronounsNominative {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPronounsNominative {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Standing alone, such as `theirs`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPronounsPredicativePossessive(::std::string::String);
+impl ::std::ops::Deref for PatientPronounsPredicativePossessive {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPronounsPredicativePossessive>
+for ::std::string::String {
+    fn from(value: PatientPronounsPredicativePossessive) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPronounsPredicativePossessive {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 50usize {
+            return Err("longer than 50 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPronounsPredicativePossessive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientPronounsPredicativePossessive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPronounsPredicativePossessive {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Before a noun, such as `their`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPronounsPronominalPossessive(::std::string::String);
+impl ::std::ops::Deref for PatientPronounsPronominalPossessive {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPronounsPronominalPossessive>
+for ::std::string::String {
+    fn from(value: PatientPronounsPronominalPossessive) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPronounsPronominalPossessive {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 50usize {
+            return Err("longer than 50 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPronounsPronominalPossessive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientPronounsPronominalPossessive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPronounsPronominalPossessive {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Reflexive, such as `themselves`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientPronounsReflexive(::std::string::String);
+impl ::std::ops::Deref for PatientPronounsReflexive {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientPronounsReflexive> for ::std::string::String {
+    fn from(value: PatientPronounsReflexive) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientPronounsReflexive {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 50usize {
+            return Err("longer than 50 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientPronounsReflexive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientPronounsReflexive {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPronounsReflexive {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///How the patient came to the clinic, as free text, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientReferralSource(::std::string::String);
+impl ::std::ops::Deref for PatientReferralSource {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientReferralSource> for ::std::string::String {
+    fn from(value: PatientReferralSource) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientReferralSource {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientReferralSource {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's title, such as `Dr`, or null.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientTitle(::std::string::String);
+impl ::std::ops::Deref for PatientTitle {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientTitle> for ::std::string::String {
+    fn from(value: PatientTitle) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientTitle {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientTitle {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+/**The fields of a patient to change; fields left out keep their values, and a nullable field
+sent as `null` is cleared.
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    schemars::JsonSchema
+)]
+pub struct PatientUpdate {
+    ///Whether the patient accepted marketing by email.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub accepted_email_marketing: crate::Patch<bool>,
+    ///Whether the patient accepted the privacy policy.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub accepted_privacy_policy: crate::Patch<bool>,
+    ///The first line of the patient's address.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub address_1: crate::Patch<PatientUpdateAddress1>,
+    ///The second line of the patient's address.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub address_2: crate::Patch<PatientUpdateAddress2>,
+    ///The third line of the patient's address.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub address_3: crate::Patch<PatientUpdateAddress3>,
+    ///Free-text notes shown with the patient's appointments.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub appointment_notes: crate::Patch<::std::string::String>,
+    ///The patient's city or suburb.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub city: crate::Patch<PatientUpdateCity>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub concession_type_id: ::std::option::Option<crate::Id>,
+    ///The patient's country by name; prefer `country_code`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub country: crate::Patch<::std::string::String>,
+    ///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub country_code: crate::Patch<PatientUpdateCountryCode>,
+    ///The patient's answers to the account's custom fields, or null for none.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub custom_fields: crate::Patch<PatientCustomFields>,
+    ///The patient's date of birth.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub date_of_birth: crate::Patch<::chrono::naive::NaiveDate>,
+    ///The patient's Department of Veterans' Affairs file number.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub dva_card_number: crate::Patch<PatientUpdateDvaCardNumber>,
+    ///The patient's email address.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub email: crate::Patch<EmailAddress>,
+    ///Who to call in an emergency, as free text.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub emergency_contact: crate::Patch<PatientUpdateEmergencyContact>,
+    ///The patient's first name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub first_name: ::std::option::Option<PatientUpdateFirstName>,
+    ///The patient's gender identity.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub gender_identity: crate::Patch<::std::string::String>,
+    ///Who the patient's invoices are addressed to by default.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub invoice_default_to: crate::Patch<::std::string::String>,
+    ///Where the patient's invoices are emailed.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub invoice_email: crate::Patch<EmailAddress>,
+    ///Free text printed on the patient's invoices.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub invoice_extra_information: crate::Patch<::std::string::String>,
+    ///The patient's last name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_name: ::std::option::Option<PatientUpdateLastName>,
+    ///The patient's Medicare card number.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub medicare: crate::Patch<PatientUpdateMedicare>,
+    ///The patient's position on the Medicare card (its individual reference number).
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub medicare_reference_number: crate::Patch<PatientUpdateMedicareReferenceNumber>,
+    ///Free-text notes about the patient.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub notes: crate::Patch<::std::string::String>,
+    ///The patient's occupation.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub occupation: crate::Patch<PatientUpdateOccupation>,
+    ///The patient's ID in a system the clinic used before Cliniko.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub old_reference_id: crate::Patch<PatientUpdateOldReferenceId>,
+    ///The patient's phone numbers.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub patient_phone_numbers: ::std::vec::Vec<PatientPhoneNumber>,
+    ///The patient's post code.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub post_code: crate::Patch<::std::string::String>,
+    ///The first name the patient goes by.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub preferred_first_name: crate::Patch<PatientUpdatePreferredFirstName>,
+    ///The patient's pronouns, or null for none.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub pronouns: crate::Patch<PatientPronouns>,
+    ///Whether the patient is sent cancellation emails.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub receives_cancellation_emails: crate::Patch<bool>,
+    ///Whether the patient is sent booking confirmations.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub receives_confirmation_emails: crate::Patch<bool>,
+    ///How the patient came to the clinic, as free text.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub referral_source: crate::Patch<PatientUpdateReferralSource>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub referring_doctor_id: ::std::option::Option<crate::Id>,
+    ///How the patient is reminded of appointments.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub reminder_type: crate::Patch<crate::PatientReminderType>,
+    ///The patient's sex as recorded.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub sex: crate::Patch<::std::string::String>,
+    ///The patient's state or region.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub state: crate::Patch<::std::string::String>,
+    ///The patient's time zone, an IANA identifier such as `Australia/Melbourne`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub time_zone: crate::Patch<::std::string::String>,
+    ///The patient's title, such as `Dr`.
+    #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
+    pub title: crate::Patch<PatientUpdateTitle>,
+    ///Whether the patient opts out of marketing by SMS.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub unsubscribe_sms_marketing: ::std::option::Option<bool>,
+}
+impl PatientUpdate {
+    pub fn builder() -> builder::PatientUpdate {
+        Default::default()
+    }
+}
+///The first line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateAddress1(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateAddress1 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateAddress1> for ::std::string::String {
+    fn from(value: PatientUpdateAddress1) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateAddress1 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateAddress1 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateAddress1 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The second line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateAddress2(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateAddress2 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateAddress2> for ::std::string::String {
+    fn from(value: PatientUpdateAddress2) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateAddress2 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateAddress2 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateAddress2 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The third line of the patient's address.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateAddress3(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateAddress3 {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateAddress3> for ::std::string::String {
+    fn from(value: PatientUpdateAddress3) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateAddress3 {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateAddress3 {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateAddress3 {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's city or suburb.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateCity(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateCity {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateCity> for ::std::string::String {
+    fn from(value: PatientUpdateCity) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateCity {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateCity {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateCity {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's country, as an ISO 3166-1 alpha-2 code such as `AU`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateCountryCode(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateCountryCode {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateCountryCode> for ::std::string::String {
+    fn from(value: PatientUpdateCountryCode) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateCountryCode {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        { ::regress::Regex::new("^[A-Z]{2}$").unwrap() });
+        if PATTERN.find(value).is_none() {
+            return Err("doesn't match pattern \"^[A-Z]{2}$\"".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateCountryCode {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateCountryCode {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's Department of Veterans' Affairs file number.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateDvaCardNumber(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateDvaCardNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateDvaCardNumber> for ::std::string::String {
+    fn from(value: PatientUpdateDvaCardNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateDvaCardNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        {
+            ::regress::Regex::new(
+                    "^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$",
+                )
+                .unwrap()
+        });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[NVQSWT]([A-Z ][0-9]{1,6}|[A-Z]{2}[0-9]{1,5}|[A-Z]{3}[0-9]{1,4})[A-Z]?$\""
+                    .into(),
+            );
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateDvaCardNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateDvaCardNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///Who to call in an emergency, as free text.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateEmergencyContact(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateEmergencyContact {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateEmergencyContact> for ::std::string::String {
+    fn from(value: PatientUpdateEmergencyContact) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateEmergencyContact {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateEmergencyContact {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateEmergencyContact {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's first name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateFirstName> for ::std::string::String {
+    fn from(value: PatientUpdateFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's last name.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateLastName(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateLastName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateLastName> for ::std::string::String {
+    fn from(value: PatientUpdateLastName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateLastName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateLastName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateLastName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's Medicare card number.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateMedicare(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateMedicare {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateMedicare> for ::std::string::String {
+    fn from(value: PatientUpdateMedicare) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateMedicare {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateMedicare {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateMedicare {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's position on the Medicare card (its individual reference number).
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateMedicareReferenceNumber(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateMedicareReferenceNumber {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateMedicareReferenceNumber>
+for ::std::string::String {
+    fn from(value: PatientUpdateMedicareReferenceNumber) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateMedicareReferenceNumber {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String>
+for PatientUpdateMedicareReferenceNumber {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateMedicareReferenceNumber {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's occupation.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateOccupation(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateOccupation {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateOccupation> for ::std::string::String {
+    fn from(value: PatientUpdateOccupation) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateOccupation {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateOccupation {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateOccupation {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's ID in a system the clinic used before Cliniko.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateOldReferenceId(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateOldReferenceId {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateOldReferenceId> for ::std::string::String {
+    fn from(value: PatientUpdateOldReferenceId) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateOldReferenceId {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateOldReferenceId {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateOldReferenceId {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The first name the patient goes by.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdatePreferredFirstName(::std::string::String);
+impl ::std::ops::Deref for PatientUpdatePreferredFirstName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdatePreferredFirstName> for ::std::string::String {
+    fn from(value: PatientUpdatePreferredFirstName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdatePreferredFirstName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdatePreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdatePreferredFirstName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdatePreferredFirstName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///How the patient came to the clinic, as free text.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateReferralSource(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateReferralSource {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateReferralSource> for ::std::string::String {
+    fn from(value: PatientUpdateReferralSource) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateReferralSource {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateReferralSource {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateReferralSource {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The patient's title, such as `Dr`.
+#[derive(
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct PatientUpdateTitle(::std::string::String);
+impl ::std::ops::Deref for PatientUpdateTitle {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<PatientUpdateTitle> for ::std::string::String {
+    fn from(value: PatientUpdateTitle) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for PatientUpdateTitle {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for PatientUpdateTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PatientUpdateTitle {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientUpdateTitle {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
     }
 }
 ///A link to a resource.
@@ -1419,6 +6148,3997 @@ pub mod builder {
         }
     }
     #[derive(Clone, Debug)]
+    pub struct Patient {
+        accepted_email_marketing: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        accepted_privacy_policy: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        accepted_sms_marketing: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        address_1: ::std::result::Result<
+            ::std::option::Option<super::PatientAddress1>,
+            ::std::string::String,
+        >,
+        address_2: ::std::result::Result<
+            ::std::option::Option<super::PatientAddress2>,
+            ::std::string::String,
+        >,
+        address_3: ::std::result::Result<
+            ::std::option::Option<super::PatientAddress3>,
+            ::std::string::String,
+        >,
+        appointment_notes: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        appointments: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        archived_at: ::std::result::Result<
+            ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            ::std::string::String,
+        >,
+        attendees: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        city: ::std::result::Result<
+            ::std::option::Option<super::PatientCity>,
+            ::std::string::String,
+        >,
+        concession_type: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        country: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        country_code: ::std::result::Result<
+            ::std::option::Option<super::PatientCountryCode>,
+            ::std::string::String,
+        >,
+        created_at: ::std::result::Result<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+            ::std::string::String,
+        >,
+        custom_fields: ::std::result::Result<
+            ::std::option::Option<super::PatientCustomFields>,
+            ::std::string::String,
+        >,
+        date_of_birth: ::std::result::Result<
+            ::std::option::Option<::chrono::naive::NaiveDate>,
+            ::std::string::String,
+        >,
+        deleted_at: ::std::result::Result<
+            ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            ::std::string::String,
+        >,
+        dva_card_number: ::std::result::Result<
+            ::std::option::Option<super::PatientDvaCardNumber>,
+            ::std::string::String,
+        >,
+        email: ::std::result::Result<
+            ::std::option::Option<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        emergency_contact: ::std::result::Result<
+            ::std::option::Option<super::PatientEmergencyContact>,
+            ::std::string::String,
+        >,
+        first_name: ::std::result::Result<
+            super::PatientFirstName,
+            ::std::string::String,
+        >,
+        gender: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        gender_identity: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        id: ::std::result::Result<crate::Id, ::std::string::String>,
+        invoice_default_to: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoice_email: ::std::result::Result<
+            ::std::option::Option<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        invoice_extra_information: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoices: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        label: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        last_name: ::std::result::Result<super::PatientLastName, ::std::string::String>,
+        latest_booking: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        links: ::std::result::Result<super::SelfLink, ::std::string::String>,
+        medical_alerts: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        medicare: ::std::result::Result<
+            ::std::option::Option<super::PatientMedicare>,
+            ::std::string::String,
+        >,
+        medicare_reference_number: ::std::result::Result<
+            ::std::option::Option<super::PatientMedicareReferenceNumber>,
+            ::std::string::String,
+        >,
+        merged_at: ::std::result::Result<
+            ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            ::std::string::String,
+        >,
+        merged_with_patient: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        notes: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        occupation: ::std::result::Result<
+            ::std::option::Option<super::PatientOccupation>,
+            ::std::string::String,
+        >,
+        old_reference_id: ::std::result::Result<
+            ::std::option::Option<super::PatientOldReferenceId>,
+            ::std::string::String,
+        >,
+        patient_attachments: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        patient_phone_numbers: ::std::result::Result<
+            ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
+            ::std::string::String,
+        >,
+        post_code: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        preferred_first_name: ::std::result::Result<
+            ::std::option::Option<super::PatientPreferredFirstName>,
+            ::std::string::String,
+        >,
+        pronouns: ::std::result::Result<
+            ::std::option::Option<super::PatientPronouns>,
+            ::std::string::String,
+        >,
+        receives_cancellation_emails: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        receives_confirmation_emails: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        referral_source: ::std::result::Result<
+            ::std::option::Option<super::PatientReferralSource>,
+            ::std::string::String,
+        >,
+        referring_doctor: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        relationships: ::std::result::Result<
+            ::std::option::Option<super::LinkedResource>,
+            ::std::string::String,
+        >,
+        reminder_type: ::std::result::Result<
+            ::std::option::Option<crate::PatientReminderType>,
+            ::std::string::String,
+        >,
+        sex: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        state: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        time_zone: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        title: ::std::result::Result<
+            ::std::option::Option<super::PatientTitle>,
+            ::std::string::String,
+        >,
+        updated_at: ::std::result::Result<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for Patient {
+        fn default() -> Self {
+            Self {
+                accepted_email_marketing: Ok(Default::default()),
+                accepted_privacy_policy: Ok(Default::default()),
+                accepted_sms_marketing: Ok(Default::default()),
+                address_1: Ok(Default::default()),
+                address_2: Ok(Default::default()),
+                address_3: Ok(Default::default()),
+                appointment_notes: Ok(Default::default()),
+                appointments: Ok(Default::default()),
+                archived_at: Err("no value supplied for archived_at".to_string()),
+                attendees: Ok(Default::default()),
+                city: Ok(Default::default()),
+                concession_type: Ok(Default::default()),
+                country: Ok(Default::default()),
+                country_code: Ok(Default::default()),
+                created_at: Err("no value supplied for created_at".to_string()),
+                custom_fields: Ok(Default::default()),
+                date_of_birth: Err("no value supplied for date_of_birth".to_string()),
+                deleted_at: Ok(Default::default()),
+                dva_card_number: Ok(Default::default()),
+                email: Err("no value supplied for email".to_string()),
+                emergency_contact: Ok(Default::default()),
+                first_name: Err("no value supplied for first_name".to_string()),
+                gender: Ok(Default::default()),
+                gender_identity: Ok(Default::default()),
+                id: Err("no value supplied for id".to_string()),
+                invoice_default_to: Ok(Default::default()),
+                invoice_email: Ok(Default::default()),
+                invoice_extra_information: Ok(Default::default()),
+                invoices: Ok(Default::default()),
+                label: Ok(Default::default()),
+                last_name: Err("no value supplied for last_name".to_string()),
+                latest_booking: Ok(Default::default()),
+                links: Err("no value supplied for links".to_string()),
+                medical_alerts: Ok(Default::default()),
+                medicare: Ok(Default::default()),
+                medicare_reference_number: Ok(Default::default()),
+                merged_at: Ok(Default::default()),
+                merged_with_patient: Ok(Default::default()),
+                notes: Ok(Default::default()),
+                occupation: Ok(Default::default()),
+                old_reference_id: Ok(Default::default()),
+                patient_attachments: Ok(Default::default()),
+                patient_phone_numbers: Ok(Default::default()),
+                post_code: Ok(Default::default()),
+                preferred_first_name: Ok(Default::default()),
+                pronouns: Ok(Default::default()),
+                receives_cancellation_emails: Ok(Default::default()),
+                receives_confirmation_emails: Ok(Default::default()),
+                referral_source: Ok(Default::default()),
+                referring_doctor: Ok(Default::default()),
+                relationships: Ok(Default::default()),
+                reminder_type: Ok(Default::default()),
+                sex: Ok(Default::default()),
+                state: Ok(Default::default()),
+                time_zone: Ok(Default::default()),
+                title: Ok(Default::default()),
+                updated_at: Err("no value supplied for updated_at".to_string()),
+            }
+        }
+    }
+    impl Patient {
+        pub fn accepted_email_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_email_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_email_marketing: {e}"
+                    )
+                });
+            self
+        }
+        pub fn accepted_privacy_policy<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_privacy_policy = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_privacy_policy: {e}"
+                    )
+                });
+            self
+        }
+        pub fn accepted_sms_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_sms_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_sms_marketing: {e}"
+                    )
+                });
+            self
+        }
+        pub fn address_1<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientAddress1>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_1 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_1: {e}")
+                });
+            self
+        }
+        pub fn address_2<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientAddress2>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_2 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_2: {e}")
+                });
+            self
+        }
+        pub fn address_3<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientAddress3>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_3 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_3: {e}")
+                });
+            self
+        }
+        pub fn appointment_notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.appointment_notes = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for appointment_notes: {e}")
+                });
+            self
+        }
+        pub fn appointments<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.appointments = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for appointments: {e}")
+                });
+            self
+        }
+        pub fn archived_at<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived_at = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived_at: {e}")
+                });
+            self
+        }
+        pub fn attendees<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.attendees = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for attendees: {e}")
+                });
+            self
+        }
+        pub fn city<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientCity>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.city = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for city: {e}"));
+            self
+        }
+        pub fn concession_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.concession_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for concession_type: {e}")
+                });
+            self
+        }
+        pub fn country<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country: {e}")
+                });
+            self
+        }
+        pub fn country_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientCountryCode>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country_code: {e}")
+                });
+            self
+        }
+        pub fn created_at<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.created_at = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for created_at: {e}")
+                });
+            self
+        }
+        pub fn custom_fields<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCustomFields>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.custom_fields = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for custom_fields: {e}")
+                });
+            self
+        }
+        pub fn date_of_birth<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.date_of_birth = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for date_of_birth: {e}")
+                });
+            self
+        }
+        pub fn deleted_at<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.deleted_at = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for deleted_at: {e}")
+                });
+            self
+        }
+        pub fn dva_card_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientDvaCardNumber>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.dva_card_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for dva_card_number: {e}")
+                });
+            self
+        }
+        pub fn email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.email = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for email: {e}"));
+            self
+        }
+        pub fn emergency_contact<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientEmergencyContact>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.emergency_contact = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for emergency_contact: {e}")
+                });
+            self
+        }
+        pub fn first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientFirstName>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for first_name: {e}")
+                });
+            self
+        }
+        pub fn gender<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.gender = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for gender: {e}"));
+            self
+        }
+        pub fn gender_identity<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.gender_identity = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for gender_identity: {e}")
+                });
+            self
+        }
+        pub fn id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Id>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for id: {e}"));
+            self
+        }
+        pub fn invoice_default_to<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_default_to = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_default_to: {e}"
+                    )
+                });
+            self
+        }
+        pub fn invoice_email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_email = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for invoice_email: {e}")
+                });
+            self
+        }
+        pub fn invoice_extra_information<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_extra_information = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_extra_information: {e}"
+                    )
+                });
+            self
+        }
+        pub fn invoices<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoices = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for invoices: {e}")
+                });
+            self
+        }
+        pub fn label<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.label = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for label: {e}"));
+            self
+        }
+        pub fn last_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientLastName>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.last_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for last_name: {e}")
+                });
+            self
+        }
+        pub fn latest_booking<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.latest_booking = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for latest_booking: {e}")
+                });
+            self
+        }
+        pub fn links<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::SelfLink>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.links = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for links: {e}"));
+            self
+        }
+        pub fn medical_alerts<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medical_alerts = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for medical_alerts: {e}")
+                });
+            self
+        }
+        pub fn medicare<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientMedicare>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for medicare: {e}")
+                });
+            self
+        }
+        pub fn medicare_reference_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientMedicareReferenceNumber>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare_reference_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for medicare_reference_number: {e}"
+                    )
+                });
+            self
+        }
+        pub fn merged_at<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.merged_at = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for merged_at: {e}")
+                });
+            self
+        }
+        pub fn merged_with_patient<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.merged_with_patient = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for merged_with_patient: {e}"
+                    )
+                });
+            self
+        }
+        pub fn notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.notes = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for notes: {e}"));
+            self
+        }
+        pub fn occupation<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientOccupation>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.occupation = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for occupation: {e}")
+                });
+            self
+        }
+        pub fn old_reference_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientOldReferenceId>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.old_reference_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for old_reference_id: {e}")
+                });
+            self
+        }
+        pub fn patient_attachments<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.patient_attachments = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for patient_attachments: {e}"
+                    )
+                });
+            self
+        }
+        pub fn patient_phone_numbers<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.patient_phone_numbers = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for patient_phone_numbers: {e}"
+                    )
+                });
+            self
+        }
+        pub fn post_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.post_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for post_code: {e}")
+                });
+            self
+        }
+        pub fn preferred_first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientPreferredFirstName>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.preferred_first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for preferred_first_name: {e}"
+                    )
+                });
+            self
+        }
+        pub fn pronouns<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientPronouns>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pronouns = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for pronouns: {e}")
+                });
+            self
+        }
+        pub fn receives_cancellation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_cancellation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_cancellation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn receives_confirmation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_confirmation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_confirmation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn referral_source<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientReferralSource>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referral_source = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for referral_source: {e}")
+                });
+            self
+        }
+        pub fn referring_doctor<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referring_doctor = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for referring_doctor: {e}")
+                });
+            self
+        }
+        pub fn relationships<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::LinkedResource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.relationships = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for relationships: {e}")
+                });
+            self
+        }
+        pub fn reminder_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<crate::PatientReminderType>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.reminder_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for reminder_type: {e}")
+                });
+            self
+        }
+        pub fn sex<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.sex = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for sex: {e}"));
+            self
+        }
+        pub fn state<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.state = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for state: {e}"));
+            self
+        }
+        pub fn time_zone<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.time_zone = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for time_zone: {e}")
+                });
+            self
+        }
+        pub fn title<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientTitle>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.title = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for title: {e}"));
+            self
+        }
+        pub fn updated_at<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.updated_at = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for updated_at: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<Patient> for super::Patient {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: Patient,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                accepted_email_marketing: value.accepted_email_marketing?,
+                accepted_privacy_policy: value.accepted_privacy_policy?,
+                accepted_sms_marketing: value.accepted_sms_marketing?,
+                address_1: value.address_1?,
+                address_2: value.address_2?,
+                address_3: value.address_3?,
+                appointment_notes: value.appointment_notes?,
+                appointments: value.appointments?,
+                archived_at: value.archived_at?,
+                attendees: value.attendees?,
+                city: value.city?,
+                concession_type: value.concession_type?,
+                country: value.country?,
+                country_code: value.country_code?,
+                created_at: value.created_at?,
+                custom_fields: value.custom_fields?,
+                date_of_birth: value.date_of_birth?,
+                deleted_at: value.deleted_at?,
+                dva_card_number: value.dva_card_number?,
+                email: value.email?,
+                emergency_contact: value.emergency_contact?,
+                first_name: value.first_name?,
+                gender: value.gender?,
+                gender_identity: value.gender_identity?,
+                id: value.id?,
+                invoice_default_to: value.invoice_default_to?,
+                invoice_email: value.invoice_email?,
+                invoice_extra_information: value.invoice_extra_information?,
+                invoices: value.invoices?,
+                label: value.label?,
+                last_name: value.last_name?,
+                latest_booking: value.latest_booking?,
+                links: value.links?,
+                medical_alerts: value.medical_alerts?,
+                medicare: value.medicare?,
+                medicare_reference_number: value.medicare_reference_number?,
+                merged_at: value.merged_at?,
+                merged_with_patient: value.merged_with_patient?,
+                notes: value.notes?,
+                occupation: value.occupation?,
+                old_reference_id: value.old_reference_id?,
+                patient_attachments: value.patient_attachments?,
+                patient_phone_numbers: value.patient_phone_numbers?,
+                post_code: value.post_code?,
+                preferred_first_name: value.preferred_first_name?,
+                pronouns: value.pronouns?,
+                receives_cancellation_emails: value.receives_cancellation_emails?,
+                receives_confirmation_emails: value.receives_confirmation_emails?,
+                referral_source: value.referral_source?,
+                referring_doctor: value.referring_doctor?,
+                relationships: value.relationships?,
+                reminder_type: value.reminder_type?,
+                sex: value.sex?,
+                state: value.state?,
+                time_zone: value.time_zone?,
+                title: value.title?,
+                updated_at: value.updated_at?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::Patient> for Patient {
+        fn from(value: super::Patient) -> Self {
+            Self {
+                accepted_email_marketing: Ok(value.accepted_email_marketing),
+                accepted_privacy_policy: Ok(value.accepted_privacy_policy),
+                accepted_sms_marketing: Ok(value.accepted_sms_marketing),
+                address_1: Ok(value.address_1),
+                address_2: Ok(value.address_2),
+                address_3: Ok(value.address_3),
+                appointment_notes: Ok(value.appointment_notes),
+                appointments: Ok(value.appointments),
+                archived_at: Ok(value.archived_at),
+                attendees: Ok(value.attendees),
+                city: Ok(value.city),
+                concession_type: Ok(value.concession_type),
+                country: Ok(value.country),
+                country_code: Ok(value.country_code),
+                created_at: Ok(value.created_at),
+                custom_fields: Ok(value.custom_fields),
+                date_of_birth: Ok(value.date_of_birth),
+                deleted_at: Ok(value.deleted_at),
+                dva_card_number: Ok(value.dva_card_number),
+                email: Ok(value.email),
+                emergency_contact: Ok(value.emergency_contact),
+                first_name: Ok(value.first_name),
+                gender: Ok(value.gender),
+                gender_identity: Ok(value.gender_identity),
+                id: Ok(value.id),
+                invoice_default_to: Ok(value.invoice_default_to),
+                invoice_email: Ok(value.invoice_email),
+                invoice_extra_information: Ok(value.invoice_extra_information),
+                invoices: Ok(value.invoices),
+                label: Ok(value.label),
+                last_name: Ok(value.last_name),
+                latest_booking: Ok(value.latest_booking),
+                links: Ok(value.links),
+                medical_alerts: Ok(value.medical_alerts),
+                medicare: Ok(value.medicare),
+                medicare_reference_number: Ok(value.medicare_reference_number),
+                merged_at: Ok(value.merged_at),
+                merged_with_patient: Ok(value.merged_with_patient),
+                notes: Ok(value.notes),
+                occupation: Ok(value.occupation),
+                old_reference_id: Ok(value.old_reference_id),
+                patient_attachments: Ok(value.patient_attachments),
+                patient_phone_numbers: Ok(value.patient_phone_numbers),
+                post_code: Ok(value.post_code),
+                preferred_first_name: Ok(value.preferred_first_name),
+                pronouns: Ok(value.pronouns),
+                receives_cancellation_emails: Ok(value.receives_cancellation_emails),
+                receives_confirmation_emails: Ok(value.receives_confirmation_emails),
+                referral_source: Ok(value.referral_source),
+                referring_doctor: Ok(value.referring_doctor),
+                relationships: Ok(value.relationships),
+                reminder_type: Ok(value.reminder_type),
+                sex: Ok(value.sex),
+                state: Ok(value.state),
+                time_zone: Ok(value.time_zone),
+                title: Ok(value.title),
+                updated_at: Ok(value.updated_at),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCreate {
+        accepted_email_marketing: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        accepted_privacy_policy: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        address_1: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateAddress1>,
+            ::std::string::String,
+        >,
+        address_2: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateAddress2>,
+            ::std::string::String,
+        >,
+        address_3: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateAddress3>,
+            ::std::string::String,
+        >,
+        appointment_notes: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        city: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateCity>,
+            ::std::string::String,
+        >,
+        concession_type_id: ::std::result::Result<
+            ::std::option::Option<crate::Id>,
+            ::std::string::String,
+        >,
+        country: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        country_code: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateCountryCode>,
+            ::std::string::String,
+        >,
+        custom_fields: ::std::result::Result<
+            ::std::option::Option<super::PatientCustomFields>,
+            ::std::string::String,
+        >,
+        date_of_birth: ::std::result::Result<
+            ::std::option::Option<::chrono::naive::NaiveDate>,
+            ::std::string::String,
+        >,
+        dva_card_number: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateDvaCardNumber>,
+            ::std::string::String,
+        >,
+        email: ::std::result::Result<
+            ::std::option::Option<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        emergency_contact: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateEmergencyContact>,
+            ::std::string::String,
+        >,
+        first_name: ::std::result::Result<
+            super::PatientCreateFirstName,
+            ::std::string::String,
+        >,
+        gender_identity: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoice_default_to: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoice_email: ::std::result::Result<
+            ::std::option::Option<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        invoice_extra_information: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        last_name: ::std::result::Result<
+            super::PatientCreateLastName,
+            ::std::string::String,
+        >,
+        medicare: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateMedicare>,
+            ::std::string::String,
+        >,
+        medicare_reference_number: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateMedicareReferenceNumber>,
+            ::std::string::String,
+        >,
+        notes: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        occupation: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateOccupation>,
+            ::std::string::String,
+        >,
+        old_reference_id: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateOldReferenceId>,
+            ::std::string::String,
+        >,
+        patient_phone_numbers: ::std::result::Result<
+            ::std::vec::Vec<super::PatientPhoneNumber>,
+            ::std::string::String,
+        >,
+        post_code: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        preferred_first_name: ::std::result::Result<
+            ::std::option::Option<super::PatientCreatePreferredFirstName>,
+            ::std::string::String,
+        >,
+        pronouns: ::std::result::Result<
+            ::std::option::Option<super::PatientPronouns>,
+            ::std::string::String,
+        >,
+        receives_cancellation_emails: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        receives_confirmation_emails: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        referral_source: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateReferralSource>,
+            ::std::string::String,
+        >,
+        referring_doctor_id: ::std::result::Result<
+            ::std::option::Option<crate::Id>,
+            ::std::string::String,
+        >,
+        reminder_type: ::std::result::Result<
+            ::std::option::Option<crate::PatientReminderType>,
+            ::std::string::String,
+        >,
+        sex: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        state: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        time_zone: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        title: ::std::result::Result<
+            ::std::option::Option<super::PatientCreateTitle>,
+            ::std::string::String,
+        >,
+        unsubscribe_sms_marketing: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCreate {
+        fn default() -> Self {
+            Self {
+                accepted_email_marketing: Ok(Default::default()),
+                accepted_privacy_policy: Ok(Default::default()),
+                address_1: Ok(Default::default()),
+                address_2: Ok(Default::default()),
+                address_3: Ok(Default::default()),
+                appointment_notes: Ok(Default::default()),
+                city: Ok(Default::default()),
+                concession_type_id: Ok(Default::default()),
+                country: Ok(Default::default()),
+                country_code: Ok(Default::default()),
+                custom_fields: Ok(Default::default()),
+                date_of_birth: Ok(Default::default()),
+                dva_card_number: Ok(Default::default()),
+                email: Ok(Default::default()),
+                emergency_contact: Ok(Default::default()),
+                first_name: Err("no value supplied for first_name".to_string()),
+                gender_identity: Ok(Default::default()),
+                invoice_default_to: Ok(Default::default()),
+                invoice_email: Ok(Default::default()),
+                invoice_extra_information: Ok(Default::default()),
+                last_name: Err("no value supplied for last_name".to_string()),
+                medicare: Ok(Default::default()),
+                medicare_reference_number: Ok(Default::default()),
+                notes: Ok(Default::default()),
+                occupation: Ok(Default::default()),
+                old_reference_id: Ok(Default::default()),
+                patient_phone_numbers: Ok(Default::default()),
+                post_code: Ok(Default::default()),
+                preferred_first_name: Ok(Default::default()),
+                pronouns: Ok(Default::default()),
+                receives_cancellation_emails: Ok(Default::default()),
+                receives_confirmation_emails: Ok(Default::default()),
+                referral_source: Ok(Default::default()),
+                referring_doctor_id: Ok(Default::default()),
+                reminder_type: Ok(Default::default()),
+                sex: Ok(Default::default()),
+                state: Ok(Default::default()),
+                time_zone: Ok(Default::default()),
+                title: Ok(Default::default()),
+                unsubscribe_sms_marketing: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientCreate {
+        pub fn accepted_email_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_email_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_email_marketing: {e}"
+                    )
+                });
+            self
+        }
+        pub fn accepted_privacy_policy<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_privacy_policy = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_privacy_policy: {e}"
+                    )
+                });
+            self
+        }
+        pub fn address_1<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateAddress1>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_1 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_1: {e}")
+                });
+            self
+        }
+        pub fn address_2<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateAddress2>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_2 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_2: {e}")
+                });
+            self
+        }
+        pub fn address_3<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateAddress3>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_3 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_3: {e}")
+                });
+            self
+        }
+        pub fn appointment_notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.appointment_notes = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for appointment_notes: {e}")
+                });
+            self
+        }
+        pub fn city<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientCreateCity>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.city = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for city: {e}"));
+            self
+        }
+        pub fn concession_type_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<crate::Id>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.concession_type_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for concession_type_id: {e}"
+                    )
+                });
+            self
+        }
+        pub fn country<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country: {e}")
+                });
+            self
+        }
+        pub fn country_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateCountryCode>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country_code: {e}")
+                });
+            self
+        }
+        pub fn custom_fields<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCustomFields>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.custom_fields = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for custom_fields: {e}")
+                });
+            self
+        }
+        pub fn date_of_birth<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.date_of_birth = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for date_of_birth: {e}")
+                });
+            self
+        }
+        pub fn dva_card_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateDvaCardNumber>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.dva_card_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for dva_card_number: {e}")
+                });
+            self
+        }
+        pub fn email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.email = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for email: {e}"));
+            self
+        }
+        pub fn emergency_contact<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateEmergencyContact>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.emergency_contact = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for emergency_contact: {e}")
+                });
+            self
+        }
+        pub fn first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCreateFirstName>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for first_name: {e}")
+                });
+            self
+        }
+        pub fn gender_identity<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.gender_identity = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for gender_identity: {e}")
+                });
+            self
+        }
+        pub fn invoice_default_to<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_default_to = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_default_to: {e}"
+                    )
+                });
+            self
+        }
+        pub fn invoice_email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_email = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for invoice_email: {e}")
+                });
+            self
+        }
+        pub fn invoice_extra_information<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_extra_information = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_extra_information: {e}"
+                    )
+                });
+            self
+        }
+        pub fn last_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCreateLastName>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.last_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for last_name: {e}")
+                });
+            self
+        }
+        pub fn medicare<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateMedicare>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for medicare: {e}")
+                });
+            self
+        }
+        pub fn medicare_reference_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateMedicareReferenceNumber>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare_reference_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for medicare_reference_number: {e}"
+                    )
+                });
+            self
+        }
+        pub fn notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.notes = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for notes: {e}"));
+            self
+        }
+        pub fn occupation<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateOccupation>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.occupation = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for occupation: {e}")
+                });
+            self
+        }
+        pub fn old_reference_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateOldReferenceId>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.old_reference_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for old_reference_id: {e}")
+                });
+            self
+        }
+        pub fn patient_phone_numbers<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientPhoneNumber>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.patient_phone_numbers = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for patient_phone_numbers: {e}"
+                    )
+                });
+            self
+        }
+        pub fn post_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.post_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for post_code: {e}")
+                });
+            self
+        }
+        pub fn preferred_first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreatePreferredFirstName>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.preferred_first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for preferred_first_name: {e}"
+                    )
+                });
+            self
+        }
+        pub fn pronouns<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientPronouns>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pronouns = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for pronouns: {e}")
+                });
+            self
+        }
+        pub fn receives_cancellation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_cancellation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_cancellation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn receives_confirmation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_confirmation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_confirmation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn referral_source<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCreateReferralSource>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referral_source = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for referral_source: {e}")
+                });
+            self
+        }
+        pub fn referring_doctor_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<crate::Id>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referring_doctor_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for referring_doctor_id: {e}"
+                    )
+                });
+            self
+        }
+        pub fn reminder_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<crate::PatientReminderType>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.reminder_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for reminder_type: {e}")
+                });
+            self
+        }
+        pub fn sex<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.sex = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for sex: {e}"));
+            self
+        }
+        pub fn state<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.state = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for state: {e}"));
+            self
+        }
+        pub fn time_zone<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.time_zone = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for time_zone: {e}")
+                });
+            self
+        }
+        pub fn title<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::PatientCreateTitle>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.title = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for title: {e}"));
+            self
+        }
+        pub fn unsubscribe_sms_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.unsubscribe_sms_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for unsubscribe_sms_marketing: {e}"
+                    )
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCreate> for super::PatientCreate {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCreate,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                accepted_email_marketing: value.accepted_email_marketing?,
+                accepted_privacy_policy: value.accepted_privacy_policy?,
+                address_1: value.address_1?,
+                address_2: value.address_2?,
+                address_3: value.address_3?,
+                appointment_notes: value.appointment_notes?,
+                city: value.city?,
+                concession_type_id: value.concession_type_id?,
+                country: value.country?,
+                country_code: value.country_code?,
+                custom_fields: value.custom_fields?,
+                date_of_birth: value.date_of_birth?,
+                dva_card_number: value.dva_card_number?,
+                email: value.email?,
+                emergency_contact: value.emergency_contact?,
+                first_name: value.first_name?,
+                gender_identity: value.gender_identity?,
+                invoice_default_to: value.invoice_default_to?,
+                invoice_email: value.invoice_email?,
+                invoice_extra_information: value.invoice_extra_information?,
+                last_name: value.last_name?,
+                medicare: value.medicare?,
+                medicare_reference_number: value.medicare_reference_number?,
+                notes: value.notes?,
+                occupation: value.occupation?,
+                old_reference_id: value.old_reference_id?,
+                patient_phone_numbers: value.patient_phone_numbers?,
+                post_code: value.post_code?,
+                preferred_first_name: value.preferred_first_name?,
+                pronouns: value.pronouns?,
+                receives_cancellation_emails: value.receives_cancellation_emails?,
+                receives_confirmation_emails: value.receives_confirmation_emails?,
+                referral_source: value.referral_source?,
+                referring_doctor_id: value.referring_doctor_id?,
+                reminder_type: value.reminder_type?,
+                sex: value.sex?,
+                state: value.state?,
+                time_zone: value.time_zone?,
+                title: value.title?,
+                unsubscribe_sms_marketing: value.unsubscribe_sms_marketing?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCreate> for PatientCreate {
+        fn from(value: super::PatientCreate) -> Self {
+            Self {
+                accepted_email_marketing: Ok(value.accepted_email_marketing),
+                accepted_privacy_policy: Ok(value.accepted_privacy_policy),
+                address_1: Ok(value.address_1),
+                address_2: Ok(value.address_2),
+                address_3: Ok(value.address_3),
+                appointment_notes: Ok(value.appointment_notes),
+                city: Ok(value.city),
+                concession_type_id: Ok(value.concession_type_id),
+                country: Ok(value.country),
+                country_code: Ok(value.country_code),
+                custom_fields: Ok(value.custom_fields),
+                date_of_birth: Ok(value.date_of_birth),
+                dva_card_number: Ok(value.dva_card_number),
+                email: Ok(value.email),
+                emergency_contact: Ok(value.emergency_contact),
+                first_name: Ok(value.first_name),
+                gender_identity: Ok(value.gender_identity),
+                invoice_default_to: Ok(value.invoice_default_to),
+                invoice_email: Ok(value.invoice_email),
+                invoice_extra_information: Ok(value.invoice_extra_information),
+                last_name: Ok(value.last_name),
+                medicare: Ok(value.medicare),
+                medicare_reference_number: Ok(value.medicare_reference_number),
+                notes: Ok(value.notes),
+                occupation: Ok(value.occupation),
+                old_reference_id: Ok(value.old_reference_id),
+                patient_phone_numbers: Ok(value.patient_phone_numbers),
+                post_code: Ok(value.post_code),
+                preferred_first_name: Ok(value.preferred_first_name),
+                pronouns: Ok(value.pronouns),
+                receives_cancellation_emails: Ok(value.receives_cancellation_emails),
+                receives_confirmation_emails: Ok(value.receives_confirmation_emails),
+                referral_source: Ok(value.referral_source),
+                referring_doctor_id: Ok(value.referring_doctor_id),
+                reminder_type: Ok(value.reminder_type),
+                sex: Ok(value.sex),
+                state: Ok(value.state),
+                time_zone: Ok(value.time_zone),
+                title: Ok(value.title),
+                unsubscribe_sms_marketing: Ok(value.unsubscribe_sms_marketing),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldCheckboxes {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        options: ::std::result::Result<
+            ::std::vec::Vec<super::PatientCustomFieldOption>,
+            ::std::string::String,
+        >,
+        other: ::std::result::Result<
+            ::std::option::Option<super::PatientCustomFieldOther>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+        type_: ::std::result::Result<
+            super::PatientCustomFieldCheckboxesType,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldCheckboxes {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                options: Ok(Default::default()),
+                other: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+                type_: Err("no value supplied for type_".to_string()),
+            }
+        }
+    }
+    impl PatientCustomFieldCheckboxes {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn options<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.options = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for options: {e}")
+                });
+            self
+        }
+        pub fn other<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCustomFieldOther>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.other = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for other: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+        pub fn type_<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCustomFieldCheckboxesType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.type_ = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for type_: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldCheckboxes>
+    for super::PatientCustomFieldCheckboxes {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldCheckboxes,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                options: value.options?,
+                other: value.other?,
+                token: value.token?,
+                type_: value.type_?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldCheckboxes>
+    for PatientCustomFieldCheckboxes {
+        fn from(value: super::PatientCustomFieldCheckboxes) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                options: Ok(value.options),
+                other: Ok(value.other),
+                token: Ok(value.token),
+                type_: Ok(value.type_),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldDate {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+        type_: ::std::result::Result<
+            super::PatientCustomFieldDateType,
+            ::std::string::String,
+        >,
+        value: ::std::result::Result<
+            ::std::option::Option<::chrono::naive::NaiveDate>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldDate {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+                type_: Err("no value supplied for type_".to_string()),
+                value: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientCustomFieldDate {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+        pub fn type_<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCustomFieldDateType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.type_ = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for type_: {e}"));
+            self
+        }
+        pub fn value<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.value = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for value: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldDate>
+    for super::PatientCustomFieldDate {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldDate,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                token: value.token?,
+                type_: value.type_?,
+                value: value.value?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldDate> for PatientCustomFieldDate {
+        fn from(value: super::PatientCustomFieldDate) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                token: Ok(value.token),
+                type_: Ok(value.type_),
+                value: Ok(value.value),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldOption {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        selected: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+    }
+    impl ::std::default::Default for PatientCustomFieldOption {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                selected: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+            }
+        }
+    }
+    impl PatientCustomFieldOption {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn selected<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.selected = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for selected: {e}")
+                });
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldOption>
+    for super::PatientCustomFieldOption {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldOption,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                selected: value.selected?,
+                token: value.token?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldOption>
+    for PatientCustomFieldOption {
+        fn from(value: super::PatientCustomFieldOption) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                selected: Ok(value.selected),
+                token: Ok(value.token),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldOther {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        enabled: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        selected: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        value: ::std::result::Result<
+            ::std::option::Option<super::PatientCustomFieldOtherValue>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldOther {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                enabled: Ok(Default::default()),
+                selected: Ok(Default::default()),
+                value: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientCustomFieldOther {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn enabled<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.enabled = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for enabled: {e}")
+                });
+            self
+        }
+        pub fn selected<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.selected = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for selected: {e}")
+                });
+            self
+        }
+        pub fn value<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCustomFieldOtherValue>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.value = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for value: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldOther>
+    for super::PatientCustomFieldOther {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldOther,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                enabled: value.enabled?,
+                selected: value.selected?,
+                value: value.value?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldOther>
+    for PatientCustomFieldOther {
+        fn from(value: super::PatientCustomFieldOther) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                enabled: Ok(value.enabled),
+                selected: Ok(value.selected),
+                value: Ok(value.value),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldParagraph {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+        type_: ::std::result::Result<
+            super::PatientCustomFieldParagraphType,
+            ::std::string::String,
+        >,
+        value: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldParagraph {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+                type_: Err("no value supplied for type_".to_string()),
+                value: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientCustomFieldParagraph {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+        pub fn type_<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCustomFieldParagraphType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.type_ = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for type_: {e}"));
+            self
+        }
+        pub fn value<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.value = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for value: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldParagraph>
+    for super::PatientCustomFieldParagraph {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldParagraph,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                token: value.token?,
+                type_: value.type_?,
+                value: value.value?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldParagraph>
+    for PatientCustomFieldParagraph {
+        fn from(value: super::PatientCustomFieldParagraph) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                token: Ok(value.token),
+                type_: Ok(value.type_),
+                value: Ok(value.value),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldRadiobuttons {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        options: ::std::result::Result<
+            ::std::vec::Vec<super::PatientCustomFieldOption>,
+            ::std::string::String,
+        >,
+        other: ::std::result::Result<
+            ::std::option::Option<super::PatientCustomFieldOther>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+        type_: ::std::result::Result<
+            super::PatientCustomFieldRadiobuttonsType,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldRadiobuttons {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                options: Ok(Default::default()),
+                other: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+                type_: Err("no value supplied for type_".to_string()),
+            }
+        }
+    }
+    impl PatientCustomFieldRadiobuttons {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn options<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.options = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for options: {e}")
+                });
+            self
+        }
+        pub fn other<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientCustomFieldOther>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.other = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for other: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+        pub fn type_<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCustomFieldRadiobuttonsType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.type_ = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for type_: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldRadiobuttons>
+    for super::PatientCustomFieldRadiobuttons {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldRadiobuttons,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                options: value.options?,
+                other: value.other?,
+                token: value.token?,
+                type_: value.type_?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldRadiobuttons>
+    for PatientCustomFieldRadiobuttons {
+        fn from(value: super::PatientCustomFieldRadiobuttons) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                options: Ok(value.options),
+                other: Ok(value.other),
+                token: Ok(value.token),
+                type_: Ok(value.type_),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldSection {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        fields: ::std::result::Result<
+            ::std::vec::Vec<super::PatientCustomField>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+    }
+    impl ::std::default::Default for PatientCustomFieldSection {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                fields: Err("no value supplied for fields".to_string()),
+                name: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+            }
+        }
+    }
+    impl PatientCustomFieldSection {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn fields<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientCustomField>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.fields = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for fields: {e}"));
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldSection>
+    for super::PatientCustomFieldSection {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldSection,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                fields: value.fields?,
+                name: value.name?,
+                token: value.token?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldSection>
+    for PatientCustomFieldSection {
+        fn from(value: super::PatientCustomFieldSection) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                fields: Ok(value.fields),
+                name: Ok(value.name),
+                token: Ok(value.token),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFieldText {
+        archived: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        token: ::std::result::Result<super::CustomFieldToken, ::std::string::String>,
+        type_: ::std::result::Result<
+            super::PatientCustomFieldTextType,
+            ::std::string::String,
+        >,
+        value: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFieldText {
+        fn default() -> Self {
+            Self {
+                archived: Ok(Default::default()),
+                name: Ok(Default::default()),
+                token: Err("no value supplied for token".to_string()),
+                type_: Err("no value supplied for type_".to_string()),
+                value: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientCustomFieldText {
+        pub fn archived<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.archived = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for archived: {e}")
+                });
+            self
+        }
+        pub fn name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for name: {e}"));
+            self
+        }
+        pub fn token<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::CustomFieldToken>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.token = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for token: {e}"));
+            self
+        }
+        pub fn type_<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientCustomFieldTextType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.type_ = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for type_: {e}"));
+            self
+        }
+        pub fn value<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.value = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for value: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFieldText>
+    for super::PatientCustomFieldText {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFieldText,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                archived: value.archived?,
+                name: value.name?,
+                token: value.token?,
+                type_: value.type_?,
+                value: value.value?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFieldText> for PatientCustomFieldText {
+        fn from(value: super::PatientCustomFieldText) -> Self {
+            Self {
+                archived: Ok(value.archived),
+                name: Ok(value.name),
+                token: Ok(value.token),
+                type_: Ok(value.type_),
+                value: Ok(value.value),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientCustomFields {
+        sections: ::std::result::Result<
+            ::std::vec::Vec<super::PatientCustomFieldSection>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientCustomFields {
+        fn default() -> Self {
+            Self {
+                sections: Err("no value supplied for sections".to_string()),
+            }
+        }
+    }
+    impl PatientCustomFields {
+        pub fn sections<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::vec::Vec<super::PatientCustomFieldSection>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.sections = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for sections: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientCustomFields> for super::PatientCustomFields {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientCustomFields,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self { sections: value.sections? })
+        }
+    }
+    impl ::std::convert::From<super::PatientCustomFields> for PatientCustomFields {
+        fn from(value: super::PatientCustomFields) -> Self {
+            Self {
+                sections: Ok(value.sections),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientList {
+        links: ::std::result::Result<super::PageLinks, ::std::string::String>,
+        patients: ::std::result::Result<
+            ::std::vec::Vec<super::Patient>,
+            ::std::string::String,
+        >,
+        total_entries: ::std::result::Result<i64, ::std::string::String>,
+    }
+    impl ::std::default::Default for PatientList {
+        fn default() -> Self {
+            Self {
+                links: Err("no value supplied for links".to_string()),
+                patients: Err("no value supplied for patients".to_string()),
+                total_entries: Err("no value supplied for total_entries".to_string()),
+            }
+        }
+    }
+    impl PatientList {
+        pub fn links<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PageLinks>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.links = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for links: {e}"));
+            self
+        }
+        pub fn patients<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::Patient>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.patients = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for patients: {e}")
+                });
+            self
+        }
+        pub fn total_entries<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<i64>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.total_entries = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for total_entries: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientList> for super::PatientList {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientList,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                links: value.links?,
+                patients: value.patients?,
+                total_entries: value.total_entries?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientList> for PatientList {
+        fn from(value: super::PatientList) -> Self {
+            Self {
+                links: Ok(value.links),
+                patients: Ok(value.patients),
+                total_entries: Ok(value.total_entries),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientPhoneNumber {
+        normalized_number: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        number: ::std::result::Result<::std::string::String, ::std::string::String>,
+        phone_type: ::std::result::Result<
+            crate::PatientPhoneType,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientPhoneNumber {
+        fn default() -> Self {
+            Self {
+                normalized_number: Ok(Default::default()),
+                number: Err("no value supplied for number".to_string()),
+                phone_type: Err("no value supplied for phone_type".to_string()),
+            }
+        }
+    }
+    impl PatientPhoneNumber {
+        pub fn normalized_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.normalized_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for normalized_number: {e}")
+                });
+            self
+        }
+        pub fn number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::string::String>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.number = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for number: {e}"));
+            self
+        }
+        pub fn phone_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::PatientPhoneType>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.phone_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for phone_type: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientPhoneNumber> for super::PatientPhoneNumber {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientPhoneNumber,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                normalized_number: value.normalized_number?,
+                number: value.number?,
+                phone_type: value.phone_type?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientPhoneNumber> for PatientPhoneNumber {
+        fn from(value: super::PatientPhoneNumber) -> Self {
+            Self {
+                normalized_number: Ok(value.normalized_number),
+                number: Ok(value.number),
+                phone_type: Ok(value.phone_type),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientPronouns {
+        accusative: ::std::result::Result<
+            super::PatientPronounsAccusative,
+            ::std::string::String,
+        >,
+        nominative: ::std::result::Result<
+            super::PatientPronounsNominative,
+            ::std::string::String,
+        >,
+        predicative_possessive: ::std::result::Result<
+            super::PatientPronounsPredicativePossessive,
+            ::std::string::String,
+        >,
+        pronominal_possessive: ::std::result::Result<
+            super::PatientPronounsPronominalPossessive,
+            ::std::string::String,
+        >,
+        reflexive: ::std::result::Result<
+            super::PatientPronounsReflexive,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientPronouns {
+        fn default() -> Self {
+            Self {
+                accusative: Err("no value supplied for accusative".to_string()),
+                nominative: Err("no value supplied for nominative".to_string()),
+                predicative_possessive: Err(
+                    "no value supplied for predicative_possessive".to_string(),
+                ),
+                pronominal_possessive: Err(
+                    "no value supplied for pronominal_possessive".to_string(),
+                ),
+                reflexive: Err("no value supplied for reflexive".to_string()),
+            }
+        }
+    }
+    impl PatientPronouns {
+        pub fn accusative<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientPronounsAccusative>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accusative = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for accusative: {e}")
+                });
+            self
+        }
+        pub fn nominative<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientPronounsNominative>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.nominative = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for nominative: {e}")
+                });
+            self
+        }
+        pub fn predicative_possessive<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientPronounsPredicativePossessive>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.predicative_possessive = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for predicative_possessive: {e}"
+                    )
+                });
+            self
+        }
+        pub fn pronominal_possessive<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientPronounsPronominalPossessive>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pronominal_possessive = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for pronominal_possessive: {e}"
+                    )
+                });
+            self
+        }
+        pub fn reflexive<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PatientPronounsReflexive>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.reflexive = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for reflexive: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientPronouns> for super::PatientPronouns {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientPronouns,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                accusative: value.accusative?,
+                nominative: value.nominative?,
+                predicative_possessive: value.predicative_possessive?,
+                pronominal_possessive: value.pronominal_possessive?,
+                reflexive: value.reflexive?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientPronouns> for PatientPronouns {
+        fn from(value: super::PatientPronouns) -> Self {
+            Self {
+                accusative: Ok(value.accusative),
+                nominative: Ok(value.nominative),
+                predicative_possessive: Ok(value.predicative_possessive),
+                pronominal_possessive: Ok(value.pronominal_possessive),
+                reflexive: Ok(value.reflexive),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct PatientUpdate {
+        accepted_email_marketing: ::std::result::Result<
+            crate::Patch<bool>,
+            ::std::string::String,
+        >,
+        accepted_privacy_policy: ::std::result::Result<
+            crate::Patch<bool>,
+            ::std::string::String,
+        >,
+        address_1: ::std::result::Result<
+            crate::Patch<super::PatientUpdateAddress1>,
+            ::std::string::String,
+        >,
+        address_2: ::std::result::Result<
+            crate::Patch<super::PatientUpdateAddress2>,
+            ::std::string::String,
+        >,
+        address_3: ::std::result::Result<
+            crate::Patch<super::PatientUpdateAddress3>,
+            ::std::string::String,
+        >,
+        appointment_notes: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        city: ::std::result::Result<
+            crate::Patch<super::PatientUpdateCity>,
+            ::std::string::String,
+        >,
+        concession_type_id: ::std::result::Result<
+            ::std::option::Option<crate::Id>,
+            ::std::string::String,
+        >,
+        country: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        country_code: ::std::result::Result<
+            crate::Patch<super::PatientUpdateCountryCode>,
+            ::std::string::String,
+        >,
+        custom_fields: ::std::result::Result<
+            crate::Patch<super::PatientCustomFields>,
+            ::std::string::String,
+        >,
+        date_of_birth: ::std::result::Result<
+            crate::Patch<::chrono::naive::NaiveDate>,
+            ::std::string::String,
+        >,
+        dva_card_number: ::std::result::Result<
+            crate::Patch<super::PatientUpdateDvaCardNumber>,
+            ::std::string::String,
+        >,
+        email: ::std::result::Result<
+            crate::Patch<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        emergency_contact: ::std::result::Result<
+            crate::Patch<super::PatientUpdateEmergencyContact>,
+            ::std::string::String,
+        >,
+        first_name: ::std::result::Result<
+            ::std::option::Option<super::PatientUpdateFirstName>,
+            ::std::string::String,
+        >,
+        gender_identity: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoice_default_to: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        invoice_email: ::std::result::Result<
+            crate::Patch<super::EmailAddress>,
+            ::std::string::String,
+        >,
+        invoice_extra_information: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        last_name: ::std::result::Result<
+            ::std::option::Option<super::PatientUpdateLastName>,
+            ::std::string::String,
+        >,
+        medicare: ::std::result::Result<
+            crate::Patch<super::PatientUpdateMedicare>,
+            ::std::string::String,
+        >,
+        medicare_reference_number: ::std::result::Result<
+            crate::Patch<super::PatientUpdateMedicareReferenceNumber>,
+            ::std::string::String,
+        >,
+        notes: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        occupation: ::std::result::Result<
+            crate::Patch<super::PatientUpdateOccupation>,
+            ::std::string::String,
+        >,
+        old_reference_id: ::std::result::Result<
+            crate::Patch<super::PatientUpdateOldReferenceId>,
+            ::std::string::String,
+        >,
+        patient_phone_numbers: ::std::result::Result<
+            ::std::vec::Vec<super::PatientPhoneNumber>,
+            ::std::string::String,
+        >,
+        post_code: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        preferred_first_name: ::std::result::Result<
+            crate::Patch<super::PatientUpdatePreferredFirstName>,
+            ::std::string::String,
+        >,
+        pronouns: ::std::result::Result<
+            crate::Patch<super::PatientPronouns>,
+            ::std::string::String,
+        >,
+        receives_cancellation_emails: ::std::result::Result<
+            crate::Patch<bool>,
+            ::std::string::String,
+        >,
+        receives_confirmation_emails: ::std::result::Result<
+            crate::Patch<bool>,
+            ::std::string::String,
+        >,
+        referral_source: ::std::result::Result<
+            crate::Patch<super::PatientUpdateReferralSource>,
+            ::std::string::String,
+        >,
+        referring_doctor_id: ::std::result::Result<
+            ::std::option::Option<crate::Id>,
+            ::std::string::String,
+        >,
+        reminder_type: ::std::result::Result<
+            crate::Patch<crate::PatientReminderType>,
+            ::std::string::String,
+        >,
+        sex: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        state: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        time_zone: ::std::result::Result<
+            crate::Patch<::std::string::String>,
+            ::std::string::String,
+        >,
+        title: ::std::result::Result<
+            crate::Patch<super::PatientUpdateTitle>,
+            ::std::string::String,
+        >,
+        unsubscribe_sms_marketing: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for PatientUpdate {
+        fn default() -> Self {
+            Self {
+                accepted_email_marketing: Ok(Default::default()),
+                accepted_privacy_policy: Ok(Default::default()),
+                address_1: Ok(Default::default()),
+                address_2: Ok(Default::default()),
+                address_3: Ok(Default::default()),
+                appointment_notes: Ok(Default::default()),
+                city: Ok(Default::default()),
+                concession_type_id: Ok(Default::default()),
+                country: Ok(Default::default()),
+                country_code: Ok(Default::default()),
+                custom_fields: Ok(Default::default()),
+                date_of_birth: Ok(Default::default()),
+                dva_card_number: Ok(Default::default()),
+                email: Ok(Default::default()),
+                emergency_contact: Ok(Default::default()),
+                first_name: Ok(Default::default()),
+                gender_identity: Ok(Default::default()),
+                invoice_default_to: Ok(Default::default()),
+                invoice_email: Ok(Default::default()),
+                invoice_extra_information: Ok(Default::default()),
+                last_name: Ok(Default::default()),
+                medicare: Ok(Default::default()),
+                medicare_reference_number: Ok(Default::default()),
+                notes: Ok(Default::default()),
+                occupation: Ok(Default::default()),
+                old_reference_id: Ok(Default::default()),
+                patient_phone_numbers: Ok(Default::default()),
+                post_code: Ok(Default::default()),
+                preferred_first_name: Ok(Default::default()),
+                pronouns: Ok(Default::default()),
+                receives_cancellation_emails: Ok(Default::default()),
+                receives_confirmation_emails: Ok(Default::default()),
+                referral_source: Ok(Default::default()),
+                referring_doctor_id: Ok(Default::default()),
+                reminder_type: Ok(Default::default()),
+                sex: Ok(Default::default()),
+                state: Ok(Default::default()),
+                time_zone: Ok(Default::default()),
+                title: Ok(Default::default()),
+                unsubscribe_sms_marketing: Ok(Default::default()),
+            }
+        }
+    }
+    impl PatientUpdate {
+        pub fn accepted_email_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_email_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_email_marketing: {e}"
+                    )
+                });
+            self
+        }
+        pub fn accepted_privacy_policy<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.accepted_privacy_policy = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for accepted_privacy_policy: {e}"
+                    )
+                });
+            self
+        }
+        pub fn address_1<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateAddress1>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_1 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_1: {e}")
+                });
+            self
+        }
+        pub fn address_2<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateAddress2>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_2 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_2: {e}")
+                });
+            self
+        }
+        pub fn address_3<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateAddress3>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.address_3 = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for address_3: {e}")
+                });
+            self
+        }
+        pub fn appointment_notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.appointment_notes = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for appointment_notes: {e}")
+                });
+            self
+        }
+        pub fn city<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateCity>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.city = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for city: {e}"));
+            self
+        }
+        pub fn concession_type_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<crate::Id>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.concession_type_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for concession_type_id: {e}"
+                    )
+                });
+            self
+        }
+        pub fn country<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country: {e}")
+                });
+            self
+        }
+        pub fn country_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateCountryCode>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.country_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for country_code: {e}")
+                });
+            self
+        }
+        pub fn custom_fields<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientCustomFields>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.custom_fields = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for custom_fields: {e}")
+                });
+            self
+        }
+        pub fn date_of_birth<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::chrono::naive::NaiveDate>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.date_of_birth = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for date_of_birth: {e}")
+                });
+            self
+        }
+        pub fn dva_card_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateDvaCardNumber>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.dva_card_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for dva_card_number: {e}")
+                });
+            self
+        }
+        pub fn email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.email = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for email: {e}"));
+            self
+        }
+        pub fn emergency_contact<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                crate::Patch<super::PatientUpdateEmergencyContact>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.emergency_contact = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for emergency_contact: {e}")
+                });
+            self
+        }
+        pub fn first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientUpdateFirstName>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for first_name: {e}")
+                });
+            self
+        }
+        pub fn gender_identity<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.gender_identity = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for gender_identity: {e}")
+                });
+            self
+        }
+        pub fn invoice_default_to<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_default_to = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_default_to: {e}"
+                    )
+                });
+            self
+        }
+        pub fn invoice_email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::EmailAddress>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_email = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for invoice_email: {e}")
+                });
+            self
+        }
+        pub fn invoice_extra_information<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.invoice_extra_information = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for invoice_extra_information: {e}"
+                    )
+                });
+            self
+        }
+        pub fn last_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::PatientUpdateLastName>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.last_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for last_name: {e}")
+                });
+            self
+        }
+        pub fn medicare<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateMedicare>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for medicare: {e}")
+                });
+            self
+        }
+        pub fn medicare_reference_number<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                crate::Patch<super::PatientUpdateMedicareReferenceNumber>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.medicare_reference_number = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for medicare_reference_number: {e}"
+                    )
+                });
+            self
+        }
+        pub fn notes<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.notes = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for notes: {e}"));
+            self
+        }
+        pub fn occupation<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateOccupation>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.occupation = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for occupation: {e}")
+                });
+            self
+        }
+        pub fn old_reference_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateOldReferenceId>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.old_reference_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for old_reference_id: {e}")
+                });
+            self
+        }
+        pub fn patient_phone_numbers<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientPhoneNumber>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.patient_phone_numbers = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for patient_phone_numbers: {e}"
+                    )
+                });
+            self
+        }
+        pub fn post_code<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.post_code = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for post_code: {e}")
+                });
+            self
+        }
+        pub fn preferred_first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                crate::Patch<super::PatientUpdatePreferredFirstName>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.preferred_first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for preferred_first_name: {e}"
+                    )
+                });
+            self
+        }
+        pub fn pronouns<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientPronouns>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pronouns = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for pronouns: {e}")
+                });
+            self
+        }
+        pub fn receives_cancellation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_cancellation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_cancellation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn receives_confirmation_emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.receives_confirmation_emails = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for receives_confirmation_emails: {e}"
+                    )
+                });
+            self
+        }
+        pub fn referral_source<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateReferralSource>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referral_source = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for referral_source: {e}")
+                });
+            self
+        }
+        pub fn referring_doctor_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<crate::Id>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.referring_doctor_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for referring_doctor_id: {e}"
+                    )
+                });
+            self
+        }
+        pub fn reminder_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<crate::PatientReminderType>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.reminder_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for reminder_type: {e}")
+                });
+            self
+        }
+        pub fn sex<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.sex = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for sex: {e}"));
+            self
+        }
+        pub fn state<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.state = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for state: {e}"));
+            self
+        }
+        pub fn time_zone<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.time_zone = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for time_zone: {e}")
+                });
+            self
+        }
+        pub fn title<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<crate::Patch<super::PatientUpdateTitle>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.title = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for title: {e}"));
+            self
+        }
+        pub fn unsubscribe_sms_marketing<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.unsubscribe_sms_marketing = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for unsubscribe_sms_marketing: {e}"
+                    )
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<PatientUpdate> for super::PatientUpdate {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: PatientUpdate,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                accepted_email_marketing: value.accepted_email_marketing?,
+                accepted_privacy_policy: value.accepted_privacy_policy?,
+                address_1: value.address_1?,
+                address_2: value.address_2?,
+                address_3: value.address_3?,
+                appointment_notes: value.appointment_notes?,
+                city: value.city?,
+                concession_type_id: value.concession_type_id?,
+                country: value.country?,
+                country_code: value.country_code?,
+                custom_fields: value.custom_fields?,
+                date_of_birth: value.date_of_birth?,
+                dva_card_number: value.dva_card_number?,
+                email: value.email?,
+                emergency_contact: value.emergency_contact?,
+                first_name: value.first_name?,
+                gender_identity: value.gender_identity?,
+                invoice_default_to: value.invoice_default_to?,
+                invoice_email: value.invoice_email?,
+                invoice_extra_information: value.invoice_extra_information?,
+                last_name: value.last_name?,
+                medicare: value.medicare?,
+                medicare_reference_number: value.medicare_reference_number?,
+                notes: value.notes?,
+                occupation: value.occupation?,
+                old_reference_id: value.old_reference_id?,
+                patient_phone_numbers: value.patient_phone_numbers?,
+                post_code: value.post_code?,
+                preferred_first_name: value.preferred_first_name?,
+                pronouns: value.pronouns?,
+                receives_cancellation_emails: value.receives_cancellation_emails?,
+                receives_confirmation_emails: value.receives_confirmation_emails?,
+                referral_source: value.referral_source?,
+                referring_doctor_id: value.referring_doctor_id?,
+                reminder_type: value.reminder_type?,
+                sex: value.sex?,
+                state: value.state?,
+                time_zone: value.time_zone?,
+                title: value.title?,
+                unsubscribe_sms_marketing: value.unsubscribe_sms_marketing?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::PatientUpdate> for PatientUpdate {
+        fn from(value: super::PatientUpdate) -> Self {
+            Self {
+                accepted_email_marketing: Ok(value.accepted_email_marketing),
+                accepted_privacy_policy: Ok(value.accepted_privacy_policy),
+                address_1: Ok(value.address_1),
+                address_2: Ok(value.address_2),
+                address_3: Ok(value.address_3),
+                appointment_notes: Ok(value.appointment_notes),
+                city: Ok(value.city),
+                concession_type_id: Ok(value.concession_type_id),
+                country: Ok(value.country),
+                country_code: Ok(value.country_code),
+                custom_fields: Ok(value.custom_fields),
+                date_of_birth: Ok(value.date_of_birth),
+                dva_card_number: Ok(value.dva_card_number),
+                email: Ok(value.email),
+                emergency_contact: Ok(value.emergency_contact),
+                first_name: Ok(value.first_name),
+                gender_identity: Ok(value.gender_identity),
+                invoice_default_to: Ok(value.invoice_default_to),
+                invoice_email: Ok(value.invoice_email),
+                invoice_extra_information: Ok(value.invoice_extra_information),
+                last_name: Ok(value.last_name),
+                medicare: Ok(value.medicare),
+                medicare_reference_number: Ok(value.medicare_reference_number),
+                notes: Ok(value.notes),
+                occupation: Ok(value.occupation),
+                old_reference_id: Ok(value.old_reference_id),
+                patient_phone_numbers: Ok(value.patient_phone_numbers),
+                post_code: Ok(value.post_code),
+                preferred_first_name: Ok(value.preferred_first_name),
+                pronouns: Ok(value.pronouns),
+                receives_cancellation_emails: Ok(value.receives_cancellation_emails),
+                receives_confirmation_emails: Ok(value.receives_confirmation_emails),
+                referral_source: Ok(value.referral_source),
+                referring_doctor_id: Ok(value.referring_doctor_id),
+                reminder_type: Ok(value.reminder_type),
+                sex: Ok(value.sex),
+                state: Ok(value.state),
+                time_zone: Ok(value.time_zone),
+                title: Ok(value.title),
+                unsubscribe_sms_marketing: Ok(value.unsubscribe_sms_marketing),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
     pub struct SelfLink {
         self_: ::std::result::Result<::std::string::String, ::std::string::String>,
     }
@@ -1855,6 +10575,211 @@ impl ::schemars::JsonSchema for InvoiceStatus {
         ::schemars::schema::SchemaObject {
             instance_type: Some(::schemars::schema::InstanceType::Integer.into()),
             enum_values: Some(vec![10.into(), 20.into(), 30.into(), 40.into(),]),
+            ..Default::default()
+        }
+            .into()
+    }
+}
+/**The kind of a patient's phone number.
+
+| Value | Meaning |
+|---|---|
+| `"Fax"` | Fax |
+| `"Home"` | Home phone |
+| `"Mobile"` | Mobile phone |
+| `"Other"` | Another kind of number |
+| `"Work"` | Work phone |
+
+A value the spec does not list is kept in `Unknown` as sent, so that a code Cliniko adds later neither fails deserialisation nor changes on the way back.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PatientPhoneType {
+    ///`String("Fax")`: Fax
+    Fax,
+    ///`String("Home")`: Home phone
+    Home,
+    ///`String("Mobile")`: Mobile phone
+    Mobile,
+    ///`String("Other")`: Another kind of number
+    Other,
+    ///`String("Work")`: Work phone
+    Work,
+    /// A value this version of the spec does not list, kept as sent.
+    Unknown(String),
+}
+impl PatientPhoneType {
+    /// Every value the spec lists, in its order.
+    pub const KNOWN: [Self; 5usize] = [
+        Self::Fax,
+        Self::Home,
+        Self::Mobile,
+        Self::Other,
+        Self::Work,
+    ];
+    /// The text Cliniko sends for this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Fax => "Fax",
+            Self::Home => "Home",
+            Self::Mobile => "Mobile",
+            Self::Other => "Other",
+            Self::Work => "Work",
+            Self::Unknown(text) => text,
+        }
+    }
+}
+impl From<&str> for PatientPhoneType {
+    fn from(text: &str) -> Self {
+        match text {
+            "Fax" => Self::Fax,
+            "Home" => Self::Home,
+            "Mobile" => Self::Mobile,
+            "Other" => Self::Other,
+            "Work" => Self::Work,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl From<String> for PatientPhoneType {
+    fn from(text: String) -> Self {
+        match Self::from(text.as_str()) {
+            Self::Unknown(_) => Self::Unknown(text),
+            known => known,
+        }
+    }
+}
+impl ::std::fmt::Display for PatientPhoneType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PatientPhoneType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientPhoneType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as ::serde::Deserialize>::deserialize(deserializer).map(Self::from)
+    }
+}
+impl ::schemars::JsonSchema for PatientPhoneType {
+    fn schema_name() -> String {
+        "PatientPhoneType".to_owned()
+    }
+    fn json_schema(
+        _: &mut ::schemars::r#gen::SchemaGenerator,
+    ) -> ::schemars::schema::Schema {
+        ::schemars::schema::SchemaObject {
+            instance_type: Some(::schemars::schema::InstanceType::String.into()),
+            enum_values: Some(
+                vec![
+                    "Fax".into(), "Home".into(), "Mobile".into(), "Other".into(), "Work"
+                    .into(),
+                ],
+            ),
+            ..Default::default()
+        }
+            .into()
+    }
+}
+/**How the patient is reminded of appointments.
+
+| Value | Meaning |
+|---|---|
+| `"None"` | No reminders |
+| `"SMS"` | By SMS |
+| `"Email"` | By email |
+| `"SMS & Email"` | By SMS and by email |
+
+A value the spec does not list is kept in `Unknown` as sent, so that a code Cliniko adds later neither fails deserialisation nor changes on the way back.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PatientReminderType {
+    ///`String("None")`: No reminders
+    NoReminders,
+    ///`String("SMS")`: By SMS
+    Sms,
+    ///`String("Email")`: By email
+    Email,
+    ///`String("SMS & Email")`: By SMS and by email
+    SmsAndEmail,
+    /// A value this version of the spec does not list, kept as sent.
+    Unknown(String),
+}
+impl PatientReminderType {
+    /// Every value the spec lists, in its order.
+    pub const KNOWN: [Self; 4usize] = [
+        Self::NoReminders,
+        Self::Sms,
+        Self::Email,
+        Self::SmsAndEmail,
+    ];
+    /// The text Cliniko sends for this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::NoReminders => "None",
+            Self::Sms => "SMS",
+            Self::Email => "Email",
+            Self::SmsAndEmail => "SMS & Email",
+            Self::Unknown(text) => text,
+        }
+    }
+}
+impl From<&str> for PatientReminderType {
+    fn from(text: &str) -> Self {
+        match text {
+            "None" => Self::NoReminders,
+            "SMS" => Self::Sms,
+            "Email" => Self::Email,
+            "SMS & Email" => Self::SmsAndEmail,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl From<String> for PatientReminderType {
+    fn from(text: String) -> Self {
+        match Self::from(text.as_str()) {
+            Self::Unknown(_) => Self::Unknown(text),
+            known => known,
+        }
+    }
+}
+impl ::std::fmt::Display for PatientReminderType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PatientReminderType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatientReminderType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <String as ::serde::Deserialize>::deserialize(deserializer).map(Self::from)
+    }
+}
+impl ::schemars::JsonSchema for PatientReminderType {
+    fn schema_name() -> String {
+        "PatientReminderType".to_owned()
+    }
+    fn json_schema(
+        _: &mut ::schemars::r#gen::SchemaGenerator,
+    ) -> ::schemars::schema::Schema {
+        ::schemars::schema::SchemaObject {
+            instance_type: Some(::schemars::schema::InstanceType::String.into()),
+            enum_values: Some(
+                vec!["None".into(), "SMS".into(), "Email".into(), "SMS & Email".into(),],
+            ),
             ..Default::default()
         }
             .into()

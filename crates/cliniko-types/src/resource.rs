@@ -146,18 +146,43 @@ pub enum Placeholder {
     Uri,
 }
 
-/// A property name marked somewhere in the spec, with its placeholder.
+/// A property name marked somewhere in the spec, with its placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScrubbedProperty {
     /// The property's name.
     pub name: &'static str,
-    /// What replaces a string value.
-    pub placeholder: Placeholder,
+    /// What may replace a string value: one per format the name has in the spec's marked
+    /// schemas (a custom field's `value` is a date in one shape and text in another), free text
+    /// last.
+    pub placeholders: &'static [Placeholder],
     /// Whether it is a capability URL rather than personal data.
     pub capability_url: bool,
 }
 
-/// The placeholder for a property marked anywhere in the spec, by the property's name.
+impl ScrubbedProperty {
+    /// The placeholder for `value`: the first whose format the value has (a date for a date),
+    /// so the scrubbed value still fits the schema the original fitted.
+    pub fn placeholder_for(&self, value: &str) -> Placeholder {
+        let fits = |placeholder: &Placeholder| match placeholder {
+            Placeholder::Date => {
+                value.len() == 10 && chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok()
+            }
+            Placeholder::DateTime => chrono::DateTime::parse_from_rfc3339(value).is_ok(),
+            Placeholder::Ipv4 => value.parse::<std::net::Ipv4Addr>().is_ok(),
+            Placeholder::Email => value.contains('@'),
+            Placeholder::Uri => value.contains("://"),
+            Placeholder::Text | Placeholder::Name => true,
+        };
+        self.placeholders
+            .iter()
+            .copied()
+            .find(fits)
+            .or_else(|| self.placeholders.last().copied())
+            .unwrap_or(Placeholder::Text)
+    }
+}
+
+/// The placeholders of a property marked anywhere in the spec, by the property's name.
 pub fn scrubbed(property: &str) -> Option<&'static ScrubbedProperty> {
     SCRUBBED_PROPERTIES
         .binary_search_by(|p| p.name.cmp(property))

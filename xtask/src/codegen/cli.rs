@@ -581,6 +581,13 @@ fn operation_tokens(
                         "N".to_owned(),
                         quote! { matches.get_one::<i64>(#option).map(|value| serde_json::Value::from(*value)) },
                     ),
+                    // An object or a list (a patient's custom fields, phone numbers) is given as
+                    // JSON, checked as JSON here and against its schema by Cliniko.
+                    Some("object") | Some("array") => (
+                        quote! { args::json_value },
+                        "JSON".to_owned(),
+                        quote! { matches.get_one::<serde_json::Value>(#option).cloned() },
+                    ),
                     other => bail!(
                         "{}: body property {property} has type {other:?}, which the CLI generator does not map",
                         operation.id

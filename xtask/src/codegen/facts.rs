@@ -22,6 +22,9 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     let (rate_requests, rate_window) = facts.rate_limit;
     let numeric_operators = cliniko_spec::facts::NUMERIC_OPERATORS;
     let date_time_operators = cliniko_spec::facts::DATE_TIME_OPERATORS;
+    let date_operators = cliniko_spec::facts::DATE_OPERATORS;
+    let string_operators = cliniko_spec::facts::STRING_OPERATORS;
+    let boolean_operators = cliniko_spec::facts::BOOLEAN_OPERATORS;
     let mut constants = Vec::new();
     let mut names = Vec::new();
     for operation in &facts.operations {
@@ -39,6 +42,9 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
             let kind = match field.kind {
                 FilterKind::Numeric => quote! { FilterKind::Numeric },
                 FilterKind::DateTime => quote! { FilterKind::DateTime },
+                FilterKind::Date => quote! { FilterKind::Date },
+                FilterKind::String => quote! { FilterKind::String },
+                FilterKind::Boolean => quote! { FilterKind::Boolean },
             };
             quote! { FilterField { name: #name, kind: #kind } }
         });
@@ -83,6 +89,12 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         pub const NUMERIC_OPERATORS: &[&str] = &[#(#numeric_operators),*];
         /// The operators of a date-time filter.
         pub const DATE_TIME_OPERATORS: &[&str] = &[#(#date_time_operators),*];
+        /// The operators of a date filter (`=` also takes `*` wildcards: `****-05-**`).
+        pub const DATE_OPERATORS: &[&str] = &[#(#date_operators),*];
+        /// The operators of a string filter (`%` is a wildcard in the values of `~` and `~~`).
+        pub const STRING_OPERATORS: &[&str] = &[#(#string_operators),*];
+        /// The operators of a boolean filter.
+        pub const BOOLEAN_OPERATORS: &[&str] = &[#(#boolean_operators),*];
         /// One constant per operation, named after the generated client's method.
         pub mod operations {
             use super::*;

@@ -58,10 +58,14 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         }
     });
 
-    let scrubbed = scrub_table(&marks)?.into_iter().map(|(name, (placeholder, capability_url))| {
-        let placeholder = Ident::new(placeholder, Span::call_site());
+    let scrubbed = scrub_table(&marks)?.into_iter().map(|(name, (placeholders, capability_url))| {
+        let placeholders = placeholders.iter().map(|p| Ident::new(p, Span::call_site()));
         quote! {
-            ScrubbedProperty { name: #name, placeholder: Placeholder::#placeholder, capability_url: #capability_url }
+            ScrubbedProperty {
+                name: #name,
+                placeholders: &[#(Placeholder::#placeholders),*],
+                capability_url: #capability_url,
+            }
         }
     });
 
@@ -150,11 +154,13 @@ fn role_tokens(role: Role) -> TokenStream {
     quote! { Role::#variant }
 }
 
-/// Each marked property name with its placeholder variant and whether it is a capability URL.
-/// A name marked in several schemas must mean the same thing in each: a name that is a capability
-/// URL in one and personal text in another could be scrubbed with the wrong placeholder.
-fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (&'static str, bool)>> {
-    let mut table: BTreeMap<String, (&'static str, bool, &str)> = BTreeMap::new();
+/// Each marked property name with its placeholder variants (the ones its marked schemas call for,
+/// the free-text ones last) and whether it is a capability URL. A name marked in several schemas
+/// with different formats (a custom field's `value`: a date in one shape, text in another) gets
+/// each placeholder; the scrubber picks the one the value's own shape fits. A name that is a
+/// capability URL in one schema and personal data in another is refused.
+fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (Vec<&'static str>, bool)>> {
+    let mut table: BTreeMap<String, (Vec<&'static str>, bool, &str)> = BTreeMap::new();
     for mark in marks {
         let capability_url = mark.kind == MarkKind::CapabilityUrl;
         let placeholder = match mark.format.as_deref() {
@@ -167,22 +173,27 @@ fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (&'static str,
             _ if mark.property.ends_with("name") => "Name",
             _ => "Text",
         };
-        if let Some((earlier, earlier_capability, at)) = table.get(&mark.property)
-            && (*earlier != placeholder || *earlier_capability != capability_url)
-        {
+        let entry = table
+            .entry(mark.property.clone())
+            .or_insert_with(|| (Vec::new(), capability_url, mark.pointer.as_str()));
+        if entry.1 != capability_url {
             bail!(
-                "`{}` is marked as {placeholder} at {} but as {earlier} at {at}; give the two properties the same format and mark",
+                "`{}` is a capability URL at one of {} and {} but personal data at the other; rename one",
                 mark.property,
+                entry.2,
                 mark.pointer
             );
         }
-        table.insert(
-            mark.property.clone(),
-            (placeholder, capability_url, mark.pointer.as_str()),
-        );
+        if !entry.0.contains(&placeholder) {
+            entry.0.push(placeholder);
+        }
     }
     Ok(table
         .into_iter()
-        .map(|(name, (placeholder, capability_url, _))| (name, (placeholder, capability_url)))
+        .map(|(name, (mut placeholders, capability_url, _))| {
+            // Free text fits any value, so it is tried last.
+            placeholders.sort_by_key(|p| matches!(*p, "Text" | "Name"));
+            (name, (placeholders, capability_url))
+        })
         .collect())
 }
