@@ -268,7 +268,15 @@ mod tests {
         assert!(!marks.is_empty(), "the spec marks personal data");
         let scrubber = Scrubber::new("");
         for mark in &marks {
-            let secret = "Ada Lovelace, 12 Private St, 1815-12-10";
+            // A value of the property's own format, as Cliniko would send it.
+            let secret = match mark.format.as_deref() {
+                Some("uri") => "https://ada.au1.cliniko.com/appointments/7/connect",
+                Some("date") => "1815-12-10",
+                Some("date-time") => "1815-12-10T08:00:00Z",
+                Some("ipv4") => "10.1.2.3",
+                Some("email") => "ada@lovelace.example",
+                _ => "Ada Lovelace, 12 Private St",
+            };
             let mut value = json!({
                 "id": "1",
                 "page": [{ (mark.property.as_str()): secret, "untouched": secret }],

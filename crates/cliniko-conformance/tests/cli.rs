@@ -47,7 +47,7 @@ fn the_good_recordings_pass_with_exit_0() {
     // Every documented (operation, status) pair has a recording.
     assert!(
         stdout(&output)
-            .contains("\ncoverage: 93 of 93 documented (operation, status) pairs seen (100.0%)\n"),
+            .contains("\ncoverage: 141 of 141 documented (operation, status) pairs seen (100.0%)\n"),
         "{}",
         stdout(&output)
     );
@@ -77,7 +77,7 @@ fn the_strict_json_report_lists_kind_pointer_and_message() {
         .as_object_mut()
         .and_then(|r| r.remove("coverage"))
         .expect("the report carries coverage");
-    assert_eq!(coverage["pairs_documented"], 93);
+    assert_eq!(coverage["pairs_documented"], 141);
     insta::assert_json_snapshot!("strict_json_report", report);
 }
 

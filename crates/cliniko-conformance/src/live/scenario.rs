@@ -4,7 +4,8 @@
 //! (with parents the resource's rules find), a get and a missing get; then, when writes are
 //! allowed, create → get → update → replace → each state change → delete, with the spec's own
 //! request examples as bodies; then the error paths a well-behaved client can reach (422, 400,
-//! 401, no `User-Agent`, 404) and, with `provoke_limits`, 413 and 429 on the first resource.
+//! 401, no `User-Agent`, 404) and, with `provoke_limits`, 413 and 429 on the first resource once
+//! every resource was read.
 //!
 //! Only what OpenAPI cannot say comes from a resource's rules module (see [`super::rules`]):
 //! which parent a nested route takes, which record may be cancelled, which IDs a create needs.
@@ -27,10 +28,24 @@ impl Session<'_> {
     pub(super) async fn scenario(&mut self) -> Result<(), LiveError> {
         let base = self.options.base_url.trim_end_matches('/').to_owned();
         let spec = Spec::embedded().map_err(|error| LiveError::Client(error.to_string()))?;
-        for (index, resource) in RESOURCES.iter().enumerate() {
+        for resource in RESOURCES {
             let mut rules = rules::for_resource(resource, self.options);
-            self.resource(&base, &spec, resource, rules.as_mut(), index == 0)
-                .await?;
+            self.resource(&base, &spec, resource, rules.as_mut()).await?;
+        }
+        // The limits last, once every resource was read: a 429 would spoil what follows it.
+        let Some(first) = RESOURCES.first() else {
+            return Ok(());
+        };
+        if !self.options.provoke_limits {
+            return Ok(());
+        }
+        if self.writes
+            && let Some(create) = operation(first, Role::Create)
+        {
+            self.oversized_body(&format!("{base}{}", create.path)).await?;
+        }
+        if let Some(list) = operation(first, Role::List) {
+            self.rate_limit(&format!("{base}{}", list.path)).await?;
         }
         Ok(())
     }
@@ -41,7 +56,6 @@ impl Session<'_> {
         spec: &Spec,
         resource: &Resource,
         rules: &mut dyn Rules,
-        first: bool,
     ) -> Result<(), LiveError> {
         let mut records = Vec::new();
         if let Some(list) = operation(resource, Role::List) {
@@ -161,7 +175,7 @@ impl Session<'_> {
         } else {
             None
         };
-        self.error_paths(base, resource, rules, created.as_deref(), first)
+        self.error_paths(base, resource, rules, created.as_deref())
             .await
     }
 
@@ -302,7 +316,6 @@ impl Session<'_> {
         resource: &Resource,
         rules: &dyn Rules,
         some_id: Option<&str>,
-        first: bool,
     ) -> Result<(), LiveError> {
         let create = operation(resource, Role::Create);
         if self.writes {
