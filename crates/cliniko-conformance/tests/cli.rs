@@ -46,8 +46,9 @@ fn the_good_recordings_pass_with_exit_0() {
     );
     // Every documented (operation, status) pair has a recording.
     assert!(
-        stdout(&output)
-            .contains("\ncoverage: 141 of 141 documented (operation, status) pairs seen (100.0%)\n"),
+        stdout(&output).contains(
+            "\ncoverage: 141 of 141 documented (operation, status) pairs seen (100.0%)\n"
+        ),
         "{}",
         stdout(&output)
     );

@@ -58,16 +58,21 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         }
     });
 
-    let scrubbed = scrub_table(&marks)?.into_iter().map(|(name, (placeholders, capability_url))| {
-        let placeholders = placeholders.iter().map(|p| Ident::new(p, Span::call_site()));
-        quote! {
-            ScrubbedProperty {
-                name: #name,
-                placeholders: &[#(Placeholder::#placeholders),*],
-                capability_url: #capability_url,
-            }
-        }
-    });
+    let scrubbed =
+        scrub_table(&marks)?
+            .into_iter()
+            .map(|(name, (placeholders, capability_url))| {
+                let placeholders = placeholders
+                    .iter()
+                    .map(|p| Ident::new(p, Span::call_site()));
+                quote! {
+                    ScrubbedProperty {
+                        name: #name,
+                        placeholders: &[#(Placeholder::#placeholders),*],
+                        capability_url: #capability_url,
+                    }
+                }
+            });
 
     let schema_names: Vec<String> = spec
         .raw()
