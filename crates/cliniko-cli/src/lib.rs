@@ -228,22 +228,31 @@ async fn sync_command(
     match export::export(client, options, interrupt).await? {
         ExportOutcome::Finished {
             records,
+            total,
+            appended,
             checkpoint,
             ..
         } => {
-            output.summary(
-                &format!(
-                    "wrote {records} attendees to {}; the next run goes on from --since {}",
-                    out.display(),
-                    checkpoint.display()
-                ),
-                serde_json::json!({
-                    "finished": true,
-                    "records": records,
-                    "out": out,
-                    "checkpoint": checkpoint,
-                }),
-            )?;
+            let attendees = export::plural(records, "attendee", "attendees");
+            let verb = if appended { "appended" } else { "wrote" };
+            eprintln!(
+                "{verb} {attendees} to {} ({total} in all); run the same command again to add what changes next (checkpoint {})",
+                out.display(),
+                checkpoint.display()
+            );
+            if output.format() == Format::Json {
+                output.summary(
+                    "",
+                    serde_json::json!({
+                        "finished": true,
+                        "records": records,
+                        "total": total,
+                        "appended": appended,
+                        "out": out,
+                        "checkpoint": checkpoint,
+                    }),
+                )?;
+            }
             Ok(Exit::Success)
         }
         ExportOutcome::Interrupted {
@@ -251,7 +260,8 @@ async fn sync_command(
             checkpoint,
         } => {
             eprintln!(
-                "interrupted: {records} attendees kept; run the same command with --since {} to go on",
+                "interrupted: {} kept; run the same command again to go on (checkpoint {})",
+                export::plural(records, "attendee", "attendees"),
                 checkpoint.display()
             );
             Ok(Exit::Interrupted)
