@@ -206,6 +206,17 @@ where
     }
 }
 
+/// An ID, or `null` (to clear a link): the JSON value sent.
+pub fn nullable_id(value: &str) -> Result<serde_json::Value, String> {
+    if value == "null" {
+        return Ok(serde_json::Value::Null);
+    }
+    value
+        .parse::<cliniko_types::Id>()
+        .map(|id| serde_json::Value::String(id.to_string()))
+        .map_err(|_| format!("{value:?} is neither an id (digits) nor null"))
+}
+
 /// One value of a code list: `--reason sick` or `--reason 30`.
 #[derive(Debug, Clone, Copy)]
 pub struct Code {

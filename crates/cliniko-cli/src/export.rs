@@ -30,8 +30,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::Usage;
-use crate::generated_cli::CSV_COLUMNS;
-use crate::output::cell;
+use crate::output::{Column, Record as _};
+
+/// The columns of a CSV export: the attendee's, from the spec.
+const CSV_COLUMNS: &[Column] = Attendee::COLUMNS;
 
 /// The file formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -693,7 +695,7 @@ impl RecordWriter {
                     .has_headers(false)
                     .from_writer(file);
                 if header {
-                    writer.write_record(CSV_COLUMNS)?;
+                    writer.write_record(CSV_COLUMNS.iter().map(|column| column.name))?;
                 }
                 Self::Csv(writer)
             }
@@ -736,7 +738,7 @@ impl RecordWriter {
             }
             Self::Csv(out) => {
                 let json = serde_json::to_value(attendee)?;
-                out.write_record(CSV_COLUMNS.iter().map(|column| cell(&json, column)))?;
+                out.write_record(CSV_COLUMNS.iter().map(|column| column.cell(&json)))?;
             }
         }
         Ok(())

@@ -108,7 +108,7 @@ pub enum ErrorKind {
     /// The request never got an answer: connection refused or dropped, timeout, TLS failure.
     /// Only reads and updates fail this way once sent; for the others see
     /// [`OutcomeUnknown`](Self::OutcomeUnknown).
-    #[error("the request to cliniko failed; check the network and try again")]
+    #[error("{}", describe_transport(.0))]
     Transport(#[source] reqwest::Error),
     /// A create, cancel, archive or delete reached Cliniko (or may have), but the answer was a
     /// 5xx or was lost: it may or may not have taken effect. It was not sent again, because a
@@ -427,6 +427,30 @@ fn excerpt(body: &[u8]) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// Which server did not answer, and how: a timeout, a refused connection, or a lost answer.
+fn describe_transport(error: &reqwest::Error) -> String {
+    let server = error
+        .url()
+        .and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| "cliniko".to_owned());
+    if error.is_timeout() {
+        format!(
+            "{server} did not answer in time; check the network, or allow longer (a larger timeout)"
+        )
+    } else if error.is_connect() {
+        format!("cannot connect to {server}; check the network and the base url")
+    } else {
+        format!(
+            "the request to {server} failed before its answer was read; check the network and try again"
+        )
+    }
 }
 
 #[cfg(test)]
