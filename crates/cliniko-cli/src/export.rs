@@ -389,7 +389,10 @@ fn start(
             sync,
             exported: Some(exported),
             ..
-        }) if !explicit_start => {
+        }) if !explicit_start
+            && (options.since.is_none()
+                || (exported.out == options.out && exported.format == options.format)) =>
+        {
             if exported.out != options.out || exported.format != options.format {
                 return Err(Usage::new(format!(
                     "the checkpoint {} is of the export into {} ({}); run with that --out and --format to add what changed, or add --overwrite to start a new export",
