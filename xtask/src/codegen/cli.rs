@@ -960,7 +960,11 @@ fn example(document: &Value, operation: &Operation, group: &str) -> anyhow::Resu
             words.push(format!("--{} {value}", body_option(property, &verb)));
         }
     }
-    if operation.success == Success::List {
+    if operation
+        .parameters
+        .iter()
+        .any(|p| text(p, "name") == Some("per_page"))
+    {
         words.push("--per-page 10".to_owned());
     }
     Ok(words.join(" "))
@@ -1169,5 +1173,96 @@ mod tests {
             );
         }
         generate(&spec).expect("the command tree generates");
+    }
+
+    /// A second resource added to a copy of the spec gets its own group, commands and columns:
+    /// nothing in the generator is tied to attendees.
+    #[test]
+    fn a_second_resource_gets_its_own_group_and_columns() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/cliniko-attendees.yaml"),
+        )
+        .expect("the spec reads");
+        let mut document: Value = serde_yaml_ng_or_json(&text);
+        let widget = serde_json::json!({
+            "type": "object",
+            "required": ["id", "name", "owner"],
+            "properties": {
+                "id": { "$ref": "#/components/schemas/Id" },
+                "name": { "type": "string", "description": "The widget's name. Shown on invoices." },
+                "owner": {
+                    "type": "object",
+                    "required": ["links"],
+                    "properties": { "links": { "type": "object", "required": ["self"], "properties": { "self": { "type": "string" } } } }
+                }
+            }
+        });
+        let list = serde_json::json!({
+            "type": "object",
+            "required": ["widgets", "total_entries", "links"],
+            "properties": {
+                "widgets": { "type": "array", "items": { "$ref": "#/components/schemas/Widget" } },
+                "total_entries": { "type": "integer" },
+                "links": { "$ref": "#/components/schemas/PageLinks" }
+            }
+        });
+        let schemas = document
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+            .expect("schemas");
+        schemas.insert("Widget".into(), widget);
+        schemas.insert("WidgetList".into(), list);
+        let ok = |schema: &str| serde_json::json!({ "200": { "description": "ok", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } });
+        let paths = document
+            .pointer_mut("/paths")
+            .and_then(Value::as_object_mut)
+            .expect("paths");
+        paths.insert(
+            "/widgets".into(),
+            serde_json::json!({ "get": { "operationId": "listWidgets", "summary": "List widgets", "tags": ["Widget"], "responses": ok("WidgetList") } }),
+        );
+        paths.insert(
+            "/widgets/{id}".into(),
+            serde_json::json!({ "get": { "operationId": "getWidget", "summary": "Get a widget", "tags": ["Widget"],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "description": "The widget's ID.", "schema": { "$ref": "#/components/schemas/Id" } }],
+                "responses": ok("Widget") } }),
+        );
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("spec.json");
+        std::fs::write(&path, serde_json::to_string(&document).expect("json")).expect("written");
+        let spec = Spec::load(&path).expect("the changed spec loads");
+        let code = generate(&spec).expect("generates").to_string();
+        let file = syn::parse2::<syn::File>(code.parse().expect("tokens")).expect("parses");
+        let pretty = prettyplease::unparse(&file);
+        // The widget's part of the generated source, from its group to its record impl.
+        let mut widget = String::new();
+        let mut keep = false;
+        for line in pretty.lines() {
+            if line.starts_with("impl crate::output::Record for cliniko_types::Widget")
+                || line.starts_with("impl crate::output::Page for cliniko_types::WidgetList")
+                || line.starts_with("pub fn widget_command")
+                || line.starts_with("pub fn list_widgets_command")
+                || line.starts_with("pub fn get_widget_command")
+            {
+                keep = true;
+            }
+            if keep {
+                widget.push_str(line);
+                widget.push('\n');
+                if line == "}" {
+                    keep = false;
+                }
+            }
+        }
+        assert!(widget.contains("Command::new(\"widget\")"), "{pretty}");
+        assert!(widget.contains("name: \"owner_id\""), "{widget}");
+        insta::assert_snapshot!(widget);
+    }
+
+    fn serde_yaml_ng_or_json(text: &str) -> Value {
+        Spec::from_yaml_str(text, "spec")
+            .expect("the spec parses")
+            .raw()
+            .clone()
     }
 }
