@@ -798,7 +798,7 @@ fn record_impls(document: &Value, operations: &[Operation]) -> anyhow::Result<To
         // The ID of each linked record (`patient.links.self` → `patient_id`), unless the schema
         // has such a property already.
         let mut link_ids = Vec::new();
-        for (property, raw) in &properties {
+        for (property, _) in &properties {
             let link = format!("{property}.links.self");
             let id_name = format!("{property}_id");
             // A link to a list (`invoices`, `patient_forms`) ends in no ID: only links to one
