@@ -59,7 +59,9 @@ async fn run(client: &Client, dir: &std::path::Path, progress: Progress) -> (Dur
     let out = dir.join("attendees.jsonl");
     let _ = std::fs::remove_file(dir.join("attendees.jsonl.checkpoint.json"));
     let options = ExportOptions {
-        since: Since::Everything,
+        since: Some(Since::Everything),
+        // Each round replaces the last round's file, as a fresh export.
+        overwrite: true,
         out,
         format: ExportFormat::Jsonl,
         checkpoint: None,

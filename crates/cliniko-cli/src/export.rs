@@ -680,6 +680,8 @@ fn write_checkpoint(path: &Path, saved: &SavedCheckpoint) -> anyhow::Result<()> 
 }
 
 /// Appends records to the partial file.
+// One writer per run: its size does not matter, and a box would cost an indirection per record.
+#[allow(clippy::large_enum_variant)]
 enum RecordWriter {
     Jsonl(BufWriter<File>),
     Csv(csv::Writer<File>),

@@ -332,7 +332,7 @@ async fn client(
     let client = builder.build().map_err(|error| {
         let check = match &error {
             cliniko_client::ConfigError::InvalidBaseUrl { .. } => "check --base-url".to_owned(),
-            cliniko_client::ConfigError::InvalidUserAgent { .. } => {
+            cliniko_client::ConfigError::InvalidUserAgent => {
                 "check --user-agent or CLINIKO_USER_AGENT".to_owned()
             }
             _ => format!("check {API_KEY_VARIABLE}"),

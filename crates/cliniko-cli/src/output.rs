@@ -182,10 +182,10 @@ impl Output {
                 for column in T::COLUMNS {
                     table.add_row(vec![column.name.to_string(), column.cell(&json)]);
                 }
-                if operation.method == "POST" {
-                    if let Some(location) = response.location() {
-                        table.add_row(vec!["location".to_owned(), location.to_string()]);
-                    }
+                if operation.method == "POST"
+                    && let Some(location) = response.location()
+                {
+                    table.add_row(vec!["location".to_owned(), location.to_string()]);
                 }
                 write_table(&mut self.out, &table)?;
             }

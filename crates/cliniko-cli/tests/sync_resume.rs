@@ -164,7 +164,7 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     assert!((200..ATTENDEES as u64).contains(&after_sigint));
 
     // 2. Resumed by the same command (its advice), then killed outright after 500 records.
-    let mut child = sync(&fake, "everything", &out).spawn().expect("spawns");
+    let child = sync(&fake, "everything", &out).spawn().expect("spawns");
     let refused = finish(child).await;
     assert_eq!(
         refused.code,
