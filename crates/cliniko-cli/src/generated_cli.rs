@@ -397,7 +397,7 @@ pub fn list_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -591,7 +591,7 @@ pub fn list_cancelled_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -693,7 +693,7 @@ pub fn list_deleted_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1277,7 +1277,7 @@ pub fn list_group_appointment_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1399,7 +1399,7 @@ pub fn list_individual_appointment_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1529,7 +1529,7 @@ pub fn list_patient_case_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")

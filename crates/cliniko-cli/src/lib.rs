@@ -322,6 +322,13 @@ async fn client(
     // A long sync meets the rate limit again and again: each request may wait out more resets
     // than the client's default before it gives up.
     let timeout = matches.get_one::<u64>("timeout").copied().unwrap_or(30);
+    if matches.get_one::<String>("base-url").is_none()
+        && let Ok(shard) = cliniko_client::ApiKey::new(key.trim()).and_then(|key| key.shard())
+        && !cliniko_client::Shard::documented().any(|known| known == shard)
+    {
+        // Not refused (Cliniko opens shards), but named if the shard's host does not answer.
+        let _ = UNDOCUMENTED_SHARD.set(shard.to_string());
+    }
     let mut builder = Client::builder(key.trim(), user_agent)
         .rate_limit(RateLimit::CLINIKO)
         .retry(RetryPolicy::default().max_rate_limit_waits(10))
@@ -429,6 +436,19 @@ pub fn describe(error: &anyhow::Error) -> String {
             ErrorKind::NotFound { .. } if base_url_lacks_v1() => message.push_str(
                 "\nhint: Cliniko's routes start with /v1: a --base-url should end in /v1, such as https://api.au1.cliniko.com/v1",
             ),
+            ErrorKind::NotFound { .. } => message.push_str(
+                "\nhint: to find a cancelled or archived attendee, add --filter 'cancelled_at*' or --filter 'archived_at*'",
+            ),
+            ErrorKind::Transport(_) if UNDOCUMENTED_SHARD.get().is_some() => {
+                message.push_str(&format!(
+                    "\nhint: {API_KEY_VARIABLE} names the shard {}, which Cliniko does not document ({}); check the key, or pass --base-url",
+                    UNDOCUMENTED_SHARD.get().map(String::as_str).unwrap_or_default(),
+                    cliniko_client::Shard::documented()
+                        .map(|shard| shard.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             ErrorKind::RateLimited { reset_at: None } => message.push_str(
                 "\nhint: cliniko's rate limit resets within a minute; wait, then run the command again",
             ),
@@ -437,6 +457,9 @@ pub fn describe(error: &anyhow::Error) -> String {
     }
     message
 }
+
+/// The shard the key names when Cliniko does not document it, for the hint on a network error.
+static UNDOCUMENTED_SHARD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The path of the base URL this process runs against, for the hint on a 404.
 static BASE_URL_PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();

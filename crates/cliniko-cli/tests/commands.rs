@@ -185,6 +185,8 @@ fn mistakes_exit_with_2_and_say_what_to_do_and_api_errors_with_1() {
             "updated_at>2024-01-01T00:00:00Z",
         ],
         &["attendee", "list", "--per-page", "101"],
+        &["attendee", "list", "--page", "0"],
+        &["attendee", "list", "--filter", "id=9007199254740793"],
         &["attendee", "cancel", "1"],
         &["attendee", "cancel", "1", "--reason", "bored"],
         &["attendee", "get", "not-an-id"],

@@ -418,3 +418,61 @@ async fn a_wrong_key_is_named_by_its_variable_and_never_printed() {
     assert!(output.stdout.is_empty());
     fake.shutdown().await;
 }
+
+/// Messages that name the real mistake: a --base-url without /v1, a key with spaces around it
+/// (taken, trimmed), and a key whose suffix names a shard Cliniko does not document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_name_the_real_mistake() {
+    let fake = slow_fake().await;
+    let without_v1 = fake.base_url().trim_end_matches("/v1").to_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", KEY)
+        .args(["--base-url", &without_v1, "attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("should end in /v1"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", format!("  {KEY}\n"))
+        .args([
+            "--base-url",
+            &fake.base_url(),
+            "attendee",
+            "list",
+            "--per-page",
+            "1",
+        ])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "spaces around the key are trimmed: {stderr}"
+    );
+    assert!(
+        stderr.contains("attendees (more with --page or --all)"),
+        "the footer on stderr: {stderr}"
+    );
+
+    // A suffix shaped like a shard but not one: the host does not resolve (or answer); the error
+    // is a network one (exit 3) and the hint names the shard, not the network alone.
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-zz9")
+        .args(["--timeout", "5", "attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("names the shard zz9, which Cliniko does not document"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"), "{stderr}");
+    fake.shutdown().await;
+}

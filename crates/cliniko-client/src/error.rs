@@ -59,7 +59,9 @@ pub enum ErrorKind {
         errors: BTreeMap<String, String>,
     },
     /// 404: there is no such attendee, appointment or patient case (or the route is wrong).
-    #[error("not found: check the id, and whether the attendee was archived")]
+    #[error(
+        "not found: check the id; cancelled and archived records are found only with a `*` filter (q[]=cancelled_at:* or q[]=archived_at:*)"
+    )]
     NotFound {
         /// What came with the 404: JSON, or Cliniko's HTML page.
         body: ErrorBody,

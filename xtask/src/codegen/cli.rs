@@ -447,14 +447,17 @@ fn operation_tokens(
             Some("integer") => {
                 let minimum = schema.get("minimum").and_then(Value::as_u64);
                 let maximum = schema.get("maximum").and_then(Value::as_u64);
-                let range = match (minimum, maximum) {
-                    (Some(min), Some(max)) => quote! { .range(#min..=#max) },
-                    (Some(min), None) => quote! { .range(#min..) },
-                    _ => quote! {},
+                // A range without a top is said as "N or more", not up to u64::MAX.
+                let parser = match (minimum, maximum) {
+                    (Some(min), Some(max)) => {
+                        quote! { clap::value_parser!(u64).range(#min..=#max) }
+                    }
+                    (Some(min), None) => quote! { args::at_least(#min) },
+                    _ => quote! { clap::value_parser!(u64) },
                 };
                 args.push(quote! {
                     .arg(Arg::new(#param_name).long(#option).value_name("N").help(#help)
-                        .value_parser(clap::value_parser!(u64)#range) #hide)
+                        .value_parser(#parser) #hide)
                 });
                 sets.push(quote! {
                     if let Some(value) = matches.get_one::<u64>(#param_name) {
