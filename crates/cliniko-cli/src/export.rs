@@ -907,7 +907,7 @@ pub fn describe_wait(waiting: &Waiting, now: std::time::Instant) -> String {
 }
 
 /// Shows the client's waits on the bar (as its prefix) while they last.
-async fn watch_bar(client: Client, bar: ProgressBar) {
+pub(crate) async fn watch_bar(client: Client, bar: ProgressBar) {
     let mut shown = false;
     loop {
         tokio::time::sleep(WATCH_EVERY).await;

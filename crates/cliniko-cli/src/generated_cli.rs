@@ -469,7 +469,7 @@ async fn run_list_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
@@ -666,7 +666,7 @@ async fn run_list_cancelled_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
@@ -768,7 +768,7 @@ async fn run_list_deleted_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
@@ -1365,7 +1365,7 @@ async fn run_list_group_appointment_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
@@ -1495,7 +1495,7 @@ async fn run_list_individual_appointment_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
@@ -1611,7 +1611,7 @@ async fn run_list_patient_case_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();

@@ -84,6 +84,18 @@ struct ListState {
     pages: u64,
     rows: Option<Table>,
     shown: u64,
+    /// With `--all` on a terminal: a spinner on stderr with the pages read and the client's
+    /// waits, so that a long list never looks hung.
+    spinner: Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)>,
+}
+
+impl Drop for ListState {
+    fn drop(&mut self) {
+        if let Some((bar, watcher)) = self.spinner.take() {
+            watcher.abort();
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Output {
@@ -101,9 +113,21 @@ impl Output {
         self.format
     }
 
-    /// A list starts.
-    pub fn list_start(&mut self) -> anyhow::Result<()> {
+    /// A list starts; with `all` (every page), a spinner on stderr when it is a terminal.
+    pub fn list_start(&mut self, client: &cliniko_client::Client, all: bool) -> anyhow::Result<()> {
         self.list = ListState::default();
+        if all && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {msg}{prefix}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message("reading the first page");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let watcher = tokio::spawn(crate::export::watch_bar(client.clone(), bar.clone()));
+            self.list.spinner = Some((bar, watcher));
+        }
         Ok(())
     }
 
@@ -113,6 +137,17 @@ impl Output {
     pub fn list_page<P: Page>(&mut self, page: &P, all: bool, last: bool) -> anyhow::Result<()> {
         self.list.pages += 1;
         self.list.shown += page.items().len() as u64;
+        if let Some((bar, _)) = &self.list.spinner {
+            bar.set_message(format!(
+                "{} of {} {}",
+                self.list.shown,
+                page.total_entries(),
+                P::Item::PLURAL
+            ));
+            if last {
+                bar.finish_and_clear();
+            }
+        }
         match self.format {
             Format::Json if all => {
                 for record in page.items() {

@@ -77,3 +77,46 @@ async fn a_rate_limit_wait_shows_a_moving_countdown_in_a_terminal() {
     );
     fake.shutdown().await;
 }
+
+/// Runs `cliniko ARGS` in a pseudo-terminal with `input` typed on it; its exit code and screen.
+fn in_terminal(args: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_cliniko"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("CLINIKO_API_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs (util-linux)");
+    // Typed after the question is shown (the fake starts first).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(input.as_bytes()).expect("typed");
+    drop(stdin);
+    let output = child.wait_with_output().expect("it ends");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// On a terminal, `archive` and `delete` ask first: "n" sends nothing (exit 2), "y" goes ahead,
+/// and `--yes` does not ask.
+#[test]
+fn archive_and_delete_ask_on_a_terminal() {
+    let id = "9007199254740793";
+    let (code, screen) = in_terminal(&format!("--fake attendee archive {id}"), "n\n");
+    assert!(screen.contains("are you sure? [y/N]"), "{screen}");
+    assert!(
+        screen.contains("not confirmed; nothing was sent"),
+        "{screen}"
+    );
+    assert_eq!(code, Some(2), "{screen}");
+    let (code, screen) = in_terminal(&format!("--fake attendee delete {id}"), "y\n");
+    assert!(screen.contains("are you sure? [y/N]"), "{screen}");
+    assert_eq!(code, Some(0), "{screen}");
+    let (code, screen) = in_terminal(&format!("--fake attendee archive {id} --yes"), "");
+    assert!(!screen.contains("are you sure"), "{screen}");
+    assert_eq!(code, Some(0), "{screen}");
+}

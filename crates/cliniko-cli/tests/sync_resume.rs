@@ -476,3 +476,45 @@ async fn messages_name_the_real_mistake() {
     assert!(!stderr.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"), "{stderr}");
     fake.shutdown().await;
 }
+
+/// A server that accepts connections and never answers: `--timeout` bounds each try, the
+/// command ends with exit 3 (a network failure), and the message names the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_named_after_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", KEY)
+        .args([
+            "--timeout",
+            "1",
+            "--base-url",
+            &format!("http://{address}/v1"),
+        ])
+        .args(["attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{address} did not answer in time")),
+        "{stderr}"
+    );
+    // Four tries of a second each and the backoffs between them: far from 4 × 60 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    silent.abort();
+}

@@ -674,7 +674,7 @@ fn operation_tokens(
             quote! {
                 let all = matches.get_flag("all");
                 let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-                output.list_start()?;
+                output.list_start(client, all)?;
                 loop {
                     let response = request.clone().page(page).send().await?.into_inner();
                     let more = all && response.links.next.is_some();
