@@ -637,7 +637,7 @@ mod tests {
         insta::assert_snapshot!(messages.join("\n"), @r"
         validation failed: booking_id can't be blank; patient_id does not exist; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
         validation failed: validation failed; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
-        not found: check the id, and whether the attendee was archived [getAttendee GET /attendees/{id}, status 404]
+        not found: check the id; cancelled and archived records are found only with a `*` filter (q[]=cancelled_at:* or q[]=archived_at:*) [getAttendee GET /attendees/{id}, status 404]
         unauthorised: check the api key [getAttendee GET /attendees/{id}, status 401]
         forbidden: the key's user may not do this, or the user-agent was refused [getAttendee GET /attendees/{id}, status 403]
         rate limited until 2023-11-14T22:14:20+00:00; slow down or allow more waits in the retry policy [getAttendee GET /attendees/{id}, status 429, request id 7f3a]
