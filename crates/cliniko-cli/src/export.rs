@@ -1,5 +1,6 @@
 //! `cliniko attendee sync`: every changed attendee to a JSON Lines or CSV file, through
-//! [`Client::sync_attendees_with`], resumable after Ctrl-C or a crash.
+//! [`Client::sync_attendees_with`], resumable after Ctrl-C or a crash, and appended to by the
+//! next run.
 //!
 //! How it stays exact:
 //! - Records are appended to `OUT.partial`, next to `OUT`. After each page, the partial file is
@@ -8,8 +9,17 @@
 //! - A resumed run truncates `OUT.partial` to that length, dropping whatever was written after the
 //!   last checkpoint (a page cut short by Ctrl-C or `kill -9`), and the sync goes on from that
 //!   checkpoint: no record is lost and none is written twice.
-//! - When the sync finishes, the partial file is synced to disk and renamed to `OUT` (so `OUT` is
-//!   never half-written), and only then is the checkpoint replaced by the next sync's start.
+//! - When the sync finishes, the partial file is synced to disk and the checkpoint says so
+//!   (`complete`, with the next sync's start); then the partial file is renamed to `OUT` (a first
+//!   export, so `OUT` is never half-written) or appended to it (an increment), and only then does
+//!   the checkpoint record the finished export (`exported`: `OUT`'s length and record count). A
+//!   crash in between is finished by the next run, which cuts `OUT` back to its length before the
+//!   increment and appends again: never twice.
+//! - Rerunning the same command (no `--since`) goes on from the checkpoint: it resumes an
+//!   unfinished run, or exports what changed since the last one and appends it to `OUT` (CSV
+//!   without a second header). The client's sync skips versions its checkpoint already delivered,
+//!   so no version is written twice across runs. An `OUT` that no checkpoint describes (or that
+//!   changed length since) is replaced only with `--overwrite`.
 //!
 //! The partial file is flushed to the operating system after each page but synced to disk only
 //! at the end: a crash of the process loses nothing, and after a power loss a partial file shorter
