@@ -15,8 +15,21 @@ use cliniko_client::Client;
 use cliniko_fake::FakeCliniko;
 use indicatif::{ProgressDrawTarget, TermLike};
 
-const ATTENDEES: usize = 100_000;
-const ROUNDS: usize = 3;
+/// How many attendees (`SYNC_BENCH_ATTENDEES`, default 100,000; fewer for a run under callgrind).
+fn attendees() -> usize {
+    std::env::var("SYNC_BENCH_ATTENDEES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// How many rounds (`SYNC_BENCH_ROUNDS`, default 3).
+fn rounds() -> usize {
+    std::env::var("SYNC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
 
 /// A terminal that keeps nothing but a count of the bytes drawn.
 #[derive(Debug, Default, Clone)]
@@ -59,7 +72,9 @@ async fn run(client: &Client, dir: &std::path::Path, progress: Progress) -> (Dur
     let out = dir.join("attendees.jsonl");
     let _ = std::fs::remove_file(dir.join("attendees.jsonl.checkpoint.json"));
     let options = ExportOptions {
-        since: Since::Everything,
+        since: Some(Since::Everything),
+        // Each round replaces the last round's file, as a fresh export.
+        overwrite: true,
         out,
         format: ExportFormat::Jsonl,
         checkpoint: None,
@@ -77,7 +92,7 @@ async fn run(client: &Client, dir: &std::path::Path, progress: Progress) -> (Dur
             progress_time,
             ..
         } => {
-            assert_eq!(records, ATTENDEES as u64);
+            assert_eq!(records, attendees() as u64);
             (took, progress_time)
         }
         other => panic!("the sync did not finish: {other:?}"),
@@ -93,7 +108,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 async fn main() {
     let fake = FakeCliniko::builder()
         .seed(7)
-        .attendees(ATTENDEES)
+        .attendees(attendees())
         .rate_limit_per_minute(None)
         .start()
         .await
@@ -109,7 +124,7 @@ async fn main() {
     let drawn = CountingTerminal::default();
     let (mut plain, mut with_bar, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
     // Alternated, so that a warming cache or a busy neighbour weighs on both alike.
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         plain.push(run(&client, dir.path(), Progress::Off).await.0);
         let target = ProgressDrawTarget::term_like_with_hz(Box::new(drawn.clone()), 20);
         let (took, bar_time) = run(&client, dir.path(), Progress::Bar(target)).await;
@@ -124,10 +139,13 @@ async fn main() {
     // An overhead is only a figure for the bar if the bar drew.
     assert!(
         bytes_drawn > 0,
-        "the progress bar drew nothing in {ROUNDS} runs"
+        "the progress bar drew nothing in {} runs",
+        rounds()
     );
     println!(
-        "sync of {ATTENDEES} attendees from the in-process fake, median of {ROUNDS} runs each:"
+        "sync of {} attendees from the in-process fake, median of {} runs each:",
+        attendees(),
+        rounds()
     );
     println!("  without a progress bar  {:>8.3} s", plain.as_secs_f64());
     println!(
@@ -135,9 +153,10 @@ async fn main() {
         with_bar.as_secs_f64()
     );
     println!(
-        "  overhead                {:>+8.2} % ({} bytes drawn over {ROUNDS} runs)",
+        "  overhead                {:>+8.2} % ({} bytes drawn over {} runs)",
         overhead * 100.0,
-        bytes_drawn
+        bytes_drawn,
+        rounds()
     );
     // Wall times of separate runs differ by more than the bar costs on a shared machine; the
     // time measured around the bar's own calls is the direct figure.
@@ -147,7 +166,7 @@ async fn main() {
     );
     println!(
         "  throughput              {:>8.0} attendees/s",
-        ATTENDEES as f64 / plain.as_secs_f64()
+        attendees() as f64 / plain.as_secs_f64()
     );
     fake.shutdown().await;
 }

@@ -206,6 +206,26 @@ where
     }
 }
 
+/// A whole number from `min` up, refused as "a whole number from 1 up" rather than with the
+/// largest number a computer holds.
+pub fn at_least(min: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |value: &str| match value.parse::<u64>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!("{value:?} is not a whole number from {min} up")),
+    }
+}
+
+/// An ID, or `null` (to clear a link): the JSON value sent.
+pub fn nullable_id(value: &str) -> Result<serde_json::Value, String> {
+    if value == "null" {
+        return Ok(serde_json::Value::Null);
+    }
+    value
+        .parse::<cliniko_types::Id>()
+        .map(|id| serde_json::Value::String(id.to_string()))
+        .map_err(|_| format!("{value:?} is neither an id (digits) nor null"))
+}
+
 /// One value of a code list: `--reason sick` or `--reason 30`.
 #[derive(Debug, Clone, Copy)]
 pub struct Code {

@@ -1,5 +1,6 @@
 //! `cliniko attendee sync`: every changed attendee to a JSON Lines or CSV file, through
-//! [`Client::sync_attendees_with`], resumable after Ctrl-C or a crash.
+//! [`Client::sync_attendees_with`], resumable after Ctrl-C or a crash, and appended to by the
+//! next run.
 //!
 //! How it stays exact:
 //! - Records are appended to `OUT.partial`, next to `OUT`. After each page, the partial file is
@@ -8,8 +9,17 @@
 //! - A resumed run truncates `OUT.partial` to that length, dropping whatever was written after the
 //!   last checkpoint (a page cut short by Ctrl-C or `kill -9`), and the sync goes on from that
 //!   checkpoint: no record is lost and none is written twice.
-//! - When the sync finishes, the partial file is synced to disk and renamed to `OUT` (so `OUT` is
-//!   never half-written), and only then is the checkpoint replaced by the next sync's start.
+//! - When the sync finishes, the partial file is synced to disk and the checkpoint says so
+//!   (`complete`, with the next sync's start); then the partial file is renamed to `OUT` (a first
+//!   export, so `OUT` is never half-written) or appended to it (an increment), and only then does
+//!   the checkpoint record the finished export (`exported`: `OUT`'s length and record count). A
+//!   crash in between is finished by the next run, which cuts `OUT` back to its length before the
+//!   increment and appends again: never twice.
+//! - Rerunning the same command (no `--since`) goes on from the checkpoint: it resumes an
+//!   unfinished run, or exports what changed since the last one and appends it to `OUT` (CSV
+//!   without a second header). The client's sync skips versions its checkpoint already delivered,
+//!   so no version is written twice across runs. An `OUT` that no checkpoint describes (or that
+//!   changed length since) is replaced only with `--overwrite`.
 //!
 //! The partial file is flushed to the operating system after each page but synced to disk only
 //! at the end: a crash of the process loses nothing, and after a power loss a partial file shorter
@@ -23,15 +33,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use cliniko_client::{Client, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress};
+use cliniko_client::{Client, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress, Waiting};
 use cliniko_types::Attendee;
 use futures::TryStreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::Usage;
-use crate::generated_cli::CSV_COLUMNS;
-use crate::output::cell;
+use crate::output::{Column, Record as _};
+
+/// The columns of a CSV export: the attendee's, from the spec.
+const CSV_COLUMNS: &[Column] = Attendee::COLUMNS;
 
 /// The file formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -81,10 +93,12 @@ pub enum Progress {
 /// What to export, and where.
 #[derive(Debug)]
 pub struct ExportOptions {
-    /// Where the sync starts.
-    pub since: Since,
+    /// Where the sync starts; `None`: where the checkpoint says, or everything.
+    pub since: Option<Since>,
     /// The output file.
     pub out: PathBuf,
+    /// Replace an existing output file rather than refuse.
+    pub overwrite: bool,
     /// Its format.
     pub format: ExportFormat,
     /// Where the checkpoint is kept; default the `--since` file, or `OUT.checkpoint.json`.
@@ -100,8 +114,12 @@ pub struct ExportOptions {
 pub enum ExportOutcome {
     /// Every change is in the output file; the checkpoint holds the next sync's start.
     Finished {
-        /// Attendees written.
+        /// Attendees written by this run.
         records: u64,
+        /// Attendees the output file holds.
+        total: u64,
+        /// Whether this run appended to an earlier export.
+        appended: bool,
         /// The checkpoint file.
         checkpoint: PathBuf,
         /// The time spent showing progress (the bar or the log lines), measured around each of
@@ -125,6 +143,9 @@ struct SavedCheckpoint {
     /// An export under way, if one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unfinished: Option<Unfinished>,
+    /// The export that finished last: the file the next run appends to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exported: Option<Exported>,
 }
 
 /// An export that has not finished: its files, and how much of the partial file is kept.
@@ -134,28 +155,53 @@ struct Unfinished {
     format: ExportFormat,
     /// The length of `OUT.partial` that holds every record before `sync`.
     partial_bytes: u64,
-    /// How many records those bytes hold.
+    /// How many records those bytes hold (once `complete`, how many `OUT` holds when moved).
+    records: u64,
+    /// The length of `OUT` that this run appends after; `None` when it makes `OUT` anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appends_to: Option<u64>,
+    /// Every record is in the partial file and `sync` is the next run's start: only moving the
+    /// partial file into `OUT` is left (again, after a crash).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    complete: bool,
+}
+
+/// An export that finished into `out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Exported {
+    out: PathBuf,
+    format: ExportFormat,
+    /// The length of `out` when it finished: the next run appends after it.
+    bytes: u64,
+    /// How many records `out` holds.
     records: u64,
 }
 
 /// The `sync` subcommand, added to `cliniko attendee` beside the generated operations.
 pub fn command() -> Command {
     Command::new("sync")
-        .about("Export every attendee changed since a time or a checkpoint")
+        .about("Export every attendee changed since the last run (or a time) to a file")
         .long_about(
-            "Export every attendee created, changed, cancelled or archived since a time or a \
-             checkpoint, through the client's incremental sync, to a JSON Lines or CSV file.\n\n\
-             The output is written to OUT.partial and renamed to OUT when complete. The checkpoint \
-             is saved after every page: after Ctrl-C or a crash, run the same command with \
-             --since CHECKPOINT to go on without losing or repeating a record; after a finished \
-             run, the same command exports what changed since.",
+            "Export every attendee created, changed, cancelled or archived to a JSON Lines or CSV \
+             file, through the client's incremental sync, each version once.\n\n\
+             The first run exports everything (or what changed since --since TIME) to \
+             OUT.partial, renamed to OUT when complete. The checkpoint (OUT.checkpoint.json) is \
+             saved after every page: after Ctrl-C, a crash or a network failure, run the same \
+             command again to go on without losing or repeating a record. After a finished run, \
+             the same command appends what changed since to OUT, never repeating a version it \
+             already wrote. An existing OUT that no checkpoint describes is replaced only with \
+             --overwrite.",
+        )
+        .after_help(
+            "Examples:\n  cliniko attendee sync --out attendees.jsonl                # everything, then each run appends what changed\n  \
+             cliniko attendee sync --out changes.csv --format csv --since 2024-01-01T00:00:00Z\n\n\
+             Exit codes: 0 finished, 1 Cliniko refused, 2 bad usage or configuration, 3 network failure, 130 interrupted (the checkpoint is saved).",
         )
         .arg(
             Arg::new("since")
                 .long("since")
-                .value_name("CHECKPOINT_OR_TIME")
-                .required(true)
-                .help("A checkpoint file, a UTC time such as 2024-01-01T00:00:00Z, or `everything`"),
+                .value_name("TIME_OR_CHECKPOINT")
+                .help("Start at a UTC time such as 2024-01-01T00:00:00Z, `everything`, or a checkpoint file [default: the checkpoint, else everything]"),
         )
         .arg(
             Arg::new("out")
@@ -163,7 +209,13 @@ pub fn command() -> Command {
                 .value_name("FILE")
                 .required(true)
                 .value_parser(clap::value_parser!(PathBuf))
-                .help("The output file, replaced whole when the sync finishes"),
+                .help("The output file: made by the first run, appended to by the next"),
+        )
+        .arg(
+            Arg::new("overwrite")
+                .long("overwrite")
+                .action(ArgAction::SetTrue)
+                .help("Replace an existing output file (and its checkpoint) with a new export"),
         )
         .arg(
             Arg::new("format")
@@ -202,9 +254,6 @@ pub fn command() -> Command {
 
 /// The options `matches` (of `sync`) give.
 pub fn options(matches: &ArgMatches) -> anyhow::Result<ExportOptions> {
-    let since = matches
-        .get_one::<String>("since")
-        .context("--since is required")?;
     let progress = match matches.get_one::<String>("progress").map(String::as_str) {
         Some("off") => Progress::Off,
         Some("log") => Progress::Log,
@@ -215,11 +264,14 @@ pub fn options(matches: &ArgMatches) -> anyhow::Result<ExportOptions> {
         _ => Progress::Log,
     };
     Ok(ExportOptions {
-        since: Since::parse(since),
+        since: matches
+            .get_one::<String>("since")
+            .map(|since| Since::parse(since)),
         out: matches
             .get_one::<PathBuf>("out")
             .cloned()
             .context("--out is required")?,
+        overwrite: matches.get_flag("overwrite"),
         format: matches
             .get_one::<ExportFormat>("format")
             .copied()
@@ -230,20 +282,38 @@ pub fn options(matches: &ArgMatches) -> anyhow::Result<ExportOptions> {
     })
 }
 
-/// Runs an export until it finishes, fails, or `interrupt` completes (Ctrl-C).
-pub async fn export(
-    client: &Client,
-    options: ExportOptions,
-    interrupt: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<ExportOutcome> {
-    let checkpoint_path = match (&options.checkpoint, &options.since) {
-        (Some(path), _) => path.clone(),
-        (None, Since::Checkpoint(path)) => path.clone(),
-        (None, _) => sibling(&options.out, ".checkpoint.json"),
+/// What a run starts from.
+struct Start {
+    sync: SyncCheckpoint,
+    writer: RecordWriter,
+    /// Records already in the partial file.
+    records: u64,
+    /// Records `OUT` already holds from earlier runs.
+    in_out: u64,
+    appends_to: Option<u64>,
+}
+
+/// Decides where a run starts, from the options and the checkpoint file, refusing what would lose
+/// or repeat records; finishes moving a complete export into place first, if a crash left one.
+fn start(
+    options: &ExportOptions,
+    checkpoint_path: &Path,
+    partial_path: &Path,
+) -> anyhow::Result<Start> {
+    let folder = match options.out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
-    let partial_path = sibling(&options.out, ".partial");
-    let saved = match &options.since {
-        Since::Checkpoint(path) => match read_checkpoint(path)? {
+    if !folder.is_dir() {
+        return Err(Usage::new(format!(
+            "the folder of --out {} does not exist; create it, or choose another --out",
+            options.out.display()
+        ))
+        .into());
+    }
+    let explicit_start = matches!(options.since, Some(Since::Everything | Since::Time(_)));
+    let mut saved = match &options.since {
+        Some(Since::Checkpoint(path)) => match read_checkpoint(path)? {
             Some(saved) => Some(saved),
             None => {
                 return Err(Usage::new(format!(
@@ -253,79 +323,250 @@ pub async fn export(
                 .into());
             }
         },
-        _ => {
-            if let Some(SavedCheckpoint {
-                unfinished: Some(_),
-                ..
-            }) = read_checkpoint(&checkpoint_path)?
-            {
-                return Err(Usage::new(format!(
-                    "an unfinished sync is saved in {}: resume it with --since {0}, or delete it and {} to start again",
-                    checkpoint_path.display(),
-                    partial_path.display()
-                ))
-                .into());
-            }
-            None
-        }
+        _ => read_checkpoint(checkpoint_path)?,
     };
-    let (sync_from, mut writer, mut records) = match (saved, &options.since) {
-        (
-            Some(SavedCheckpoint {
-                sync,
-                unfinished: Some(unfinished),
-            }),
-            _,
-        ) => {
-            if unfinished.out != options.out || unfinished.format != options.format {
-                return Err(Usage::new(format!(
-                    "the unfinished sync in {} writes {}; resume it with --out {1} --format {}",
-                    checkpoint_path.display(),
-                    unfinished.out.display(),
-                    format_name(unfinished.format),
-                ))
-                .into());
-            }
+    if options.overwrite {
+        saved = None;
+    }
+    if let Some(SavedCheckpoint {
+        unfinished: Some(unfinished),
+        ..
+    }) = &saved
+    {
+        if explicit_start {
+            return Err(Usage::new(format!(
+                "an unfinished sync is saved in {}: run the command again without --since to go on, or add --overwrite to start again",
+                checkpoint_path.display(),
+            ))
+            .into());
+        }
+        if unfinished.out != options.out || unfinished.format != options.format {
+            return Err(Usage::new(format!(
+                "the unfinished sync in {} writes {}; go on with --out {1} --format {}",
+                checkpoint_path.display(),
+                unfinished.out.display(),
+                format_name(unfinished.format),
+            ))
+            .into());
+        }
+    }
+    if let Some(SavedCheckpoint {
+        sync,
+        unfinished: Some(unfinished),
+        ..
+    }) = &saved
+    {
+        if unfinished.complete {
+            // A crash after every record was written but before the file was in place.
+            let exported = move_into_place(partial_path, unfinished)?;
+            write_checkpoint(
+                checkpoint_path,
+                &SavedCheckpoint {
+                    sync: sync.clone(),
+                    unfinished: None,
+                    exported: Some(exported.clone()),
+                },
+            )?;
+            saved = Some(SavedCheckpoint {
+                sync: sync.clone(),
+                unfinished: None,
+                exported: Some(exported),
+            });
+        } else {
             let writer =
-                RecordWriter::resume(&partial_path, options.format, unfinished.partial_bytes)?;
-            (sync, writer, unfinished.records)
+                RecordWriter::resume(partial_path, options.format, unfinished.partial_bytes)?;
+            let in_out = match (unfinished.appends_to, &saved) {
+                (
+                    Some(_),
+                    Some(SavedCheckpoint {
+                        exported: Some(exported),
+                        ..
+                    }),
+                ) => exported.records,
+                _ => 0,
+            };
+            return Ok(Start {
+                sync: sync.clone(),
+                writer,
+                records: unfinished.records,
+                in_out,
+                appends_to: unfinished.appends_to,
+            });
         }
-        (Some(saved), _) => (
-            saved.sync,
-            RecordWriter::create(&partial_path, options.format)?,
-            0,
-        ),
-        (None, Since::Time(at)) => (
-            SyncCheckpoint::since(*at),
-            RecordWriter::create(&partial_path, options.format)?,
-            0,
-        ),
-        (None, _) => (
-            SyncCheckpoint::everything(),
-            RecordWriter::create(&partial_path, options.format)?,
-            0,
-        ),
+    }
+    match saved {
+        Some(SavedCheckpoint {
+            sync,
+            exported: Some(exported),
+            ..
+        }) if !explicit_start
+            && (options.since.is_none()
+                || (exported.out == options.out && exported.format == options.format)) =>
+        {
+            if exported.out != options.out || exported.format != options.format {
+                return Err(Usage::new(format!(
+                    "the checkpoint {} is of the export into {} ({}); run with that --out and --format to add what changed, or add --overwrite to start a new export",
+                    checkpoint_path.display(),
+                    exported.out.display(),
+                    format_name(exported.format),
+                ))
+                .into());
+            }
+            let length = std::fs::metadata(&options.out).map(|meta| meta.len()).ok();
+            if length != Some(exported.bytes) {
+                return Err(Usage::new(format!(
+                    "{} {} since the last export wrote {} bytes; move it back, or add --overwrite to export everything again",
+                    options.out.display(),
+                    match length {
+                        None => "is gone".to_owned(),
+                        Some(length) => format!("holds {length} bytes"),
+                    },
+                    exported.bytes,
+                ))
+                .into());
+            }
+            Ok(Start {
+                sync,
+                writer: RecordWriter::create(partial_path, options.format, false)?,
+                records: 0,
+                in_out: exported.records,
+                appends_to: Some(exported.bytes),
+            })
+        }
+        saved => {
+            if options.out.exists() && !options.overwrite {
+                return Err(Usage::new(format!(
+                    "{} already exists and {} is no checkpoint of an export into it; add --overwrite to replace it, or choose another --out",
+                    options.out.display(),
+                    checkpoint_path.display(),
+                ))
+                .into());
+            }
+            let sync = match (&options.since, saved) {
+                (Some(Since::Time(at)), _) => SyncCheckpoint::since(*at),
+                (Some(Since::Checkpoint(_)), Some(saved)) => saved.sync,
+                _ => SyncCheckpoint::everything(),
+            };
+            Ok(Start {
+                sync,
+                writer: RecordWriter::create(partial_path, options.format, true)?,
+                records: 0,
+                in_out: 0,
+                appends_to: None,
+            })
+        }
+    }
+}
+
+/// Puts a complete partial file in place: renamed to `OUT` when it is a new export, appended to
+/// `OUT` (cut back first to its length before this run, so that a repeat after a crash does not
+/// append twice) when it is an increment.
+fn move_into_place(partial_path: &Path, unfinished: &Unfinished) -> anyhow::Result<Exported> {
+    let out = &unfinished.out;
+    let bytes = unfinished.appends_to.unwrap_or(0) + unfinished.partial_bytes;
+    let exported = Exported {
+        out: out.clone(),
+        format: unfinished.format,
+        bytes,
+        records: unfinished.records,
     };
+    if !partial_path.exists() {
+        // Moved already, before a crash stopped the checkpoint from saying so.
+        if std::fs::metadata(out).map(|meta| meta.len()).ok() == Some(bytes) {
+            return Ok(exported);
+        }
+        return Err(Usage::new(format!(
+            "{} is gone before it was moved into {}; delete the checkpoint and start again",
+            partial_path.display(),
+            out.display()
+        ))
+        .into());
+    }
+    match unfinished.appends_to {
+        None => {
+            std::fs::rename(partial_path, out).with_context(|| {
+                format!(
+                    "cannot rename {} to {}",
+                    partial_path.display(),
+                    out.display()
+                )
+            })?;
+        }
+        Some(keep) => {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(out)
+                .with_context(|| format!("cannot open {} to append to it", out.display()))?;
+            let length = file.metadata()?.len();
+            if length < keep {
+                return Err(Usage::new(format!(
+                    "{} holds {length} bytes, fewer than the {keep} it held before this run; move it back, or start again with --overwrite",
+                    out.display()
+                ))
+                .into());
+            }
+            file.set_len(keep)?;
+            file.seek(SeekFrom::End(0))?;
+            let mut partial = File::open(partial_path)
+                .with_context(|| format!("cannot read {}", partial_path.display()))?;
+            std::io::copy(&mut partial, &mut file)
+                .with_context(|| format!("cannot append to {}", out.display()))?;
+            file.sync_all()?;
+            std::fs::remove_file(partial_path)
+                .with_context(|| format!("cannot remove {}", partial_path.display()))?;
+        }
+    }
+    Ok(exported)
+}
+
+/// Runs an export until it finishes, fails, or `interrupt` completes (Ctrl-C).
+pub async fn export(
+    client: &Client,
+    options: ExportOptions,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<ExportOutcome> {
+    let checkpoint_path = match (&options.checkpoint, &options.since) {
+        (Some(path), _) => path.clone(),
+        (None, Some(Since::Checkpoint(path))) => path.clone(),
+        (None, _) => sibling(&options.out, ".checkpoint.json"),
+    };
+    let partial_path = sibling(&options.out, ".partial");
+    let Start {
+        sync: sync_from,
+        mut writer,
+        mut records,
+        in_out,
+        appends_to,
+    } = start(&options, &checkpoint_path, &partial_path)?;
     let records_before = records;
-    let unfinished = |partial_bytes, records| Unfinished {
+    let unfinished = |partial_bytes, records, complete| Unfinished {
         out: options.out.clone(),
         format: options.format,
         partial_bytes,
         records,
+        appends_to,
+        complete,
     };
+    let exported = appends_to.map(|bytes| Exported {
+        out: options.out.clone(),
+        format: options.format,
+        bytes,
+        records: in_out,
+    });
     // Saved before the first request, so that Ctrl-C at any moment leaves a checkpoint to resume.
     let position = writer.flush_position()?;
     write_checkpoint(
         &checkpoint_path,
         &SavedCheckpoint {
             sync: sync_from.clone(),
-            unfinished: Some(unfinished(position, records)),
+            unfinished: Some(unfinished(position, records, false)),
+            exported: exported.clone(),
         },
     )?;
 
     // The records behind the last checkpoint saved: what an interrupted run keeps.
     let mut kept = records;
-    let mut progress = Reporter::new(options.progress, records_before);
+    let mut progress = Reporter::new(options.progress, records_before, client.clone());
     let mut sync =
         client.sync_attendees_with(sync_from, SyncOptions::default().per_page(options.per_page));
     let mut interrupt = std::pin::pin!(interrupt);
@@ -344,7 +585,7 @@ pub async fn export(
             Err(error) => {
                 progress.finish();
                 return Err(anyhow::Error::new(error).context(format!(
-                    "the sync stopped; run it again with --since {} to go on from the last page saved",
+                    "the sync stopped after {kept} attendees were saved; run the same command again to go on from the last page saved ({})",
                     checkpoint_path.display()
                 )));
             }
@@ -360,31 +601,38 @@ pub async fn export(
                     &checkpoint_path,
                     &SavedCheckpoint {
                         sync: report.checkpoint.clone(),
-                        unfinished: Some(unfinished(position, records)),
+                        unfinished: Some(unfinished(position, records, false)),
+                        exported: exported.clone(),
                     },
                 )?;
                 kept = records;
                 progress.page(&report);
             }
             SyncEvent::Finished(next) => {
-                writer.finish()?;
-                std::fs::rename(&partial_path, &options.out).with_context(|| {
-                    format!(
-                        "cannot rename {} to {}",
-                        partial_path.display(),
-                        options.out.display()
-                    )
-                })?;
+                let position = writer.finish()?;
+                let complete = unfinished(position, in_out + records, true);
+                write_checkpoint(
+                    &checkpoint_path,
+                    &SavedCheckpoint {
+                        sync: next.clone(),
+                        unfinished: Some(complete.clone()),
+                        exported: exported.clone(),
+                    },
+                )?;
+                let done = move_into_place(&partial_path, &complete)?;
                 write_checkpoint(
                     &checkpoint_path,
                     &SavedCheckpoint {
                         sync: next,
                         unfinished: None,
+                        exported: Some(done),
                     },
                 )?;
                 progress.finish();
                 return Ok(ExportOutcome::Finished {
                     records,
+                    total: in_out + records,
+                    appended: appends_to.is_some(),
                     checkpoint: checkpoint_path,
                     progress_time: progress.busy,
                 });
@@ -442,14 +690,17 @@ fn write_checkpoint(path: &Path, saved: &SavedCheckpoint) -> anyhow::Result<()> 
 }
 
 /// Appends records to the partial file.
+// One writer per run: its size does not matter, and a box would cost an indirection per record.
+#[allow(clippy::large_enum_variant)]
 enum RecordWriter {
     Jsonl(BufWriter<File>),
     Csv(csv::Writer<File>),
 }
 
 impl RecordWriter {
-    /// A new partial file, with the CSV header when the format has one.
-    fn create(path: &Path, format: ExportFormat) -> anyhow::Result<Self> {
+    /// A new partial file, with the CSV header when the format has one and `header` asks for it
+    /// (not for an increment, appended after the header already written).
+    fn create(path: &Path, format: ExportFormat, header: bool) -> anyhow::Result<Self> {
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(match format {
@@ -458,7 +709,9 @@ impl RecordWriter {
                 let mut writer = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(file);
-                writer.write_record(CSV_COLUMNS)?;
+                if header {
+                    writer.write_record(CSV_COLUMNS.iter().map(|column| column.name))?;
+                }
                 Self::Csv(writer)
             }
         })
@@ -500,7 +753,7 @@ impl RecordWriter {
             }
             Self::Csv(out) => {
                 let json = serde_json::to_value(attendee)?;
-                out.write_record(CSV_COLUMNS.iter().map(|column| cell(&json, column)))?;
+                out.write_record(CSV_COLUMNS.iter().map(|column| column.cell(&json)))?;
             }
         }
         Ok(())
@@ -521,15 +774,15 @@ impl RecordWriter {
         })
     }
 
-    /// Flushes and syncs the file to disk.
-    fn finish(mut self) -> anyhow::Result<()> {
-        self.flush_position()?;
+    /// Flushes and syncs the file to disk; its length.
+    fn finish(mut self) -> anyhow::Result<u64> {
+        let position = self.flush_position()?;
         let file = match &self {
             Self::Jsonl(out) => out.get_ref(),
             Self::Csv(out) => out.get_ref(),
         };
         file.sync_all()?;
-        Ok(())
+        Ok(position)
     }
 }
 
@@ -541,27 +794,41 @@ struct Reporter {
     last_log: Instant,
     started: Instant,
     last: Option<SyncProgress>,
+    /// Shows the client's waits (a countdown) while no page comes; stopped by `finish`.
+    watcher: Option<tokio::task::JoinHandle<()>>,
     /// Time spent in `page` and `finish`.
     busy: Duration,
 }
 
 /// How often a log line is written when stderr is not a terminal.
 const LOG_EVERY: Duration = Duration::from_secs(2);
+/// How often the client's waits are looked at, for the countdown.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How often the spinner and the clock move.
+const TICK_EVERY: Duration = Duration::from_millis(100);
 
 impl Reporter {
-    fn new(mode: Progress, before: u64) -> Self {
+    fn new(mode: Progress, before: u64, client: Client) -> Self {
         let (mode, bar) = match mode {
             Progress::Bar(target) => {
                 let bar = ProgressBar::with_draw_target(None, target);
                 let style = ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} attendees, {msg}, eta {eta}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} attendees ({per_sec}), eta {eta}, {msg}{prefix}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
                 bar.set_position(before);
+                bar.set_message("starting");
+                // The spinner and the clock move on their own, whatever the network does.
+                bar.enable_steady_tick(TICK_EVERY);
                 (Progress::Off, Some(bar))
             }
             mode => (mode, None),
+        };
+        let watcher = match (&mode, &bar) {
+            (_, Some(bar)) => Some(tokio::spawn(watch_bar(client, bar.clone()))),
+            (Progress::Log, None) => Some(tokio::spawn(watch_log(client))),
+            _ => None,
         };
         Self {
             mode,
@@ -570,6 +837,7 @@ impl Reporter {
             last_log: Instant::now(),
             started: Instant::now(),
             last: None,
+            watcher,
             busy: Duration::ZERO,
         }
     }
@@ -587,8 +855,13 @@ impl Reporter {
             bar.set_length(total);
             bar.set_position(done);
             bar.set_message(format!(
-                "{} pages, {} rate-limit waits",
-                report.pages_read, report.rate_limit_waits
+                "{}, {}",
+                plural(report.pages_read, "page", "pages"),
+                plural(
+                    u64::from(report.rate_limit_waits),
+                    "rate-limit wait",
+                    "rate-limit waits"
+                )
             ));
         } else if matches!(self.mode, Progress::Log) && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
@@ -604,6 +877,9 @@ impl Reporter {
     }
 
     fn show_finish(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -615,11 +891,94 @@ impl Reporter {
     }
 }
 
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
+    }
+}
+
+/// What the client waits for, as a countdown: `rate limit: cliniko resets in 42s`.
+pub fn describe_wait(waiting: &Waiting, now: std::time::Instant) -> String {
+    let left = waiting.until().saturating_duration_since(now);
+    // Rounded up, so that the countdown reaches 1s, not 0s, in its last second.
+    let seconds = left.as_millis().div_ceil(1000);
+    match waiting {
+        Waiting::RateLimitReset { .. } => {
+            format!("rate limited: cliniko's limit resets in {seconds}s")
+        }
+        Waiting::Pacing { .. } => {
+            format!("pacing to 200 requests a minute: next request in {seconds}s")
+        }
+        Waiting::Retry { retry, .. } => format!("retry {retry} in {seconds}s"),
+        _ => format!("waiting {seconds}s"),
+    }
+}
+
+/// Shows the client's waits on the bar (as its prefix) while they last.
+pub(crate) async fn watch_bar(client: Client, bar: ProgressBar) {
+    let mut shown = false;
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        match client.waiting() {
+            Some(waiting) => {
+                bar.set_prefix(format!(
+                    "; {}",
+                    describe_wait(&waiting, std::time::Instant::now())
+                ));
+                shown = true;
+            }
+            None if shown => {
+                bar.set_prefix("");
+                shown = false;
+            }
+            None => {}
+        }
+    }
+}
+
+/// Writes a log line when a wait starts, and every few seconds while it lasts.
+async fn watch_log(client: Client) {
+    let mut last: Option<(Waiting, Instant)> = None;
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(waiting) = client.waiting() else {
+            last = None;
+            continue;
+        };
+        let due = match &last {
+            Some((previous, at)) => *previous != waiting || at.elapsed() >= LOG_EVERY,
+            None => true,
+        };
+        if due {
+            eprintln!(
+                "sync: {}",
+                describe_wait(&waiting, std::time::Instant::now())
+            );
+            last = Some((waiting, Instant::now()));
+        }
+    }
+}
+
+/// `1 page`, `2 pages`.
+pub fn plural(count: u64, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
 fn log_line(report: &SyncProgress, done: u64, total: u64, elapsed: Duration) -> String {
     let mut line = format!(
-        "sync: {done} of {total} attendees, {} pages, {} rate-limit waits ({:.1}s waited)",
-        report.pages_read,
-        report.rate_limit_waits,
+        "sync: {done} of {total} attendees, {}, {} ({:.1}s waited)",
+        plural(report.pages_read, "page", "pages"),
+        plural(
+            u64::from(report.rate_limit_waits),
+            "rate-limit wait",
+            "rate-limit waits"
+        ),
         report.rate_limit_waited.as_secs_f64()
     );
     if done > 0 && total > done {

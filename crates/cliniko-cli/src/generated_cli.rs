@@ -120,39 +120,216 @@ pub const COMMANDS: &[OperationCommand] = &[
         operation: &operations::UNARCHIVE_PATIENT,
     },
 ];
-/// The columns of a CSV export: every property of a listed record, nested objects
-/// flattened with `.`, in the schema's order.
-pub const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "created_at",
-    "updated_at",
-    "arrived",
-    "booking_ip_address",
-    "cancellation_note",
-    "cancellation_reason",
-    "cancellation_reason_description",
-    "email_reminder_sent",
-    "invoice_status",
-    "notes",
-    "online_booking_policy_accepted",
-    "sms_reminder_sent",
-    "treatment_note_status",
-    "deleted_at",
-    "cancelled_at",
-    "booking.links.self",
-    "patient.links.self",
-    "invoices.links.self",
-    "links.self",
-    "archived_at",
-    "cancellation_url",
-    "patient_case.links.self",
-    "patient_forms.links.self",
-    "sent_email_follow_ups_count",
-    "sent_email_reminders_count",
-    "sent_sms_follow_ups_count",
-    "sent_sms_reminders_count",
-    "telehealth_url",
-];
+impl crate::output::Record for cliniko_types::Attendee {
+    const SINGULAR: &'static str = "attendee";
+    const PLURAL: &'static str = "attendees";
+    const COLUMNS: &'static [crate::output::Column] = &[
+        crate::output::Column {
+            name: "id",
+            pointer: "/id",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "booking_id",
+            pointer: "/booking/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "patient_id",
+            pointer: "/patient/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "patient_case_id",
+            pointer: "/patient_case/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "created_at",
+            pointer: "/created_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "updated_at",
+            pointer: "/updated_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "arrived",
+            pointer: "/arrived",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "booking_ip_address",
+            pointer: "/booking_ip_address",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "cancellation_note",
+            pointer: "/cancellation_note",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "cancellation_reason",
+            pointer: "/cancellation_reason",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "cancellation_reason_description",
+            pointer: "/cancellation_reason_description",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "email_reminder_sent",
+            pointer: "/email_reminder_sent",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoice_status",
+            pointer: "/invoice_status",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "notes",
+            pointer: "/notes",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "online_booking_policy_accepted",
+            pointer: "/online_booking_policy_accepted",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sms_reminder_sent",
+            pointer: "/sms_reminder_sent",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "treatment_note_status",
+            pointer: "/treatment_note_status",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "deleted_at",
+            pointer: "/deleted_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "cancelled_at",
+            pointer: "/cancelled_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "booking.links.self",
+            pointer: "/booking/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "patient.links.self",
+            pointer: "/patient/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoices.links.self",
+            pointer: "/invoices/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "links.self",
+            pointer: "/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "archived_at",
+            pointer: "/archived_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "cancellation_url",
+            pointer: "/cancellation_url",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "patient_case.links.self",
+            pointer: "/patient_case/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "patient_forms.links.self",
+            pointer: "/patient_forms/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sent_email_follow_ups_count",
+            pointer: "/sent_email_follow_ups_count",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sent_email_reminders_count",
+            pointer: "/sent_email_reminders_count",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sent_sms_follow_ups_count",
+            pointer: "/sent_sms_follow_ups_count",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sent_sms_reminders_count",
+            pointer: "/sent_sms_reminders_count",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "telehealth_url",
+            pointer: "/telehealth_url",
+            link_id: false,
+        },
+    ];
+    const SUMMARY: &'static [crate::output::Column] = &[
+        crate::output::Column {
+            name: "id",
+            pointer: "/id",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "booking_id",
+            pointer: "/booking/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "patient_id",
+            pointer: "/patient/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "patient_case_id",
+            pointer: "/patient_case/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "updated_at",
+            pointer: "/updated_at",
+            link_id: false,
+        },
+    ];
+    const STATE_FIELDS: &'static [&'static str] = &[
+        "archived_at",
+        "deleted_at",
+        "cancelled_at",
+    ];
+}
+impl crate::output::Page for cliniko_types::AttendeeList {
+    type Item = cliniko_types::Attendee;
+    fn items(&self) -> &[cliniko_types::Attendee] {
+        &self.attendees
+    }
+    fn total_entries(&self) -> u64 {
+        u64::try_from(self.total_entries).unwrap_or_default()
+    }
+    fn has_next(&self) -> bool {
+        self.links.next.is_some()
+    }
+}
 ///`cliniko attendee`: one subcommand per operation tagged `Attendee`.
 pub fn attendee_command() -> Command {
     Command::new("attendee")
@@ -297,13 +474,15 @@ pub fn list_attendees_command() -> Command {
         .long_about(
             "List attendees.\n\nLists attendees that are neither cancelled nor archived (deleted). A filter with the `*`\noperator, such as `q[]=cancelled_at:*`, brings the ones this route leaves out back in.\nFor an incremental sync, filter on `updated_at:>TIMESTAMP` and follow `links.next`.",
         )
-        .after_help("Cliniko: GET /attendees (listAttendees)")
+        .after_help(
+            "Example:\n  cliniko attendee list --per-page 10\n\nCliniko: GET /attendees (listAttendees)",
+        )
         .arg(
             Arg::new("page")
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -317,7 +496,7 @@ pub fn list_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -375,11 +554,11 @@ async fn run_list_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -394,13 +573,15 @@ pub fn create_attendee_command() -> Command {
         .long_about(
             "Create an attendee.\n\nAdds a patient to a booking. The answer is 201 with the new attendee and its URL in `Location`.\nA create is not idempotent: retrying it after a lost answer can add the patient twice.",
         )
-        .after_help("Cliniko: POST /attendees (createAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee create --booking-id 1390726237298631770 --patient-id 1390726237298631770\n\nCliniko: POST /attendees (createAttendee)",
+        )
         .arg(
             Arg::new("booking-id")
                 .long("booking-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(true)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -410,7 +591,7 @@ pub fn create_attendee_command() -> Command {
                 .long("patient-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(true)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -434,10 +615,10 @@ pub fn create_attendee_command() -> Command {
         .arg(
             Arg::new("patient-case-id")
                 .long("patient-case-id")
-                .value_name("ID")
+                .value_name("ID|null")
                 .help("The patient case to link, or null for none")
                 .required(false)
-                .value_parser(clap::value_parser!(cliniko_types::Id)),
+                .value_parser(args::nullable_id),
         )
 }
 async fn run_create_attendee(
@@ -472,9 +653,7 @@ async fn run_create_attendee(
     {
         body.insert("notes".to_owned(), value);
     }
-    if let Some(value) = matches
-        .get_one::<cliniko_types::Id>("patient-case-id")
-        .map(|id| serde_json::Value::String(id.to_string()))
+    if let Some(value) = matches.get_one::<serde_json::Value>("patient-case-id").cloned()
     {
         body.insert("patient_case_id".to_owned(), value);
     }
@@ -489,13 +668,15 @@ pub fn list_cancelled_attendees_command() -> Command {
         .long_about(
             "List cancelled attendees.\n\nLists attendees that were cancelled; each has `cancelled_at` and a cancellation reason set.",
         )
-        .after_help("Cliniko: GET /attendees/cancelled (listCancelledAttendees)")
+        .after_help(
+            "Example:\n  cliniko attendee list-cancelled --per-page 10\n\nCliniko: GET /attendees/cancelled (listCancelledAttendees)",
+        )
         .arg(
             Arg::new("page")
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -509,7 +690,7 @@ pub fn list_cancelled_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -570,11 +751,11 @@ async fn run_list_cancelled_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -589,13 +770,15 @@ pub fn list_deleted_attendees_command() -> Command {
         .long_about(
             "List deleted attendees.\n\nLists attendees that were deleted (archived); each has `deleted_at` set.",
         )
-        .after_help("Cliniko: GET /attendees/deleted (listDeletedAttendees)")
+        .after_help(
+            "Example:\n  cliniko attendee list-deleted --per-page 10\n\nCliniko: GET /attendees/deleted (listDeletedAttendees)",
+        )
         .arg(
             Arg::new("page")
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -609,7 +792,7 @@ pub fn list_deleted_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -670,11 +853,11 @@ async fn run_list_deleted_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -689,7 +872,9 @@ pub fn get_attendee_command() -> Command {
         .long_about(
             "Get an attendee.\n\nGets one attendee. A cancelled or archived attendee is found only with the `*` filter on\n`cancelled_at`, `archived_at` or `deleted_at`.",
         )
-        .after_help("Cliniko: GET /attendees/{id} (getAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee get 1390726237298631770\n\nCliniko: GET /attendees/{id} (getAttendee)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -730,7 +915,9 @@ pub fn update_attendee_via_put_command() -> Command {
         .long_about(
             "Update an attendee (PUT).\n\nUpdates the given fields of an attendee, exactly as `PATCH /attendees/{id}` does. The\ndocumentation page shows this verb; Cliniko's 2025 document shows `PATCH`.",
         )
-        .after_help("Cliniko: PUT /attendees/{id} (updateAttendeeViaPut)")
+        .after_help(
+            "Example:\n  cliniko attendee update-via-put 1390726237298631770 --arrived true\n\nCliniko: PUT /attendees/{id} (updateAttendeeViaPut)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -771,10 +958,10 @@ pub fn update_attendee_via_put_command() -> Command {
         .arg(
             Arg::new("patient-case-id")
                 .long("patient-case-id")
-                .value_name("ID")
+                .value_name("ID|null")
                 .help("The patient case to link, or null for none")
                 .required(false)
-                .value_parser(clap::value_parser!(cliniko_types::Id))
+                .value_parser(args::nullable_id)
                 .conflicts_with("clear-patient-case-id"),
         )
         .arg(
@@ -813,14 +1000,20 @@ async fn run_update_attendee_via_put(
     if matches.get_flag("clear-notes") {
         body.insert("notes".to_owned(), serde_json::Value::Null);
     }
-    if let Some(value) = matches
-        .get_one::<cliniko_types::Id>("patient-case-id")
-        .map(|id| serde_json::Value::String(id.to_string()))
+    if let Some(value) = matches.get_one::<serde_json::Value>("patient-case-id").cloned()
     {
         body.insert("patient_case_id".to_owned(), value);
     }
     if matches.get_flag("clear-patient-case-id") {
         body.insert("patient_case_id".to_owned(), serde_json::Value::Null);
+    }
+    if body.is_empty() {
+        return Err(
+            crate::Usage::new(
+                    "give at least one field to change (--arrived, --notes, --patient-case-id); nothing was sent",
+                )
+                .into(),
+        );
     }
     request = request.body(args::body::<cliniko_types::AttendeeUpdate>(body)?);
     let response = request.send().await?;
@@ -831,15 +1024,24 @@ pub fn delete_attendee_command() -> Command {
     Command::new("delete")
         .about("Delete (archive) an attendee")
         .long_about(
-            "Delete (archive) an attendee.\n\nDeprecated by Cliniko: this now archives the attendee, like `POST /attendees/{id}/archive`.\nThe attendee leaves `GET /attendees` and appears in `GET /attendees/deleted`.\n\nDeprecated by Cliniko.",
+            "Delete (archive) an attendee.\n\nDeprecated by Cliniko: this now archives the attendee, like `POST /attendees/{id}/archive`.\nThe attendee leaves `GET /attendees` and appears in `GET /attendees/deleted`.",
         )
-        .after_help("Cliniko: DELETE /attendees/{id} (deleteAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee delete 1390726237298631770\n\nCliniko: DELETE /attendees/{id} (deleteAttendee)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
                 .required(true)
                 .help("The attendee's ID")
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("yes")
+                .long("yes")
+                .short('y')
+                .action(ArgAction::SetTrue)
+                .help("Do not ask for confirmation on a terminal"),
         )
 }
 async fn run_delete_attendee(
@@ -852,6 +1054,11 @@ async fn run_delete_attendee(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
+    crate::confirm(
+        "attendee delete",
+        matches.get_one::<cliniko_types::Id>("id").copied(),
+        matches.get_flag("yes"),
+    )?;
     request.send().await?;
     output
         .done("attendee", "delete", matches.get_one::<cliniko_types::Id>("id").copied())
@@ -863,7 +1070,9 @@ pub fn update_attendee_command() -> Command {
         .long_about(
             "Update an attendee.\n\nUpdates the given fields of an attendee; fields left out keep their values.",
         )
-        .after_help("Cliniko: PATCH /attendees/{id} (updateAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee update 1390726237298631770 --arrived true\n\nCliniko: PATCH /attendees/{id} (updateAttendee)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -904,10 +1113,10 @@ pub fn update_attendee_command() -> Command {
         .arg(
             Arg::new("patient-case-id")
                 .long("patient-case-id")
-                .value_name("ID")
+                .value_name("ID|null")
                 .help("The patient case to link, or null for none")
                 .required(false)
-                .value_parser(clap::value_parser!(cliniko_types::Id))
+                .value_parser(args::nullable_id)
                 .conflicts_with("clear-patient-case-id"),
         )
         .arg(
@@ -946,14 +1155,20 @@ async fn run_update_attendee(
     if matches.get_flag("clear-notes") {
         body.insert("notes".to_owned(), serde_json::Value::Null);
     }
-    if let Some(value) = matches
-        .get_one::<cliniko_types::Id>("patient-case-id")
-        .map(|id| serde_json::Value::String(id.to_string()))
+    if let Some(value) = matches.get_one::<serde_json::Value>("patient-case-id").cloned()
     {
         body.insert("patient_case_id".to_owned(), value);
     }
     if matches.get_flag("clear-patient-case-id") {
         body.insert("patient_case_id".to_owned(), serde_json::Value::Null);
+    }
+    if body.is_empty() {
+        return Err(
+            crate::Usage::new(
+                    "give at least one field to change (--arrived, --notes, --patient-case-id); nothing was sent",
+                )
+                .into(),
+        );
     }
     request = request.body(args::body::<cliniko_types::AttendeeUpdate>(body)?);
     let response = request.send().await?;
@@ -966,13 +1181,22 @@ pub fn archive_attendee_command() -> Command {
         .long_about(
             "Archive an attendee.\n\nArchives an attendee. It leaves `GET /attendees` and appears in `GET /attendees/deleted`,\nwith `archived_at` and `deleted_at` set.",
         )
-        .after_help("Cliniko: POST /attendees/{id}/archive (archiveAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee archive 1390726237298631770\n\nCliniko: POST /attendees/{id}/archive (archiveAttendee)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
                 .required(true)
                 .help("The attendee's ID")
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("yes")
+                .long("yes")
+                .short('y')
+                .action(ArgAction::SetTrue)
+                .help("Do not ask for confirmation on a terminal"),
         )
 }
 async fn run_archive_attendee(
@@ -985,6 +1209,11 @@ async fn run_archive_attendee(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
+    crate::confirm(
+        "attendee archive",
+        matches.get_one::<cliniko_types::Id>("id").copied(),
+        matches.get_flag("yes"),
+    )?;
     request.send().await?;
     output
         .done("attendee", "archive", matches.get_one::<cliniko_types::Id>("id").copied())
@@ -996,7 +1225,9 @@ pub fn cancel_attendee_command() -> Command {
         .long_about(
             "Cancel an attendee.\n\nCancels an attendee of a group appointment; `cancellation_reason` is mandatory. Attendees of\nindividual appointments are cancelled through `PATCH /individual_appointments/{id}/cancel`\ninstead, and this route refuses them with 422. The attendee then appears in\n`GET /attendees/cancelled`.",
         )
-        .after_help("Cliniko: PATCH /attendees/{id}/cancel (cancelAttendee)")
+        .after_help(
+            "Example:\n  cliniko attendee cancel 1390726237298631770 --reason feeling-better\n\nCliniko: PATCH /attendees/{id}/cancel (cancelAttendee)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -1114,10 +1345,10 @@ pub fn list_group_appointment_attendees_command() -> Command {
     Command::new("list-for-group-appointment")
         .about("List the attendees of a group appointment")
         .long_about(
-            "List the attendees of a group appointment.\n\nLists the attendees of one group appointment. Deprecated by Cliniko: filter `GET /attendees`\nwith `q[]=appointment_id:=ID` instead.\n\nDeprecated by Cliniko.",
+            "List the attendees of a group appointment.\n\nLists the attendees of one group appointment. Deprecated by Cliniko: filter `GET /attendees`\nwith `q[]=appointment_id:=ID` instead.",
         )
         .after_help(
-            "Cliniko: GET /group_appointments/{group_appointment_id}/attendees (listGroupAppointmentAttendees)",
+            "Example:\n  cliniko attendee list-for-group-appointment 1390726237298631770 --per-page 10\n\nCliniko: GET /group_appointments/{group_appointment_id}/attendees (listGroupAppointmentAttendees)",
         )
         .arg(
             Arg::new("group_appointment_id")
@@ -1131,7 +1362,7 @@ pub fn list_group_appointment_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1145,7 +1376,7 @@ pub fn list_group_appointment_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -1219,11 +1450,11 @@ async fn run_list_group_appointment_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -1236,10 +1467,10 @@ pub fn list_individual_appointment_attendees_command() -> Command {
     Command::new("list-for-individual-appointment")
         .about("List the attendees of an individual appointment")
         .long_about(
-            "List the attendees of an individual appointment.\n\nLists the attendees of one individual appointment. Deprecated by Cliniko: filter\n`GET /attendees` with `q[]=appointment_id:=ID` instead.\n\nDeprecated by Cliniko.",
+            "List the attendees of an individual appointment.\n\nLists the attendees of one individual appointment. Deprecated by Cliniko: filter\n`GET /attendees` with `q[]=appointment_id:=ID` instead.",
         )
         .after_help(
-            "Cliniko: GET /individual_appointments/{individual_appointment_id}/attendees (listIndividualAppointmentAttendees)",
+            "Example:\n  cliniko attendee list-for-individual-appointment 1390726237298631770 --per-page 10\n\nCliniko: GET /individual_appointments/{individual_appointment_id}/attendees (listIndividualAppointmentAttendees)",
         )
         .arg(
             Arg::new("individual_appointment_id")
@@ -1253,7 +1484,7 @@ pub fn list_individual_appointment_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1267,7 +1498,7 @@ pub fn list_individual_appointment_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -1349,11 +1580,11 @@ async fn run_list_individual_appointment_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -1366,10 +1597,10 @@ pub fn list_patient_case_attendees_command() -> Command {
     Command::new("list-for-patient-case")
         .about("List the attendees of a patient case")
         .long_about(
-            "List the attendees of a patient case.\n\nLists the attendees linked to one patient case. Deprecated by Cliniko: filter\n`GET /attendees` with `q[]=patient_case_id:=ID` instead.\n\nDeprecated by Cliniko.",
+            "List the attendees of a patient case.\n\nLists the attendees linked to one patient case. Deprecated by Cliniko: filter\n`GET /attendees` with `q[]=patient_case_id:=ID` instead.",
         )
         .after_help(
-            "Cliniko: GET /patient_cases/{patient_case_id}/attendees (listPatientCaseAttendees)",
+            "Example:\n  cliniko attendee list-for-patient-case 1390726237298631770 --per-page 10\n\nCliniko: GET /patient_cases/{patient_case_id}/attendees (listPatientCaseAttendees)",
         )
         .arg(
             Arg::new("patient_case_id")
@@ -1383,7 +1614,7 @@ pub fn list_patient_case_attendees_command() -> Command {
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1397,7 +1628,7 @@ pub fn list_patient_case_attendees_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\nappointment_id, booking_id, id, patient_case_id, patient_id, archived_at, cancelled_at,\ncreated_at, deleted_at and updated_at.",
@@ -1465,11 +1696,11 @@ async fn run_list_patient_case_attendees(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }

@@ -38,9 +38,10 @@
 //! The API key comes from `CLINIKO_API_KEY` only, never from a flag (flags end up in shell
 //! history and process lists); its suffix names the shard, and `--base-url` points elsewhere (a
 //! proxy). Nothing this program prints or writes holds the key. Results go to stdout, as a table
-//! or as JSON (`--output json`); messages and progress go to stderr. Exit codes: 0 success, 1
-//! Cliniko (or the network) said no, 2 bad usage (including a request refused before sending),
-//! 130 interrupted by Ctrl-C (a sync's checkpoint is saved).
+//! or as JSON (`--output json`); messages and progress go to stderr. Exit codes
+//! ([`EXIT_CODES`], also in `--help`): 0 success, 1 Cliniko refused, 2 bad usage or configuration
+//! (including a request refused before sending), 3 a network failure, 130 interrupted by Ctrl-C
+//! (a sync's checkpoint is saved). A closed stdout (`cliniko ... | head -1`) ends quietly with 0.
 //!
 //! # The fake
 //!
@@ -103,13 +104,21 @@ impl Usage {
 pub enum Exit {
     /// 0: it worked.
     Success = 0,
-    /// 1: Cliniko (or the network) said no.
+    /// 1: Cliniko refused (an error answer).
     Api = 1,
-    /// 2: the command was called wrongly.
+    /// 2: the command was called wrongly, or the configuration (key, base URL) is wrong.
     Usage = 2,
+    /// 3: the network failed: no connection, no answer in time, or an answer cut short.
+    Network = 3,
     /// 130: Ctrl-C; a sync saved its checkpoint.
     Interrupted = 130,
 }
+
+/// The exit codes, as `--help` shows them.
+pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 Cliniko refused, 2 bad usage or configuration, 3 network failure, 130 interrupted";
+
+/// The heading global options are shown under, apart from each command's own.
+const GLOBAL_OPTIONS: &str = "Global options";
 
 /// The whole command tree: the generated groups (with `sync` added to `attendee`), the global
 /// options, and `completions`.
@@ -124,12 +133,22 @@ pub fn command() -> Command {
     Command::new("cliniko")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Cliniko's attendees API from a terminal: every operation, a resumable export, and a built-in fake")
-        .after_help(
+        .after_help(format!(
             "The API key is read from CLINIKO_API_KEY (never a flag); its suffix names the shard.\n\
-             Try any command without an account: cliniko --fake attendee list",
-        )
+             Try any command without an account: cliniko --fake attendee list\n\n{EXIT_CODES}"
+        ))
         .subcommand_required(true)
         .arg_required_else_help(true)
+        .next_help_heading(GLOBAL_OPTIONS)
+        .arg(
+            Arg::new("timeout")
+                .long("timeout")
+                .global(true)
+                .value_name("SECONDS")
+                .value_parser(clap::value_parser!(u64).range(1..=3600))
+                .default_value("30")
+                .help("Give up on a request that has no answer after this long (each try)"),
+        )
         .arg(
             Arg::new("output")
                 .long("output")
@@ -137,7 +156,7 @@ pub fn command() -> Command {
                 .global(true)
                 .value_parser(["table", "json"])
                 .default_value("table")
-                .help("A table for people, or JSON for scripts"),
+                .help("A table for people, or JSON for scripts (a page object; JSON Lines with --all)"),
         )
         .arg(
             Arg::new("base-url")
@@ -228,22 +247,31 @@ async fn sync_command(
     match export::export(client, options, interrupt).await? {
         ExportOutcome::Finished {
             records,
+            total,
+            appended,
             checkpoint,
             ..
         } => {
-            output.summary(
-                &format!(
-                    "wrote {records} attendees to {}; the next run goes on from --since {}",
-                    out.display(),
-                    checkpoint.display()
-                ),
-                serde_json::json!({
-                    "finished": true,
-                    "records": records,
-                    "out": out,
-                    "checkpoint": checkpoint,
-                }),
-            )?;
+            let attendees = export::plural(records, "attendee", "attendees");
+            let verb = if appended { "appended" } else { "wrote" };
+            eprintln!(
+                "{verb} {attendees} to {} ({total} in all); run the same command again to add what changes next (checkpoint {})",
+                out.display(),
+                checkpoint.display()
+            );
+            if output.format() == Format::Json {
+                output.summary(
+                    "",
+                    serde_json::json!({
+                        "finished": true,
+                        "records": records,
+                        "total": total,
+                        "appended": appended,
+                        "out": out,
+                        "checkpoint": checkpoint,
+                    }),
+                )?;
+            }
             Ok(Exit::Success)
         }
         ExportOutcome::Interrupted {
@@ -251,7 +279,8 @@ async fn sync_command(
             checkpoint,
         } => {
             eprintln!(
-                "interrupted: {records} attendees kept; run the same command with --since {} to go on",
+                "interrupted: {} kept; run the same command again to go on (checkpoint {})",
+                export::plural(records, "attendee", "attendees"),
                 checkpoint.display()
             );
             Ok(Exit::Interrupted)
@@ -292,21 +321,78 @@ async fn client(
     };
     // A long sync meets the rate limit again and again: each request may wait out more resets
     // than the client's default before it gives up.
-    let mut builder = Client::builder(key, user_agent)
+    let timeout = matches.get_one::<u64>("timeout").copied().unwrap_or(30);
+    if matches.get_one::<String>("base-url").is_none()
+        && let Ok(shard) = cliniko_client::ApiKey::new(key.trim()).and_then(|key| key.shard())
+        && !cliniko_client::Shard::documented().any(|known| known == shard)
+    {
+        // Not refused (Cliniko opens shards), but named if the shard's host does not answer.
+        let _ = UNDOCUMENTED_SHARD.set(shard.to_string());
+    }
+    let mut builder = Client::builder(key.trim(), user_agent)
         .rate_limit(RateLimit::CLINIKO)
         .retry(RetryPolicy::default().max_rate_limit_waits(10))
-        .timeout(Duration::from_secs(60));
+        .timeout(Duration::from_secs(timeout));
     if let Some(base_url) = matches.get_one::<String>("base-url") {
         builder = builder.base_url(base_url.clone());
     }
     let client = builder.build().map_err(|error| {
-        Usage::new(format!("{error} (check {API_KEY_VARIABLE} and --base-url)"))
+        let check = match &error {
+            cliniko_client::ConfigError::InvalidBaseUrl { .. } => "check --base-url".to_owned(),
+            cliniko_client::ConfigError::InvalidUserAgent => {
+                "check --user-agent or CLINIKO_USER_AGENT".to_owned()
+            }
+            _ => format!("check {API_KEY_VARIABLE}"),
+        };
+        Usage::new(format!("{error} ({check})"))
     })?;
+    let _ = BASE_URL_PATH.set(base_url_path(client.base_url()));
     Ok((client, None))
+}
+
+/// The path of a base URL, without a trailing `/`.
+fn base_url_path(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.find('/').map_or("", |at| &rest[at..]);
+    path.trim_end_matches('/').to_owned()
+}
+
+/// Whether `error` is only stdout closed by its reader (`| head -1`): not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Asks on a terminal before `what` (`attendee delete`) is done to `id`, unless `yes`; without a
+/// terminal it goes ahead (scripts pass `--yes` for clarity, but are not stopped).
+pub fn confirm(what: &str, id: Option<cliniko_types::Id>, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    let target = id.map(|id| format!(" {id}")).unwrap_or_default();
+    eprint!("{what}{target}: are you sure? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(Usage::new(format!(
+            "{what}{target} not confirmed; nothing was sent (--yes skips the question)"
+        ))
+        .into())
+    }
 }
 
 /// The exit code for an error.
 pub fn exit_code(error: &anyhow::Error) -> Exit {
+    if is_broken_pipe(error) {
+        return Exit::Success;
+    }
     for cause in error.chain() {
         if cause.downcast_ref::<Usage>().is_some() {
             return Exit::Usage;
@@ -314,6 +400,12 @@ pub fn exit_code(error: &anyhow::Error) -> Exit {
         if let Some(error) = cause.downcast_ref::<cliniko_client::Error>() {
             return match error.kind() {
                 ErrorKind::InvalidRequest(_) | ErrorKind::Config(_) => Exit::Usage,
+                ErrorKind::Transport(_) => Exit::Network,
+                ErrorKind::OutcomeUnknown { source, .. }
+                    if matches!(**source, ErrorKind::Transport(_)) =>
+                {
+                    Exit::Network
+                }
                 _ => Exit::Api,
             };
         }
@@ -341,6 +433,22 @@ pub fn describe(error: &anyhow::Error) -> String {
                     reset_at.to_rfc3339()
                 ));
             }
+            ErrorKind::NotFound { .. } if base_url_lacks_v1() => message.push_str(
+                "\nhint: Cliniko's routes start with /v1: a --base-url should end in /v1, such as https://api.au1.cliniko.com/v1",
+            ),
+            ErrorKind::NotFound { .. } => message.push_str(
+                "\nhint: to find a cancelled or archived attendee, add --filter 'cancelled_at*' or --filter 'archived_at*'",
+            ),
+            ErrorKind::Transport(_) if UNDOCUMENTED_SHARD.get().is_some() => {
+                message.push_str(&format!(
+                    "\nhint: {API_KEY_VARIABLE} names the shard {}, which Cliniko does not document ({}); check the key, or pass --base-url",
+                    UNDOCUMENTED_SHARD.get().map(String::as_str).unwrap_or_default(),
+                    cliniko_client::Shard::documented()
+                        .map(|shard| shard.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             ErrorKind::RateLimited { reset_at: None } => message.push_str(
                 "\nhint: cliniko's rate limit resets within a minute; wait, then run the command again",
             ),
@@ -348,4 +456,18 @@ pub fn describe(error: &anyhow::Error) -> String {
         }
     }
     message
+}
+
+/// The shard the key names when Cliniko does not document it, for the hint on a network error.
+static UNDOCUMENTED_SHARD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The path of the base URL this process runs against, for the hint on a 404.
+static BASE_URL_PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Whether the base URL misses Cliniko's `/v1` (then every route answers 404, which is no
+/// missing attendee).
+fn base_url_lacks_v1() -> bool {
+    BASE_URL_PATH
+        .get()
+        .is_some_and(|path| !path.ends_with("/v1"))
 }

@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     };
     let exit = match runtime.block_on(cliniko_cli::run(&matches, &mut output)) {
         Ok(exit) => exit,
+        // A reader that stopped reading (`| head -1`) is no failure: end quietly.
+        Err(error) if cliniko_cli::is_broken_pipe(&error) => cliniko_cli::Exit::Success,
         Err(error) => {
             eprintln!("error: {}", cliniko_cli::describe(&error));
             cliniko_cli::exit_code(&error)

@@ -4,11 +4,64 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use cliniko_client::{ResponseExt as _, ResponseValue};
+use cliniko_types::Id;
 use cliniko_types::facts::Operation;
-use cliniko_types::{Attendee, AttendeeList, Id};
 use comfy_table::{Table, presets};
+use serde::Serialize;
 
-use crate::generated_cli::CSV_COLUMNS;
+/// One column of a record as a table or CSV shows it: a flattened property, or the ID at the end
+/// of a link (`patient_id` from `patient.links.self`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// The header.
+    pub name: &'static str,
+    /// Where the value is in the record's JSON (a JSON pointer).
+    pub pointer: &'static str,
+    /// Whether the value is a link whose last segment (the linked record's ID) is shown.
+    pub link_id: bool,
+}
+
+impl Column {
+    /// The text of this column of `record` (as JSON): empty when null or absent, strings as they
+    /// are, anything else as JSON.
+    pub fn cell(&self, record: &serde_json::Value) -> String {
+        match record.pointer(self.pointer) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(text)) if self.link_id => {
+                text.rsplit('/').next().unwrap_or_default().to_owned()
+            }
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+        }
+    }
+}
+
+/// A record a command prints; implemented for each resource by the generated command tree, with
+/// columns derived from the spec's schema.
+pub trait Record: Serialize {
+    /// The resource, singular (`attendee`).
+    const SINGULAR: &'static str;
+    /// The resource, plural (`attendees`).
+    const PLURAL: &'static str;
+    /// Every column: the ID, the linked IDs, then every property, nested objects flattened.
+    const COLUMNS: &'static [Column];
+    /// The columns of a list's table.
+    const SUMMARY: &'static [Column];
+    /// The time fields whose presence makes a record archived or cancelled, for the STATE column.
+    const STATE_FIELDS: &'static [&'static str];
+}
+
+/// A page of records, as a list answers.
+pub trait Page: Serialize {
+    /// The records' type.
+    type Item: Record;
+    /// The records on this page.
+    fn items(&self) -> &[Self::Item];
+    /// How many records the list holds in all.
+    fn total_entries(&self) -> u64;
+    /// Whether another page follows.
+    fn has_next(&self) -> bool;
+}
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +84,18 @@ struct ListState {
     pages: u64,
     rows: Option<Table>,
     shown: u64,
+    /// With `--all` on a terminal: a spinner on stderr with the pages read and the client's
+    /// waits, so that a long list never looks hung.
+    spinner: Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)>,
+}
+
+impl Drop for ListState {
+    fn drop(&mut self) {
+        if let Some((bar, watcher)) = self.spinner.take() {
+            watcher.abort();
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Output {
@@ -48,93 +113,114 @@ impl Output {
         self.format
     }
 
-    /// A list starts.
-    pub fn list_start(&mut self) -> anyhow::Result<()> {
+    /// A list starts; with `all` (every page), a spinner on stderr when it is a terminal.
+    pub fn list_start(&mut self, client: &cliniko_client::Client, all: bool) -> anyhow::Result<()> {
         self.list = ListState::default();
+        if all && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {msg}{prefix}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message("reading the first page");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            let watcher = tokio::spawn(crate::export::watch_bar(client.clone(), bar.clone()));
+            self.list.spinner = Some((bar, watcher));
+        }
         Ok(())
     }
 
-    /// One page of a list; `last` when no page follows. One page alone prints as Cliniko's page
-    /// body in JSON; several (`--all`) as one JSON array of their attendees.
-    pub fn list_page(&mut self, page: &AttendeeList, last: bool) -> anyhow::Result<()> {
-        let first = self.list.pages == 0;
+    /// One page of a list; `last` when no page follows. In JSON a page prints as Cliniko's
+    /// page object; with `--all` (`all`) each record prints as one line (JSON Lines), so that
+    /// the shape does not depend on how many pages there were. The table's footer goes to stderr.
+    pub fn list_page<P: Page>(&mut self, page: &P, all: bool, last: bool) -> anyhow::Result<()> {
         self.list.pages += 1;
-        self.list.shown += page.attendees.len() as u64;
+        self.list.shown += page.items().len() as u64;
+        if let Some((bar, _)) = &self.list.spinner {
+            bar.set_message(format!(
+                "{} of {} {}",
+                self.list.shown,
+                page.total_entries(),
+                P::Item::PLURAL
+            ));
+            if last {
+                bar.finish_and_clear();
+            }
+        }
         match self.format {
-            Format::Json if first && last => {
-                serde_json::to_writer_pretty(&mut self.out, page)?;
-                writeln!(self.out)?;
+            Format::Json if all => {
+                for record in page.items() {
+                    serde_json::to_writer(&mut self.out, record)?;
+                    writeln!(self.out)?;
+                }
             }
             Format::Json => {
-                for (index, attendee) in page.attendees.iter().enumerate() {
-                    let separator = if first && index == 0 {
-                        "[\n  "
-                    } else {
-                        ",\n  "
-                    };
-                    write!(self.out, "{separator}")?;
-                    serde_json::to_writer(&mut self.out, attendee)?;
-                }
-                if first && page.attendees.is_empty() {
-                    write!(self.out, "[")?;
-                }
-                if last {
-                    writeln!(self.out, "\n]")?;
-                }
+                serde_json::to_writer_pretty(&mut self.out, page)?;
+                writeln!(self.out)?;
             }
             Format::Table => {
                 let table = self.list.rows.get_or_insert_with(|| {
                     let mut table = Table::new();
-                    table.load_preset(presets::NOTHING).set_header(vec![
-                        "ID", "PATIENT", "BOOKING", "ARRIVED", "STATE", "UPDATED",
-                    ]);
+                    let mut header: Vec<String> = P::Item::SUMMARY
+                        .iter()
+                        .map(|column| column.name.to_uppercase())
+                        .collect();
+                    if !P::Item::STATE_FIELDS.is_empty() {
+                        header.insert(header.len().saturating_sub(1), "STATE".to_owned());
+                    }
+                    table.load_preset(presets::NOTHING).set_header(header);
                     table
                 });
-                for attendee in &page.attendees {
-                    table.add_row(row(attendee));
+                for record in page.items() {
+                    table.add_row(row(record)?);
                 }
                 if last {
                     write_table(&mut self.out, table)?;
-                    writeln!(
-                        self.out,
-                        "{} of {} attendees{}",
+                    let noun = if page.total_entries() == 1 {
+                        P::Item::SINGULAR
+                    } else {
+                        P::Item::PLURAL
+                    };
+                    eprintln!(
+                        "{} of {} {noun}{}",
                         self.list.shown,
-                        page.total_entries,
-                        if page.links.next.is_some() {
+                        page.total_entries(),
+                        if page.has_next() {
                             " (more with --page or --all)"
                         } else {
                             ""
                         }
-                    )?;
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    /// One attendee, as a get, create or update answered it.
-    pub fn item(
+    /// One record, as a get, create or update answered it.
+    pub fn item<T: Record>(
         &mut self,
         operation: &Operation,
-        response: &ResponseValue<Attendee>,
+        response: &ResponseValue<T>,
     ) -> anyhow::Result<()> {
-        let attendee: &Attendee = response;
+        let record: &T = response;
         match self.format {
             Format::Json => {
-                serde_json::to_writer_pretty(&mut self.out, attendee)?;
+                serde_json::to_writer_pretty(&mut self.out, record)?;
                 writeln!(self.out)?;
             }
             Format::Table => {
                 let mut table = Table::new();
                 table.load_preset(presets::NOTHING);
-                let json = serde_json::to_value(attendee).context("an attendee is JSON")?;
-                for column in CSV_COLUMNS {
-                    table.add_row(vec![column.to_string(), cell(&json, column)]);
+                let json = serde_json::to_value(record).context("a record is JSON")?;
+                for column in T::COLUMNS {
+                    table.add_row(vec![column.name.to_string(), column.cell(&json)]);
                 }
-                if operation.method == "POST" {
-                    if let Some(location) = response.location() {
-                        table.add_row(vec!["location".to_owned(), location.to_string()]);
-                    }
+                if operation.method == "POST"
+                    && let Some(location) = response.location()
+                {
+                    table.add_row(vec!["location".to_owned(), location.to_string()]);
                 }
                 write_table(&mut self.out, &table)?;
             }
@@ -185,37 +271,30 @@ fn write_table(out: &mut dyn Write, table: &Table) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A list row: the IDs of the linked patient and booking are the last segments of their links.
-fn row(attendee: &Attendee) -> Vec<String> {
-    let last_segment = |url: &str| url.rsplit('/').next().unwrap_or_default().to_owned();
-    let state = if attendee.archived_at.is_some() || attendee.deleted_at.is_some() {
-        "archived"
-    } else if attendee.cancelled_at.is_some() {
-        "cancelled"
-    } else {
-        "active"
-    };
-    vec![
-        attendee.id.to_string(),
-        last_segment(&attendee.patient.links.self_),
-        last_segment(&attendee.booking.links.self_),
-        attendee
-            .arrived
-            .map_or_else(|| "-".to_owned(), |arrived| arrived.to_string()),
-        state.to_owned(),
-        attendee
-            .updated_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    ]
-}
-
-/// The text of a flattened column (`booking.links.self`) of a record as JSON: empty when null or
-/// absent, strings as they are, anything else as JSON.
-pub fn cell(record: &serde_json::Value, column: &str) -> String {
-    let pointer = format!("/{}", column.replace('.', "/"));
-    match record.pointer(&pointer) {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
+/// A list row: the summary columns, with the record's state before the last.
+fn row<T: Record>(record: &T) -> anyhow::Result<Vec<String>> {
+    let json = serde_json::to_value(record).context("a record is JSON")?;
+    let mut cells: Vec<String> = T::SUMMARY
+        .iter()
+        .map(|column| {
+            let cell = column.cell(&json);
+            if cell.is_empty() {
+                "-".to_owned()
+            } else {
+                cell
+            }
+        })
+        .collect();
+    if !T::STATE_FIELDS.is_empty() {
+        let set = |field: &str| json.get(field).is_some_and(|value| !value.is_null());
+        let state = if set("archived_at") || set("deleted_at") {
+            "archived"
+        } else if set("cancelled_at") {
+            "cancelled"
+        } else {
+            "active"
+        };
+        cells.insert(cells.len().saturating_sub(1), state.to_owned());
     }
+    Ok(cells)
 }

@@ -185,6 +185,8 @@ fn mistakes_exit_with_2_and_say_what_to_do_and_api_errors_with_1() {
             "updated_at>2024-01-01T00:00:00Z",
         ],
         &["attendee", "list", "--per-page", "101"],
+        &["attendee", "list", "--page", "0"],
+        &["attendee", "list", "--filter", "id=9007199254740793"],
         &["attendee", "cancel", "1"],
         &["attendee", "cancel", "1", "--reason", "bored"],
         &["attendee", "get", "not-an-id"],
@@ -269,4 +271,81 @@ fn a_sync_against_the_fake_writes_every_attendee_and_its_checkpoint() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(&next).expect("written"), "");
+}
+
+/// Every command's help: whole sentences (no description cut at a line end), "Deprecated" at
+/// most once, and an example that is valid usage: run against the fake, it is never refused as
+/// a mistake (exit 2); it may meet a 404, as its ID is Cliniko's documented one.
+#[test]
+fn every_help_has_whole_sentences_and_an_example_that_runs() {
+    for command in COMMANDS {
+        let (code, help, stderr) = cliniko(&[command.group, command.name, "--help"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            help.matches("Deprecated").count() <= 1,
+            "{} {}: {help}",
+            command.group,
+            command.name
+        );
+        assert!(!help.contains("so that JavaScript clients\n"), "{help}");
+        let example = help
+            .split("Example:\n  ")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .unwrap_or_else(|| panic!("{} {} has no example: {help}", command.group, command.name));
+        let words: Vec<String> = example
+            .replace("'Running late'", "Running_late")
+            .split_whitespace()
+            .skip(1)
+            .map(|word| word.replace('_', " "))
+            .collect();
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        if ["delete", "archive"].contains(&command.name) {
+            args.push("--yes");
+        }
+        let (code, _, stderr) = cliniko(&args);
+        assert!(
+            code == 0 || code == 1,
+            "the example `{example}` exits {code}: {stderr}"
+        );
+    }
+    let (_, help, _) = cliniko(&["attendee", "create", "--help"]);
+    assert!(
+        help.contains("so that JavaScript clients do not lose precision"),
+        "the whole sentence: {help}"
+    );
+}
+
+/// A reader that stops early (`| head -1`) is no failure.
+#[test]
+fn a_pipe_into_head_exits_0() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .args(["--fake", "-o", "json", "attendee", "list", "--all"])
+        .env_remove("CLINIKO_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cliniko runs");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = [0_u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("a first byte");
+    drop(stdout);
+    let output = child.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+/// An update with no field is refused before anything is sent.
+#[test]
+fn an_update_with_no_field_is_refused() {
+    let (code, stdout, stderr) = cliniko(&["attendee", "update", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("give at least one field to change"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cliniko(&["attendee", "update", "1", "--patient-case-id", "null"]);
+    assert_ne!(code, 2, "null is taken, as the help says: {stderr}");
 }

@@ -28,18 +28,17 @@ async fn slow_fake() -> FakeCliniko {
         .expect("the fake starts")
 }
 
+/// `cliniko attendee sync --out OUT`, with `--since SINCE` unless `since` is empty (then the
+/// checkpoint beside `OUT` says where to go on, as the CLI's advice says: "the same command").
 fn sync(fake: &FakeCliniko, since: &str, out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cliniko"));
     command
         .env("CLINIKO_API_KEY", KEY)
-        .args([
-            "--base-url",
-            &fake.base_url(),
-            "attendee",
-            "sync",
-            "--since",
-            since,
-        ])
+        .args(["--base-url", &fake.base_url(), "attendee", "sync"]);
+    if !since.is_empty() {
+        command.args(["--since", since]);
+    }
+    command
         .arg("--out")
         .arg(out)
         .args(["--per-page", "25", "--progress", "log"])
@@ -154,7 +153,7 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     let run = finish(child).await;
     assert_eq!(run.code, Some(130), "{}", run.stderr);
     assert!(
-        run.stderr.contains("--since"),
+        run.stderr.contains("run the same command again to go on"),
         "it says how to go on: {}",
         run.stderr
     );
@@ -164,9 +163,21 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     let after_sigint = kept(&checkpoint);
     assert!((200..ATTENDEES as u64).contains(&after_sigint));
 
-    // 2. Resumed, then killed outright after 500 records.
-    let since = checkpoint.to_str().expect("a utf-8 path");
-    let mut child = sync(&fake, since, &out).spawn().expect("spawns");
+    // 2. Resumed by the same command (its advice), then killed outright after 500 records.
+    let child = sync(&fake, "everything", &out).spawn().expect("spawns");
+    let refused = finish(child).await;
+    assert_eq!(
+        refused.code,
+        Some(2),
+        "--since everything does not silently restart: {}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("without --since to go on"),
+        "{}",
+        refused.stderr
+    );
+    let mut child = sync(&fake, "", &out).spawn().expect("spawns");
     interrupt_after(&mut child, &checkpoint, 500, "-KILL").await;
     let run = finish(child).await;
     assert_eq!(run.code, None, "killed by a signal");
@@ -179,7 +190,8 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
     cut.extend_from_slice(b"{\"id\":\"1\",\"half a record");
     std::fs::write(&partial, cut).expect("written");
 
-    // 4. Resumed to the end.
+    // 4. Resumed to the end, with the checkpoint named (the older form) this time.
+    let since = checkpoint.to_str().expect("a utf-8 path");
     let run = finish(sync(&fake, since, &out).spawn().expect("spawns")).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     logs.push_str(&run.stdout);
@@ -200,6 +212,118 @@ async fn an_interrupted_sync_resumes_to_exactly_the_records_of_an_uninterrupted_
         !saved.contains("unfinished"),
         "the next run starts afresh: {saved}"
     );
+    assert!(
+        run.stderr
+            .contains("run the same command again to add what changes next"),
+        "{}",
+        run.stderr
+    );
+
+    // 5. The advice followed: the same command again appends nothing when nothing changed, and
+    //    the file stays equal to the uninterrupted export.
+    let run = finish(sync(&fake, "", &out).spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("appended 0 attendees"),
+        "{}",
+        run.stderr
+    );
+    logs.push_str(&run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("kept"),
+        expected,
+        "nothing repeated"
+    );
+
+    // 6. Attendees change; the same command appends exactly their new versions.
+    let changed: Vec<String> = expected
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .filter(|attendee| attendee["archived_at"].is_null() && attendee["deleted_at"].is_null())
+        .step_by(97)
+        .map(|attendee| attendee["id"].as_str().expect("an id").to_owned())
+        .collect();
+    assert!(changed.len() > 3, "enough attendees to change");
+    for (n, id) in changed.iter().enumerate() {
+        let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+            .env("CLINIKO_API_KEY", KEY)
+            .args(["--base-url", &fake.base_url(), "attendee", "update", id])
+            .args(["--notes", &format!("change {n}")])
+            .output()
+            .await
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let run = finish(sync(&fake, "", &out).spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    logs.push_str(&run.stderr);
+    let appended = std::fs::read_to_string(&out).expect("kept");
+    assert!(
+        appended.starts_with(&expected),
+        "the earlier export is kept as it was"
+    );
+    let lines: Vec<serde_json::Value> = appended
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    let mut versions = std::collections::HashSet::new();
+    for line in &lines {
+        assert!(
+            versions.insert((line["id"].to_string(), line["updated_at"].to_string())),
+            "a version twice: {line}"
+        );
+    }
+    assert_eq!(
+        lines.len(),
+        ATTENDEES + changed.len(),
+        "each changed attendee once more"
+    );
+    // The latest version of each attendee is what an uninterrupted export made now holds.
+    let fresh = dir.path().join("fresh.jsonl");
+    let run = finish(sync(&fake, "everything", &fresh).spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let mut latest = std::collections::BTreeMap::new();
+    for line in lines {
+        latest.insert(line["id"].as_str().expect("an id").to_owned(), line);
+    }
+    let mut now = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(&fresh).expect("written").lines() {
+        let line: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        now.insert(line["id"].as_str().expect("an id").to_owned(), line);
+    }
+    assert_eq!(latest, now, "the appended export ends equal to a fresh one");
+
+    // 7. Writing over an existing file needs --overwrite; a missing folder is a usage error.
+    let run = finish(
+        sync(&fake, "2020-01-01T00:00:00Z", &out)
+            .spawn()
+            .expect("spawns"),
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--overwrite"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("kept"),
+        appended,
+        "untouched"
+    );
+    let mut command = sync(&fake, "2099-01-01T00:00:00Z", &out);
+    command.arg("--overwrite");
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("replaced"), "");
+    let run = finish(
+        sync(&fake, "", &dir.path().join("missing/out.jsonl"))
+            .spawn()
+            .expect("spawns"),
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
 
     // The key is nowhere: not in what was printed, nor in any file written.
     assert_no_key("the output and logs", &logs);
@@ -240,16 +364,40 @@ async fn a_csv_sync_is_resumed_too_and_refuses_to_restart_over_an_unfinished_one
     let run = finish(command.spawn().expect("spawns")).await;
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.contains("resume it with --since"),
+        run.stderr
+            .contains("run the command again without --since to go on"),
         "{}",
         run.stderr
     );
 
-    let mut command = sync(&fake, checkpoint.to_str().expect("utf-8"), &out);
+    let mut command = sync(&fake, "", &out);
     command.args(["--format", "csv"]);
     let run = finish(command.spawn().expect("spawns")).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&out).expect("written"), expected);
+    let header = expected.lines().next().expect("a header");
+    assert!(
+        header.contains("patient_id") && header.contains("booking_id"),
+        "{header}"
+    );
+
+    // The next run appends rows, without a second header.
+    let mut command = sync(&fake, "", &out);
+    command.args(["--format", "csv"]);
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("kept"), expected);
+
+    // An export with no record still has its header.
+    let empty = dir.path().join("empty.csv");
+    let mut command = sync(&fake, "2099-01-01T00:00:00Z", &empty);
+    command.args(["--format", "csv"]);
+    let run = finish(command.spawn().expect("spawns")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&empty).expect("written"),
+        format!("{header}\n")
+    );
     fake.shutdown().await;
 }
 
@@ -269,4 +417,104 @@ async fn a_wrong_key_is_named_by_its_variable_and_never_printed() {
     assert!(!stderr.contains("WrongKeyThatMustNotLeak"), "{stderr}");
     assert!(output.stdout.is_empty());
     fake.shutdown().await;
+}
+
+/// Messages that name the real mistake: a --base-url without /v1, a key with spaces around it
+/// (taken, trimmed), and a key whose suffix names a shard Cliniko does not document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_name_the_real_mistake() {
+    let fake = slow_fake().await;
+    let without_v1 = fake.base_url().trim_end_matches("/v1").to_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", KEY)
+        .args(["--base-url", &without_v1, "attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("should end in /v1"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", format!("  {KEY}\n"))
+        .args([
+            "--base-url",
+            &fake.base_url(),
+            "attendee",
+            "list",
+            "--per-page",
+            "1",
+        ])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "spaces around the key are trimmed: {stderr}"
+    );
+    assert!(
+        stderr.contains("attendees (more with --page or --all)"),
+        "the footer on stderr: {stderr}"
+    );
+
+    // A suffix shaped like a shard but not one: the host does not resolve (or answer); the error
+    // is a network one (exit 3) and the hint names the shard, not the network alone.
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-zz9")
+        .args(["--timeout", "5", "attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("names the shard zz9, which Cliniko does not document"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MxJrZXkiOiI1Njd1amJmZTQ1NyJ9"), "{stderr}");
+    fake.shutdown().await;
+}
+
+/// A server that accepts connections and never answers: `--timeout` bounds each try, the
+/// command ends with exit 3 (a network failure), and the message names the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_named_after_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", KEY)
+        .args([
+            "--timeout",
+            "1",
+            "--base-url",
+            &format!("http://{address}/v1"),
+        ])
+        .args(["attendee", "list"])
+        .output()
+        .await
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{address} did not answer in time")),
+        "{stderr}"
+    );
+    // Four tries of a second each and the backoffs between them: far from 4 × 60 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    silent.abort();
 }

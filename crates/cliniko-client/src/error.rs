@@ -59,7 +59,9 @@ pub enum ErrorKind {
         errors: BTreeMap<String, String>,
     },
     /// 404: there is no such attendee, appointment or patient case (or the route is wrong).
-    #[error("not found: check the id, and whether the attendee was archived")]
+    #[error(
+        "not found: check the id; cancelled and archived records are found only with a `*` filter (q[]=cancelled_at:* or q[]=archived_at:*)"
+    )]
     NotFound {
         /// What came with the 404: JSON, or Cliniko's HTML page.
         body: ErrorBody,
@@ -108,7 +110,7 @@ pub enum ErrorKind {
     /// The request never got an answer: connection refused or dropped, timeout, TLS failure.
     /// Only reads and updates fail this way once sent; for the others see
     /// [`OutcomeUnknown`](Self::OutcomeUnknown).
-    #[error("the request to cliniko failed; check the network and try again")]
+    #[error("{}", describe_transport(.0))]
     Transport(#[source] reqwest::Error),
     /// A create, cancel, archive or delete reached Cliniko (or may have), but the answer was a
     /// 5xx or was lost: it may or may not have taken effect. It was not sent again, because a
@@ -429,6 +431,30 @@ fn excerpt(body: &[u8]) -> String {
     format!("{}…", &text[..end])
 }
 
+/// Which server did not answer, and how: a timeout, a refused connection, or a lost answer.
+fn describe_transport(error: &reqwest::Error) -> String {
+    let server = error
+        .url()
+        .and_then(|url| {
+            url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        })
+        .unwrap_or_else(|| "cliniko".to_owned());
+    if error.is_timeout() {
+        format!(
+            "{server} did not answer in time; check the network, or allow longer (a larger timeout)"
+        )
+    } else if error.is_connect() {
+        format!("cannot connect to {server}; check the network and the base url")
+    } else {
+        format!(
+            "the request to {server} failed before its answer was read; check the network and try again"
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,7 +637,7 @@ mod tests {
         insta::assert_snapshot!(messages.join("\n"), @r"
         validation failed: booking_id can't be blank; patient_id does not exist; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
         validation failed: validation failed; correct the body and send it again [getAttendee GET /attendees/{id}, status 422]
-        not found: check the id, and whether the attendee was archived [getAttendee GET /attendees/{id}, status 404]
+        not found: check the id; cancelled and archived records are found only with a `*` filter (q[]=cancelled_at:* or q[]=archived_at:*) [getAttendee GET /attendees/{id}, status 404]
         unauthorised: check the api key [getAttendee GET /attendees/{id}, status 401]
         forbidden: the key's user may not do this, or the user-agent was refused [getAttendee GET /attendees/{id}, status 403]
         rate limited until 2023-11-14T22:14:20+00:00; slow down or allow more waits in the retry policy [getAttendee GET /attendees/{id}, status 429, request id 7f3a]

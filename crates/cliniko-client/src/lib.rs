@@ -84,7 +84,7 @@ pub use paginate::{
     AttendeePage, AttendeePages, AttendeeQuery, AttendeeRoute, AttendeeStream, ListCursor,
     ListFilter, ListQuery, ListRoute, Page, PageCursor, Pages, Records, Route,
 };
-pub use policy::{RateLimit, RequestPolicy, RetryPolicy};
+pub use policy::{RateLimit, RequestPolicy, RetryPolicy, Waiting};
 pub use sync::{AttendeeSync, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress};
 
 use progenitor_client::{ClientHooks, OperationInfo};
@@ -99,6 +99,13 @@ impl Client {
     /// The base URL requests go to, such as `https://api.au1.cliniko.com/v1`.
     pub fn base_url(&self) -> &str {
         self.baseurl()
+    }
+
+    /// What a request of this client (or of a clone, a stream or a sync made from it) is waiting
+    /// for at this moment: a rate-limit reset, the client's own pacing, or a retry's backoff.
+    /// Cheap to call often, for a progress display's countdown.
+    pub fn waiting(&self) -> Option<Waiting> {
+        self.inner().waiting()
     }
 }
 

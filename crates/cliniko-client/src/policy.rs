@@ -234,13 +234,84 @@ impl SlidingWindow {
     }
 
     /// Waits for this request's turn and returns how long that took, and its booking.
-    async fn acquire(&self) -> (Duration, Booking) {
+    async fn acquire(&self, activity: &Activity) -> (Duration, Booking) {
         let now = Instant::now();
         let (start, booking) = self.book(now);
         if start > now {
-            tokio::time::sleep_until(start).await;
+            activity
+                .wait_until(
+                    start,
+                    Waiting::Pacing {
+                        until: start.into_std(),
+                    },
+                )
+                .await;
         }
         (start - now, booking)
+    }
+}
+
+/// What a client's requests are waiting for at this moment: see
+/// [`Client::waiting`](crate::Client::waiting). A progress display polls it to show a countdown
+/// rather than a frozen screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Waiting {
+    /// Cliniko answered 429: the request is sent again at `until`, after its rate limit resets.
+    RateLimitReset {
+        /// When the request goes again.
+        until: std::time::Instant,
+    },
+    /// The client's own rate limit holds the request back until `until`.
+    Pacing {
+        /// When the request goes.
+        until: std::time::Instant,
+    },
+    /// A 5xx answer or a failed connection: the request is sent again at `until`.
+    Retry {
+        /// When the request goes again.
+        until: std::time::Instant,
+        /// Which retry it will be (from 1).
+        retry: u32,
+    },
+}
+
+impl Waiting {
+    /// When the wait ends.
+    pub fn until(&self) -> std::time::Instant {
+        match *self {
+            Self::RateLimitReset { until } | Self::Pacing { until } | Self::Retry { until, .. } => {
+                until
+            }
+        }
+    }
+}
+
+/// The wait under way, shared by a client's clones; written only when a request waits.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    waiting: Mutex<Option<Waiting>>,
+}
+
+impl Activity {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Waiting>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sleeps until `deadline`, showing `waiting` meanwhile.
+    async fn wait_until(&self, deadline: Instant, waiting: Waiting) {
+        *self.slot() = Some(waiting);
+        tokio::time::sleep_until(deadline).await;
+        let mut slot = self.slot();
+        if *slot == Some(waiting) {
+            *slot = None;
+        }
+    }
+
+    pub(crate) fn current(&self) -> Option<Waiting> {
+        *self.slot()
     }
 }
 
@@ -269,6 +340,8 @@ pub struct RequestPolicy {
     authorization: HeaderValue,
     /// The configured base URL: the key goes only to its origin.
     base_url: Url,
+    /// The wait under way, if any.
+    activity: Arc<Activity>,
 }
 
 impl std::fmt::Debug for RequestPolicy {
@@ -305,7 +378,13 @@ impl RequestPolicy {
             limiter: rate_limit.map(|limit| Arc::new(SlidingWindow::new(limit))),
             authorization,
             base_url,
+            activity: Arc::default(),
         }
+    }
+
+    /// What a request of this client (or a clone) is waiting for now, if anything.
+    pub(crate) fn waiting(&self) -> Option<Waiting> {
+        self.activity.current()
     }
 
     /// The retry policy in force.
@@ -344,7 +423,7 @@ impl RequestPolicy {
             let spare = pending.try_clone();
             let mut booking = None;
             if let Some(limiter) = &self.limiter {
-                let (waited, booked) = limiter.acquire().await;
+                let (waited, booked) = limiter.acquire(&self.activity).await;
                 booking = Some(booked);
                 if !waited.is_zero() {
                     tracing::debug!(
@@ -442,7 +521,21 @@ impl RequestPolicy {
                     );
                 }
             }
-            tokio::time::sleep(wait).await;
+            let deadline = Instant::now() + wait;
+            let waiting = match &attempt {
+                Attempt::Answered(response)
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    Waiting::RateLimitReset {
+                        until: deadline.into_std(),
+                    }
+                }
+                _ => Waiting::Retry {
+                    until: deadline.into_std(),
+                    retry: waits.retries,
+                },
+            };
+            self.activity.wait_until(deadline, waiting).await;
             pending = spare;
         }
     }

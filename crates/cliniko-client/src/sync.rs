@@ -9,8 +9,13 @@
 //! changes during the sync moves to the end and is read again in its new version; the next
 //! checkpoint is the sync's start on the server's clock, less a safety margin, applied with `>=`,
 //! so whatever changed while the sync ran is read again next time.
+//!
+//! Exactly once across syncs: the versions a sync yielded that lie within that margin (changed at
+//! or after the next checkpoint's time) are remembered in the checkpoint, and the next sync skips
+//! them when it reads them again. A version is an attendee's ID with its `updated_at`; a newer
+//! version of the same attendee is yielded as usual.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -43,6 +48,17 @@ pub struct SyncCheckpoint {
     /// How far the sync under way got, if one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resume: Option<Resume>,
+    /// Versions already yielded at or after `since` (by the sync that made this checkpoint, or
+    /// the one under way): read again, they are skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    delivered: Vec<Version>,
+}
+
+/// One version of an attendee: its ID and when it was last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+struct Version {
+    id: Id,
+    updated_at: DateTime<Utc>,
 }
 
 /// A sync under way: when it started (on the server's clock) and where it is.
@@ -76,6 +92,7 @@ impl SyncCheckpoint {
         Self {
             since: None,
             resume: None,
+            delivered: Vec::new(),
         }
     }
 
@@ -84,6 +101,7 @@ impl SyncCheckpoint {
         Self {
             since: Some(since),
             resume: None,
+            delivered: Vec::new(),
         }
     }
 
@@ -95,6 +113,12 @@ impl SyncCheckpoint {
     /// Whether this checkpoint resumes a sync that did not finish.
     pub fn is_resuming(&self) -> bool {
         self.resume.is_some()
+    }
+
+    /// How many versions changed at or after [`changes_since`](Self::changes_since) this
+    /// checkpoint knows were already yielded, and skips when they are read again.
+    pub fn versions_delivered(&self) -> usize {
+        self.delivered.len()
     }
 }
 
@@ -208,6 +232,11 @@ impl Client {
         AttendeeSync {
             client: self.clone(),
             options,
+            delivered: checkpoint
+                .delivered
+                .iter()
+                .map(|version| (version.id, version.updated_at))
+                .collect(),
             since: checkpoint.since,
             started_at,
             local_start: Utc::now(),
@@ -236,6 +265,8 @@ struct Counts {
 pub struct AttendeeSync {
     client: Client,
     options: SyncOptions,
+    /// Versions yielded at or after `since`, by this sync or the one before (from its checkpoint).
+    delivered: HashSet<(Id, DateTime<Utc>)>,
     since: Option<DateTime<Utc>>,
     started_at: Option<DateTime<Utc>>,
     /// The local clock when the sync was made, in case no answer carries a `Date`.
@@ -270,17 +301,27 @@ impl AttendeeSync {
                 started_at,
                 position: self.position.clone(),
             }),
+            delivered: versions(self.delivered.iter().copied(), None),
         }
     }
 
+    /// The next sync's start: this one's start less the margin, and the versions yielded since.
     fn next_checkpoint(&self) -> SyncCheckpoint {
+        let since = self.cutoff();
+        SyncCheckpoint {
+            since: Some(since),
+            resume: None,
+            delivered: versions(self.delivered.iter().copied(), Some(since)),
+        }
+    }
+
+    /// The next checkpoint's time: the start (on the server's clock, once known) less the margin.
+    fn cutoff(&self) -> DateTime<Utc> {
         let started_at = self.started_at.unwrap_or(self.local_start);
         let margin = TimeDelta::from_std(self.options.safety_margin).unwrap_or(TimeDelta::MAX);
-        SyncCheckpoint::since(
-            started_at
-                .checked_sub_signed(margin)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
-        )
+        started_at
+            .checked_sub_signed(margin)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     fn query(&self) -> AttendeeQuery {
@@ -352,6 +393,9 @@ impl AttendeeSync {
             }),
             (Position::From { .. }, _) => None,
         };
+        // Versions changed at or after the next checkpoint's time are remembered, so that the
+        // next sync, which reads them again, does not yield them again.
+        let cutoff = self.cutoff();
         for attendee in page.attendees {
             let already_read = match &self.position {
                 Position::From {
@@ -361,11 +405,20 @@ impl AttendeeSync {
                 } => attendee.updated_at == *at && seen.contains(&attendee.id),
                 _ => false,
             };
-            if !already_read {
-                self.progress.attendees += 1;
-                self.events
-                    .push_back(SyncEvent::Attendee(Box::new(attendee)));
+            if already_read {
+                continue;
             }
+            let version = (attendee.id, attendee.updated_at);
+            if !self.delivered.is_empty() && self.delivered.contains(&version) {
+                // Yielded by the sync before this one, within its margin.
+                continue;
+            }
+            if attendee.updated_at >= cutoff {
+                self.delivered.insert(version);
+            }
+            self.progress.attendees += 1;
+            self.events
+                .push_back(SyncEvent::Attendee(Box::new(attendee)));
         }
         self.progress.pages_read += 1;
         match next {
@@ -388,6 +441,20 @@ impl AttendeeSync {
                 .push_back(SyncEvent::Finished(self.next_checkpoint()));
         }
     }
+}
+
+/// The versions of `delivered` changed at or after `since`, in order (so that a checkpoint's JSON
+/// does not depend on a hash order).
+fn versions(
+    delivered: impl Iterator<Item = (Id, DateTime<Utc>)>,
+    since: Option<DateTime<Utc>>,
+) -> Vec<Version> {
+    let mut out: Vec<Version> = delivered
+        .filter(|(_, updated_at)| since.is_none_or(|since| *updated_at >= since))
+        .map(|(id, updated_at)| Version { id, updated_at })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 impl Stream for AttendeeSync {
@@ -447,6 +514,10 @@ mod tests {
                     seen: vec![Id::new(7), Id::new(9)],
                 },
             }),
+            delivered: vec![Version {
+                id: Id::new(7),
+                updated_at: at,
+            }],
         };
         let json = serde_json::to_string(&checkpoint).expect("serialises");
         assert_eq!(
@@ -463,6 +534,7 @@ mod tests {
                     after: Id::new(1_390_726_237_298_631_770),
                 },
             }),
+            delivered: Vec::new(),
         };
         let json = serde_json::to_string(&instant).expect("serialises");
         assert!(

@@ -124,7 +124,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         });
     }
 
-    let columns = list_item_columns(document, &operations)?;
+    let records = record_impls(document, &operations)?;
     Ok(quote! {
         use clap::{Arg, ArgAction, ArgMatches, Command};
         use cliniko_client::Client;
@@ -148,9 +148,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         /// Every operation's command, in the spec's order.
         pub const COMMANDS: &[OperationCommand] = &[#(#command_entries),*];
 
-        /// The columns of a CSV export: every property of a listed record, nested objects
-        /// flattened with `.`, in the schema's order.
-        pub const CSV_COLUMNS: &[&str] = &[#(#columns),*];
+        #records
 
         #(#group_fns)*
 
@@ -389,12 +387,13 @@ fn operation_tokens(
     } else {
         format!("{summary}.\n\n{}", operation.description)
     };
-    if operation.deprecated {
+    if operation.deprecated && !long_about.to_lowercase().contains("deprecated") {
         long_about.push_str("\n\nDeprecated by Cliniko.");
     }
     let command_doc = format!("`{name}`: {summary}.");
+    let example = example(document, operation, &group)?;
     let after_help = format!(
-        "Cliniko: {} {} ({})",
+        "Example:\n  {example}\n\nCliniko: {} {} ({})",
         operation.method, operation.path, operation.id
     );
     let operation_type = pascal(&operation.id);
@@ -448,14 +447,17 @@ fn operation_tokens(
             Some("integer") => {
                 let minimum = schema.get("minimum").and_then(Value::as_u64);
                 let maximum = schema.get("maximum").and_then(Value::as_u64);
-                let range = match (minimum, maximum) {
-                    (Some(min), Some(max)) => quote! { .range(#min..=#max) },
-                    (Some(min), None) => quote! { .range(#min..) },
-                    _ => quote! {},
+                // A range without a top is said as "N or more", not up to u64::MAX.
+                let parser = match (minimum, maximum) {
+                    (Some(min), Some(max)) => {
+                        quote! { clap::value_parser!(u64).range(#min..=#max) }
+                    }
+                    (Some(min), None) => quote! { args::at_least(#min) },
+                    _ => quote! { clap::value_parser!(u64) },
                 };
                 args.push(quote! {
                     .arg(Arg::new(#param_name).long(#option).value_name("N").help(#help)
-                        .value_parser(clap::value_parser!(u64)#range) #hide)
+                        .value_parser(#parser) #hide)
                 });
                 sets.push(quote! {
                     if let Some(value) = matches.get_one::<u64>(#param_name) {
@@ -525,7 +527,14 @@ fn operation_tokens(
                     .unwrap_or_default(),
             );
             let reference = raw_reference(raw);
-            let (parser, value_name, read) = if reference.as_deref() == Some("Id") {
+            let (parser, value_name, read) = if reference.as_deref() == Some("Id") && nullable {
+                // "or null for none", as the spec says: `null` is taken as well as an ID.
+                (
+                    quote! { args::nullable_id },
+                    "ID|null".to_owned(),
+                    quote! { matches.get_one::<serde_json::Value>(#option).cloned() },
+                )
+            } else if reference.as_deref() == Some("Id") {
                 (
                     quote! { clap::value_parser!(cliniko_types::Id) },
                     "ID".to_owned(),
@@ -622,13 +631,47 @@ fn operation_tokens(
                 });
             }
         }
+        let options: Vec<String> = ordered_properties(schema)
+            .iter()
+            .map(|(property, _)| format!("--{}", body_option(property, &verb)))
+            .collect();
+        let nothing = format!(
+            "give at least one field to change ({}); nothing was sent",
+            options.join(", ")
+        );
+        let refuse_empty = if required.is_empty() {
+            quote! {
+                if body.is_empty() {
+                    return Err(crate::Usage::new(#nothing).into());
+                }
+            }
+        } else {
+            quote! {}
+        };
         body_tokens = quote! {
             let mut body = serde_json::Map::new();
             #(#inserts)*
+            #refuse_empty
             request = request.body(args::body::<cliniko_types::#body_type>(body)?);
         };
     }
 
+    // Deleting and archiving ask first on a terminal; `--yes` skips the question.
+    let destructive = operation.method == "DELETE" || operation.path.ends_with("/archive");
+    let (confirm_arg, confirm) = if destructive {
+        let what = format!("{group} {name}");
+        (
+            quote! {
+                .arg(Arg::new("yes").long("yes").short('y').action(ArgAction::SetTrue)
+                    .help("Do not ask for confirmation on a terminal"))
+            },
+            quote! {
+                crate::confirm(#what, matches.get_one::<cliniko_types::Id>("id").copied(), matches.get_flag("yes"))?;
+            },
+        )
+    } else {
+        (quote! {}, quote! {})
+    };
     let (extra_args, send) = match operation.success {
         Success::List => (
             quote! {
@@ -638,11 +681,11 @@ fn operation_tokens(
             quote! {
                 let all = matches.get_flag("all");
                 let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-                output.list_start()?;
+                output.list_start(client, all)?;
                 loop {
                     let response = request.clone().page(page).send().await?.into_inner();
                     let more = all && response.links.next.is_some();
-                    output.list_page(&response, !more)?;
+                    output.list_page(&response, all, !more)?;
                     if !more {
                         break;
                     }
@@ -687,6 +730,7 @@ fn operation_tokens(
                 .after_help(#after_help)
                 #(#args)*
                 #extra_args
+                #confirm_arg
         }
 
         async fn #run_fn(client: &Client, matches: &ArgMatches, output: &mut Output) -> anyhow::Result<()> {
@@ -694,44 +738,250 @@ fn operation_tokens(
             let mut request = client.#builder_fn();
             #(#sets)*
             #body_tokens
+            #confirm
             #send
         }
     })
 }
 
-/// The columns of a listed record: its properties, nested objects flattened.
-fn list_item_columns(document: &Value, operations: &[Operation]) -> anyhow::Result<Vec<String>> {
-    for operation in operations.iter().filter(|o| o.success == Success::List) {
-        let pointer = format!(
-            "/paths/{}/{}",
-            cliniko_spec::pointer::escape(&operation.path),
-            operation.method.to_lowercase()
-        );
-        let raw = document
-            .pointer(&pointer)
-            .context("the operation is in the spec")?;
-        let responses = raw
-            .get("responses")
-            .and_then(Value::as_object)
-            .context("responses")?;
-        let Some((_, response)) = responses.iter().find(|(s, _)| s.starts_with('2')) else {
+/// The success body schema of `operation`, by its component name, if it has one.
+fn success_schema(document: &Value, operation: &Operation) -> anyhow::Result<Option<String>> {
+    let pointer = format!(
+        "/paths/{}/{}",
+        cliniko_spec::pointer::escape(&operation.path),
+        operation.method.to_lowercase()
+    );
+    let raw = document
+        .pointer(&pointer)
+        .context("the operation is in the spec")?;
+    let responses = raw
+        .get("responses")
+        .and_then(Value::as_object)
+        .context("responses")?;
+    let Some((_, response)) = responses.iter().find(|(s, _)| s.starts_with('2')) else {
+        return Ok(None);
+    };
+    let response = resolve(document, response)?;
+    Ok(response
+        .pointer("/content/application~1json/schema/$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned))
+}
+
+/// For each record type a command prints (the items of a page, or one record): a generated
+/// `output::Record` impl with its columns, and for each page type an `output::Page` impl. A
+/// second resource in the spec gets its own, so printing never names one resource.
+fn record_impls(document: &Value, operations: &[Operation]) -> anyhow::Result<TokenStream> {
+    let mut records: BTreeMap<String, String> = BTreeMap::new();
+    let mut pages: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for operation in operations {
+        let Some(schema_name) = success_schema(document, operation)? else {
             continue;
         };
-        let response = resolve(document, response)?;
         let schema = resolve(
             document,
-            response
-                .pointer("/content/application~1json/schema")
-                .context("a list answer has a schema")?,
+            &serde_json::json!({ "$ref": format!("#/components/schemas/{schema_name}") }),
         )?;
-        if let Some(items) = list_items(document, &schema)? {
-            let mut columns = Vec::new();
-            flatten(document, &items, "", &mut columns, 0)?;
-            return Ok(columns);
+        match operation.success {
+            Success::List => {
+                let (key, item) = list_key(document, &schema)?
+                    .with_context(|| format!("{schema_name} is a page without an array"))?;
+                records.insert(item.clone(), operation.tag.to_lowercase());
+                pages.insert(schema_name, (key, item));
+            }
+            Success::Item => {
+                records.insert(schema_name, operation.tag.to_lowercase());
+            }
+            Success::Empty => {}
         }
     }
-    Ok(Vec::new())
+    let mut out = Vec::new();
+    for (name, singular) in &records {
+        let schema = resolve(
+            document,
+            &serde_json::json!({ "$ref": format!("#/components/schemas/{name}") }),
+        )?;
+        let mut columns = Vec::new();
+        flatten(document, &schema, "", &mut columns, 0)?;
+        let properties = ordered_properties(&schema);
+        // The ID of each linked record (`patient.links.self` → `patient_id`), unless the schema
+        // has such a property already.
+        let mut link_ids = Vec::new();
+        for (property, _) in &properties {
+            let link = format!("{property}.links.self");
+            let id_name = format!("{property}_id");
+            // A link to a list (`invoices`, `patient_forms`) ends in no ID: only links to one
+            // record, named in the singular, get an ID column.
+            let to_one = !property.ends_with('s');
+            if to_one && columns.contains(&link) && !properties.iter().any(|(p, _)| *p == id_name) {
+                link_ids.push((id_name, link));
+            }
+        }
+        let column = |name: &str, source: &str, link: bool| {
+            let pointer = format!("/{}", source.replace('.', "/"));
+            quote! { crate::output::Column { name: #name, pointer: #pointer, link_id: #link } }
+        };
+        let mut all = Vec::new();
+        if let Some(id) = columns.iter().find(|c| *c == "id") {
+            all.push(column(id, id, false));
+        }
+        for (id_name, link) in &link_ids {
+            all.push(column(id_name, link, true));
+        }
+        for name in columns.iter().filter(|c| *c != "id") {
+            all.push(column(name, name, false));
+        }
+        // The list table: the ID, the linked IDs, the record's own booleans that are not
+        // deprecated, its state and when it changed.
+        let mut summary = Vec::new();
+        if columns.iter().any(|c| c == "id") {
+            summary.push(column("id", "id", false));
+        }
+        for (id_name, link) in &link_ids {
+            summary.push(column(id_name, link, true));
+        }
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for (property, raw) in &properties {
+            let (target, nullable) = non_null_branch(raw);
+            let target = resolve(document, &target)?;
+            let deprecated = raw.get("deprecated").and_then(Value::as_bool) == Some(true);
+            let always_set = required.contains(&property.as_str()) && !nullable;
+            if text(&target, "type") == Some("boolean") && !deprecated && always_set {
+                summary.push(column(property, property, false));
+            }
+        }
+        let state_fields: Vec<&str> = ["archived_at", "deleted_at", "cancelled_at"]
+            .into_iter()
+            .filter(|field| properties.iter().any(|(p, _)| p == field))
+            .collect();
+        if columns.iter().any(|c| c == "updated_at") {
+            summary.push(column("updated_at", "updated_at", false));
+        }
+        let ty = format_ident!("{name}");
+        let plural = format!("{singular}s");
+        out.push(quote! {
+            impl crate::output::Record for cliniko_types::#ty {
+                const SINGULAR: &'static str = #singular;
+                const PLURAL: &'static str = #plural;
+                const COLUMNS: &'static [crate::output::Column] = &[#(#all),*];
+                const SUMMARY: &'static [crate::output::Column] = &[#(#summary),*];
+                const STATE_FIELDS: &'static [&'static str] = &[#(#state_fields),*];
+            }
+        });
+    }
+    for (name, (key, item)) in &pages {
+        let ty = format_ident!("{name}");
+        let item_ty = format_ident!("{item}");
+        let field = format_ident!("{key}");
+        out.push(quote! {
+            impl crate::output::Page for cliniko_types::#ty {
+                type Item = cliniko_types::#item_ty;
+                fn items(&self) -> &[cliniko_types::#item_ty] {
+                    &self.#field
+                }
+                fn total_entries(&self) -> u64 {
+                    u64::try_from(self.total_entries).unwrap_or_default()
+                }
+                fn has_next(&self) -> bool {
+                    self.links.next.is_some()
+                }
+            }
+        });
+    }
+    Ok(quote! { #(#out)* })
 }
+
+/// A page schema's array property and its items' component name.
+fn list_key(document: &Value, schema: &Value) -> anyhow::Result<Option<(String, String)>> {
+    for (name, property) in schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let property = resolve(document, property)?;
+        if text(&property, "type") == Some("array") {
+            let item = property
+                .pointer("/items/$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .with_context(|| format!("the items of {name} are not a schema reference"))?;
+            return Ok(Some((name.clone(), item.to_owned())));
+        }
+    }
+    Ok(None)
+}
+
+/// An example command line for `operation`: its path IDs, its required options (or, for a
+/// partial update, its first), each with a value it takes.
+fn example(document: &Value, operation: &Operation, group: &str) -> anyhow::Result<String> {
+    let mut words = vec![format!("cliniko {group} {}", operation.command)];
+    for parameter in &operation.parameters {
+        if text(parameter, "in") == Some("path") {
+            words.push(EXAMPLE_ID.to_owned());
+        }
+    }
+    if let Some((_, schema)) = &operation.body {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let verb = self::words(&operation.id)
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let properties = ordered_properties(schema);
+        let chosen: Vec<&(String, Value)> = if required.is_empty() {
+            properties.iter().take(1).collect()
+        } else {
+            properties
+                .iter()
+                .filter(|(name, _)| required.contains(&name.as_str()))
+                .collect()
+        };
+        for (property, raw) in chosen {
+            let (target, _) = non_null_branch(raw);
+            let target = resolve(document, &target)?;
+            let value = if raw_reference(raw).as_deref() == Some("Id") {
+                EXAMPLE_ID.to_owned()
+            } else if let Some(name) = target
+                .get("x-enum-varnames")
+                .and_then(|names| names.get(0))
+                .and_then(Value::as_str)
+            {
+                kebab(&self::words(name).join("_"))
+            } else {
+                match text(&target, "type") {
+                    Some("boolean") => "true".to_owned(),
+                    Some("integer") => "1".to_owned(),
+                    _ => "'Running late'".to_owned(),
+                }
+            };
+            words.push(format!("--{} {value}", body_option(property, &verb)));
+        }
+    }
+    if operation
+        .parameters
+        .iter()
+        .any(|p| text(p, "name") == Some("per_page"))
+    {
+        words.push("--per-page 10".to_owned());
+    }
+    Ok(words.join(" "))
+}
+
+/// The ID the examples use: one of Cliniko's documented snowflake IDs.
+const EXAMPLE_ID: &str = "1390726237298631770";
 
 fn flatten(
     document: &Value,
@@ -840,12 +1090,27 @@ fn pascal(identifier: &str) -> String {
         .collect()
 }
 
-/// The first sentence (or line) of a description, for one-line `--help`.
+/// The first sentence of a description, for one-line `--help`: its first paragraph's lines
+/// joined (a YAML block wraps a sentence over several lines), cut at the first full stop that
+/// ends a sentence (followed by a space and a capital, so `e.g. x` is no end), without the stop.
 fn first_sentence(description: &str) -> String {
-    let line = description.trim().lines().next().unwrap_or_default().trim();
-    match line.find(". ") {
-        Some(end) => line[..end].to_owned(),
-        None => line.trim_end_matches('.').to_owned(),
+    let paragraph = description
+        .trim()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let bytes = paragraph.as_bytes();
+    let end = (0..bytes.len()).find(|&at| {
+        bytes[at] == b'.'
+            && bytes.get(at + 1) == Some(&b' ')
+            && bytes.get(at + 2).is_some_and(u8::is_ascii_uppercase)
+    });
+    match end {
+        Some(end) => paragraph[..end].to_owned(),
+        None => paragraph.trim_end_matches('.').to_owned(),
     }
 }
 
@@ -918,5 +1183,96 @@ mod tests {
             );
         }
         generate(&spec).expect("the command tree generates");
+    }
+
+    /// A second resource added to a copy of the spec gets its own group, commands and columns:
+    /// nothing in the generator is tied to attendees.
+    #[test]
+    fn a_second_resource_gets_its_own_group_and_columns() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/cliniko-attendees.yaml"),
+        )
+        .expect("the spec reads");
+        let mut document: Value = serde_yaml_ng_or_json(&text);
+        let widget = serde_json::json!({
+            "type": "object",
+            "required": ["id", "name", "owner"],
+            "properties": {
+                "id": { "$ref": "#/components/schemas/Id" },
+                "name": { "type": "string", "description": "The widget's name. Shown on invoices." },
+                "owner": {
+                    "type": "object",
+                    "required": ["links"],
+                    "properties": { "links": { "type": "object", "required": ["self"], "properties": { "self": { "type": "string" } } } }
+                }
+            }
+        });
+        let list = serde_json::json!({
+            "type": "object",
+            "required": ["widgets", "total_entries", "links"],
+            "properties": {
+                "widgets": { "type": "array", "items": { "$ref": "#/components/schemas/Widget" } },
+                "total_entries": { "type": "integer" },
+                "links": { "$ref": "#/components/schemas/PageLinks" }
+            }
+        });
+        let schemas = document
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+            .expect("schemas");
+        schemas.insert("Widget".into(), widget);
+        schemas.insert("WidgetList".into(), list);
+        let ok = |schema: &str| serde_json::json!({ "200": { "description": "ok", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } });
+        let paths = document
+            .pointer_mut("/paths")
+            .and_then(Value::as_object_mut)
+            .expect("paths");
+        paths.insert(
+            "/widgets".into(),
+            serde_json::json!({ "get": { "operationId": "listWidgets", "summary": "List widgets", "tags": ["Widget"], "responses": ok("WidgetList") } }),
+        );
+        paths.insert(
+            "/widgets/{id}".into(),
+            serde_json::json!({ "get": { "operationId": "getWidget", "summary": "Get a widget", "tags": ["Widget"],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "description": "The widget's ID.", "schema": { "$ref": "#/components/schemas/Id" } }],
+                "responses": ok("Widget") } }),
+        );
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("spec.json");
+        std::fs::write(&path, serde_json::to_string(&document).expect("json")).expect("written");
+        let spec = Spec::load(&path).expect("the changed spec loads");
+        let code = generate(&spec).expect("generates").to_string();
+        let file = syn::parse2::<syn::File>(code.parse().expect("tokens")).expect("parses");
+        let pretty = prettyplease::unparse(&file);
+        // The widget's part of the generated source, from its group to its record impl.
+        let mut widget = String::new();
+        let mut keep = false;
+        for line in pretty.lines() {
+            if line.starts_with("impl crate::output::Record for cliniko_types::Widget")
+                || line.starts_with("impl crate::output::Page for cliniko_types::WidgetList")
+                || line.starts_with("pub fn widget_command")
+                || line.starts_with("pub fn list_widgets_command")
+                || line.starts_with("pub fn get_widget_command")
+            {
+                keep = true;
+            }
+            if keep {
+                widget.push_str(line);
+                widget.push('\n');
+                if line == "}" {
+                    keep = false;
+                }
+            }
+        }
+        assert!(widget.contains("Command::new(\"widget\")"), "{pretty}");
+        assert!(widget.contains("name: \"owner_id\""), "{widget}");
+        insta::assert_snapshot!(widget);
+    }
+
+    fn serde_yaml_ng_or_json(text: &str) -> Value {
+        Spec::from_yaml_str(text, "spec")
+            .expect("the spec parses")
+            .raw()
+            .clone()
     }
 }
