@@ -318,10 +318,386 @@ impl crate::output::Record for cliniko_types::Attendee {
         "cancelled_at",
     ];
 }
+impl crate::output::Record for cliniko_types::Patient {
+    const SINGULAR: &'static str = "patient";
+    const PLURAL: &'static str = "patients";
+    const COLUMNS: &'static [crate::output::Column] = &[
+        crate::output::Column {
+            name: "id",
+            pointer: "/id",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "concession_type_id",
+            pointer: "/concession_type/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "latest_booking_id",
+            pointer: "/latest_booking/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "merged_with_patient_id",
+            pointer: "/merged_with_patient/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "referring_doctor_id",
+            pointer: "/referring_doctor/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "created_at",
+            pointer: "/created_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "updated_at",
+            pointer: "/updated_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "archived_at",
+            pointer: "/archived_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "first_name",
+            pointer: "/first_name",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "last_name",
+            pointer: "/last_name",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "date_of_birth",
+            pointer: "/date_of_birth",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "email",
+            pointer: "/email",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "links.self",
+            pointer: "/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "accepted_email_marketing",
+            pointer: "/accepted_email_marketing",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "accepted_privacy_policy",
+            pointer: "/accepted_privacy_policy",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "accepted_sms_marketing",
+            pointer: "/accepted_sms_marketing",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "address_1",
+            pointer: "/address_1",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "address_2",
+            pointer: "/address_2",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "address_3",
+            pointer: "/address_3",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "appointment_notes",
+            pointer: "/appointment_notes",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "appointments.links.self",
+            pointer: "/appointments/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "attendees.links.self",
+            pointer: "/attendees/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "city",
+            pointer: "/city",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "concession_type.links.self",
+            pointer: "/concession_type/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "country",
+            pointer: "/country",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "country_code",
+            pointer: "/country_code",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "custom_fields.sections",
+            pointer: "/custom_fields/sections",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "deleted_at",
+            pointer: "/deleted_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "dva_card_number",
+            pointer: "/dva_card_number",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "emergency_contact",
+            pointer: "/emergency_contact",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "gender",
+            pointer: "/gender",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "gender_identity",
+            pointer: "/gender_identity",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoice_default_to",
+            pointer: "/invoice_default_to",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoice_email",
+            pointer: "/invoice_email",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoice_extra_information",
+            pointer: "/invoice_extra_information",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "invoices.links.self",
+            pointer: "/invoices/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "label",
+            pointer: "/label",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "latest_booking.links.self",
+            pointer: "/latest_booking/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "medical_alerts.links.self",
+            pointer: "/medical_alerts/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "medicare",
+            pointer: "/medicare",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "medicare_reference_number",
+            pointer: "/medicare_reference_number",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "merged_at",
+            pointer: "/merged_at",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "merged_with_patient.links.self",
+            pointer: "/merged_with_patient/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "notes",
+            pointer: "/notes",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "occupation",
+            pointer: "/occupation",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "old_reference_id",
+            pointer: "/old_reference_id",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "patient_attachments.links.self",
+            pointer: "/patient_attachments/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "patient_phone_numbers",
+            pointer: "/patient_phone_numbers",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "post_code",
+            pointer: "/post_code",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "preferred_first_name",
+            pointer: "/preferred_first_name",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "pronouns.accusative",
+            pointer: "/pronouns/accusative",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "pronouns.nominative",
+            pointer: "/pronouns/nominative",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "pronouns.predicative_possessive",
+            pointer: "/pronouns/predicative_possessive",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "pronouns.pronominal_possessive",
+            pointer: "/pronouns/pronominal_possessive",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "pronouns.reflexive",
+            pointer: "/pronouns/reflexive",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "receives_cancellation_emails",
+            pointer: "/receives_cancellation_emails",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "receives_confirmation_emails",
+            pointer: "/receives_confirmation_emails",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "referral_source",
+            pointer: "/referral_source",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "referring_doctor.links.self",
+            pointer: "/referring_doctor/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "relationships.links.self",
+            pointer: "/relationships/links/self",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "reminder_type",
+            pointer: "/reminder_type",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "sex",
+            pointer: "/sex",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "state",
+            pointer: "/state",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "time_zone",
+            pointer: "/time_zone",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "title",
+            pointer: "/title",
+            link_id: false,
+        },
+    ];
+    const SUMMARY: &'static [crate::output::Column] = &[
+        crate::output::Column {
+            name: "id",
+            pointer: "/id",
+            link_id: false,
+        },
+        crate::output::Column {
+            name: "concession_type_id",
+            pointer: "/concession_type/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "latest_booking_id",
+            pointer: "/latest_booking/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "merged_with_patient_id",
+            pointer: "/merged_with_patient/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "referring_doctor_id",
+            pointer: "/referring_doctor/links/self",
+            link_id: true,
+        },
+        crate::output::Column {
+            name: "updated_at",
+            pointer: "/updated_at",
+            link_id: false,
+        },
+    ];
+    const STATE_FIELDS: &'static [&'static str] = &["archived_at", "deleted_at"];
+}
 impl crate::output::Page for cliniko_types::AttendeeList {
     type Item = cliniko_types::Attendee;
     fn items(&self) -> &[cliniko_types::Attendee] {
         &self.attendees
+    }
+    fn total_entries(&self) -> u64 {
+        u64::try_from(self.total_entries).unwrap_or_default()
+    }
+    fn has_next(&self) -> bool {
+        self.links.next.is_some()
+    }
+}
+impl crate::output::Page for cliniko_types::PatientList {
+    type Item = cliniko_types::Patient;
+    fn items(&self) -> &[cliniko_types::Patient] {
+        &self.patients
     }
     fn total_entries(&self) -> u64 {
         u64::try_from(self.total_entries).unwrap_or_default()
@@ -1715,13 +2091,15 @@ pub fn list_patients_command() -> Command {
         .long_about(
             "List patients.\n\nLists patients that are not archived. A filter with the `*` operator, `q[]=archived_at:*`,\nbrings archived patients back in. For an incremental sync, filter on\n`updated_at:>TIMESTAMP` and follow `links.next`.",
         )
-        .after_help("Cliniko: GET /patients (listPatients)")
+        .after_help(
+            "Example:\n  cliniko patient list --per-page 10\n\nCliniko: GET /patients (listPatients)",
+        )
         .arg(
             Arg::new("page")
                 .long("page")
                 .value_name("N")
                 .help("The page to return, counted from 1")
-                .value_parser(clap::value_parser!(u64).range(1u64..)),
+                .value_parser(args::at_least(1u64)),
         )
         .arg(
             Arg::new("per_page")
@@ -1735,7 +2113,7 @@ pub fn list_patients_command() -> Command {
                 .long("sort")
                 .value_name("SORT")
                 .help(
-                    "Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc`",
+                    "Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc` (default `created_at` ascending)",
                 )
                 .long_help(
                     "Comma-separated fields to sort patients by, each optionally followed by `:asc` or `:desc`\n(default `created_at` ascending). The sortable fields are the filterable ones:\naccepted_privacy_policy, archived_at, created_at, date_of_birth, email, first_name, id,\nlast_name, old_reference_id, preferred_first_name and updated_at.",
@@ -1793,11 +2171,11 @@ async fn run_list_patients(
     }
     let all = matches.get_flag("all");
     let mut page = matches.get_one::<u64>("page").copied().unwrap_or(1);
-    output.list_start()?;
+    output.list_start(client, all)?;
     loop {
         let response = request.clone().page(page).send().await?.into_inner();
         let more = all && response.links.next.is_some();
-        output.list_page(&response, !more)?;
+        output.list_page(&response, all, !more)?;
         if !more {
             break;
         }
@@ -1812,7 +2190,9 @@ pub fn create_patient_command() -> Command {
         .long_about(
             "Create a patient.\n\nAdds a patient. The answer is 201 with the new patient and its URL in `Location`.\nA create is not idempotent: retrying it after a lost answer can add the patient twice.",
         )
-        .after_help("Cliniko: POST /patients (createPatient)")
+        .after_help(
+            "Example:\n  cliniko patient create --first-name 'Running late' --last-name 'Running late'\n\nCliniko: POST /patients (createPatient)",
+        )
         .arg(
             Arg::new("first-name")
                 .long("first-name")
@@ -1890,7 +2270,7 @@ pub fn create_patient_command() -> Command {
                 .long("concession-type-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(false)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -2090,7 +2470,7 @@ pub fn create_patient_command() -> Command {
                 .long("referring-doctor-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(false)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -2425,7 +2805,9 @@ pub fn get_patient_command() -> Command {
         .long_about(
             "Get a patient.\n\nGets one patient. An archived patient is found only with the `*` filter on `archived_at`\n(`q[]=archived_at:*`).",
         )
-        .after_help("Cliniko: GET /patients/{id} (getPatient)")
+        .after_help(
+            "Example:\n  cliniko patient get 1390726237298631770\n\nCliniko: GET /patients/{id} (getPatient)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -2464,15 +2846,24 @@ pub fn delete_patient_command() -> Command {
     Command::new("delete")
         .about("Delete (archive) a patient")
         .long_about(
-            "Delete (archive) a patient.\n\nDeprecated by Cliniko: this archives the patient, like `POST /patients/{id}/archive`.\nThe patient leaves `GET /patients` and is found again with `q[]=archived_at:*`.\n\nDeprecated by Cliniko.",
+            "Delete (archive) a patient.\n\nDeprecated by Cliniko: this archives the patient, like `POST /patients/{id}/archive`.\nThe patient leaves `GET /patients` and is found again with `q[]=archived_at:*`.",
         )
-        .after_help("Cliniko: DELETE /patients/{id} (deletePatient)")
+        .after_help(
+            "Example:\n  cliniko patient delete 1390726237298631770\n\nCliniko: DELETE /patients/{id} (deletePatient)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
                 .required(true)
                 .help("The patient's ID")
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("yes")
+                .long("yes")
+                .short('y')
+                .action(ArgAction::SetTrue)
+                .help("Do not ask for confirmation on a terminal"),
         )
 }
 async fn run_delete_patient(
@@ -2485,6 +2876,11 @@ async fn run_delete_patient(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
+    crate::confirm(
+        "patient delete",
+        matches.get_one::<cliniko_types::Id>("id").copied(),
+        matches.get_flag("yes"),
+    )?;
     request.send().await?;
     output.done("patient", "delete", matches.get_one::<cliniko_types::Id>("id").copied())
 }
@@ -2495,7 +2891,9 @@ pub fn update_patient_command() -> Command {
         .long_about(
             "Update a patient.\n\nUpdates the given fields of a patient; fields left out keep their values, and a nullable\nfield sent as `null` is cleared.",
         )
-        .after_help("Cliniko: PATCH /patients/{id} (updatePatient)")
+        .after_help(
+            "Example:\n  cliniko patient update 1390726237298631770 --accepted-email-marketing true\n\nCliniko: PATCH /patients/{id} (updatePatient)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
@@ -2613,7 +3011,7 @@ pub fn update_patient_command() -> Command {
                 .long("concession-type-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(false)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -2983,7 +3381,7 @@ pub fn update_patient_command() -> Command {
                 .long("referring-doctor-id")
                 .value_name("ID")
                 .help(
-                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients",
+                    "A Cliniko ID: a 64-bit integer sent as a JSON string of digits, so that JavaScript clients do not lose precision",
                 )
                 .required(false)
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
@@ -3447,6 +3845,14 @@ async fn run_update_patient(
     {
         body.insert("unsubscribe_sms_marketing".to_owned(), value);
     }
+    if body.is_empty() {
+        return Err(
+            crate::Usage::new(
+                    "give at least one field to change (--accepted-email-marketing, --accepted-privacy-policy, --address-1, --address-2, --address-3, --appointment-notes, --city, --concession-type-id, --country, --country-code, --custom-fields, --date-of-birth, --dva-card-number, --email, --emergency-contact, --first-name, --gender-identity, --invoice-default-to, --invoice-email, --invoice-extra-information, --last-name, --medicare, --medicare-reference-number, --notes, --occupation, --old-reference-id, --patient-phone-numbers, --post-code, --preferred-first-name, --pronouns, --receives-cancellation-emails, --receives-confirmation-emails, --referral-source, --referring-doctor-id, --reminder-type, --sex, --state, --time-zone, --title, --unsubscribe-sms-marketing); nothing was sent",
+                )
+                .into(),
+        );
+    }
     request = request.body(args::body::<cliniko_types::PatientUpdate>(body)?);
     let response = request.send().await?;
     output.item(&operations::UPDATE_PATIENT, &response)
@@ -3458,13 +3864,22 @@ pub fn archive_patient_command() -> Command {
         .long_about(
             "Archive a patient.\n\nArchives a patient. It leaves `GET /patients`, with `archived_at` set, and is found again\nwith `q[]=archived_at:*`; `POST /patients/{id}/unarchive` brings it back.",
         )
-        .after_help("Cliniko: POST /patients/{id}/archive (archivePatient)")
+        .after_help(
+            "Example:\n  cliniko patient archive 1390726237298631770\n\nCliniko: POST /patients/{id}/archive (archivePatient)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
                 .required(true)
                 .help("The patient's ID")
                 .value_parser(clap::value_parser!(cliniko_types::Id)),
+        )
+        .arg(
+            Arg::new("yes")
+                .long("yes")
+                .short('y')
+                .action(ArgAction::SetTrue)
+                .help("Do not ask for confirmation on a terminal"),
         )
 }
 async fn run_archive_patient(
@@ -3477,6 +3892,11 @@ async fn run_archive_patient(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
+    crate::confirm(
+        "patient archive",
+        matches.get_one::<cliniko_types::Id>("id").copied(),
+        matches.get_flag("yes"),
+    )?;
     request.send().await?;
     output
         .done("patient", "archive", matches.get_one::<cliniko_types::Id>("id").copied())
@@ -3488,7 +3908,9 @@ pub fn unarchive_patient_command() -> Command {
         .long_about(
             "Unarchive a patient.\n\nBrings an archived patient back: it is listed by `GET /patients` again, with `archived_at`\nnull. The answer is the patient.",
         )
-        .after_help("Cliniko: POST /patients/{id}/unarchive (unarchivePatient)")
+        .after_help(
+            "Example:\n  cliniko patient unarchive 1390726237298631770\n\nCliniko: POST /patients/{id}/unarchive (unarchivePatient)",
+        )
         .arg(
             Arg::new("id")
                 .value_name("ID")
