@@ -104,8 +104,11 @@ pub struct Suggester<'s> {
     /// Object schema pointer → property names seen.
     seen: BTreeMap<String, BTreeSet<String>>,
     /// Operation pointer → status → (media type, bodies).
-    statuses: BTreeMap<String, BTreeMap<u16, (Option<String>, Vec<Value>)>>,
+    statuses: BTreeMap<String, BTreeMap<u16, UndocumentedStatus>>,
 }
+
+/// The media type and the bodies of the answers with one undocumented status.
+type UndocumentedStatus = (Option<String>, Vec<Value>);
 
 impl std::fmt::Debug for Suggester<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -330,7 +333,7 @@ impl<'s> Suggester<'s> {
                 if !names.contains(name) {
                     items.push(Suggestion {
                         kind: "never_seen",
-                        pointer: format!("{object}/properties/{}", escape(&name)),
+                        pointer: format!("{object}/properties/{}", escape(name)),
                         message: format!(
                             "documented property `{name}` never arrived in {} exchange{}",
                             self.exchanges,

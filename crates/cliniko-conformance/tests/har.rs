@@ -32,6 +32,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// An entry's place, operation, status and violations (kind and pointer).
+type Seen<'r> = (
+    String,
+    Option<&'r str>,
+    u16,
+    Vec<(ViolationKind, Option<&'r str>)>,
+);
+
 #[test]
 fn every_entry_of_a_har_gets_its_own_verdict() {
     let spec = Spec::embedded().expect("the embedded spec loads");
@@ -39,12 +47,7 @@ fn every_entry_of_a_har_gets_its_own_verdict() {
     let file = root().join("tests/recordings-bad/har/mixed.har");
     let report = Report::check_paths(&checker, std::slice::from_ref(&file));
     assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
-    let verdicts: Vec<(
-        String,
-        Option<&str>,
-        u16,
-        Vec<(ViolationKind, Option<&str>)>,
-    )> = report
+    let verdicts: Vec<Seen<'_>> = report
         .exchanges
         .iter()
         .map(|e| {
@@ -160,7 +163,7 @@ async fn a_har_recorded_live_reads_back_with_the_same_verdicts() {
         .map(|entry| entry.expect("an entry").path())
         .collect();
     let archive = dir.path().join("live.har");
-    assert_eq!(files, [archive.clone()]);
+    assert_eq!(files, std::slice::from_ref(&archive));
     let written = std::fs::read_to_string(&archive).expect("reads");
     for secret in [
         API_KEY,
