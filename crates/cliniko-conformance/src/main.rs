@@ -214,17 +214,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            let suggestions = suggester.finish()?;
-            if suggestions.exchanges == 0 {
-                anyhow::bail!(
-                    "no exchange found in {}: nothing to suggest from",
+            // Nothing usable (or nothing at all) ends here with exit 2, as `check` does when it
+            // could not check.
+            let suggestions = suggester.finish().with_context(|| {
+                format!(
+                    "nothing to suggest from {}",
                     paths
                         .iter()
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
-                );
-            }
+                )
+            })?;
             let text = match cli.format {
                 Format::Json => {
                     let mut text = serde_json::to_string_pretty(&suggestions)
