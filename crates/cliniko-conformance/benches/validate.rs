@@ -16,7 +16,10 @@
 //!   once per string), shown so that the ratios can also be read against it.
 //!
 //! It prints MB/s for each and the ratio to `parse` (for `parse (str)`, the ratios of `check`
-//! and `schema` to it), then runs itself twice more in child processes
+//! and `schema` to it); then `threads`: `Report::check_paths_with_threads` over the first
+//! `CONFORMANCE_BENCH_THREAD_DIRS` (default 1) directories of 1,000 recordings on one thread and on
+//! every core, side by side, with the ratio of their throughputs and of the CPU time each used;
+//! then runs itself twice more in child processes
 //! that check 1,000 and 10,000 recordings with `Report::check_paths` (the CLI's path) and prints
 //! each child's peak RSS. `benches/openapi_core.sh` validates the same corpus with Python's
 //! openapi-core.
@@ -189,6 +192,8 @@ fn main() {
         pages as f64 / check.as_secs_f64()
     );
 
+    threads(&full, &corpus, pages, repeat);
+
     let exe = std::env::current_exe().expect("the bench knows its own path");
     for dirs in [1, pages.div_ceil(FILES_PER_DIR)] {
         let output = std::process::Command::new(&exe)
@@ -199,6 +204,69 @@ fn main() {
             .expect("the child runs");
         print!("{}", String::from_utf8_lossy(&output.stdout));
     }
+}
+
+/// `check` over a folder (the CLI's `Report::check_paths_with_threads`) on one thread and on
+/// every core, interleaved, each its best of `repeat` runs; prints both throughputs, their ratio,
+/// and the CPU time each used (the process's user + system time, from `getrusage`), whose ratio
+/// says how much work spreading adds whatever else the machine is doing.
+fn threads(checker: &Checker, corpus: &Path, pages: usize, repeat: usize) {
+    let dirs =
+        env_usize("CONFORMANCE_BENCH_THREAD_DIRS", 1).clamp(1, pages.div_ceil(FILES_PER_DIR));
+    let paths: Vec<PathBuf> = (0..dirs).map(|d| corpus.join(format!("{d:04}"))).collect();
+    let bytes: u64 = paths
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("a corpus directory"))
+        .map(|entry| entry.expect("an entry").metadata().expect("metadata").len())
+        .sum();
+    let all = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    let mut best = [(Duration::MAX, Duration::MAX); 2];
+    let mut exchanges = [0usize; 2];
+    for _ in 0..repeat {
+        for (slot, threads) in [std::num::NonZeroUsize::MIN, all].into_iter().enumerate() {
+            let cpu = cpu_time();
+            let t = Instant::now();
+            let report = Report::check_paths_with_threads(checker, &paths, threads);
+            let wall = t.elapsed();
+            let cpu = cpu_time() - cpu;
+            let summary = report.summary();
+            assert_eq!(summary.conforming, summary.exchanges, "the corpus conforms");
+            exchanges[slot] = summary.exchanges;
+            drop(report);
+            if wall < best[slot].0 {
+                best[slot] = (wall, cpu);
+            }
+        }
+    }
+    assert_eq!(exchanges[0], exchanges[1]);
+    let rate = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    let [(one, one_cpu), (many, many_cpu)] = best;
+    println!(
+        "threads: check_paths over {} recordings ({:.1} MB): 1 thread {:.1} MB/s ({one:.2?}, CPU {one_cpu:.2?}); {all} threads {:.1} MB/s ({many:.2?}, CPU {many_cpu:.2?}); {:.2}x the one-thread throughput, CPU time {:.2}x",
+        exchanges[0],
+        bytes as f64 / 1e6,
+        rate(one),
+        rate(many),
+        one.as_secs_f64() / many.as_secs_f64(),
+        many_cpu.as_secs_f64() / one_cpu.as_secs_f64(),
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("threads: load average while measuring: {}", load.trim());
+    }
+}
+
+/// The CPU time this process has used (user and system, every thread).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes a `rusage` into the zeroed one it is given, and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Checks the first `dirs` subdirectories with the CLI's code path and prints the peak RSS.

@@ -46,6 +46,10 @@ enum Command {
         /// directories
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Check on N threads, each taking the next file; the report is the same for any N
+        /// [default: every core]
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Propose spec changes from recordings: undocumented fields, enum values and statuses
     ///
@@ -180,8 +184,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         },
     )?;
     match cli.command {
-        Command::Check { paths } => {
-            let report = Report::check_paths(&checker, &paths);
+        Command::Check { paths, threads } => {
+            let report = match threads {
+                Some(threads) => Report::check_paths_with_threads(&checker, &paths, threads),
+                None => Report::check_paths(&checker, &paths),
+            };
             for error in &report.unreadable {
                 eprintln!("error: {error}");
             }
