@@ -24,6 +24,9 @@
 //! each child's peak RSS. `benches/openapi_core.sh` validates the same corpus with Python's
 //! openapi-core.
 //!
+//! `CONFORMANCE_BENCH_ONLY=PHASE` runs one phase once over the corpus and nothing else, for
+//! instruction counts under `valgrind --tool=callgrind` (each phase's count less that of `none`).
+//!
 //! Environment: `CONFORMANCE_BENCH_PAGES` (default 10000) and `CONFORMANCE_BENCH_PER_PAGE`
 //! (default 100) size the corpus; each file is timed `CONFORMANCE_BENCH_REPEAT` times (default 3)
 //! and its best time kept, for each of the six.
@@ -37,6 +40,11 @@ use serde_json::{Value, json};
 
 /// A child process started by this bench checks this many recordings and prints its peak RSS.
 const CHILD_VARIABLE: &str = "CONFORMANCE_BENCH_CHILD_CHECKS";
+/// Runs one phase once over the corpus and nothing else, for instruction counts
+/// (`valgrind --tool=callgrind`): `none` (the set-up every phase shares: the spec compiled, the
+/// files read), `parse`, `read`, `schema`, `check` or `typed`. The cost of a phase is its count less
+/// that of `none`.
+const ONLY_VARIABLE: &str = "CONFORMANCE_BENCH_ONLY";
 /// Files per subdirectory, so that a child can check the first 1,000 as one directory.
 const FILES_PER_DIR: usize = 1000;
 
@@ -47,6 +55,10 @@ fn main() {
     let corpus = corpus_dir(pages, per_page);
     if let Ok(dirs) = std::env::var(CHILD_VARIABLE) {
         return child(&corpus, dirs.parse().unwrap_or(1));
+    }
+    if let Ok(phase) = std::env::var(ONLY_VARIABLE) {
+        ensure_corpus(&corpus, pages, per_page);
+        return only(&corpus, &phase);
     }
     // Cargo passes `--bench`; any other argument is a filter this bench does not have.
     let started = Instant::now();
@@ -267,6 +279,65 @@ fn cpu_time() -> Duration {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
     };
     time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// One phase, once over every file of the corpus (see [`ONLY_VARIABLE`]).
+fn only(corpus: &Path, phase: &str) {
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let full = Checker::new(&spec, CheckOptions::default()).expect("the spec compiles");
+    let schema_only = Checker::new(
+        &spec,
+        CheckOptions {
+            round_trip: false,
+            ..CheckOptions::default()
+        },
+    )
+    .expect("the spec compiles");
+    let files: Vec<Vec<u8>> = files(corpus)
+        .iter()
+        .map(|path| std::fs::read(path).expect("a corpus file reads"))
+        .collect();
+    // The bodies as text, for `typed`, made in every phase so that `none` subtracts them.
+    let bodies: Vec<String> = files
+        .iter()
+        .map(|bytes| {
+            let recording: Value = serde_json::from_slice(bytes).expect("the corpus is JSON");
+            serde_json::to_string(&recording["response"]["body"]).expect("a body")
+        })
+        .collect();
+    let mut violations = 0;
+    for (bytes, body) in files.iter().zip(&bodies) {
+        match phase {
+            "none" => {}
+            "parse" => {
+                let value: Value = serde_json::from_slice(bytes).expect("the corpus is JSON");
+                std::hint::black_box(&value);
+            }
+            "read" => {
+                std::hint::black_box(parse_recording(bytes, "corpus").expect("a recording"));
+            }
+            "schema" | "check" => {
+                let checker = if phase == "check" {
+                    &full
+                } else {
+                    &schema_only
+                };
+                for exchange in parse_recording(bytes, "corpus").expect("a recording") {
+                    violations += checker.check(&exchange).violations.len();
+                }
+            }
+            "typed" => {
+                let list: cliniko_types::AttendeeList =
+                    serde_json::from_str(body).expect("the body is an attendee list");
+                std::hint::black_box(&list);
+            }
+            other => panic!(
+                "{ONLY_VARIABLE}={other}: expected none, parse, read, schema, check or typed"
+            ),
+        }
+    }
+    assert_eq!(violations, 0, "the generated corpus should conform");
+    println!("{phase}: {} files", files.len());
 }
 
 /// Checks the first `dirs` subdirectories with the CLI's code path and prints the peak RSS.
