@@ -16,10 +16,16 @@
 //!   once per string), shown so that the ratios can also be read against it.
 //!
 //! It prints MB/s for each and the ratio to `parse` (for `parse (str)`, the ratios of `check`
-//! and `schema` to it), then runs itself twice more in child processes
+//! and `schema` to it); then `threads`: `Report::check_paths_with_threads` over the first
+//! `CONFORMANCE_BENCH_THREAD_DIRS` (default 1) directories of 1,000 recordings on one thread and on
+//! every core, side by side, with the ratio of their throughputs and of the CPU time each used;
+//! then runs itself twice more in child processes
 //! that check 1,000 and 10,000 recordings with `Report::check_paths` (the CLI's path) and prints
 //! each child's peak RSS. `benches/openapi_core.sh` validates the same corpus with Python's
 //! openapi-core.
+//!
+//! `CONFORMANCE_BENCH_ONLY=PHASE` runs one phase once over the corpus and nothing else, for
+//! instruction counts under `valgrind --tool=callgrind` (each phase's count less that of `none`).
 //!
 //! Environment: `CONFORMANCE_BENCH_PAGES` (default 10000) and `CONFORMANCE_BENCH_PER_PAGE`
 //! (default 100) size the corpus; each file is timed `CONFORMANCE_BENCH_REPEAT` times (default 3)
@@ -34,6 +40,11 @@ use serde_json::{Value, json};
 
 /// A child process started by this bench checks this many recordings and prints its peak RSS.
 const CHILD_VARIABLE: &str = "CONFORMANCE_BENCH_CHILD_CHECKS";
+/// Runs one phase once over the corpus and nothing else, for instruction counts
+/// (`valgrind --tool=callgrind`): `none` (the set-up every phase shares: the spec compiled, the
+/// files read), `parse`, `read`, `schema`, `check` or `typed`. The cost of a phase is its count less
+/// that of `none`.
+const ONLY_VARIABLE: &str = "CONFORMANCE_BENCH_ONLY";
 /// Files per subdirectory, so that a child can check the first 1,000 as one directory.
 const FILES_PER_DIR: usize = 1000;
 
@@ -44,6 +55,10 @@ fn main() {
     let corpus = corpus_dir(pages, per_page);
     if let Ok(dirs) = std::env::var(CHILD_VARIABLE) {
         return child(&corpus, dirs.parse().unwrap_or(1));
+    }
+    if let Ok(phase) = std::env::var(ONLY_VARIABLE) {
+        ensure_corpus(&corpus, pages, per_page);
+        return only(&corpus, &phase);
     }
     // Cargo passes `--bench`; any other argument is a filter this bench does not have.
     let started = Instant::now();
@@ -189,6 +204,8 @@ fn main() {
         pages as f64 / check.as_secs_f64()
     );
 
+    threads(&full, &corpus, pages, repeat);
+
     let exe = std::env::current_exe().expect("the bench knows its own path");
     for dirs in [1, pages.div_ceil(FILES_PER_DIR)] {
         let output = std::process::Command::new(&exe)
@@ -199,6 +216,128 @@ fn main() {
             .expect("the child runs");
         print!("{}", String::from_utf8_lossy(&output.stdout));
     }
+}
+
+/// `check` over a folder (the CLI's `Report::check_paths_with_threads`) on one thread and on
+/// every core, interleaved, each its best of `repeat` runs; prints both throughputs, their ratio,
+/// and the CPU time each used (the process's user + system time, from `getrusage`), whose ratio
+/// says how much work spreading adds whatever else the machine is doing.
+fn threads(checker: &Checker, corpus: &Path, pages: usize, repeat: usize) {
+    let dirs =
+        env_usize("CONFORMANCE_BENCH_THREAD_DIRS", 1).clamp(1, pages.div_ceil(FILES_PER_DIR));
+    let paths: Vec<PathBuf> = (0..dirs).map(|d| corpus.join(format!("{d:04}"))).collect();
+    let bytes: u64 = paths
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("a corpus directory"))
+        .map(|entry| entry.expect("an entry").metadata().expect("metadata").len())
+        .sum();
+    let all = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    let mut best = [(Duration::MAX, Duration::MAX); 2];
+    let mut exchanges = [0usize; 2];
+    for _ in 0..repeat {
+        for (slot, threads) in [std::num::NonZeroUsize::MIN, all].into_iter().enumerate() {
+            let cpu = cpu_time();
+            let t = Instant::now();
+            let report = Report::check_paths_with_threads(checker, &paths, threads);
+            let wall = t.elapsed();
+            let cpu = cpu_time() - cpu;
+            let summary = report.summary();
+            assert_eq!(summary.conforming, summary.exchanges, "the corpus conforms");
+            exchanges[slot] = summary.exchanges;
+            drop(report);
+            if wall < best[slot].0 {
+                best[slot] = (wall, cpu);
+            }
+        }
+    }
+    assert_eq!(exchanges[0], exchanges[1]);
+    let rate = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    let [(one, one_cpu), (many, many_cpu)] = best;
+    println!(
+        "threads: check_paths over {} recordings ({:.1} MB): 1 thread {:.1} MB/s ({one:.2?}, CPU {one_cpu:.2?}); {all} threads {:.1} MB/s ({many:.2?}, CPU {many_cpu:.2?}); {:.2}x the one-thread throughput, CPU time {:.2}x",
+        exchanges[0],
+        bytes as f64 / 1e6,
+        rate(one),
+        rate(many),
+        one.as_secs_f64() / many.as_secs_f64(),
+        many_cpu.as_secs_f64() / one_cpu.as_secs_f64(),
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("threads: load average while measuring: {}", load.trim());
+    }
+}
+
+/// The CPU time this process has used (user and system, every thread).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes a `rusage` into the zeroed one it is given, and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// One phase, once over every file of the corpus (see [`ONLY_VARIABLE`]).
+fn only(corpus: &Path, phase: &str) {
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let full = Checker::new(&spec, CheckOptions::default()).expect("the spec compiles");
+    let schema_only = Checker::new(
+        &spec,
+        CheckOptions {
+            round_trip: false,
+            ..CheckOptions::default()
+        },
+    )
+    .expect("the spec compiles");
+    let files: Vec<Vec<u8>> = files(corpus)
+        .iter()
+        .map(|path| std::fs::read(path).expect("a corpus file reads"))
+        .collect();
+    // The bodies as text, for `typed`, made in every phase so that `none` subtracts them.
+    let bodies: Vec<String> = files
+        .iter()
+        .map(|bytes| {
+            let recording: Value = serde_json::from_slice(bytes).expect("the corpus is JSON");
+            serde_json::to_string(&recording["response"]["body"]).expect("a body")
+        })
+        .collect();
+    let mut violations = 0;
+    for (bytes, body) in files.iter().zip(&bodies) {
+        match phase {
+            "none" => {}
+            "parse" => {
+                let value: Value = serde_json::from_slice(bytes).expect("the corpus is JSON");
+                std::hint::black_box(&value);
+            }
+            "read" => {
+                std::hint::black_box(parse_recording(bytes, "corpus").expect("a recording"));
+            }
+            "schema" | "check" => {
+                let checker = if phase == "check" {
+                    &full
+                } else {
+                    &schema_only
+                };
+                for exchange in parse_recording(bytes, "corpus").expect("a recording") {
+                    violations += checker.check(&exchange).violations.len();
+                }
+            }
+            "typed" => {
+                let list: cliniko_types::AttendeeList =
+                    serde_json::from_str(body).expect("the body is an attendee list");
+                std::hint::black_box(&list);
+            }
+            other => panic!(
+                "{ONLY_VARIABLE}={other}: expected none, parse, read, schema, check or typed"
+            ),
+        }
+    }
+    assert_eq!(violations, 0, "the generated corpus should conform");
+    println!("{phase}: {} files", files.len());
 }
 
 /// Checks the first `dirs` subdirectories with the CLI's code path and prints the peak RSS.

@@ -1,6 +1,8 @@
 //! The checker: a spec compiled once into per-operation, per-status expectations, applied to
 //! exchanges.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -363,16 +365,15 @@ impl Checker {
         match operation.response_entry(status) {
             Some((key, response)) => {
                 verdict.documented_status = Some(key.clone());
+                // One reading of the body serves coverage and the checks alike, whether the
+                // recording held it as JSON or as text (a HAR entry, a raw body, the proxy).
+                let body = JsonBody::new(&exchange.response.body);
                 if (200..300).contains(&status)
-                    && let Body::Json(body) = &exchange.response.body
+                    && let Some(Ok(value)) = body.get()
                 {
-                    verdict.fields_seen = (0u16..)
-                        .zip(&operation.field_steps)
-                        .filter(|(_, path)| non_null_at(body, path))
-                        .map(|(index, _)| index)
-                        .collect();
+                    verdict.fields_seen = operation.fields_seen(value);
                 }
-                self.check_response(response, &exchange.response, &mut verdict.violations)
+                self.check_response(response, &exchange.response, &body, &mut verdict.violations)
             }
             None => verdict.violations.push(Violation::UndocumentedStatus {
                 operation: operation.id.clone(),
@@ -399,6 +400,7 @@ impl Checker {
         &self,
         spec: &ResponseSpec,
         response: &RecordedResponse,
+        body: &JsonBody<'_>,
         out: &mut Vec<Violation>,
     ) {
         for header in &spec.headers {
@@ -450,27 +452,20 @@ impl Checker {
             return;
         };
         if is_json(&media.media_type) {
-            let parsed;
-            let body = match &response.body {
-                Body::Json(value) => value,
-                Body::Text(text) => match crate::recording::parse_json(text) {
-                    Ok(value) => {
-                        parsed = value;
-                        &parsed
-                    }
-                    Err(error) => {
-                        out.push(Violation::BodyNotJson {
-                            message: format!(
-                                "{} at line {} column {}",
-                                crate::recording::parser_message(&error),
-                                error.line(),
-                                error.column()
-                            ),
-                        });
-                        return;
-                    }
-                },
-                Body::Empty => return,
+            let body = match body.get() {
+                Some(Ok(value)) => value,
+                Some(Err(error)) => {
+                    out.push(Violation::BodyNotJson {
+                        message: format!(
+                            "{} at line {} column {}",
+                            crate::recording::parser_message(error),
+                            error.line(),
+                            error.column()
+                        ),
+                    });
+                    return;
+                }
+                None => return,
             };
             self.check_body(media, body, out);
         } else if let Some(validator) = &media.schema {
@@ -505,7 +500,45 @@ impl Checker {
     }
 }
 
+/// A response body read as JSON at most once, on first use: a body recorded as JSON is borrowed,
+/// one recorded as text (a HAR entry, a raw body, an answer through the proxy) is parsed.
+struct JsonBody<'b> {
+    body: &'b Body,
+    parsed: OnceCell<Option<Result<Cow<'b, Value>, serde_json::Error>>>,
+}
+
+impl<'b> JsonBody<'b> {
+    fn new(body: &'b Body) -> Self {
+        Self {
+            body,
+            parsed: OnceCell::new(),
+        }
+    }
+
+    /// The body as JSON; `None` when there is no body, an error when the text is not JSON.
+    fn get(&self) -> Option<Result<&Value, &serde_json::Error>> {
+        self.parsed
+            .get_or_init(|| match self.body {
+                Body::Empty => None,
+                Body::Json(value) => Some(Ok(Cow::Borrowed(value))),
+                Body::Text(text) => Some(crate::recording::parse_json(text).map(Cow::Owned)),
+            })
+            .as_ref()
+            .map(|parsed| parsed.as_ref().map(|value| &**value))
+    }
+}
+
 impl Operation {
+    /// The documented success-response fields (indexes into [`Operation::fields`]) that are
+    /// non-null somewhere in `body`, for coverage.
+    fn fields_seen(&self, body: &Value) -> Vec<u16> {
+        (0u16..)
+            .zip(&self.field_steps)
+            .filter(|(_, path)| non_null_at(body, path))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
     fn matches(&self, segments: &[&str]) -> bool {
         self.segments.len() == segments.len()
             && self

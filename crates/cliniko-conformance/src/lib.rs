@@ -106,9 +106,12 @@
 //!
 //! `cargo bench -p cliniko-conformance` checks a generated corpus of 10,000 recorded list pages
 //! (100 attendees each) and prints the throughput of checking next to that of parsing the same
-//! bytes into a `serde_json::Value`, and the peak memory for 1,000 and 10,000 recordings (files
-//! are read one at a time; only a verdict per exchange is kept). `benches/openapi_core.sh`
-//! validates the same corpus with Python's openapi-core for comparison.
+//! bytes into a `serde_json::Value`, `check` over a folder on one thread and on every core side by
+//! side, and the peak memory for 1,000 and 10,000 recordings (each thread reads one file at a
+//! time; only a verdict per exchange is kept). [`Report::check_paths`] spreads the files of a
+//! folder across every core and puts the report together in file order, so it is the same for any
+//! number of threads ([`Report::check_paths_with_threads`], `check --threads N`).
+//! `benches/openapi_core.sh` validates the same corpus with Python's openapi-core for comparison.
 #![deny(missing_docs)]
 
 mod check;

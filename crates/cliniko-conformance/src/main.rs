@@ -46,6 +46,10 @@ enum Command {
         /// directories
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Check on N threads, each taking the next file; the report is the same for any N
+        /// [default: every core]
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Propose spec changes from recordings: undocumented fields, enum values and statuses
     ///
@@ -180,8 +184,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         },
     )?;
     match cli.command {
-        Command::Check { paths } => {
-            let report = Report::check_paths(&checker, &paths);
+        Command::Check { paths, threads } => {
+            let report = match threads {
+                Some(threads) => Report::check_paths_with_threads(&checker, &paths, threads),
+                None => Report::check_paths(&checker, &paths),
+            };
             for error in &report.unreadable {
                 eprintln!("error: {error}");
             }
@@ -214,17 +221,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            let suggestions = suggester.finish()?;
-            if suggestions.exchanges == 0 {
-                anyhow::bail!(
-                    "no exchange found in {}: nothing to suggest from",
+            // Nothing usable (or nothing at all) ends here with exit 2, as `check` does when it
+            // could not check.
+            let suggestions = suggester.finish().with_context(|| {
+                format!(
+                    "nothing to suggest from {}",
                     paths
                         .iter()
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
-                );
-            }
+                )
+            })?;
             let text = match cli.format {
                 Format::Json => {
                     let mut text = serde_json::to_string_pretty(&suggestions)

@@ -771,6 +771,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
     let sequence = shared.sequence.fetch_add(1, Ordering::SeqCst) + 1;
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
+    // The request's credentials are learnt before anything about it is said, so that a key in the
+    // path of the first request that sends it is redacted too.
+    let (secrets, api_key) = credentials(&parts.headers);
+    shared.secrets.add(&secrets);
     // Only for messages, redacted in case an app put its key in a path.
     let path = shared.redact(parts.uri.path()).into_owned();
     let base_path = &shared.upstream.base_path;
@@ -813,8 +817,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Pro
     remove_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
     headers.remove(header::ACCEPT_ENCODING);
-    let (secrets, api_key) = credentials(&headers);
-    shared.secrets.add(&secrets);
 
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -2,7 +2,9 @@
 //! programs (`json`) and for CI systems (`junit`).
 
 use std::fmt::Write as _;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -115,34 +117,77 @@ impl Outcome {
 
 impl Report {
     /// Checks every recording under `paths`: files as given, directories recursively (their
-    /// `*.json` recordings and `*.har` archives, in name order). Files are read one at a time, so memory does not grow with
-    /// the number of recordings beyond one verdict per exchange.
+    /// `*.json` recordings and `*.har` archives, in name order), on every core the process may
+    /// use ([`std::thread::available_parallelism`]). See [`Report::check_paths_with_threads`].
     pub fn check_paths(checker: &Checker, paths: &[PathBuf]) -> Self {
-        let mut report = Self::default();
+        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        Self::check_paths_with_threads(checker, paths, threads)
+    }
+
+    /// Checks every recording under `paths` as [`Report::check_paths`] does, on `threads`
+    /// threads.
+    ///
+    /// Each thread takes the next file not yet taken, reads it and checks its exchanges; the
+    /// report is then put together in file order, so that it is the same whatever the number of
+    /// threads. A thread holds one file at a time, so memory does not grow with the number of
+    /// recordings beyond one verdict per exchange.
+    pub fn check_paths_with_threads(
+        checker: &Checker,
+        paths: &[PathBuf],
+        threads: NonZeroUsize,
+    ) -> Self {
         let (files, errors) = recording_files(paths);
-        report.unreadable = errors;
-        for file in files {
-            report.check_file(checker, &file);
+        let mut report = Self {
+            exchanges: Vec::new(),
+            unreadable: errors,
+        };
+        let threads = threads.get().min(files.len());
+        if threads <= 1 {
+            for file in &files {
+                report.check_file(checker, file);
+            }
+            return report;
+        }
+        let next = AtomicUsize::new(0);
+        let mut checked: Vec<(usize, Result<Vec<ExchangeReport>, RecordingError>)> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let at = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(file) = files.get(at) else {
+                                    return mine;
+                                };
+                                mine.push((at, check_one_file(checker, file)));
+                            }
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|worker| match worker.join() {
+                        Ok(mine) => mine,
+                        // A panic in a check is a bug; it is not hidden as a missing file.
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            });
+        checked.sort_unstable_by_key(|(at, _)| *at);
+        for (_, result) in checked {
+            match result {
+                Ok(mut exchanges) => report.exchanges.append(&mut exchanges),
+                Err(error) => report.unreadable.push(error),
+            }
         }
         report
     }
 
     /// Checks the exchanges of one recording file.
     pub fn check_file(&mut self, checker: &Checker, path: &Path) {
-        match read_recording(path) {
-            Ok(exchanges) => {
-                let file = path.display().to_string();
-                // Every entry of a HAR file is named by its place in `log.entries`, even the only
-                // one, so that the name can be looked up in the archive.
-                let several = exchanges.len() > 1 || crate::recording::is_har_name(&file);
-                for (index, exchange) in exchanges.iter().enumerate() {
-                    self.exchanges.push(ExchangeReport {
-                        file: file.clone(),
-                        index: several.then_some(index),
-                        verdict: checker.check(exchange),
-                    });
-                }
-            }
+        match check_one_file(checker, path) {
+            Ok(mut exchanges) => self.exchanges.append(&mut exchanges),
             Err(error) => self.unreadable.push(error),
         }
     }
@@ -620,6 +665,24 @@ impl ExchangeReport {
             self.verdict.method, self.verdict.path, self.verdict.status
         )
     }
+}
+
+/// The verdicts on the exchanges of one recording file, or why it could not be read.
+fn check_one_file(checker: &Checker, path: &Path) -> Result<Vec<ExchangeReport>, RecordingError> {
+    let exchanges = read_recording(path)?;
+    let file = path.display().to_string();
+    // Every entry of a HAR file is named by its place in `log.entries`, even the only one, so
+    // that the name can be looked up in the archive.
+    let several = exchanges.len() > 1 || crate::recording::is_har_name(&file);
+    Ok(exchanges
+        .iter()
+        .enumerate()
+        .map(|(index, exchange)| ExchangeReport {
+            file: file.clone(),
+            index: several.then_some(index),
+            verdict: checker.check(exchange),
+        })
+        .collect())
 }
 
 fn unreadable_file(error: &RecordingError) -> &str {

@@ -51,6 +51,9 @@ pub struct Suggestions {
     pub patch: json_patch::Patch,
     /// How many exchanges were read.
     pub exchanges: usize,
+    /// How many of them gave evidence: they matched an operation and either answered a status
+    /// it does not document or a JSON body with a documented schema to compare.
+    pub usable: usize,
 }
 
 /// Why the proposals could not be made.
@@ -78,6 +81,17 @@ pub enum SuggestError {
         /// Why.
         message: String,
     },
+    /// No exchange gave evidence to propose from: a run that could not look must not pass as one
+    /// that found nothing to change.
+    #[error(
+        "no usable exchange among the {exchanges} read: {reasons}; nothing was compared with the spec"
+    )]
+    NoUsableExchange {
+        /// How many exchanges were read.
+        exchanges: usize,
+        /// Why each was left out, counted (`2 matched no operation in the spec`).
+        reasons: String,
+    },
     /// The patch does not apply to the spec it was made from (a bug: please report it).
     #[error("the proposed patch does not apply to {file}: {message}")]
     Patch {
@@ -93,6 +107,9 @@ pub struct Suggester<'s> {
     spec: &'s Spec,
     checker: &'s Checker,
     exchanges: usize,
+    usable: usize,
+    /// Why exchanges gave no evidence, with how many of each.
+    unusable: BTreeMap<&'static str, usize>,
     /// Object schema pointer → undocumented property → values seen.
     missing: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
     /// Enum schema pointer → values seen outside the enum.
@@ -104,8 +121,11 @@ pub struct Suggester<'s> {
     /// Object schema pointer → property names seen.
     seen: BTreeMap<String, BTreeSet<String>>,
     /// Operation pointer → status → (media type, bodies).
-    statuses: BTreeMap<String, BTreeMap<u16, (Option<String>, Vec<Value>)>>,
+    statuses: BTreeMap<String, BTreeMap<u16, UndocumentedStatus>>,
 }
+
+/// The media type and the bodies of the answers with one undocumented status.
+type UndocumentedStatus = (Option<String>, Vec<Value>);
 
 impl std::fmt::Debug for Suggester<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +142,8 @@ impl<'s> Suggester<'s> {
             spec,
             checker,
             exchanges: 0,
+            usable: 0,
+            unusable: BTreeMap::new(),
             missing: BTreeMap::new(),
             enum_values: BTreeMap::new(),
             nulls: BTreeMap::new(),
@@ -135,11 +157,12 @@ impl<'s> Suggester<'s> {
     pub fn add(&mut self, exchange: &Exchange) {
         self.exchanges += 1;
         let verdict = self.checker.check(exchange);
-        let Some(operation_id) = verdict.operation.as_deref() else {
-            return;
-        };
-        let Some(operation) = self.operation_pointer(operation_id) else {
-            return;
+        let Some(operation) = verdict
+            .operation
+            .as_deref()
+            .and_then(|operation_id| self.operation_pointer(operation_id))
+        else {
+            return self.unusable("matched no operation in the spec");
         };
         let status = exchange.response.status;
         let body = json_body(&exchange.response.body);
@@ -166,19 +189,41 @@ impl<'s> Suggester<'s> {
             if let Some(body) = body {
                 entry.1.push(body);
             }
+            self.usable += 1;
             return;
         }
-        let Some(body) = body else {
-            return;
-        };
         let Some(schema) = self.response_schema(&operation, status) else {
-            return;
+            return self.unusable("answered a status whose response documents no JSON body");
         };
+        let Some(body) = body else {
+            return self.unusable("had no JSON body to compare with its schema");
+        };
+        self.usable += 1;
         self.walk(&body, &schema);
     }
 
-    /// The proposals, checked to apply to the spec.
+    fn unusable(&mut self, reason: &'static str) {
+        *self.unusable.entry(reason).or_default() += 1;
+    }
+
+    /// The proposals, checked to apply to the spec; an error when no exchange gave evidence
+    /// (none was read, or none matched an operation with something to compare).
     pub fn finish(self) -> Result<Suggestions, SuggestError> {
+        if self.usable == 0 {
+            let reasons = if self.unusable.is_empty() {
+                "no exchange was given".to_owned()
+            } else {
+                self.unusable
+                    .iter()
+                    .map(|(reason, count)| format!("{count} {reason}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(SuggestError::NoUsableExchange {
+                exchanges: self.exchanges,
+                reasons,
+            });
+        }
         let raw = self.spec.raw();
         let mut items = Vec::new();
         let mut patch: Vec<Value> = Vec::new();
@@ -330,7 +375,7 @@ impl<'s> Suggester<'s> {
                 if !names.contains(name) {
                     items.push(Suggestion {
                         kind: "never_seen",
-                        pointer: format!("{object}/properties/{}", escape(&name)),
+                        pointer: format!("{object}/properties/{}", escape(name)),
                         message: format!(
                             "documented property `{name}` never arrived in {} exchange{}",
                             self.exchanges,
@@ -355,6 +400,7 @@ impl<'s> Suggester<'s> {
             items,
             patch,
             exchanges: self.exchanges,
+            usable: self.usable,
         })
     }
 

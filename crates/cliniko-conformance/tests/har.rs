@@ -32,6 +32,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// An entry's place, operation, status and violations (kind and pointer).
+type Seen<'r> = (
+    String,
+    Option<&'r str>,
+    u16,
+    Vec<(ViolationKind, Option<&'r str>)>,
+);
+
 #[test]
 fn every_entry_of_a_har_gets_its_own_verdict() {
     let spec = Spec::embedded().expect("the embedded spec loads");
@@ -39,12 +47,7 @@ fn every_entry_of_a_har_gets_its_own_verdict() {
     let file = root().join("tests/recordings-bad/har/mixed.har");
     let report = Report::check_paths(&checker, std::slice::from_ref(&file));
     assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
-    let verdicts: Vec<(
-        String,
-        Option<&str>,
-        u16,
-        Vec<(ViolationKind, Option<&str>)>,
-    )> = report
+    let verdicts: Vec<Seen<'_>> = report
         .exchanges
         .iter()
         .map(|e| {
@@ -160,7 +163,7 @@ async fn a_har_recorded_live_reads_back_with_the_same_verdicts() {
         .map(|entry| entry.expect("an entry").path())
         .collect();
     let archive = dir.path().join("live.har");
-    assert_eq!(files, [archive.clone()]);
+    assert_eq!(files, std::slice::from_ref(&archive));
     let written = std::fs::read_to_string(&archive).expect("reads");
     for secret in [
         API_KEY,
@@ -195,5 +198,81 @@ async fn a_har_recorded_live_reads_back_with_the_same_verdicts() {
     assert!(
         exchanges.iter().any(|e| e.get("notes").is_some()),
         "the scenario's rejected requests carry notes, which must survive the archive too"
+    );
+}
+
+/// The coverage of one recording file: `getAttendee`'s fields never seen non-null.
+fn get_attendee_fields_never_non_null(checker: &Checker, file: &Path) -> Vec<String> {
+    let mut report = Report::default();
+    report.check_file(checker, file);
+    assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
+    assert_eq!(report.exchanges.len(), 1);
+    assert!(
+        report.exchanges[0].verdict.conforms(),
+        "{:?}",
+        report.exchanges[0].verdict
+    );
+    report
+        .coverage(checker)
+        .operations
+        .into_iter()
+        .find(|operation| operation.operation == "getAttendee")
+        .expect("getAttendee is documented")
+        .fields_never_non_null
+}
+
+/// Issue 19, item 6: a HAR entry, and a recording whose body is text, had every field reported as
+/// never non-null, because coverage read only bodies recorded as JSON values.
+#[test]
+fn coverage_counts_the_non_null_fields_of_a_har_entry_and_of_a_text_body() {
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = Checker::new(&spec, CheckOptions::default()).expect("compiles");
+    let source = root().join("tests/recordings/live-fake/14-getAttendee-200.json");
+    let recording: Value =
+        serde_json::from_slice(&std::fs::read(&source).expect("reads")).expect("is JSON");
+    let body = &recording["response"]["body"];
+    assert!(body["cancellation_url"].is_null() && body["archived_at"].is_null());
+    let body_text = serde_json::to_string(body).expect("writes");
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut as_text = recording.clone();
+    as_text["response"]["body"] = Value::String(body_text.clone());
+    let text_file = dir.path().join("text.json");
+    std::fs::write(&text_file, as_text.to_string()).expect("writes");
+    let har = serde_json::json!({ "log": { "version": "1.2", "creator": { "name": "t", "version": "1" }, "entries": [{
+        "request": { "method": "GET", "url": recording["request"]["url"],
+                     "headers": [{ "name": "Accept", "value": "application/json" },
+                                 { "name": "User-Agent", "value": "t (t@example.com)" }] },
+        "response": { "status": 200,
+                      "headers": [{ "name": "Content-Type", "value": "application/json; charset=utf-8" }],
+                      "content": { "size": body_text.len(), "mimeType": "application/json", "text": body_text } }
+    }] } });
+    let har_file = dir.path().join("one.har");
+    std::fs::write(&har_file, har.to_string()).expect("writes");
+
+    let from_json = get_attendee_fields_never_non_null(&checker, &source);
+    let documented = checker
+        .documented()
+        .into_iter()
+        .find(|operation| operation.operation == "getAttendee")
+        .expect("getAttendee is documented")
+        .fields;
+    // The recording's null fields stay listed, its non-null ones do not.
+    for field in ["/cancellation_url", "/archived_at"] {
+        assert!(from_json.iter().any(|f| f == field), "{from_json:?}");
+    }
+    for field in ["/id", "/created_at", "/patient/links/self"] {
+        assert!(documented.iter().any(|f| f == field), "{documented:?}");
+        assert!(!from_json.iter().any(|f| f == field), "{from_json:?}");
+    }
+    assert!(from_json.len() < documented.len());
+    // The same exchange read from a HAR entry, or from a body recorded as text, counts the same.
+    assert_eq!(
+        get_attendee_fields_never_non_null(&checker, &har_file),
+        from_json
+    );
+    assert_eq!(
+        get_attendee_fields_never_non_null(&checker, &text_file),
+        from_json
     );
 }

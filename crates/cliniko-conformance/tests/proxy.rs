@@ -414,6 +414,57 @@ async fn refuses_a_non_loopback_listen_address_unless_allowed() {
     assert!(error.to_string().contains("--allow-remote"), "{error}");
 }
 
+/// Issue 19, item 8: the proxy redacted a request's path before it learnt the request's key, so
+/// a key in the path of the first request that sent it stayed in the failure messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_in_the_path_of_the_first_request_that_sends_it_is_redacted() {
+    // Nothing listens on the discard port: the upstream never answers.
+    let (proxy, events) = start_proxy("http://127.0.0.1:9/v1").await;
+    let origin = format!("http://{}", proxy.local_addr());
+    // Outside the base path: answered 404 by the proxy itself.
+    let outside = client()
+        .get(format!("{origin}/{API_KEY}/attendees"))
+        .basic_auth(API_KEY, Some(""))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(outside.status(), 404);
+    let (proxy, more) = {
+        let finished = proxy.shutdown().await;
+        assert_eq!(finished.failures, 1);
+        start_proxy("http://127.0.0.1:9/v1").await
+    };
+    // Under the base path, with an upstream that does not answer: 502.
+    let unanswered = client()
+        .get(format!("{}/attendees/{API_KEY}", proxy.base_url()))
+        .basic_auth(API_KEY, Some(""))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unanswered.status(), 502);
+    let finished = proxy.shutdown().await;
+    assert_eq!(finished.failures, 1);
+
+    let mut said = events.lock().expect("not poisoned").clone();
+    said.extend(more.lock().expect("not poisoned").iter().cloned());
+    let failures: Vec<&String> = said
+        .iter()
+        .filter(|event| event.contains("[redacted]"))
+        .collect();
+    assert_eq!(failures.len(), 2, "{said:#?}");
+    assert!(
+        failures[0].contains("GET /[redacted]/attendees: not under /v1"),
+        "{said:#?}"
+    );
+    assert!(
+        failures[1].contains("GET /v1/attendees/[redacted]: the upstream did not answer"),
+        "{said:#?}"
+    );
+    for event in &said {
+        assert_no_secret("a proxy event", event);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The command.
 

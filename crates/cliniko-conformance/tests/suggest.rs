@@ -225,3 +225,64 @@ fn the_error_for_the_spec_itself_names_it() {
         "spec/cliniko-attendees.yaml is the spec being read; write the patched document elsewhere and let `cargo xtask spec-diff` classify it"
     );
 }
+
+/// Issue 19, item 7: `suggest` exited 0 when it read exchanges but could use none of them.
+#[test]
+fn suggest_fails_with_exit_2_saying_why_when_no_exchange_was_usable() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cliniko-conformance"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("runs")
+    };
+    // One exchange matches no operation, the other answered 204, which documents no body.
+    let output = run(&[
+        "suggest",
+        "tests/recordings-bad/exchanges/unknown_operation.json",
+        "tests/recordings/live-fake/19-cancelAttendee-204.json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: nothing to suggest from tests/recordings-bad/exchanges/unknown_operation.json, tests/recordings/live-fake/19-cancelAttendee-204.json: no usable exchange among the 2 read: 1 answered a status whose response documents no JSON body, 1 matched no operation in the spec; nothing was compared with the spec\n"
+    );
+    assert!(output.stdout.is_empty());
+
+    // An empty directory: nothing read at all.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let output = run(&["suggest", dir.path().to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no usable exchange among the 0 read: no exchange was given"),
+        "{stderr}"
+    );
+
+    // The library says the same, and counts what it could use when something was usable.
+    let spec = Spec::embedded().expect("the embedded spec loads");
+    let checker = strict(&spec);
+    let mut suggester = Suggester::new(&spec, &checker);
+    for exchange in
+        read_recording(&root().join("tests/recordings-bad/exchanges/unknown_operation.json"))
+            .expect("reads")
+    {
+        suggester.add(&exchange);
+    }
+    assert!(matches!(
+        suggester.finish(),
+        Err(SuggestError::NoUsableExchange { exchanges: 1, .. })
+    ));
+    let mut suggester = Suggester::new(&spec, &checker);
+    for file in [
+        "tests/recordings-bad/exchanges/unknown_operation.json",
+        "tests/recordings/live-fake/14-getAttendee-200.json",
+    ] {
+        for exchange in read_recording(&root().join(file)).expect("reads") {
+            suggester.add(&exchange);
+        }
+    }
+    let suggestions = suggester.finish().expect("one exchange was usable");
+    assert_eq!((suggestions.exchanges, suggestions.usable), (2, 1));
+}
