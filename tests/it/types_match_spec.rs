@@ -8,8 +8,9 @@
 use serde_json::{Value, json};
 
 /// Formats the Rust types deliberately keep as plain `String`: a link is passed on exactly as
-/// Cliniko sent it (a URL type would normalise it), and the conformance checks enforce the format.
-const KEPT_AS_TEXT: &[&str] = &["uri"];
+/// Cliniko sent it (a URL type would normalise it), and the conformance checks enforce the format;
+/// `phone` is Cliniko's own name for a phone number, no JSON Schema format, so a string it stays.
+const KEPT_AS_TEXT: &[&str] = &["uri", "phone"];
 
 /// What the spec says about one property, read from its OpenAPI 3.0 schema.
 #[derive(Debug, PartialEq)]
@@ -49,6 +50,10 @@ fn spec_property(schema: &Value) -> (Shape, bool) {
 }
 
 fn rust_property(schema: &Value) -> (Shape, bool) {
+    // schemars wraps a `$ref` in a one-item `allOf` when it adds a description.
+    if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        return rust_property(only);
+    }
     if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
         let null = json!({ "type": "null" });
         let others: Vec<&Value> = branches.iter().filter(|b| **b != null).collect();
@@ -80,6 +85,25 @@ fn rust_property(schema: &Value) -> (Shape, bool) {
         reference: schema.get("$ref").and_then(Value::as_str).map(ref_name),
     };
     (shape, nullable)
+}
+
+/// A reference to a scalar schema (no properties) as the shape of that schema.
+fn scalar<'a>(shape: Shape, find: impl Fn(&str) -> Option<&'a Value>) -> Shape {
+    let Some(target) = shape.reference.as_deref().and_then(find) else {
+        return shape;
+    };
+    if target.get("properties").is_some() {
+        return shape;
+    }
+    Shape {
+        kind: target.get("type").and_then(Value::as_str).map(str::to_owned),
+        format: target
+            .get("format")
+            .and_then(Value::as_str)
+            .filter(|format| !KEPT_AS_TEXT.contains(format))
+            .map(str::to_owned),
+        reference: None,
+    }
 }
 
 fn ref_name(reference: &str) -> String {
@@ -149,6 +173,17 @@ fn compare(name: &str, rust: &Value) -> Vec<String> {
         }
         // A field with `nullable` whose Rust type is a map (`additionalProperties`) has no `type`
         // in schemars' output beyond "object"; compare what both sides state.
+        // A scalar named in one document and inline in the other is the same type: typify
+        // names an inline code list (`type: [text]`) and schemars writes a newtype over a string
+        // (`EmailAddress`) inline. Compare what the named schema says then.
+        let (spec_shape, rust_shape) = if spec_shape.reference.is_some() != rust_shape.reference.is_some() {
+            (
+                scalar(spec_shape, |name| spec.raw().pointer(&format!("/components/schemas/{name}"))),
+                scalar(rust_shape, |name| rust.pointer(&format!("/definitions/{name}"))),
+            )
+        } else {
+            (spec_shape, rust_shape)
+        };
         if spec_shape != rust_shape {
             differences.push(format!(
                 "{name}.{field}: spec {spec_shape:?}, Rust {rust_shape:?}"

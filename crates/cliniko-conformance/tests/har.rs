@@ -227,7 +227,7 @@ fn get_attendee_fields_never_non_null(checker: &Checker, file: &Path) -> Vec<Str
 fn coverage_counts_the_non_null_fields_of_a_har_entry_and_of_a_text_body() {
     let spec = Spec::embedded().expect("the embedded spec loads");
     let checker = Checker::new(&spec, CheckOptions::default()).expect("compiles");
-    let source = root().join("tests/recordings/live-fake/14-getAttendee-200.json");
+    let source = root().join("tests/recordings/live-fake/20-getAttendee-200.json");
     let recording: Value =
         serde_json::from_slice(&std::fs::read(&source).expect("reads")).expect("is JSON");
     let body = &recording["response"]["body"];

@@ -240,13 +240,13 @@ fn suggest_fails_with_exit_2_saying_why_when_no_exchange_was_usable() {
     let output = run(&[
         "suggest",
         "tests/recordings-bad/exchanges/unknown_operation.json",
-        "tests/recordings/live-fake/19-cancelAttendee-204.json",
+        "tests/recordings/live-fake/26-cancelAttendee-204.json",
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(
         stderr,
-        "error: nothing to suggest from tests/recordings-bad/exchanges/unknown_operation.json, tests/recordings/live-fake/19-cancelAttendee-204.json: no usable exchange among the 2 read: 1 answered a status whose response documents no JSON body, 1 matched no operation in the spec; nothing was compared with the spec\n"
+        "error: nothing to suggest from tests/recordings-bad/exchanges/unknown_operation.json, tests/recordings/live-fake/26-cancelAttendee-204.json: no usable exchange among the 2 read: 1 answered a status whose response documents no JSON body, 1 matched no operation in the spec; nothing was compared with the spec\n"
     );
     assert!(output.stdout.is_empty());
 
@@ -277,7 +277,7 @@ fn suggest_fails_with_exit_2_saying_why_when_no_exchange_was_usable() {
     let mut suggester = Suggester::new(&spec, &checker);
     for file in [
         "tests/recordings-bad/exchanges/unknown_operation.json",
-        "tests/recordings/live-fake/14-getAttendee-200.json",
+        "tests/recordings/live-fake/20-getAttendee-200.json",
     ] {
         for exchange in read_recording(&root().join(file)).expect("reads") {
             suggester.add(&exchange);
