@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod engine;
 mod faults;
 mod query;
 mod rate_limit;
@@ -39,6 +40,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use cliniko_spec::Spec;
+pub use engine::SpecProblem;
 pub use faults::Faults;
 pub use seed::Fixtures;
 
@@ -85,6 +88,9 @@ pub enum Error {
         /// [`MAX_ATTENDEES`].
         max: usize,
     },
+    /// The spec given to [`FakeClinikoBuilder::spec`] cannot be served.
+    #[error("cannot serve the spec: {0}")]
+    Spec(#[from] SpecProblem),
     /// The bound socket did not say its address.
     #[error("cannot read the listening address: {0}")]
     LocalAddr(#[source] std::io::Error),
@@ -101,6 +107,19 @@ pub struct FakeClinikoBuilder {
     faults: Faults,
     listen: SocketAddr,
     max_body_bytes: usize,
+    spec: Option<Arc<Spec>>,
+}
+
+/// The embedded spec, read once per process.
+fn embedded_spec() -> Result<Arc<Spec>, Error> {
+    static EMBEDDED: std::sync::LazyLock<Result<Arc<Spec>, String>> =
+        std::sync::LazyLock::new(|| Spec::embedded().map(Arc::new).map_err(|e| e.to_string()));
+    EMBEDDED.clone().map_err(|problems| {
+        Error::Spec(SpecProblem::Unreadable {
+            what: "embedded spec",
+            problems,
+        })
+    })
 }
 
 impl std::fmt::Debug for FakeClinikoBuilder {
@@ -129,6 +148,7 @@ impl Default for FakeClinikoBuilder {
             faults: Faults::default(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            spec: None,
         }
     }
 }
@@ -188,6 +208,14 @@ impl FakeClinikoBuilder {
         self
     }
 
+    /// The spec whose resources to serve; default the embedded one. Every resource of its
+    /// `x-cliniko-resources` other than attendees (served by hand, from the spec this crate was
+    /// built with) is served by the generic engine, from this spec's paths, schemas and facts.
+    pub fn spec(mut self, spec: Spec) -> Self {
+        self.spec = Some(Arc::new(spec));
+        self
+    }
+
     /// Seeds the data, binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeCliniko, Error> {
         if self.attendees > MAX_ATTENDEES {
@@ -203,7 +231,13 @@ impl FakeClinikoBuilder {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
+        let spec = match self.spec {
+            Some(spec) => spec,
+            None => embedded_spec()?,
+        };
         let (fixtures, records) = seed::seed(self.seed, self.attendees);
+        let (engine, generic_routes) =
+            engine::Engine::build(&spec, routes::HAND_SERVED, &fixtures, self.seed)?;
         let shared = Arc::new(Shared {
             api_key: self.api_key,
             store: RwLock::new(Store::from_sorted(records)),
@@ -214,8 +248,9 @@ impl FakeClinikoBuilder {
             max_body_bytes: self.max_body_bytes,
             fallback_host: local_addr.to_string(),
             request_ids: RequestIds::new(self.seed),
+            engine,
         });
-        let router = routes::router(shared.clone());
+        let router = routes::router(shared.clone(), engine::router(&shared, generic_routes));
         let (shutdown, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), router, stopped));
         Ok(FakeCliniko {
@@ -292,6 +327,22 @@ impl FakeCliniko {
     /// How many attendees the server holds, in every state.
     pub fn attendee_count(&self) -> usize {
         self.shared.read_store().len()
+    }
+
+    /// How many records of a resource the server holds (not deleted), by the resource's name in
+    /// the spec (`attendee`, `patient`); `None` for a resource it does not serve.
+    pub fn record_count(&self, resource: &str) -> Option<usize> {
+        if routes::HAND_SERVED.contains(&resource) {
+            return Some(self.attendee_count());
+        }
+        self.shared.engine.count(resource)
+    }
+
+    /// Every record (not deleted) of a resource the generic engine serves, in ID order, as the
+    /// JSON its `get` route answers with; `None` for attendees (served by hand) and for names the
+    /// spec does not declare.
+    pub fn records(&self, resource: &str) -> Option<Vec<serde_json::Value>> {
+        self.shared.engine.all(resource, &self.base_url)
     }
 
     /// Stops accepting connections, lets requests in flight finish (for up to a second), and

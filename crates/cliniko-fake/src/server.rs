@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     /// `host:port` to build URLs with when a request's `Host` is missing or unusable.
     pub(crate) fallback_host: String,
     pub(crate) request_ids: RequestIds,
+    /// Every resource no hand-written module serves.
+    pub(crate) engine: crate::engine::Engine,
 }
 
 impl std::fmt::Debug for Shared {
