@@ -30,6 +30,7 @@ mod rng;
 mod routes;
 mod seed;
 mod server;
+mod state;
 mod store;
 
 use std::net::SocketAddr;
@@ -44,6 +45,7 @@ pub use cliniko_spec::Spec;
 pub use engine::SpecProblem;
 pub use faults::Faults;
 pub use seed::Fixtures;
+pub use state::StateError;
 
 use crate::faults::FaultState;
 use crate::rate_limit::RateLimiter;
@@ -91,6 +93,9 @@ pub enum Error {
     /// The spec given to [`FakeClinikoBuilder::spec`] cannot be served.
     #[error("cannot serve the spec: {0}")]
     Spec(#[from] SpecProblem),
+    /// The state file could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The bound socket did not say its address.
     #[error("cannot read the listening address: {0}")]
     LocalAddr(#[source] std::io::Error),
@@ -108,6 +113,7 @@ pub struct FakeClinikoBuilder {
     listen: SocketAddr,
     max_body_bytes: usize,
     spec: Option<Arc<Spec>>,
+    state_file: Option<std::path::PathBuf>,
 }
 
 /// The embedded spec, read once per process.
@@ -149,6 +155,7 @@ impl Default for FakeClinikoBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             spec: None,
+            state_file: None,
         }
     }
 }
@@ -216,6 +223,14 @@ impl FakeClinikoBuilder {
         self
     }
 
+    /// A file that keeps the data between runs: read at start when it exists (it must have been
+    /// written with the same seed and attendee count), written atomically by
+    /// [`FakeCliniko::save_state`] and at [`FakeCliniko::shutdown_and_save`].
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Seeds the data, binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeCliniko, Error> {
         if self.attendees > MAX_ATTENDEES {
@@ -235,7 +250,16 @@ impl FakeClinikoBuilder {
             Some(spec) => spec,
             None => embedded_spec()?,
         };
-        let (fixtures, records) = seed::seed(self.seed, self.attendees);
+        let (fixtures, mut records) = seed::seed(self.seed, self.attendees);
+        let saved = match &self.state_file {
+            Some(path) => state::load(path, self.seed, self.attendees)?,
+            None => None,
+        };
+        let mut written = None;
+        if let Some(saved) = saved {
+            records = saved.attendee_records;
+            written = Some(saved.written);
+        }
         let (engine, generic_routes) =
             engine::Engine::build(&spec, routes::HAND_SERVED, &fixtures, self.seed)?;
         let shared = Arc::new(Shared {
@@ -250,10 +274,16 @@ impl FakeClinikoBuilder {
             request_ids: RequestIds::new(self.seed),
             engine,
         });
+        if let Some(written) = written {
+            shared.engine.restore(written);
+        }
         let router = routes::router(shared.clone(), engine::router(&shared, generic_routes));
         let (shutdown, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), router, stopped));
         Ok(FakeCliniko {
+            state_file: self.state_file,
+            seed: self.seed,
+            seeded_attendees: self.attendees,
             base_url: format!("http://{local_addr}/v1"),
             local_addr,
             shared,
@@ -266,6 +296,9 @@ impl FakeClinikoBuilder {
 /// A running fake Cliniko attendees API; it stops on [`shutdown`](Self::shutdown) or when dropped.
 pub struct FakeCliniko {
     shared: Arc<Shared>,
+    state_file: Option<std::path::PathBuf>,
+    seed: u64,
+    seeded_attendees: usize,
     base_url: String,
     local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
@@ -345,13 +378,41 @@ impl FakeCliniko {
         self.shared.engine.all(resource, &self.base_url)
     }
 
+    /// Writes the data to the state file (atomically), if one was configured; `Ok(false)` when
+    /// none was.
+    pub fn save_state(&self) -> Result<bool, StateError> {
+        let Some(path) = &self.state_file else {
+            return Ok(false);
+        };
+        let records = self.shared.read_store().records().to_vec();
+        let saved = state::Saved::new(
+            self.seed,
+            self.seeded_attendees,
+            records,
+            self.shared.engine.written(),
+        );
+        state::save(path, &saved)?;
+        Ok(true)
+    }
+
     /// Stops accepting connections, lets requests in flight finish (for up to a second), and
-    /// waits until the server has stopped.
+    /// waits until the server has stopped. It does not write the state file: see
+    /// [`shutdown_and_save`](Self::shutdown_and_save).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// [`shutdown`](Self::shutdown), then writes the state file if one was configured (after
+    /// the last request has finished, so no write is left out).
+    pub async fn shutdown_and_save(mut self) -> Result<(), StateError> {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.save_state().map(|_| ())
     }
 }
 

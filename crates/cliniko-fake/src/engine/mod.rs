@@ -229,6 +229,26 @@ impl Engine {
         ))
     }
 
+    /// The records written since seeding, by resource name (`null` for a deleted one).
+    pub(crate) fn written(&self) -> BTreeMap<String, BTreeMap<i64, Option<Map<String, Value>>>> {
+        self.models
+            .iter()
+            .map(|m| (m.name.clone(), read(&m.table).written.clone()))
+            .collect()
+    }
+
+    /// Puts back records written in an earlier run; resources the spec no longer has are left out.
+    pub(crate) fn restore(
+        &self,
+        written: BTreeMap<String, BTreeMap<i64, Option<Map<String, Value>>>>,
+    ) {
+        for (name, records) in written {
+            if let Some(model) = self.models.iter().find(|m| m.name == name) {
+                write(&model.table).written = records;
+            }
+        }
+    }
+
     /// Every live record of a resource, in ID order, with links under `base`.
     pub(crate) fn all(&self, name: &str, base: &str) -> Option<Vec<Value>> {
         let model = self.models.iter().find(|m| m.name == name)?;
