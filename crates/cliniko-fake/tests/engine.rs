@@ -14,6 +14,15 @@ const USER_AGENT: &str = "Engine tests (tests@cliniko-fake.example)";
 
 /// The workspace's spec with the widget fixture merged in, as xtask's codegen test does.
 fn spec_with_widgets() -> Spec {
+    Spec::from_yaml_str(
+        &serde_yaml_ng::to_string(&widgets_document()).expect("YAML"),
+        "spec-with-widgets.yaml",
+    )
+    .expect("loads")
+}
+
+/// The widget spec's document, before it is loaded.
+fn widgets_document() -> Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let read = |path: &str| -> Value {
         let text = std::fs::read_to_string(root.join(path)).expect("readable");
@@ -40,8 +49,9 @@ fn spec_with_widgets() -> Spec {
         }
     }
     let yaml = serde_yaml_ng::to_string(&spec).expect("YAML");
-    let spec = Spec::from_yaml_str(&yaml, "spec-with-widgets.yaml").expect("loads");
-    spec.check()
+    Spec::from_yaml_str(&yaml, "spec-with-widgets.yaml")
+        .expect("loads")
+        .check()
         .expect("the spec with widgets passes its checks");
     spec
 }
@@ -380,5 +390,75 @@ async fn every_seeded_record_validates_against_its_schema_and_repeats_by_seed() 
         b.records("widget")
             .map(|r| r.iter().map(|w| w["label"].clone()).collect::<Vec<_>>()),
         "the seed changes the data"
+    );
+}
+
+/// A widget that links to a patient (a `LinkedResource`, and `patient_id` in its create body):
+/// seeded widgets link to patients that exist (the attendee fixtures' patients, the IDs the
+/// attendees' own `links.patient` name), and a create naming an unknown patient is refused.
+#[tokio::test]
+async fn links_to_another_resource_resolve() {
+    let mut document = widgets_document();
+    document["components"]["schemas"]["Widget"]["properties"]["patient"] =
+        json!({"$ref": "#/components/schemas/LinkedResource"});
+    document["components"]["schemas"]["WidgetCreate"]["properties"]["patient_id"] =
+        json!({"$ref": "#/components/schemas/Id"});
+    let spec = Spec::from_yaml_str(
+        &serde_yaml_ng::to_string(&document).expect("YAML"),
+        "spec-with-linked-widgets.yaml",
+    )
+    .expect("loads");
+    spec.check().expect("passes its checks");
+    let server = FakeCliniko::builder()
+        .api_key(KEY)
+        .seed(5)
+        .attendees(30)
+        .rate_limit_per_minute(None)
+        .spec(spec)
+        .start()
+        .await
+        .expect("starts");
+    let patients: Vec<String> = server
+        .fixtures()
+        .patients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let prefix = format!("{}/patients/", server.base_url());
+    let widgets = server.records("widget").expect("widgets are served");
+    for widget in &widgets {
+        let link = widget["patient"]["links"]["self"].as_str().expect("a link");
+        let id = link
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{link}"));
+        assert!(patients.iter().any(|p| p == id), "{link} names no patient");
+    }
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"));
+    let create = |body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/widgets", server.base_url()))
+            .header("authorization", format!("Basic {auth}"))
+            .header("user-agent", USER_AGENT)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let refused = create(json!({"label": "x", "patient_id": "3"}))
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 422);
+    let errors: Value = refused.json().await.expect("JSON");
+    assert_eq!(
+        errors["errors"]["patient_id"],
+        "does not name an existing patient"
+    );
+    let made = create(json!({"label": "x", "patient_id": patients[1]}))
+        .await
+        .expect("answers");
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.expect("JSON");
+    assert_eq!(
+        made["patient"]["links"]["self"],
+        format!("{prefix}{}", patients[1])
     );
 }
