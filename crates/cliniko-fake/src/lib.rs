@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod drift;
 mod engine;
 mod faults;
 mod query;
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cliniko_spec::Spec;
+pub use drift::{AddedField, Drift, DriftError, DriftRule, NewCode};
 pub use engine::SpecProblem;
 pub use faults::Faults;
 pub use seed::Fixtures;
@@ -114,6 +116,7 @@ pub struct FakeClinikoBuilder {
     max_body_bytes: usize,
     spec: Option<Arc<Spec>>,
     state_file: Option<std::path::PathBuf>,
+    drift: Drift,
 }
 
 /// The embedded spec, read once per process.
@@ -156,6 +159,7 @@ impl Default for FakeClinikoBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             spec: None,
             state_file: None,
+            drift: Drift::default(),
         }
     }
 }
@@ -231,6 +235,13 @@ impl FakeClinikoBuilder {
         self
     }
 
+    /// Drift rules: undocumented fields, new codes, nulls or statuses on chosen routes, for
+    /// testing the tools that watch Cliniko change; default none.
+    pub fn drift(mut self, drift: Drift) -> Self {
+        self.drift = drift;
+        self
+    }
+
     /// Seeds the data, binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeCliniko, Error> {
         if self.attendees > MAX_ATTENDEES {
@@ -273,6 +284,7 @@ impl FakeClinikoBuilder {
             fallback_host: local_addr.to_string(),
             request_ids: RequestIds::new(self.seed),
             engine,
+            drift: self.drift,
         });
         if let Some(written) = written {
             shared.engine.restore(written);

@@ -29,6 +29,11 @@ struct Cli {
     /// atomically on Ctrl-C (the seed and --seed count must match the run that wrote it).
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Serve Cliniko drifting from the spec on chosen routes, as a YAML file lists: an
+    /// undocumented field, a new code in a code list, a field turned null, or an undocumented
+    /// status (see the crate's `drift` docs).
+    #[arg(long, value_name = "FILE")]
+    drift: Option<PathBuf>,
     /// Requests per window per key before 429; 0 means no limit.
     #[arg(long, value_name = "N", default_value_t = cliniko_fake::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     rate_limit: u32,
@@ -72,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let default_key = cli.api_key == cliniko_fake::DEFAULT_API_KEY;
     let mut builder = FakeCliniko::builder();
+    if let Some(drift) = &cli.drift {
+        builder = builder.drift(cliniko_fake::Drift::load(drift)?);
+    }
     if let Some(state) = &cli.state {
         builder = builder.state_file(state);
     }
