@@ -112,7 +112,7 @@ impl Engine {
         hand_served: &[&str],
         fixtures: &Fixtures,
         seed: u64,
-    ) -> Result<(Self, Vec<(String, Vec<RouteSpec>)>), SpecProblem> {
+    ) -> Result<(Self, Routes), SpecProblem> {
         let unreadable = |what, problems: Vec<cliniko_spec::Problem>| SpecProblem::Unreadable {
             what,
             problems: problems
@@ -125,7 +125,7 @@ impl Engine {
         let resources = spec.resources().map_err(|p| unreadable("resources", p))?;
         let fixture_ids = fixtures.ids_by_plural();
         let mut models = Vec::new();
-        let mut routes: Vec<(String, Vec<RouteSpec>)> = Vec::new();
+        let mut routes: Routes = Vec::new();
         for (index, resource) in resources
             .iter()
             .filter(|r| !hand_served.contains(&r.name.as_str()))
@@ -366,6 +366,9 @@ fn success_of(document: &Value, operation: &Value) -> (StatusCode, bool) {
         .unwrap_or((StatusCode::OK, true))
 }
 
+/// The engine's routes, grouped by path (with the `/v1` prefix).
+pub(crate) type Routes = Vec<(String, Vec<RouteSpec>)>;
+
 /// One route, handed to the router.
 #[derive(Clone)]
 pub(crate) struct RouteSpec(Arc<Route>);
@@ -373,7 +376,7 @@ pub(crate) struct RouteSpec(Arc<Route>);
 /// The router for every route the engine serves, under `/v1`.
 pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     shared: &Arc<Shared>,
-    routes: Vec<(String, Vec<RouteSpec>)>,
+    routes: Routes,
 ) -> Router<S> {
     let mut router = Router::new();
     for (path, operations) in routes {
