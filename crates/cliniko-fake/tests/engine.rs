@@ -462,3 +462,201 @@ async fn links_to_another_resource_resolve() {
         format!("{prefix}{}", patients[1])
     );
 }
+
+/// Widgets with times, an archive and its undo, a deleted list, `q[]` filters and `sort`: the
+/// generic rules (archived records leave the main list unless `*` brings them back, delete sets
+/// `archived_at` when the item has it, `updated_at` moves on a change) and the filters of the
+/// operation's `x-cliniko-filter-fields`.
+#[tokio::test]
+async fn filters_sort_list_variants_and_state_changes() {
+    let mut document = widgets_document();
+    let schemas = &mut document["components"]["schemas"];
+    schemas["Widget"]["properties"]["created_at"] =
+        json!({"type": "string", "format": "date-time"});
+    schemas["Widget"]["properties"]["updated_at"] =
+        json!({"type": "string", "format": "date-time"});
+    schemas["Widget"]["properties"]["archived_at"] =
+        json!({"type": "string", "format": "date-time", "nullable": true});
+    let list = &mut document["paths"]["/widgets"]["get"]["parameters"];
+    for parameter in ["Sort", "AttendeeFilter"] {
+        list.as_array_mut()
+            .expect("parameters")
+            .push(json!({"$ref": format!("#/components/parameters/{parameter}")}));
+    }
+    let empty = |id: &str, summary: &str| {
+        json!({"post": {
+            "tags": ["Widget"], "operationId": id, "x-cliniko-retry": "only-if-not-sent",
+            "summary": summary,
+            "parameters": [{"$ref": "#/components/parameters/AttendeeId"},
+                           {"$ref": "#/components/parameters/UserAgent"}],
+            "responses": {"204": {"description": "Done."},
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }})
+    };
+    document["paths"]["/widgets/{id}/archive"] = empty("archiveWidget", "Archive a widget");
+    document["paths"]["/widgets/{id}/unarchive"] = empty("unarchiveWidget", "Unarchive a widget");
+    let mut deleted = document["paths"]["/widgets"]["get"].clone();
+    deleted["operationId"] = json!("listDeletedWidgets");
+    deleted["summary"] = json!("List deleted widgets");
+    document["paths"]["/widgets/deleted"] = json!({"get": deleted});
+    let operations = &mut document["x-cliniko-resources"]
+        .as_array_mut()
+        .expect("resources")
+        .iter_mut()
+        .find(|r| r["name"] == "widget")
+        .expect("the widget")["operations"];
+    operations["archive"] = json!("archiveWidget");
+    operations["unarchive"] = json!("unarchiveWidget");
+    operations["list-deleted"] = json!("listDeletedWidgets");
+    let spec = Spec::from_yaml_str(
+        &serde_yaml_ng::to_string(&document).expect("YAML"),
+        "spec-with-archived-widgets.yaml",
+    )
+    .expect("loads");
+    spec.check().expect("passes its checks");
+    let fake = Widgets {
+        checker: Checker::new(
+            &spec,
+            CheckOptions {
+                strict: true,
+                round_trip: false,
+            },
+        )
+        .expect("compiles"),
+        server: FakeCliniko::builder()
+            .api_key(KEY)
+            .seed(11)
+            .attendees(20)
+            .rate_limit_per_minute(None)
+            .spec(spec)
+            .start()
+            .await
+            .expect("starts"),
+        client: reqwest::Client::new(),
+    };
+    let all = fake.server.records("widget").expect("served");
+    let live: Vec<&Value> = all.iter().filter(|w| w["archived_at"].is_null()).collect();
+    let archived = all.len() - live.len();
+    assert!(
+        archived > 0 && !live.is_empty(),
+        "seeded widgets are both ways"
+    );
+
+    let page = fake
+        .call(Method::GET, "/widgets?per_page=100", None)
+        .await
+        .json();
+    assert_eq!(page["total_entries"], live.len());
+    let everything = fake
+        .call(
+            Method::GET,
+            "/widgets?per_page=100&q%5B%5D=archived_at:*",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(everything["total_entries"], all.len());
+    let gone = fake
+        .call(Method::GET, "/widgets/deleted?per_page=100", None)
+        .await
+        .json();
+    assert_eq!(gone["total_entries"], archived);
+
+    // Sort: updated_at descending, then a filter on it keeps those after a bound.
+    let sorted = fake
+        .call(
+            Method::GET,
+            "/widgets?per_page=100&sort=updated_at:desc",
+            None,
+        )
+        .await
+        .json();
+    let times: Vec<&str> = sorted["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .map(|w| w["updated_at"].as_str().expect("a time"))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let bound = times[times.len() / 2];
+    let later = fake
+        .call(
+            Method::GET,
+            &format!("/widgets?per_page=100&q%5B%5D=updated_at:%3E{bound}"),
+            None,
+        )
+        .await
+        .json();
+    let expected = times.iter().filter(|t| **t > bound).count();
+    assert_eq!(later["total_entries"], expected);
+    let one = live[0]["id"].as_str().expect("an ID");
+    let by_id = fake
+        .call(Method::GET, &format!("/widgets?q%5B%5D=id:={one}"), None)
+        .await
+        .json();
+    assert_eq!(ids(&by_id), vec![one.to_owned()]);
+    let refused = fake
+        .send(Method::GET, "/widgets?sort=label", None, false)
+        .await;
+    assert_eq!(
+        refused.status, 400,
+        "label is not sortable: {}",
+        refused.text
+    );
+    let refused = fake
+        .send(Method::GET, "/widgets?q%5B%5D=label:=x", None, false)
+        .await;
+    assert_eq!(
+        refused.status, 400,
+        "label is not filterable: {}",
+        refused.text
+    );
+
+    // Archive moves it to the deleted list with updated_at moved; unarchive brings it back.
+    let before = fake
+        .call(Method::GET, &format!("/widgets/{one}"), None)
+        .await
+        .json();
+    let archive = fake
+        .call(Method::POST, &format!("/widgets/{one}/archive"), None)
+        .await;
+    assert_eq!(archive.status, 204, "{}", archive.text);
+    let after = fake
+        .call(Method::GET, &format!("/widgets/{one}"), None)
+        .await
+        .json();
+    assert!(after["archived_at"].is_string());
+    assert!(
+        after["updated_at"].as_str() > before["updated_at"].as_str(),
+        "{after}"
+    );
+    let gone = fake
+        .call(Method::GET, "/widgets/deleted?per_page=100", None)
+        .await
+        .json();
+    assert!(ids(&gone).contains(&one.to_owned()));
+    let again = fake
+        .call(Method::POST, &format!("/widgets/{one}/archive"), None)
+        .await;
+    assert_eq!(again.status, 404, "already archived");
+    let back = fake
+        .call(Method::POST, &format!("/widgets/{one}/unarchive"), None)
+        .await;
+    assert_eq!(back.status, 204);
+    let page = fake
+        .call(Method::GET, "/widgets?per_page=100", None)
+        .await
+        .json();
+    assert!(ids(&page).contains(&one.to_owned()));
+
+    // Delete on an item with archived_at archives rather than removes.
+    let deleted = fake
+        .call(Method::DELETE, &format!("/widgets/{one}"), None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    let still = fake
+        .call(Method::GET, &format!("/widgets/{one}"), None)
+        .await;
+    assert_eq!(still.status, 200);
+    assert!(still.json()["archived_at"].is_string());
+}

@@ -62,6 +62,8 @@ enum Condition {
     OneOf(Vec<Key>),
     NoneOf(Vec<Key>),
     Compare(&'static str, Key),
+    /// `~` (contains) and `!~` (does not), for text.
+    Contains(bool, String),
 }
 
 #[derive(Debug, Clone)]
@@ -107,14 +109,18 @@ fn operators(kind: FilterKind) -> &'static [&'static str] {
     } else if kind == FilterKind::DateTime {
         DATE_TIME_OPERATORS
     } else {
-        &["=", "!=", ">=", ">", "<=", "<", "?", "!?", "*"]
+        &["=", "!=", ">=", ">", "<=", "<", "~", "!~", "?", "!?", "*"]
     }
 }
 
 impl ListRequest {
+    /// Parses a raw query for a route filtering on `fields`; `sortable` are the fields `sort`
+    /// takes (the spec: "the sortable fields are the filterable ones", or the item's properties
+    /// on a route without filters).
     pub(crate) fn parse(
         raw: &str,
         fields: &[FilterField],
+        sortable: &[String],
         per_page_range: (i64, i64, i64),
     ) -> Result<Self, String> {
         let (least, most, default) = per_page_range;
@@ -173,8 +179,11 @@ impl ListRequest {
                             ));
                         }
                     };
-                    if name.is_empty() {
-                        return Err(format!("Invalid sort {text:?}: a field name is missing"));
+                    if !sortable.iter().any(|f| f == name) {
+                        return Err(format!(
+                            "Invalid sort {text:?}: unknown field {name:?}; sortable fields are {}",
+                            sortable.join(", ")
+                        ));
                     }
                     Ok((name.to_owned(), descending))
                 })
@@ -207,7 +216,7 @@ fn parse_filter(text: &str, fields: &[FilterField]) -> Result<Filter, String> {
             names.join(", ")
         )
     })?;
-    const ALL: [&str; 9] = ["!?", "!=", ">=", "<=", ">", "<", "=", "?", "*"];
+    const ALL: [&str; 11] = ["!?", "!~", "!=", ">=", "<=", ">", "<", "=", "~", "?", "*"];
     let allowed = operators(field.kind);
     let operator = ALL
         .into_iter()
@@ -239,6 +248,8 @@ fn parse_filter(text: &str, fields: &[FilterField]) -> Result<Filter, String> {
         "*" => no_value(Condition::Anything)?,
         "=" => Condition::OneOf(value.split(',').map(one).collect::<Result<_, _>>()?),
         "!=" => Condition::NoneOf(value.split(',').map(one).collect::<Result<_, _>>()?),
+        "~" => Condition::Contains(true, value.to_owned()),
+        "!~" => Condition::Contains(false, value.to_owned()),
         other => Condition::Compare(other, one(value)?),
     };
     Ok(Filter {
@@ -273,6 +284,10 @@ impl Filter {
             (Condition::Present, v) => v.is_some(),
             (Condition::Absent, v) => v.is_none(),
             (_, None) => false,
+            (Condition::Contains(wanted, part), Some(Key::Text(text))) => {
+                text.to_lowercase().contains(&part.to_lowercase()) == *wanted
+            }
+            (Condition::Contains(..), Some(_)) => false,
             (Condition::OneOf(list), Some(v)) => list.contains(&v),
             (Condition::NoneOf(list), Some(v)) => !list.contains(&v),
             (Condition::Compare(op, bound), Some(v)) => match *op {

@@ -444,9 +444,15 @@ async fn handle(
     let id = path_id(&route.facts.path, uri)?;
     if route.role.is_list() {
         check_accept(headers)?;
+        let sortable: Vec<String> = if route.facts.filters.is_empty() {
+            model.properties.clone()
+        } else {
+            route.facts.filters.iter().map(|f| f.name.clone()).collect()
+        };
         let request = ListRequest::parse(
             uri.query().unwrap_or(""),
             &route.facts.filters,
+            &sortable,
             engine.per_page,
         )
         .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?;
