@@ -6,6 +6,14 @@
 //! `User-Agent` check; pagination, sorting and `q[]` filters; create, update, archive and cancel;
 //! a per-key rate limit; and injectable [`Faults`].
 //!
+//! Every other resource of the spec's `x-cliniko-resources` is served by a generic engine built
+//! from the spec at start-up ([`FakeClinikoBuilder::spec`] takes another spec than the embedded
+//! one): its routes, statuses, `q[]` filters, request schemas (422 with a message per field) and
+//! records seeded from its item schema, deterministic by seed. A `LinkedResource` property links
+//! to records that exist when the fake knows the plural in the URL (the attendees' patients,
+//! patient cases and appointments). [`FakeClinikoBuilder::state_file`] keeps the data between
+//! runs and [`FakeClinikoBuilder::drift`] serves Cliniko drifting from the spec on chosen routes.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cliniko_fake::Error> {
