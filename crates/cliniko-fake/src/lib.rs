@@ -6,6 +6,14 @@
 //! `User-Agent` check; pagination, sorting and `q[]` filters; create, update, archive and cancel;
 //! a per-key rate limit; and injectable [`Faults`].
 //!
+//! Every other resource of the spec's `x-cliniko-resources` is served by a generic engine built
+//! from the spec at start-up ([`FakeClinikoBuilder::spec`] takes another spec than the embedded
+//! one): its routes, statuses, `q[]` filters, request schemas (422 with a message per field) and
+//! records seeded from its item schema, deterministic by seed. A `LinkedResource` property links
+//! to records that exist when the fake knows the plural in the URL (the attendees' patients,
+//! patient cases and appointments). [`FakeClinikoBuilder::state_file`] keeps the data between
+//! runs and [`FakeClinikoBuilder::drift`] serves Cliniko drifting from the spec on chosen routes.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cliniko_fake::Error> {
@@ -21,6 +29,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod drift;
+mod engine;
 mod faults;
 mod query;
 mod rate_limit;
@@ -29,6 +39,7 @@ mod rng;
 mod routes;
 mod seed;
 mod server;
+mod state;
 mod store;
 
 use std::net::SocketAddr;
@@ -39,8 +50,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use cliniko_spec::Spec;
+pub use drift::{AddedField, Drift, DriftError, DriftRule, NewCode};
+pub use engine::SpecProblem;
 pub use faults::Faults;
 pub use seed::Fixtures;
+pub use state::StateError;
 
 use crate::faults::FaultState;
 use crate::rate_limit::RateLimiter;
@@ -85,6 +100,12 @@ pub enum Error {
         /// [`MAX_ATTENDEES`].
         max: usize,
     },
+    /// The spec given to [`FakeClinikoBuilder::spec`] cannot be served.
+    #[error("cannot serve the spec: {0}")]
+    Spec(#[from] SpecProblem),
+    /// The state file could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The bound socket did not say its address.
     #[error("cannot read the listening address: {0}")]
     LocalAddr(#[source] std::io::Error),
@@ -101,6 +122,21 @@ pub struct FakeClinikoBuilder {
     faults: Faults,
     listen: SocketAddr,
     max_body_bytes: usize,
+    spec: Option<Arc<Spec>>,
+    state_file: Option<std::path::PathBuf>,
+    drift: Drift,
+}
+
+/// The embedded spec, read once per process.
+fn embedded_spec() -> Result<Arc<Spec>, Error> {
+    static EMBEDDED: std::sync::LazyLock<Result<Arc<Spec>, String>> =
+        std::sync::LazyLock::new(|| Spec::embedded().map(Arc::new).map_err(|e| e.to_string()));
+    EMBEDDED.clone().map_err(|problems| {
+        Error::Spec(SpecProblem::Unreadable {
+            what: "embedded spec",
+            problems,
+        })
+    })
 }
 
 impl std::fmt::Debug for FakeClinikoBuilder {
@@ -129,6 +165,9 @@ impl Default for FakeClinikoBuilder {
             faults: Faults::default(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            spec: None,
+            state_file: None,
+            drift: Drift::default(),
         }
     }
 }
@@ -188,6 +227,29 @@ impl FakeClinikoBuilder {
         self
     }
 
+    /// The spec whose resources to serve; default the embedded one. Every resource of its
+    /// `x-cliniko-resources` other than attendees (served by hand, from the spec this crate was
+    /// built with) is served by the generic engine, from this spec's paths, schemas and facts.
+    pub fn spec(mut self, spec: Spec) -> Self {
+        self.spec = Some(Arc::new(spec));
+        self
+    }
+
+    /// A file that keeps the data between runs: read at start when it exists (it must have been
+    /// written with the same seed and attendee count), written atomically by
+    /// [`FakeCliniko::save_state`] and at [`FakeCliniko::shutdown_and_save`].
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
+    /// Drift rules: undocumented fields, new codes, nulls or statuses on chosen routes, for
+    /// testing the tools that watch Cliniko change; default none.
+    pub fn drift(mut self, drift: Drift) -> Self {
+        self.drift = drift;
+        self
+    }
+
     /// Seeds the data, binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeCliniko, Error> {
         if self.attendees > MAX_ATTENDEES {
@@ -203,7 +265,22 @@ impl FakeClinikoBuilder {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(Error::LocalAddr)?;
-        let (fixtures, records) = seed::seed(self.seed, self.attendees);
+        let spec = match self.spec {
+            Some(spec) => spec,
+            None => embedded_spec()?,
+        };
+        let (fixtures, mut records) = seed::seed(self.seed, self.attendees);
+        let saved = match &self.state_file {
+            Some(path) => state::load(path, self.seed, self.attendees)?,
+            None => None,
+        };
+        let mut written = None;
+        if let Some(saved) = saved {
+            records = saved.attendee_records;
+            written = Some(saved.written);
+        }
+        let (engine, generic_routes) =
+            engine::Engine::build(&spec, routes::HAND_SERVED, &fixtures, self.seed)?;
         let shared = Arc::new(Shared {
             api_key: self.api_key,
             store: RwLock::new(Store::from_sorted(records)),
@@ -214,11 +291,19 @@ impl FakeClinikoBuilder {
             max_body_bytes: self.max_body_bytes,
             fallback_host: local_addr.to_string(),
             request_ids: RequestIds::new(self.seed),
+            engine,
+            drift: self.drift,
         });
-        let router = routes::router(shared.clone());
+        if let Some(written) = written {
+            shared.engine.restore(written);
+        }
+        let router = routes::router(shared.clone(), engine::router(&shared, generic_routes));
         let (shutdown, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), router, stopped));
         Ok(FakeCliniko {
+            state_file: self.state_file,
+            seed: self.seed,
+            seeded_attendees: self.attendees,
             base_url: format!("http://{local_addr}/v1"),
             local_addr,
             shared,
@@ -231,6 +316,9 @@ impl FakeClinikoBuilder {
 /// A running fake Cliniko attendees API; it stops on [`shutdown`](Self::shutdown) or when dropped.
 pub struct FakeCliniko {
     shared: Arc<Shared>,
+    state_file: Option<std::path::PathBuf>,
+    seed: u64,
+    seeded_attendees: usize,
     base_url: String,
     local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
@@ -294,13 +382,57 @@ impl FakeCliniko {
         self.shared.read_store().len()
     }
 
+    /// How many records of a resource the server holds (not deleted), by the resource's name in
+    /// the spec (`attendee`, `patient`); `None` for a resource it does not serve.
+    pub fn record_count(&self, resource: &str) -> Option<usize> {
+        if routes::HAND_SERVED.contains(&resource) {
+            return Some(self.attendee_count());
+        }
+        self.shared.engine.count(resource)
+    }
+
+    /// Every record (not deleted) of a resource the generic engine serves, in ID order, as the
+    /// JSON its `get` route answers with; `None` for attendees (served by hand) and for names the
+    /// spec does not declare.
+    pub fn records(&self, resource: &str) -> Option<Vec<serde_json::Value>> {
+        self.shared.engine.all(resource, &self.base_url)
+    }
+
+    /// Writes the data to the state file (atomically), if one was configured; `Ok(false)` when
+    /// none was.
+    pub fn save_state(&self) -> Result<bool, StateError> {
+        let Some(path) = &self.state_file else {
+            return Ok(false);
+        };
+        let records = self.shared.read_store().records().to_vec();
+        let saved = state::Saved::new(
+            self.seed,
+            self.seeded_attendees,
+            records,
+            self.shared.engine.written(),
+        );
+        state::save(path, &saved)?;
+        Ok(true)
+    }
+
     /// Stops accepting connections, lets requests in flight finish (for up to a second), and
-    /// waits until the server has stopped.
+    /// waits until the server has stopped. It does not write the state file: see
+    /// [`shutdown_and_save`](Self::shutdown_and_save).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// [`shutdown`](Self::shutdown), then writes the state file if one was configured (after
+    /// the last request has finished, so no write is left out).
+    pub async fn shutdown_and_save(mut self) -> Result<(), StateError> {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.save_state().map(|_| ())
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cliniko-fake`: serves the fake Cliniko attendees API until interrupted.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -20,9 +21,19 @@ struct Cli {
     /// The seed of the generator behind the seeded data and the faults.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     random_seed: u64,
-    /// The one API key accepted (the Basic user name; the password is ignored).
-    #[arg(long, env = "CLINIKO_FAKE_API_KEY", default_value = cliniko_fake::DEFAULT_API_KEY, hide_env_values = true, hide_default_value = true)]
+    /// The one API key accepted (the Basic user name; the password is ignored). A key given here
+    /// or in the environment is never printed.
+    #[arg(long, env = "CLINIKO_FAKE_API_KEY", default_value = cliniko_fake::DEFAULT_API_KEY, hide_env_values = true)]
     api_key: String,
+    /// Keep the data between runs in this file: read at start when it exists, written
+    /// atomically on Ctrl-C (the seed and --seed count must match the run that wrote it).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Serve Cliniko drifting from the spec on chosen routes, as a YAML file lists: an
+    /// undocumented field, a new code in a code list, a field turned null, or an undocumented
+    /// status (see the crate's `drift` docs).
+    #[arg(long, value_name = "FILE")]
+    drift: Option<PathBuf>,
     /// Requests per window per key before 429; 0 means no limit.
     #[arg(long, value_name = "N", default_value_t = cliniko_fake::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     rate_limit: u32,
@@ -64,7 +75,15 @@ async fn main() -> anyhow::Result<()> {
         truncate_rate: cli.truncate_rate,
         drop_rate: cli.drop_rate,
     };
-    let server = FakeCliniko::builder()
+    let default_key = cli.api_key == cliniko_fake::DEFAULT_API_KEY;
+    let mut builder = FakeCliniko::builder();
+    if let Some(drift) = &cli.drift {
+        builder = builder.drift(cliniko_fake::Drift::load(drift)?);
+    }
+    if let Some(state) = &cli.state {
+        builder = builder.state_file(state);
+    }
+    let server = builder
         .listen(cli.listen)
         .api_key(cli.api_key)
         .seed(cli.random_seed)
@@ -76,8 +95,14 @@ async fn main() -> anyhow::Result<()> {
         .start()
         .await
         .context("starting the fake Cliniko server")?;
+    // The default key is public (it is in --help); a chosen one is never printed.
+    let key = if default_key {
+        format!("API key {}", cliniko_fake::DEFAULT_API_KEY)
+    } else {
+        "the API key from --api-key or CLINIKO_FAKE_API_KEY".to_owned()
+    };
     eprintln!(
-        "cliniko-fake: serving {} attendees at {} (press Ctrl-C to stop)",
+        "cliniko-fake: serving {} attendees at {} with {key} (press Ctrl-C to stop)",
         server.attendee_count(),
         server.base_url()
     );
@@ -88,6 +113,13 @@ async fn main() -> anyhow::Result<()> {
         "cliniko-fake: stopping after {} requests",
         server.requests_received()
     );
-    server.shutdown().await;
+    let state = cli.state.clone();
+    server
+        .shutdown_and_save()
+        .await
+        .context("saving the state")?;
+    if let Some(state) = state {
+        eprintln!("cliniko-fake: saved the data to {}", state.display());
+    }
     Ok(())
 }

@@ -27,9 +27,14 @@ use crate::store::{AttendeeChanges, AttendeeRecord, ChangeRefused};
 
 type SharedState = State<Arc<Shared>>;
 
+/// The resources this module serves by hand (its rules: only an attendee of a group appointment
+/// can be cancelled, archived and cancelled attendees need the `*` filter, a create names an
+/// existing booking, patient and patient case); the generic engine serves every other one.
+pub(crate) const HAND_SERVED: &[&str] = &["attendee"];
+
 /// The router for every route of the spec, under `/v1`.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+pub(crate) fn router(shared: Arc<Shared>, generic: Router<Arc<Shared>>) -> Router {
+    generic
         .route("/v1/attendees", get(list_attendees).post(create_attendee))
         .route("/v1/attendees/deleted", get(list_deleted_attendees))
         .route("/v1/attendees/cancelled", get(list_cancelled_attendees))
@@ -84,7 +89,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "Not Found")
     }
 
-    fn validation(errors: BTreeMap<String, String>) -> Self {
+    pub(crate) fn validation(errors: BTreeMap<String, String>) -> Self {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: "Validation Failed".to_owned(),
@@ -109,7 +114,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -130,7 +135,7 @@ async fn not_found() -> ApiError {
 }
 
 /// `http://HOST`, from the request's `Host` when it is a plain host name or address.
-fn origin(shared: &Shared, headers: &HeaderMap) -> String {
+pub(crate) fn origin(shared: &Shared, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -155,7 +160,7 @@ fn path_id(uri: &Uri, index: usize) -> Result<i64, ApiError> {
 }
 
 /// Refuses an `Accept` that rules JSON out.
-fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
@@ -352,7 +357,7 @@ async fn show_attendee(
 }
 
 /// Reads a JSON object body, within the size limit; an empty body reads as `{}`.
-async fn read_object(
+pub(crate) async fn read_object(
     shared: &Shared,
     headers: &HeaderMap,
     body: Body,

@@ -59,6 +59,30 @@ pub(crate) enum BookingKind {
 }
 
 impl Fixtures {
+    /// The IDs of each resource these fixtures name, by the plural that names it in URLs (the
+    /// attendee's links point at `/patients/{id}`, `/patient_cases/{id}`, `/bookings/{id}`):
+    /// the engine seeds a resource of that plural with exactly these IDs, so links resolve.
+    pub(crate) fn ids_by_plural(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
+        let ids = |list: &[Id]| list.iter().map(|id| id.get()).collect::<Vec<_>>();
+        let mut bookings = ids(&self.group_appointments);
+        bookings.extend(ids(&self.individual_appointments));
+        bookings.sort_unstable();
+        [
+            ("patients", ids(&self.patients)),
+            ("patient_cases", ids(&self.patient_cases)),
+            ("group_appointments", ids(&self.group_appointments)),
+            (
+                "individual_appointments",
+                ids(&self.individual_appointments),
+            ),
+            ("bookings", bookings),
+            ("attendees", ids(&self.attendees)),
+        ]
+        .into_iter()
+        .map(|(plural, ids)| (plural.to_owned(), ids))
+        .collect()
+    }
+
     /// Whether the ID names a seeded patient.
     pub(crate) fn has_patient(&self, id: i64) -> bool {
         self.patients.binary_search(&Id::new(id)).is_ok()

@@ -40,6 +40,10 @@ pub(crate) struct Shared {
     /// `host:port` to build URLs with when a request's `Host` is missing or unusable.
     pub(crate) fallback_host: String,
     pub(crate) request_ids: RequestIds,
+    /// Every resource no hand-written module serves.
+    pub(crate) engine: crate::engine::Engine,
+    /// The drift rules in force (`--drift`).
+    pub(crate) drift: crate::drift::Drift,
 }
 
 impl std::fmt::Debug for Shared {
@@ -246,13 +250,22 @@ async fn front_door(
                 .into_response()
         }
         Verdict::Handle { truncate } => {
-            let response = match refusal(&shared, request.headers()) {
+            let route = (!shared.drift.is_empty()).then(|| {
+                (
+                    request.method().to_string(),
+                    request.uri().path().to_owned(),
+                )
+            });
+            let mut response = match refusal(&shared, request.headers()) {
                 Some(refusal) => refusal,
                 None => match router.call(request.map(Body::new)).await {
                     Ok(response) => response,
                     Err(never) => match never {},
                 },
             };
+            if let Some((method, path)) = route {
+                response = drifted(&shared.drift, &method, &path, response).await;
+            }
             if truncate {
                 truncated(response).await
             } else {
@@ -262,6 +275,39 @@ async fn front_door(
     };
     response.headers_mut().insert("x-request-id", request_id);
     Ok(response)
+}
+
+/// A successful answer changed by the drift rules for its route.
+async fn drifted(
+    drift: &crate::drift::Drift,
+    method: &str,
+    path: &str,
+    response: Response,
+) -> Response {
+    let rules: Vec<_> = drift.rules_for(method, path).collect();
+    if rules.is_empty() || !response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut json) => {
+            crate::drift::apply(&rules, &mut json);
+            Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+        }
+        Err(_) => bytes,
+    };
+    if let Some(status) = rules.iter().rev().find_map(|r| r.status)
+        && let Ok(status) = StatusCode::from_u16(status)
+    {
+        parts.status = status;
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// The answer refusing a request: authentication first, then the `User-Agent`, then the rate

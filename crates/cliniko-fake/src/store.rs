@@ -10,7 +10,7 @@ use crate::query::{ListQuery, Scope, SortKey};
 ///
 /// Times are UNIX seconds (UTC). An attendee is archived and deleted at the same moment, so one
 /// field holds both `archived_at` and `deleted_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AttendeeRecord {
     pub(crate) id: i64,
     pub(crate) booking_id: i64,
@@ -121,6 +121,11 @@ impl Store {
             }
         }
         store
+    }
+
+    /// Every attendee, in ID order.
+    pub(crate) fn records(&self) -> &[AttendeeRecord] {
+        &self.records
     }
 
     pub(crate) fn len(&self) -> usize {

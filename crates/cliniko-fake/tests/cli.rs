@@ -27,6 +27,7 @@ async fn start(
     tokio::process::Child,
     String,
     BufReader<tokio::process::ChildStderr>,
+    String,
 ) {
     let mut child = Command::new(BINARY)
         .args(["--listen", "127.0.0.1:0"])
@@ -44,12 +45,12 @@ async fn start(
         .find(|word| word.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
-    (child, url, stderr)
+    (child, url, stderr, line)
 }
 
 #[tokio::test]
 async fn serves_the_seeded_attendees_with_the_given_key_and_never_prints_it() {
-    let (mut child, base_url, mut stderr) = start(&[
+    let (mut child, base_url, mut stderr, first_line) = start(&[
         "--seed",
         "40",
         "--api-key",
@@ -84,14 +85,15 @@ async fn serves_the_seeded_attendees_with_the_given_key_and_never_prints_it() {
     let mut rest = String::new();
     while stderr.read_line(&mut rest).await.expect("stderr reads") > 0 {}
     assert!(
-        !rest.contains("cli-secret-key"),
+        !rest.contains("cli-secret-key") && !first_line.contains("cli-secret-key"),
         "the key was printed: {rest}"
     );
 }
 
 #[tokio::test]
 async fn fault_flags_reach_the_server() {
-    let (mut child, base_url, _stderr) = start(&["--seed", "5", "--server-error-rate", "1"]).await;
+    let (mut child, base_url, _stderr, first_line) =
+        start(&["--seed", "5", "--server-error-rate", "1"]).await;
     let answer = reqwest::Client::new()
         .get(format!("{base_url}/attendees"))
         .header("authorization", basic(cliniko_fake::DEFAULT_API_KEY))
@@ -100,6 +102,71 @@ async fn fault_flags_reach_the_server() {
         .await
         .expect("an answer");
     assert!(answer.status().is_server_error(), "{}", answer.status());
+    // The default key is public: the start-up line says it, so a new user can call the fake.
+    assert!(
+        first_line.contains(&format!("API key {}", cliniko_fake::DEFAULT_API_KEY)),
+        "{first_line}"
+    );
     child.start_kill().expect("the child can be stopped");
     child.wait().await.expect("the child stops");
+}
+
+#[tokio::test]
+async fn state_is_written_on_ctrl_c_and_read_at_the_next_start() {
+    let dir = std::env::temp_dir().join(format!("cliniko-fake-cli-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("state.json");
+    let _ = std::fs::remove_file(&path);
+    let state = path.to_str().expect("a UTF-8 path");
+    let (mut child, base_url, mut stderr, _) = start(&["--seed", "6", "--state", state]).await;
+    let client = reqwest::Client::new();
+    let archive = |id: &str| {
+        client
+            .delete(format!("{base_url}/attendees/{id}"))
+            .header("authorization", basic(cliniko_fake::DEFAULT_API_KEY))
+            .header("user-agent", USER_AGENT)
+            .send()
+    };
+    let list = client
+        .get(format!("{base_url}/attendees"))
+        .header("authorization", basic(cliniko_fake::DEFAULT_API_KEY))
+        .header("user-agent", USER_AGENT)
+        .send()
+        .await
+        .expect("an answer");
+    let json: serde_json::Value = list.json().await.expect("JSON");
+    let before = json["total_entries"].as_u64().expect("a total");
+    let id = json["attendees"][0]["id"]
+        .as_str()
+        .expect("an ID")
+        .to_owned();
+    assert_eq!(archive(&id).await.expect("an answer").status(), 204);
+    let pid = child.id().expect("running").to_string();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(interrupted.success());
+    assert!(child.wait().await.expect("stops").success());
+    let mut rest = String::new();
+    while stderr.read_line(&mut rest).await.expect("stderr reads") > 0 {}
+    assert!(rest.contains("saved the data to"), "{rest}");
+    assert!(path.exists());
+
+    let (_child, base_url, _stderr, _) = start(&["--seed", "6", "--state", state]).await;
+    let list = client
+        .get(format!("{base_url}/attendees"))
+        .header("authorization", basic(cliniko_fake::DEFAULT_API_KEY))
+        .header("user-agent", USER_AGENT)
+        .send()
+        .await
+        .expect("an answer");
+    let json: serde_json::Value = list.json().await.expect("JSON");
+    assert_eq!(
+        json["total_entries"].as_u64(),
+        Some(before - 1),
+        "the archive was kept"
+    );
+    let _ = std::fs::remove_file(&path);
 }
