@@ -51,7 +51,11 @@ fn spec_property(schema: &Value) -> (Shape, bool) {
 
 fn rust_property(schema: &Value) -> (Shape, bool) {
     // schemars wraps a `$ref` in a one-item `allOf` when it adds a description.
-    if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+    if let Some([only]) = schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         return rust_property(only);
     }
     if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
@@ -96,7 +100,10 @@ fn scalar<'a>(shape: Shape, find: impl Fn(&str) -> Option<&'a Value>) -> Shape {
         return shape;
     }
     Shape {
-        kind: target.get("type").and_then(Value::as_str).map(str::to_owned),
+        kind: target
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         format: target
             .get("format")
             .and_then(Value::as_str)
@@ -176,14 +183,19 @@ fn compare(name: &str, rust: &Value) -> Vec<String> {
         // A scalar named in one document and inline in the other is the same type: typify
         // names an inline code list (`type: [text]`) and schemars writes a newtype over a string
         // (`EmailAddress`) inline. Compare what the named schema says then.
-        let (spec_shape, rust_shape) = if spec_shape.reference.is_some() != rust_shape.reference.is_some() {
-            (
-                scalar(spec_shape, |name| spec.raw().pointer(&format!("/components/schemas/{name}"))),
-                scalar(rust_shape, |name| rust.pointer(&format!("/definitions/{name}"))),
-            )
-        } else {
-            (spec_shape, rust_shape)
-        };
+        let (spec_shape, rust_shape) =
+            if spec_shape.reference.is_some() != rust_shape.reference.is_some() {
+                (
+                    scalar(spec_shape, |name| {
+                        spec.raw().pointer(&format!("/components/schemas/{name}"))
+                    }),
+                    scalar(rust_shape, |name| {
+                        rust.pointer(&format!("/definitions/{name}"))
+                    }),
+                )
+            } else {
+                (spec_shape, rust_shape)
+            };
         if spec_shape != rust_shape {
             differences.push(format!(
                 "{name}.{field}: spec {spec_shape:?}, Rust {rust_shape:?}"

@@ -509,7 +509,8 @@ mod tests {
         );
         insta::assert_snapshot!("widget_resource", widget);
         assert!(
-            resources.contains("name: \"owner_email\",\n        placeholders: &[Placeholder::Email],"),
+            resources
+                .contains("name: \"owner_email\",\n        placeholders: &[Placeholder::Email],"),
             "the widget's marked property is scrubbed as an email"
         );
         assert!(file(CLIENT_PATH).contains("pub fn list_widgets(&self)"));

@@ -126,7 +126,10 @@ fn differences_are_taken_against_every_upstream_document() {
         differences.contains("`spec/upstream/cliniko-attendee-subset-2025-08.yaml`, `spec/upstream/cliniko-patient-subset-2025-08.yaml`"),
         "both documents are named"
     );
-    assert!(!differences.contains("## No reason given yet"), "every difference has a reason");
+    assert!(
+        !differences.contains("## No reason given yet"),
+        "every difference has a reason"
+    );
     assert!(differences.contains("| `operation-id-changed` | `GET /attendees` |"));
     assert!(differences.contains("| `operation-id-changed` | `GET /patients` |"));
 

@@ -90,6 +90,11 @@ fn every_operation_runs_against_the_fake() {
     let individual = linked_id(in_individual, "booking");
     let case = linked_id(with_case, "patient_case");
     let patient = linked_id(in_group, "patient");
+    let patients = json(&["patient", "list", "--per-page", "5"]);
+    let some_patient = patients["patients"][0]["id"]
+        .as_str()
+        .expect("a seeded patient")
+        .to_owned();
 
     let runs: Vec<Vec<&str>> = vec![
         vec!["attendee", "list", "--per-page", "3"],
@@ -147,6 +152,26 @@ fn every_operation_runs_against_the_fake() {
         vec![
             "attendee", "cancel", id, "--reason", "30", "--output", "json",
         ],
+        vec!["patient", "list", "--per-page", "2"],
+        vec!["patient", "get", &some_patient],
+        vec![
+            "patient",
+            "create",
+            "--first-name",
+            "Zoë",
+            "--last-name",
+            "Ngata",
+        ],
+        vec![
+            "patient",
+            "update",
+            &some_patient,
+            "--occupation",
+            "Carpenter",
+        ],
+        vec!["patient", "archive", &some_patient],
+        vec!["patient", "unarchive", &some_patient],
+        vec!["patient", "delete", &some_patient],
     ];
     let mut text = String::new();
     for args in &runs {

@@ -75,6 +75,11 @@ impl Session<'_> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            let total = page
+                .as_ref()
+                .and_then(|b| b.get("total_entries"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             match page
                 .as_ref()
                 .and_then(|b| b.pointer("/links/next"))
@@ -84,7 +89,15 @@ impl Session<'_> {
                     let next = next.to_owned();
                     self.get("follow links.next", &next, Some(200)).await?;
                 }
-                None => self.skip("follow links.next", "the first page has no `links.next`"),
+                // One page holds them all: there is no next page to follow.
+                None if total <= 5 => {}
+                None => self.skip(
+                    "follow links.next",
+                    &format!(
+                        "the first page of {total} {} has no `links.next`",
+                        resource.plural
+                    ),
+                ),
             }
             for field in list.filters {
                 let Some(condition) = condition(field.name, field.kind, &records, rules) else {
@@ -479,7 +492,7 @@ fn list_step(role: Role) -> &'static str {
 }
 
 /// One condition on `field` that the first page's records make meaningful, with a value that is
-/// no personal data (it is written into recorded URLs): an ID, a time, or `?` (not null).
+/// no personal data (it is written into recorded URLs): an ID, a time, `true`, or `?` (not null).
 fn condition(name: &str, kind: FilterKind, records: &[Value], rules: &dyn Rules) -> Option<String> {
     match kind {
         FilterKind::Numeric => {
@@ -489,6 +502,7 @@ fn condition(name: &str, kind: FilterKind, records: &[Value], rules: &dyn Rules)
             Some(format!("{name}:={value}"))
         }
         FilterKind::DateTime => Some(format!("{name}:>{LONG_AGO}")),
+        FilterKind::Boolean => Some(format!("{name}:=true")),
         _ => Some(format!("{name}:?")),
     }
 }
