@@ -317,6 +317,11 @@ fn invalid(cmd: &Command, arg: Option<&Arg>, value: &str, reason: String) -> cla
     )
 }
 
+/// Parses an option given as JSON (an object or a list, such as a patient's custom fields).
+pub fn json_value(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use cliniko_types::facts::operations;
@@ -378,9 +383,4 @@ mod tests {
             Ok("archived_at:*".to_owned())
         );
     }
-}
-
-/// Parses an option given as JSON (an object or a list, such as a patient's custom fields).
-pub fn json_value(text: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
 }

@@ -178,7 +178,7 @@ impl Serialize for ListRoute {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ListRouteForm {
             operation: self.operation.id.to_owned(),
-            parent: self.parent.clone(),
+            parent: self.parent,
         }
         .serialize(serializer)
     }

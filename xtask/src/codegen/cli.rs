@@ -234,8 +234,8 @@ fn operations(spec: &Spec) -> anyhow::Result<Vec<Operation>> {
             };
             let success = success(document, raw).with_context(|| format!("operation {id}"))?;
             out.push(Operation {
-                command: command_name(&id, &tag, path),
-                rust_name: super::facts::rust_name(&id),
+                command: command_name(id, &tag, path),
+                rust_name: super::facts::rust_name(id),
                 method: method.to_uppercase(),
                 path: path.clone(),
                 summary: text(raw, "summary").unwrap_or_default().to_owned(),
@@ -336,10 +336,10 @@ fn words(identifier: &str) -> Vec<String> {
         if c.is_ascii_uppercase() || out.is_empty() || c == '_' {
             out.push(String::new());
         }
-        if c != '_' {
-            if let Some(last) = out.last_mut() {
-                last.push(c.to_ascii_lowercase());
-            }
+        if c != '_'
+            && let Some(last) = out.last_mut()
+        {
+            last.push(c.to_ascii_lowercase());
         }
     }
     out.retain(|word| !word.is_empty());

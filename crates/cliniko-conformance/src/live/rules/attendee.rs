@@ -25,10 +25,10 @@ impl Attendee {
 impl Rules for Attendee {
     /// Group and individual appointments are both named by the `booking` link.
     fn parents(&self, nested: &Operation, records: &[Value]) -> Vec<String> {
-        if nested.path.starts_with("/group_appointments/") {
-            if let Some(group) = &self.group_appointment {
-                return vec![group.clone()];
-            }
+        if nested.path.starts_with("/group_appointments/")
+            && let Some(group) = &self.group_appointment
+        {
+            return vec![group.clone()];
         }
         if nested.path.starts_with("/group_appointments/")
             || nested.path.starts_with("/individual_appointments/")
