@@ -270,6 +270,7 @@ impl FakeClinikoBuilder {
             None => embedded_spec()?,
         };
         let (fixtures, mut records) = seed::seed(self.seed, self.attendees);
+        let fixtures = Arc::new(fixtures);
         let saved = match &self.state_file {
             Some(path) => state::load(path, self.seed, self.attendees)?,
             None => None,
@@ -280,7 +281,7 @@ impl FakeClinikoBuilder {
             written = Some(saved.written);
         }
         let (engine, generic_routes) =
-            engine::Engine::build(&spec, routes::HAND_SERVED, &fixtures, self.seed)?;
+            engine::Engine::build(&spec, routes::HAND_SERVED, fixtures.clone(), self.seed)?;
         let shared = Arc::new(Shared {
             api_key: self.api_key,
             store: RwLock::new(Store::from_sorted(records)),

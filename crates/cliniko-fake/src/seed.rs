@@ -59,28 +59,19 @@ pub(crate) enum BookingKind {
 }
 
 impl Fixtures {
-    /// The IDs of each resource these fixtures name, by the plural that names it in URLs (the
-    /// attendee's links point at `/patients/{id}`, `/patient_cases/{id}`, `/bookings/{id}`):
+    /// The IDs of the resource these fixtures name by this plural in URLs (the attendee's links
+    /// point at `/patients/{id}`, `/patient_cases/{id}`, `/bookings/{id}`), as ascending runs;
     /// the engine seeds a resource of that plural with exactly these IDs, so links resolve.
-    pub(crate) fn ids_by_plural(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
-        let ids = |list: &[Id]| list.iter().map(|id| id.get()).collect::<Vec<_>>();
-        let mut bookings = ids(&self.group_appointments);
-        bookings.extend(ids(&self.individual_appointments));
-        bookings.sort_unstable();
-        [
-            ("patients", ids(&self.patients)),
-            ("patient_cases", ids(&self.patient_cases)),
-            ("group_appointments", ids(&self.group_appointments)),
-            (
-                "individual_appointments",
-                ids(&self.individual_appointments),
-            ),
-            ("bookings", bookings),
-            ("attendees", ids(&self.attendees)),
-        ]
-        .into_iter()
-        .map(|(plural, ids)| (plural.to_owned(), ids))
-        .collect()
+    pub(crate) fn ids_of(&self, plural: &str) -> Option<Vec<&[Id]>> {
+        Some(match plural {
+            "patients" => vec![&self.patients],
+            "patient_cases" => vec![&self.patient_cases],
+            "group_appointments" => vec![&self.group_appointments],
+            "individual_appointments" => vec![&self.individual_appointments],
+            "bookings" => vec![&self.group_appointments, &self.individual_appointments],
+            "attendees" => vec![&self.attendees],
+            _ => return None,
+        })
     }
 
     /// Whether the ID names a seeded patient.

@@ -32,7 +32,7 @@ use crate::store::Store;
 pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) store: RwLock<Store>,
-    pub(crate) fixtures: Fixtures,
+    pub(crate) fixtures: Arc<Fixtures>,
     pub(crate) faults: FaultState,
     pub(crate) rate_limiter: RateLimiter,
     pub(crate) counts: RequestCounts,

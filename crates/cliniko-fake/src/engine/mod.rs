@@ -76,6 +76,8 @@ pub(crate) struct Model {
     seed: u64,
     /// The lowest ID a created record gets.
     id_floor: i64,
+    /// The seeded IDs (also in the table), read without its lock when another record links here.
+    seeded: Arc<Vec<i64>>,
     table: RwLock<Table>,
 }
 
@@ -89,8 +91,9 @@ impl Model {
 pub(crate) struct Engine {
     document: Value,
     models: Vec<Model>,
-    /// Plurals the hand-written modules serve, with their IDs (from the fixtures).
-    fixture_ids: BTreeMap<String, Vec<i64>>,
+    /// The IDs the hand-written modules seeded, by plural (shared, not copied: a million
+    /// attendees' IDs are 8 MB).
+    fixtures: Arc<Fixtures>,
     per_page: (i64, i64, i64),
 }
 
@@ -110,7 +113,7 @@ impl Engine {
     pub(crate) fn build(
         spec: &Spec,
         hand_served: &[&str],
-        fixtures: &Fixtures,
+        fixtures: Arc<Fixtures>,
         seed: u64,
     ) -> Result<(Self, Routes), SpecProblem> {
         let unreadable = |what, problems: Vec<cliniko_spec::Problem>| SpecProblem::Unreadable {
@@ -123,7 +126,6 @@ impl Engine {
         };
         let facts = spec.facts().map_err(|p| unreadable("facts", p))?;
         let resources = spec.resources().map_err(|p| unreadable("resources", p))?;
-        let fixture_ids = fixtures.ids_by_plural();
         let mut models = Vec::new();
         let mut routes: Routes = Vec::new();
         for (index, resource) in resources
@@ -148,12 +150,20 @@ impl Engine {
                 })
                 .unwrap_or_default();
             let id_floor = (1_i64 << 53) + 1 + ((index as i64 + 1) << 40);
-            let seeded = match fixture_ids.get(&resource.plural) {
-                Some(ids) => ids.clone(),
+            let seeded = match fixtures.ids_of(&resource.plural) {
+                Some(runs) => {
+                    let mut ids: Vec<i64> = runs
+                        .iter()
+                        .flat_map(|run| run.iter().map(|id| id.get()))
+                        .collect();
+                    ids.sort_unstable();
+                    ids
+                }
                 None => (0..DEFAULT_RECORDS as i64)
                     .map(|k| id_floor + 2 * k)
                     .collect(),
             };
+            let seeded = Arc::new(seeded);
             let model_index = models.len();
             models.push(Model {
                 name: resource.name.clone(),
@@ -165,9 +175,10 @@ impl Engine {
                 seed: seed ^ (index as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F),
                 id_floor: id_floor + 2 * DEFAULT_RECORDS as i64,
                 table: RwLock::new(Table {
-                    seeded,
+                    seeded: seeded.clone(),
                     ..Table::default()
                 }),
+                seeded,
             });
             for (role, operation_id) in &resource.operations {
                 let operation = facts
@@ -222,7 +233,7 @@ impl Engine {
             Self {
                 document: spec.raw().clone(),
                 models,
-                fixture_ids,
+                fixtures,
                 per_page: facts.per_page,
             },
             routes,
@@ -307,9 +318,10 @@ impl Engine {
         if let Some(model) = self.models.iter().find(|m| m.plural == plural) {
             return Some(read(&model.table).find(id).is_some());
         }
-        self.fixture_ids
-            .get(plural)
-            .map(|ids| ids.binary_search(&id).is_ok())
+        self.fixtures.ids_of(plural).map(|runs| {
+            runs.iter()
+                .any(|run| run.binary_search(&cliniko_types::Id::new(id)).is_ok())
+        })
     }
 
     /// The plural a link property (`patient`) points into, if the fake knows it.
@@ -318,21 +330,34 @@ impl Engine {
             return Some(model.plural.clone());
         }
         let guess = format!("{property}s");
-        self.fixture_ids.contains_key(&guess).then_some(guess)
+        self.fixtures.ids_of(&guess).is_some().then_some(guess)
     }
 }
 
 impl Targets for Engine {
     fn pick(&self, property: &str, rng: &mut crate::rng::SplitMix64) -> Option<(String, i64)> {
         let plural = self.plural_of(property)?;
-        let ids: Vec<i64> = match self.models.iter().find(|m| m.plural == plural) {
-            Some(model) => read(&model.table).seeded.clone(),
-            None => self.fixture_ids.get(&plural)?.clone(),
-        };
-        if ids.is_empty() {
+        // Never the table's lock: a record is made while its own table is locked.
+        if let Some(model) = self.models.iter().find(|m| m.plural == plural) {
+            if model.seeded.is_empty() {
+                return None;
+            }
+            let id = model.seeded[rng.below(model.seeded.len() as u64) as usize];
+            return Some((plural, id));
+        }
+        let runs = self.fixtures.ids_of(&plural)?;
+        let total: usize = runs.iter().map(|run| run.len()).sum();
+        if total == 0 {
             return None;
         }
-        Some((plural, ids[rng.below(ids.len() as u64) as usize]))
+        let mut at = rng.below(total as u64) as usize;
+        for run in runs {
+            if at < run.len() {
+                return Some((plural, run[at].get()));
+            }
+            at -= run.len();
+        }
+        None
     }
 }
 

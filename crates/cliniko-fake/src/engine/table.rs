@@ -2,6 +2,7 @@
 //! patients cost their IDs, not their JSON), and every record written since, kept as JSON.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     /// The seeded IDs, ascending; a seeded record is made from its ID until it is written.
-    pub(crate) seeded: Vec<i64>,
+    pub(crate) seeded: Arc<Vec<i64>>,
     /// Records written since seeding (created, updated or changed in state); `None` for one
     /// removed by a delete.
     pub(crate) written: BTreeMap<i64, Option<Map<String, Value>>>,
