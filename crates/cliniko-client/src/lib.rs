@@ -85,7 +85,9 @@ pub use paginate::{
     ListFilter, ListQuery, ListRoute, Page, PageCursor, Pages, Records, Route,
 };
 pub use policy::{RateLimit, RequestPolicy, RetryPolicy, Waiting};
-pub use sync::{AttendeeSync, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress};
+pub use sync::{
+    AttendeeSync, RecordEvent, RecordSync, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress,
+};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 

@@ -635,7 +635,7 @@ pub(crate) type PageFuture =
     Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
 
 /// Starts fetching the page of `L` at `cursor`.
-fn start_list_fetch<L: ListPage, R: Route>(
+pub(crate) fn start_list_fetch<L: ListPage, R: Route>(
     client: &Client,
     cursor: ListCursor<R>,
 ) -> ListPageFuture<L::Item, R>

@@ -1,8 +1,11 @@
-//! Incremental sync: every attendee created, updated, cancelled or archived since a checkpoint,
-//! each version once, and the checkpoint to start the next sync from.
+//! Incremental sync: every record of a resource created, updated, cancelled or archived since a
+//! checkpoint, each version once, and the checkpoint to start the next sync from. Any resource
+//! whose list route filters on `updated_at` and whose records always carry `id` and `updated_at`
+//! can be synced ([`Client::sync`]); [`Client::sync_attendees`] is the same sync for attendees.
 //!
-//! A sync reads one route, `GET /attendees` with `q[]=cancelled_at:*` and `q[]=archived_at:*`
-//! (which bring back the cancelled and archived attendees the plain list leaves out), in
+//! A sync reads the resource's main list route, for attendees `GET /attendees` with
+//! `q[]=cancelled_at:*` and `q[]=archived_at:*` (the `*` filter on the field each state change of
+//! the resource fills, which brings back the records the plain list leaves out), in
 //! `updated_at` then ID order. It does not page by page number, because records move between
 //! pages while they change: each request starts from the last `updated_at` seen (keyset paging),
 //! and when one instant holds a whole page, it pages through that instant by ID. An attendee that
@@ -20,13 +23,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use cliniko_types::{Attendee, Id};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use cliniko_types::resource::{ListPage, Role, Versioned};
+use cliniko_types::{Attendee, AttendeeList, Id};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
-use crate::filter::{Filter, Sort, SortField};
-use crate::paginate::{AttendeePage, AttendeeQuery, AttendeeRoute, PageFuture, start_fetch};
+use crate::error::ErrorKind;
+use crate::paginate::{ListPageFuture, ListQuery, ListRoute, Page, Route as _, start_list_fetch};
 use crate::policy::Waits;
 use crate::{Client, Error};
 
@@ -189,7 +193,65 @@ pub enum SyncEvent {
     Finished(SyncCheckpoint),
 }
 
+/// What a sync of any resource yields (see [`Client::sync`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RecordEvent<T> {
+    /// A record that was created, changed, cancelled or archived since the checkpoint, in its
+    /// latest version when it was read; the same version never comes twice.
+    Record(Box<T>),
+    /// A page was read, and its records yielded (`attendees` counts the records).
+    Progress(SyncProgress),
+    /// The sync is complete: start the next one from this checkpoint.
+    Finished(SyncCheckpoint),
+}
+
 impl Client {
+    /// Syncs every record of `L`'s resource changed since `checkpoint` (for patients,
+    /// `client.sync::<PatientList>(checkpoint, SyncOptions::default())`). Refused, on the first
+    /// poll, when the resource's list route does not filter on `updated_at`.
+    pub fn sync<L>(&self, checkpoint: SyncCheckpoint, options: SyncOptions) -> RecordSync<L>
+    where
+        L: ListPage,
+        L::Item: Versioned + Send + 'static,
+    {
+        let (started_at, position) = match checkpoint.resume {
+            Some(resume) => (Some(resume.started_at), resume.position),
+            None => (
+                None,
+                Position::From {
+                    at: checkpoint.since,
+                    strict: false,
+                    seen: Vec::new(),
+                },
+            ),
+        };
+        let (route, everything, refused) = match sync_route::<L>() {
+            Ok((route, everything)) => (Some(route), everything, None),
+            Err(error) => (None, Vec::new(), Some(error)),
+        };
+        RecordSync {
+            client: self.clone(),
+            options,
+            route,
+            everything,
+            refused,
+            delivered: checkpoint
+                .delivered
+                .iter()
+                .map(|version| (version.id, version.updated_at))
+                .collect(),
+            since: checkpoint.since,
+            started_at,
+            local_start: Utc::now(),
+            position,
+            events: VecDeque::new(),
+            fetching: None,
+            progress: Counts::default(),
+            done: false,
+        }
+    }
+
     /// Syncs every attendee changed since `checkpoint`, with the default [`SyncOptions`].
     ///
     /// ```no_run
@@ -218,35 +280,41 @@ impl Client {
         checkpoint: SyncCheckpoint,
         options: SyncOptions,
     ) -> AttendeeSync {
-        let (started_at, position) = match checkpoint.resume {
-            Some(resume) => (Some(resume.started_at), resume.position),
-            None => (
-                None,
-                Position::From {
-                    at: checkpoint.since,
-                    strict: false,
-                    seen: Vec::new(),
-                },
-            ),
-        };
-        AttendeeSync {
-            client: self.clone(),
-            options,
-            delivered: checkpoint
-                .delivered
-                .iter()
-                .map(|version| (version.id, version.updated_at))
-                .collect(),
-            since: checkpoint.since,
-            started_at,
-            local_start: Utc::now(),
-            position,
-            events: VecDeque::new(),
-            fetching: None,
-            progress: Counts::default(),
-            done: false,
-        }
+        AttendeeSync(self.sync::<AttendeeList>(checkpoint, options))
     }
+}
+
+/// The route a sync of `L` reads (the resource's main list), and the `*` conditions that bring
+/// back what it leaves out: the field each of the resource's state changes fills, where the route
+/// filters on it.
+fn sync_route<L: ListPage>() -> Result<(ListRoute, Vec<String>), Error> {
+    let resource = L::resource();
+    let refuse = |why: String| Error::new(ErrorKind::InvalidRequest(why), None);
+    let id = resource
+        .operation(Role::List)
+        .ok_or_else(|| refuse(format!("{} have no list route to sync", resource.plural)))?;
+    let route = ListRoute::new(id)?;
+    let operation = route.operation();
+    if operation.filter("updated_at").is_none() || operation.filter("id").is_none() {
+        return Err(refuse(format!(
+            "{} cannot be synced: {} does not filter on updated_at and id",
+            resource.plural, operation.id
+        )));
+    }
+    let everything = [
+        (Role::Cancel, "cancelled_at"),
+        (Role::Archive, "archived_at"),
+    ]
+    .into_iter()
+    .filter(|(role, field)| resource.operation(*role).is_some() && operation.filter(field).is_some())
+    .map(|(_, field)| format!("{field}:*"))
+    .collect();
+    Ok((route, everything))
+}
+
+/// A time as Cliniko's filters take it (UTC, `Z`).
+fn utc(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -257,14 +325,62 @@ struct Counts {
     waits: Waits,
 }
 
-/// An incremental sync under way. Made by [`Client::sync_attendees`]; owns its client.
+/// An incremental sync of attendees under way. Made by [`Client::sync_attendees`]; owns its
+/// client.
 ///
 /// After an error, polling again retries the page that failed; or save [`checkpoint`](Self::checkpoint)
 /// and resume later.
 #[must_use = "a sync does nothing until polled"]
-pub struct AttendeeSync {
+pub struct AttendeeSync(RecordSync<AttendeeList>);
+
+impl std::fmt::Debug for AttendeeSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendeeSync")
+            .field("since", &self.0.since)
+            .field("position", &self.0.position)
+            .field("done", &self.0.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttendeeSync {
+    /// The checkpoint to resume from: every attendee yielded so far is behind it. Once the sync
+    /// has finished, the checkpoint for the next sync.
+    pub fn checkpoint(&self) -> SyncCheckpoint {
+        self.0.checkpoint()
+    }
+}
+
+impl Stream for AttendeeSync {
+    type Item = Result<SyncEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx).map(|item| {
+            item.map(|event| {
+                event.map(|event| match event {
+                    RecordEvent::Record(attendee) => SyncEvent::Attendee(attendee),
+                    RecordEvent::Progress(progress) => SyncEvent::Progress(progress),
+                    RecordEvent::Finished(next) => SyncEvent::Finished(next),
+                })
+            })
+        })
+    }
+}
+
+/// An incremental sync of any resource under way. Made by [`Client::sync`]; owns its client.
+///
+/// After an error, polling again retries the page that failed; or save [`checkpoint`](Self::checkpoint)
+/// and resume later.
+#[must_use = "a sync does nothing until polled"]
+pub struct RecordSync<L: ListPage> {
     client: Client,
     options: SyncOptions,
+    /// The route read (`None` when the resource cannot be synced: see `refused`).
+    route: Option<ListRoute>,
+    /// The `*` conditions that bring back the records the route leaves out.
+    everything: Vec<String>,
+    /// Why the resource cannot be synced, reported on the first poll.
+    refused: Option<Error>,
     /// Versions yielded at or after `since`, by this sync or the one before (from its checkpoint).
     delivered: HashSet<(Id, DateTime<Utc>)>,
     since: Option<DateTime<Utc>>,
@@ -272,15 +388,16 @@ pub struct AttendeeSync {
     /// The local clock when the sync was made, in case no answer carries a `Date`.
     local_start: DateTime<Utc>,
     position: Position,
-    events: VecDeque<SyncEvent>,
-    fetching: Option<PageFuture>,
+    events: VecDeque<RecordEvent<L::Item>>,
+    fetching: Option<ListPageFuture<L::Item, ListRoute>>,
     progress: Counts,
     done: bool,
 }
 
-impl std::fmt::Debug for AttendeeSync {
+impl<L: ListPage> std::fmt::Debug for RecordSync<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AttendeeSync")
+        f.debug_struct("RecordSync")
+            .field("route", &self.route)
             .field("since", &self.since)
             .field("position", &self.position)
             .field("done", &self.done)
@@ -288,8 +405,14 @@ impl std::fmt::Debug for AttendeeSync {
     }
 }
 
-impl AttendeeSync {
-    /// The checkpoint to resume from: every attendee yielded so far is behind it. Once the sync
+impl<L: ListPage> Unpin for RecordSync<L> {}
+
+impl<L> RecordSync<L>
+where
+    L: ListPage,
+    L::Item: Versioned + Send + 'static,
+{
+    /// The checkpoint to resume from: every record yielded so far is behind it. Once the sync
     /// has finished, the checkpoint for the next sync.
     pub fn checkpoint(&self) -> SyncCheckpoint {
         if self.done {
@@ -324,36 +447,31 @@ impl AttendeeSync {
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
-    fn query(&self) -> AttendeeQuery {
-        let query = AttendeeQuery::new(AttendeeRoute::Attendees).per_page(self.options.per_page);
-        let everything = Filter::attendees().cancelled_at().any().archived_at().any();
+    /// The page to read next: the route's `*` conditions, then the position's keyset, in the
+    /// order the attendee sync has always sent them.
+    fn query(&self, route: ListRoute) -> ListQuery<L, ListRoute> {
+        let mut query = ListQuery::<L, ListRoute>::new(route).per_page(self.options.per_page);
+        for condition in &self.everything {
+            query = query.condition(condition.clone());
+        }
         match &self.position {
             Position::From { at, strict, .. } => {
-                let filter = match (at, strict) {
-                    (Some(at), true) => everything.updated_at().gt(*at),
-                    (Some(at), false) => everything.updated_at().ge(*at),
-                    (None, _) => everything,
-                };
-                query
-                    .filter(filter)
-                    .sort(Sort::new().asc(SortField::UpdatedAt).asc(SortField::Id))
+                if let Some(at) = at {
+                    let operator = if *strict { ">" } else { ">=" };
+                    query = query.condition(format!("updated_at:{operator}{}", utc(at)));
+                }
+                query.sort_by("updated_at:asc,id:asc")
             }
             Position::Instant { at, after } => query
-                .filter(
-                    everything
-                        .updated_at()
-                        .ge(*at)
-                        .updated_at()
-                        .le(*at)
-                        .id()
-                        .gt(*after),
-                )
-                .sort(Sort::new().asc(SortField::Id)),
+                .condition(format!("updated_at:>={}", utc(at)))
+                .condition(format!("updated_at:<={}", utc(at)))
+                .condition(format!("id:>{after}"))
+                .sort_by("id:asc"),
         }
     }
 
     /// Yields a page's new versions and moves the position past them.
-    fn take(&mut self, page: AttendeePage) {
+    fn take(&mut self, page: Page<L::Item, ListRoute>) {
         // The start, on the server's clock: its `Date` is stamped after the first page was read,
         // in whole seconds, so a second less is surely before it.
         if self.started_at.is_none() {
@@ -365,9 +483,9 @@ impl AttendeeSync {
         self.progress
             .total_entries
             .get_or_insert(page.total_entries);
-        let full = i64::try_from(page.attendees.len()).unwrap_or(i64::MAX) >= self.options.per_page;
-        let first = page.attendees.first().map(|a| a.updated_at);
-        let last = page.attendees.last().map(|a| (a.updated_at, a.id));
+        let full = i64::try_from(page.records.len()).unwrap_or(i64::MAX) >= self.options.per_page;
+        let first = page.records.first().map(|r| r.updated_at());
+        let last = page.records.last().map(|r| (r.updated_at(), r.id()));
         let next = match (&self.position, last) {
             (Position::Instant { at, .. }, Some((_, id))) if full => {
                 Some(Position::Instant { at: *at, after: id })
@@ -385,10 +503,10 @@ impl AttendeeSync {
                 at: Some(at),
                 strict: false,
                 seen: page
-                    .attendees
+                    .records
                     .iter()
-                    .filter(|attendee| attendee.updated_at == at)
-                    .map(|attendee| attendee.id)
+                    .filter(|record| record.updated_at() == at)
+                    .map(|record| record.id())
                     .collect(),
             }),
             (Position::From { .. }, _) => None,
@@ -396,29 +514,29 @@ impl AttendeeSync {
         // Versions changed at or after the next checkpoint's time are remembered, so that the
         // next sync, which reads them again, does not yield them again.
         let cutoff = self.cutoff();
-        for attendee in page.attendees {
+        for record in page.records {
+            let (id, updated_at) = (record.id(), record.updated_at());
             let already_read = match &self.position {
                 Position::From {
                     at: Some(at),
                     strict: false,
                     seen,
-                } => attendee.updated_at == *at && seen.contains(&attendee.id),
+                } => updated_at == *at && seen.contains(&id),
                 _ => false,
             };
             if already_read {
                 continue;
             }
-            let version = (attendee.id, attendee.updated_at);
+            let version = (id, updated_at);
             if !self.delivered.is_empty() && self.delivered.contains(&version) {
                 // Yielded by the sync before this one, within its margin.
                 continue;
             }
-            if attendee.updated_at >= cutoff {
+            if updated_at >= cutoff {
                 self.delivered.insert(version);
             }
             self.progress.attendees += 1;
-            self.events
-                .push_back(SyncEvent::Attendee(Box::new(attendee)));
+            self.events.push_back(RecordEvent::Record(Box::new(record)));
         }
         self.progress.pages_read += 1;
         match next {
@@ -435,10 +553,10 @@ impl AttendeeSync {
             retries: self.progress.waits.retries,
             checkpoint: self.checkpoint(),
         };
-        self.events.push_back(SyncEvent::Progress(progress));
+        self.events.push_back(RecordEvent::Progress(progress));
         if self.done {
             self.events
-                .push_back(SyncEvent::Finished(self.next_checkpoint()));
+                .push_back(RecordEvent::Finished(self.next_checkpoint()));
         }
     }
 }
@@ -457,11 +575,22 @@ fn versions(
     out
 }
 
-impl Stream for AttendeeSync {
-    type Item = Result<SyncEvent, Error>;
+impl<L> Stream for RecordSync<L>
+where
+    L: ListPage,
+    L::Item: Versioned + Send + 'static,
+{
+    type Item = Result<RecordEvent<L::Item>, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(error) = this.refused.take() {
+            this.done = true;
+            return Poll::Ready(Some(Err(error)));
+        }
+        let Some(route) = this.route.clone() else {
+            return Poll::Ready(None);
+        };
         loop {
             if let Some(event) = this.events.pop_front() {
                 return Poll::Ready(Some(Ok(event)));
@@ -472,14 +601,15 @@ impl Stream for AttendeeSync {
             let fetching = match &mut this.fetching {
                 Some(fetching) => fetching,
                 None => {
-                    let cursor = match this.query().first_page() {
+                    let cursor = match this.query(route.clone()).first_page() {
                         Ok(cursor) => cursor,
                         Err(error) => {
                             this.done = true;
                             return Poll::Ready(Some(Err(error)));
                         }
                     };
-                    this.fetching.insert(start_fetch(&this.client, cursor))
+                    this.fetching
+                        .insert(start_list_fetch::<L, ListRoute>(&this.client, cursor))
                 }
             };
             let (outcome, waits) = ready!(fetching.as_mut().poll(cx));

@@ -201,6 +201,16 @@ pub trait SchemaVisitor {
     ) -> Self::Output;
 }
 
+/// A record whose versions can be told apart: its ID and when it was last changed. Generated for
+/// every item schema with a required `id` and a required, non-null `updated_at`, which is what an
+/// incremental sync needs.
+pub trait Versioned {
+    /// The record's ID.
+    fn id(&self) -> crate::Id;
+    /// When it was last changed.
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
 /// A page of a list route: the generated list type of a resource.
 pub trait ListPage: DeserializeOwned + Serialize {
     /// The resource's item type.

@@ -113,8 +113,45 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         }
     });
 
+    // An incremental sync pages by `updated_at` then `id`: every item schema that always has both
+    // gets `Versioned`.
+    let versioned = resources.iter().filter_map(|resource| {
+        let schema = spec
+            .raw()
+            .pointer(&format!("/components/schemas/{}", resource.schema))?;
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let id = schema.pointer("/properties/id/$ref").and_then(Value::as_str);
+        let updated_at = schema.pointer("/properties/updated_at")?;
+        let plain_date_time = updated_at.get("format").and_then(Value::as_str) == Some("date-time")
+            && updated_at.get("nullable").and_then(Value::as_bool) != Some(true);
+        if !(required.contains(&"id")
+            && required.contains(&"updated_at")
+            && id == Some("#/components/schemas/Id")
+            && plain_date_time)
+        {
+            return None;
+        }
+        let item = Ident::new(&resource.schema, Span::call_site());
+        Some(quote! {
+            impl Versioned for crate::#item {
+                fn id(&self) -> crate::Id {
+                    self.id
+                }
+                fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+                    self.updated_at
+                }
+            }
+        })
+    });
+
     Ok(quote! {
-        use crate::resource::{ListPage, Placeholder, Resource, Role, SchemaVisitor, ScrubbedProperty};
+        use crate::resource::{
+            ListPage, Placeholder, Resource, Role, SchemaVisitor, ScrubbedProperty, Versioned,
+        };
 
         /// Every resource of the spec, in the order `x-cliniko-resources` declares them.
         pub const RESOURCES: &[Resource] = &[#(#descriptors),*];
@@ -136,6 +173,8 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         }
 
         #(#list_impls)*
+
+        #(#versioned)*
     })
 }
 
