@@ -99,3 +99,71 @@ async fn the_generic_stream_reads_what_the_attendee_stream_reads() -> Result<(),
     server.shutdown().await;
     Ok(())
 }
+
+/// A sync of another resource than attendees: every patient once, then across a second sync
+/// from the first one's checkpoint, only the version that changed, none twice.
+#[tokio::test]
+async fn patients_sync_every_version_once_across_syncs() -> Result<(), Error> {
+    use cliniko_client::{RecordEvent, SyncCheckpoint, SyncOptions};
+    use cliniko_types::PatientList;
+    use cliniko_types::resource::Versioned as _;
+    use std::collections::HashSet;
+
+    let server = fake(40).await;
+    let client = client(&server);
+    let seeded = server.record_count("patient").expect("patients are served");
+    assert!(seeded > 3, "{seeded} patients");
+
+    let options = SyncOptions::default().per_page(7);
+    let mut first: Vec<(cliniko_types::Id, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let mut next = None;
+    let events: Vec<_> = client
+        .sync::<PatientList>(SyncCheckpoint::everything(), options)
+        .try_collect()
+        .await?;
+    for event in events {
+        match event {
+            RecordEvent::Record(patient) => first.push((patient.id(), patient.updated_at())),
+            RecordEvent::Finished(checkpoint) => next = Some(checkpoint),
+            _ => {}
+        }
+    }
+    let ids: HashSet<_> = first.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), first.len(), "no patient twice");
+    assert_eq!(first.len(), seeded, "every patient, archived ones included");
+    let next = next.expect("the sync finished");
+
+    // One patient changes; the next sync yields it, and nothing the first one yielded.
+    let changed = first[0].0;
+    let body: cliniko_types::PatientUpdate =
+        serde_json::from_value(serde_json::json!({ "notes": "Moved to Dunedin" }))
+            .expect("an update");
+    client
+        .update_patient()
+        .id(changed)
+        .body(body)
+        .send()
+        .await?;
+    let mut second = Vec::new();
+    let events: Vec<_> = client
+        .sync::<PatientList>(next, options)
+        .try_collect()
+        .await?;
+    for event in events {
+        if let RecordEvent::Record(patient) = event {
+            second.push((patient.id(), patient.updated_at()));
+        }
+    }
+    assert!(
+        second.iter().any(|(id, _)| *id == changed),
+        "the changed patient comes again: {second:?}"
+    );
+    for version in &second {
+        assert!(
+            !first.contains(version),
+            "{version:?} was yielded by both syncs"
+        );
+    }
+    server.shutdown().await;
+    Ok(())
+}

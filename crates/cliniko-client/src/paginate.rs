@@ -630,10 +630,6 @@ async fn read_page<L: ListPage, R: Route>(
 pub(crate) type ListPageFuture<T, R> =
     Pin<Box<dyn Future<Output = (Result<Page<T, R>, Error>, Waits)> + Send>>;
 
-/// A page of attendees being fetched (what the sync reads).
-pub(crate) type PageFuture =
-    Pin<Box<dyn Future<Output = (Result<AttendeePage, Error>, Waits)> + Send>>;
-
 /// Starts fetching the page of `L` at `cursor`.
 pub(crate) fn start_list_fetch<L: ListPage, R: Route>(
     client: &Client,
@@ -644,15 +640,6 @@ where
 {
     let client = client.clone();
     Box::pin(async move { fetch_page::<L, R>(&client, cursor).await })
-}
-
-/// Starts fetching the page of attendees at `cursor`.
-pub(crate) fn start_fetch(client: &Client, cursor: PageCursor) -> PageFuture {
-    let client = client.clone();
-    Box::pin(async move {
-        let (page, waits) = fetch_page::<AttendeeList, AttendeeRoute>(&client, cursor).await;
-        (page.map(AttendeePage::from), waits)
-    })
 }
 
 impl Client {

@@ -306,7 +306,9 @@ fn sync_route<L: ListPage>() -> Result<(ListRoute, Vec<String>), Error> {
         (Role::Archive, "archived_at"),
     ]
     .into_iter()
-    .filter(|(role, field)| resource.operation(*role).is_some() && operation.filter(field).is_some())
+    .filter(|(role, field)| {
+        resource.operation(*role).is_some() && operation.filter(field).is_some()
+    })
     .map(|(_, field)| format!("{field}:*"))
     .collect();
     Ok((route, everything))

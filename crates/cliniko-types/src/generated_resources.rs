@@ -2,7 +2,7 @@
 // spec and run `cargo xtask codegen` again.
 
 use crate::resource::{
-    ListPage, Placeholder, Resource, Role, SchemaVisitor, ScrubbedProperty,
+    ListPage, Placeholder, Resource, Role, SchemaVisitor, ScrubbedProperty, Versioned,
 };
 /// Every resource of the spec, in the order `x-cliniko-resources` declares them.
 pub const RESOURCES: &[Resource] = &[
@@ -458,5 +458,21 @@ impl ListPage for crate::PatientList {
     }
     fn into_parts(self) -> (Vec<Self::Item>, i64, crate::PageLinks) {
         (self.patients, self.total_entries, self.links)
+    }
+}
+impl Versioned for crate::Attendee {
+    fn id(&self) -> crate::Id {
+        self.id
+    }
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.updated_at
+    }
+}
+impl Versioned for crate::Patient {
+    fn id(&self) -> crate::Id {
+        self.id
+    }
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.updated_at
     }
 }

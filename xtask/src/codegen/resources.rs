@@ -124,7 +124,9 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
             .and_then(Value::as_array)
             .map(|names| names.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let id = schema.pointer("/properties/id/$ref").and_then(Value::as_str);
+        let id = schema
+            .pointer("/properties/id/$ref")
+            .and_then(Value::as_str);
         let updated_at = schema.pointer("/properties/updated_at")?;
         let plain_date_time = updated_at.get("format").and_then(Value::as_str) == Some("date-time")
             && updated_at.get("nullable").and_then(Value::as_bool) != Some(true);
