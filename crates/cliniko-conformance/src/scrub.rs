@@ -58,6 +58,7 @@ fn placeholder_for(property: &str, value: &str) -> Option<&'static str> {
         Placeholder::DateTime => DATE_TIME_PLACEHOLDER,
         Placeholder::Ipv4 => IP_PLACEHOLDER,
         Placeholder::Uri => CAPABILITY_URL_PLACEHOLDER,
+        Placeholder::Example(example) => example,
         _ => NOTE_PLACEHOLDER,
     })
 }
@@ -289,6 +290,9 @@ mod tests {
                 mark.property, mark.pointer
             );
             let expected = match mark.format.as_deref() {
+                _ if mark.pattern_example.is_some() => {
+                    mark.pattern_example.as_deref().unwrap_or_default()
+                }
                 Some("uri") => CAPABILITY_URL_PLACEHOLDER,
                 Some("date") => DATE_PLACEHOLDER,
                 Some("date-time") => DATE_TIME_PLACEHOLDER,

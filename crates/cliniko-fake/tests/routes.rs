@@ -479,7 +479,7 @@ async fn an_unknown_route_gets_a_json_404() {
     let h = Harness::start().await;
     let answer = common::send(
         h.client
-            .get(h.url("/patients"))
+            .get(h.url("/invoices"))
             .header("authorization", common::basic(common::KEY))
             .header("user-agent", common::USER_AGENT),
     )
@@ -492,5 +492,5 @@ async fn an_unknown_route_gets_a_json_404() {
 #[should_panic(expected = "against the spec")]
 async fn the_harness_catches_an_answer_the_spec_does_not_document() {
     let h = Harness::start().await;
-    h.get("/patients").await;
+    h.get("/invoices").await;
 }

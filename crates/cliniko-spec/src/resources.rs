@@ -182,6 +182,9 @@ pub struct Mark {
     pub kind: MarkKind,
     /// The property's `format` (of its non-null branch), if any.
     pub format: Option<String>,
+    /// The property's `example`, when it has a `pattern` (a placeholder must match it, and the
+    /// spec's example does, and is public).
+    pub pattern_example: Option<String>,
 }
 
 /// The pointer of the root extension.
@@ -387,6 +390,16 @@ fn walk_marks(
                     None | Some(Value::Bool(false)) => {}
                     Some(Value::Bool(true)) => {
                         let format = format_of(document, child);
+                        let patterned = pattern_of(document, child);
+                        let pattern_example = patterned.and_then(|(_, example)| example);
+                        if patterned.is_some() && pattern_example.is_none() {
+                            problems.push(Problem::new(
+                                push(&child_at, key),
+                                "a marked property with a `pattern` needs an `example`: its \
+                                 placeholder in what is written to disk"
+                                    .to_owned(),
+                            ));
+                        }
                         if kind == MarkKind::CapabilityUrl && format.as_deref() != Some("uri") {
                             problems.push(Problem::new(
                                 push(&child_at, key),
@@ -399,6 +412,7 @@ fn walk_marks(
                             property: property.clone(),
                             kind,
                             format,
+                            pattern_example: pattern_example.map(str::to_owned),
                         });
                     }
                     Some(_) => problems.push(Problem::new(
@@ -440,6 +454,17 @@ fn walk_marks(
             );
         }
     }
+}
+
+/// The `pattern` of a string property (looking through a `$ref` and a nullable `oneOf`) and its
+/// `example`, if it has a pattern.
+fn pattern_of<'a>(document: &'a Value, schema: &'a Value) -> Option<(&'a str, Option<&'a str>)> {
+    let mut schema = crate::pointer::follow(document, schema);
+    if let Some(branch) = schema.as_object().and_then(crate::nullable_one_of_branch) {
+        schema = crate::pointer::follow(document, branch);
+    }
+    let pattern = schema.get("pattern").and_then(Value::as_str)?;
+    Some((pattern, schema.get("example").and_then(Value::as_str)))
 }
 
 /// The `format` of a property, looking through a `$ref` and the non-null branch of a nullable

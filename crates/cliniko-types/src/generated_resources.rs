@@ -134,12 +134,12 @@ pub const SCRUBBED_PROPERTIES: &[ScrubbedProperty] = &[
     },
     ScrubbedProperty {
         name: "dva_card_number",
-        placeholders: &[Placeholder::Text],
+        placeholders: &[Placeholder::Example("NX123456")],
         capability_url: false,
     },
     ScrubbedProperty {
         name: "email",
-        placeholders: &[Placeholder::Email],
+        placeholders: &[Placeholder::Example("zoe.nguyen@example.com")],
         capability_url: false,
     },
     ScrubbedProperty {
@@ -169,7 +169,7 @@ pub const SCRUBBED_PROPERTIES: &[ScrubbedProperty] = &[
     },
     ScrubbedProperty {
         name: "invoice_email",
-        placeholders: &[Placeholder::Email],
+        placeholders: &[Placeholder::Example("zoe.nguyen@example.com")],
         capability_url: false,
     },
     ScrubbedProperty {

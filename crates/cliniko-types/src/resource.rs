@@ -144,6 +144,8 @@ pub enum Placeholder {
     Ipv4,
     /// A URL (`format: uri`), such as a capability URL.
     Uri,
+    /// The spec's own example of a property with a `pattern` (a DVA file number).
+    Example(&'static str),
 }
 
 /// A property name marked somewhere in the spec, with its placeholders.
@@ -171,7 +173,7 @@ impl ScrubbedProperty {
             Placeholder::Ipv4 => value.parse::<std::net::Ipv4Addr>().is_ok(),
             Placeholder::Email => value.contains('@'),
             Placeholder::Uri => value.contains("://"),
-            Placeholder::Text | Placeholder::Name => true,
+            Placeholder::Example(_) | Placeholder::Text | Placeholder::Name => true,
         };
         self.placeholders
             .iter()

@@ -11,6 +11,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use serde_json::Value;
 
+/// How the scrub table marks the placeholder that is the spec's example (the text follows).
+const EXAMPLE: &str = "example:";
+
 /// The generated descriptors.
 pub const RESOURCES_PATH: &str = "crates/cliniko-types/src/generated_resources.rs";
 
@@ -62,13 +65,17 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         scrub_table(&marks)?
             .into_iter()
             .map(|(name, (placeholders, capability_url))| {
-                let placeholders = placeholders
-                    .iter()
-                    .map(|p| Ident::new(p, Span::call_site()));
+                let placeholders = placeholders.iter().map(|p| match p.strip_prefix(EXAMPLE) {
+                    Some(example) => quote! { Placeholder::Example(#example) },
+                    None => {
+                        let variant = Ident::new(p, Span::call_site());
+                        quote! { Placeholder::#variant }
+                    }
+                });
                 quote! {
                     ScrubbedProperty {
                         name: #name,
-                        placeholders: &[#(Placeholder::#placeholders),*],
+                        placeholders: &[#(#placeholders),*],
                         capability_url: #capability_url,
                     }
                 }
@@ -205,19 +212,24 @@ fn role_tokens(role: Role) -> TokenStream {
 /// with different formats (a custom field's `value`: a date in one shape, text in another) gets
 /// each placeholder; the scrubber picks the one the value's own shape fits. A name that is a
 /// capability URL in one schema and personal data in another is refused.
-fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (Vec<&'static str>, bool)>> {
-    let mut table: BTreeMap<String, (Vec<&'static str>, bool, &str)> = BTreeMap::new();
+fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (Vec<String>, bool)>> {
+    let mut table: BTreeMap<String, (Vec<String>, bool, &str)> = BTreeMap::new();
     for mark in marks {
         let capability_url = mark.kind == MarkKind::CapabilityUrl;
-        let placeholder = match mark.format.as_deref() {
-            Some("uri") => "Uri",
-            Some("date") => "Date",
-            Some("date-time") => "DateTime",
-            Some("ipv4") => "Ipv4",
-            Some("email") => "Email",
-            _ if mark.property.ends_with("email") => "Email",
-            _ if mark.property.ends_with("name") => "Name",
-            _ => "Text",
+        let placeholder = match (mark.format.as_deref(), &mark.pattern_example) {
+            // A patterned value keeps the spec's example, which matches the pattern.
+            (_, Some(example)) => format!("{EXAMPLE}{example}"),
+            (format, None) => match format {
+                Some("uri") => "Uri",
+                Some("date") => "Date",
+                Some("date-time") => "DateTime",
+                Some("ipv4") => "Ipv4",
+                Some("email") => "Email",
+                _ if mark.property.ends_with("email") => "Email",
+                _ if mark.property.ends_with("name") => "Name",
+                _ => "Text",
+            }
+            .to_owned(),
         };
         let entry = table
             .entry(mark.property.clone())
@@ -238,7 +250,7 @@ fn scrub_table(marks: &[Mark]) -> anyhow::Result<BTreeMap<String, (Vec<&'static 
         .into_iter()
         .map(|(name, (mut placeholders, capability_url, _))| {
             // Free text fits any value, so it is tried last.
-            placeholders.sort_by_key(|p| matches!(*p, "Text" | "Name"));
+            placeholders.sort_by_key(|p| matches!(p.as_str(), "Text" | "Name"));
             (name, (placeholders, capability_url))
         })
         .collect())

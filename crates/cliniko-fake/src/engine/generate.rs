@@ -115,7 +115,9 @@ impl Generator<'_> {
         let Some(object) = schema.as_object() else {
             return Value::Null;
         };
-        if depth > 8 {
+        // No schema of the spec is recursive; this only stops a cycle. A patient's custom field
+        // option is some twenty steps down (properties, arrays, oneOf branches, references).
+        if depth > 64 {
             return Value::Null;
         }
         if let Some(branch) = nullable_one_of_branch(object) {
@@ -196,10 +198,15 @@ impl Generator<'_> {
     }
 
     fn link(&self, name: &str, rng: &mut SplitMix64) -> Value {
-        let (plural, id) = self
-            .targets
-            .pick(name, rng)
-            .unwrap_or_else(|| (format!("{name}s"), 1_000_000_001 + rng.below(1000) as i64));
+        let (plural, id) = self.targets.pick(name, rng).unwrap_or_else(|| {
+            // A link to a list (`invoices`) is named by its plural already.
+            let plural = if name.ends_with('s') {
+                name.to_owned()
+            } else {
+                format!("{name}s")
+            };
+            (plural, 1_000_000_001 + rng.below(1000) as i64)
+        });
         json!({"links": {"self": format!("{BASE}/{plural}/{id}")}})
     }
 
