@@ -304,6 +304,14 @@ fn is_set(record: &Map<String, Value>, field: &str) -> bool {
     record.get(field).is_some_and(|v| !v.is_null())
 }
 
+/// Whether a get route shows the record: a cancelled, archived or deleted one only when the
+/// request's `*` filter on that field brings it back (Cliniko's rule for its lists and gets).
+pub(crate) fn shows(request: &ListRequest, record: &Value) -> bool {
+    record
+        .as_object()
+        .is_none_or(|record| admits(ListScope::Plain, request, record))
+}
+
 /// Whether the route's scope, widened by `*` filters, includes the record.
 fn admits(scope: ListScope, request: &ListRequest, record: &Map<String, Value>) -> bool {
     let gone = is_set(record, "archived_at") || is_set(record, "deleted_at");

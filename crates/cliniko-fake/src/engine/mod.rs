@@ -555,8 +555,21 @@ async fn handle(
         Role::Get => {
             check_accept(headers)?;
             let id = id.ok_or_else(not_found)?;
+            // A get route's `q[]` takes only the `*` filters that bring a hidden record back; a
+            // malformed or unknown one is refused as on the lists.
+            let request = ListRequest::parse(
+                uri.query().unwrap_or(""),
+                &route.facts.filters,
+                &[],
+                engine.per_page,
+            )
+            .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?;
             let table = read(&model.table);
-            engine.record(model, &table, id).ok_or_else(not_found)?
+            let record = engine.record(model, &table, id).ok_or_else(not_found)?;
+            if !route.facts.filters.is_empty() && !list::shows(&request, &record) {
+                return Err(not_found());
+            }
+            record
         }
         _ => {
             let id = id.ok_or_else(not_found)?;
