@@ -301,16 +301,15 @@ fn sync_route<L: ListPage>() -> Result<(ListRoute, Vec<String>), Error> {
             resource.plural, operation.id
         )));
     }
-    let everything = [
-        (Role::Cancel, "cancelled_at"),
-        (Role::Archive, "archived_at"),
-    ]
-    .into_iter()
-    .filter(|(role, field)| {
-        resource.operation(*role).is_some() && operation.filter(field).is_some()
-    })
-    .map(|(_, field)| format!("{field}:*"))
-    .collect();
+    // A deleted record is the archived one (Cliniko's DELETE archives), so cancel and archive
+    // name every field that hides a record from the list.
+    let everything = [Role::Cancel, Role::Archive]
+        .into_iter()
+        .filter(|role| resource.operation(*role).is_some())
+        .filter_map(Role::state_field)
+        .filter(|field| operation.filter(field).is_some())
+        .map(|field| format!("{field}:*"))
+        .collect();
     Ok((route, everything))
 }
 

@@ -51,6 +51,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// The date-time field a state change fills, whose `*` filter brings the record back to the
+    /// routes that leave it out (`q[]=cancelled_at:*`); `None` for the other roles.
+    pub fn state_field(self) -> Option<&'static str> {
+        match self {
+            Self::Cancel => Some("cancelled_at"),
+            Self::Archive => Some("archived_at"),
+            Self::Delete => Some("deleted_at"),
+            _ => None,
+        }
+    }
+
     /// Whether the operation answers with a page of the resource.
     pub fn is_list(self) -> bool {
         matches!(

@@ -187,23 +187,9 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     })
 }
 
+/// `Role::X` in `cliniko_types::resource`, whose variants are named as `cliniko_spec`'s.
 fn role_tokens(role: Role) -> TokenStream {
-    let variant = match role {
-        Role::List => "List",
-        Role::ListCancelled => "ListCancelled",
-        Role::ListDeleted => "ListDeleted",
-        Role::ListArchived => "ListArchived",
-        Role::ListNested => "ListNested",
-        Role::Get => "Get",
-        Role::Create => "Create",
-        Role::Update => "Update",
-        Role::Replace => "Replace",
-        Role::Cancel => "Cancel",
-        Role::Archive => "Archive",
-        Role::Unarchive => "Unarchive",
-        Role::Delete => "Delete",
-    };
-    let variant = Ident::new(variant, Span::call_site());
+    let variant = Ident::new(&format!("{role:?}"), Span::call_site());
     quote! { Role::#variant }
 }
 

@@ -15,13 +15,7 @@ pub(super) trait Rules {
     /// by default the ID in each record's link named like the parent (`patient_case` for
     /// `/patient_cases/{patient_case_id}/attendees`).
     fn parents(&self, nested: &Operation, records: &[Value]) -> Vec<String> {
-        let parent = nested
-            .path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('s');
+        let parent = parent_name(nested);
         let mut out: Vec<String> = Vec::new();
         for id in records.iter().filter_map(|record| link_id(record, parent)) {
             if !out.contains(&id) {
@@ -66,12 +60,7 @@ pub(super) trait Rules {
 
     /// The field a state change fills, whose `*` filter brings the record back to its get route.
     fn hidden_by(&self, role: Role) -> Option<&'static str> {
-        match role {
-            Role::Cancel => Some("cancelled_at"),
-            Role::Archive => Some("archived_at"),
-            Role::Delete => Some("deleted_at"),
-            _ => None,
-        }
+        role.state_field()
     }
 
     /// Writes the server must refuse beyond the generic ones (an empty create, a missing update,
@@ -92,6 +81,18 @@ pub(super) fn for_resource(resource: &Resource, options: &LiveOptions) -> Box<dy
         "attendee" => Box::new(attendee::Attendee::new(options)),
         _ => Box::new(Generic),
     }
+}
+
+/// The parent resource a nested route names first, singular: `patient_case` for
+/// `/patient_cases/{patient_case_id}/attendees`.
+pub(super) fn parent_name(nested: &Operation) -> &'static str {
+    nested
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('s')
 }
 
 /// The ID at the end of `record[name].links.self`, when it is one.

@@ -460,13 +460,7 @@ fn past(role: Role) -> &'static str {
 /// What a nested route's parent is called: `/group_appointments/{id}/attendees` → "group
 /// appointment".
 fn parent_of(nested: &Operation) -> String {
-    let first = nested
-        .path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    first.trim_end_matches('s').replace('_', " ")
+    rules::parent_name(nested).replace('_', " ")
 }
 
 fn verb(role: Role) -> &'static str {
