@@ -73,12 +73,16 @@ def names_of_the_resource():
     # One-word fields (`notes`, `arrived`) are English words too; only names with an underscore
     # are taken as the resource's own.
     fields = {f for f in own - others - generic if "_" in f}
+    if not attendee_ops or not fields:
+        # A check that could not read what it looks for fails rather than counting nothing.
+        sys.exit(f"FAIL: read no {RESOURCE} operationId or field from spec/cliniko-attendees.yaml")
     words = sorted(attendee_ops | rust_names | fields | {RESOURCE})
     return re.compile(r"(?i)\b(?:\w*attendee\w*|" + "|".join(map(re.escape, words)) + r")\b")
 
 
 def counted_lines(pattern):
     out = []
+    read = 0
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.rs")):
             relative = path.relative_to(ROOT).as_posix()
@@ -88,6 +92,7 @@ def counted_lines(pattern):
                 continue
             if path.name == "tests.rs":
                 continue
+            read += 1
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 stripped = line.strip()
                 if stripped.startswith("#[cfg(test)]"):
@@ -99,6 +104,8 @@ def counted_lines(pattern):
                 # The project's and the spec's name (`cliniko-attendees`) is no resource name.
                 if pattern.search(line.replace("cliniko-attendees", "")):
                     out.append((relative, number, stripped))
+    if read == 0:
+        sys.exit(f"FAIL: no Rust file read under {', '.join(FOLDERS)}")
     return out
 
 
