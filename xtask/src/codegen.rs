@@ -7,6 +7,7 @@ mod cli;
 mod code_enums;
 mod facts;
 mod one_error;
+mod optional_arrays;
 mod patch_fields;
 mod resources;
 
@@ -201,10 +202,11 @@ fn types_tokens(spec: &Spec, code_enums: &[String]) -> anyhow::Result<TokenStrea
     document.paths.paths.clear();
     let mut generator = Generator::new(&settings);
     run_progenitor(|| generator.generate_tokens(&document))?;
-    patch_fields::rewrite(
+    let types = patch_fields::rewrite(
         generator.get_type_space().to_stream(),
         &patch_fields::targets(spec.raw()),
-    )
+    )?;
+    optional_arrays::rewrite(types)
 }
 
 /// The client: progenitor's builder interface over the types of `cliniko-types`.

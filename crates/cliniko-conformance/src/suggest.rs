@@ -120,8 +120,10 @@ pub struct Suggester<'s> {
     absent: BTreeMap<String, BTreeMap<String, usize>>,
     /// Object schema pointer → property names seen.
     seen: BTreeMap<String, BTreeSet<String>>,
-    /// Operation pointer → status → (media type, bodies).
+    /// Operation pointer → status → (media type, scrubbed bodies).
     statuses: BTreeMap<String, BTreeMap<u16, UndocumentedStatus>>,
+    /// `oneOf`/`anyOf` branch pointer → its compiled schema (`None`: it does not compile).
+    branches: BTreeMap<String, Option<cliniko_spec::SchemaValidator>>,
 }
 
 /// The media type and the bodies of the answers with one undocumented status.
@@ -150,6 +152,7 @@ impl<'s> Suggester<'s> {
             absent: BTreeMap::new(),
             seen: BTreeMap::new(),
             statuses: BTreeMap::new(),
+            branches: BTreeMap::new(),
         }
     }
 
@@ -186,7 +189,9 @@ impl<'s> Suggester<'s> {
                         Vec::new(),
                     )
                 });
-            if let Some(body) = body {
+            // Kept scrubbed: a body may become the new response's example in the spec.
+            let scrubbed = crate::scrub::Scrubber::new("").exchange(exchange);
+            if let Some(body) = json_body(&scrubbed.response.body) {
                 entry.1.push(body);
             }
             self.usable += 1;
@@ -351,10 +356,28 @@ impl<'s> Suggester<'s> {
                     )),
                 );
                 if let Some(media) = media {
-                    let schema = self
-                        .known_schema(operation, bodies)
-                        .unwrap_or_else(|| infer(bodies));
-                    response.insert("content".to_owned(), json!({ media: { "schema": schema } }));
+                    let mut content = Map::new();
+                    match self.known_schema(operation, bodies) {
+                        // The schema another response uses, with that response's examples.
+                        Some((schema, examples)) => {
+                            content.insert("schema".to_owned(), schema);
+                            content.extend(examples);
+                        }
+                        None => {
+                            content.insert("schema".to_owned(), infer(bodies));
+                            if (200..300).contains(status)
+                                && let Some(first) = bodies.first()
+                            {
+                                // A success needs an example (the spec's own check): the first
+                                // body seen, scrubbed as it was kept.
+                                content.insert("example".to_owned(), first.clone());
+                            }
+                        }
+                    }
+                    response.insert(
+                        "content".to_owned(),
+                        json!({ media: Value::Object(content) }),
+                    );
                 }
                 items.push(Suggestion {
                     kind: "add_status",
@@ -404,6 +427,40 @@ impl<'s> Suggester<'s> {
         })
     }
 
+    /// The first branch of the `oneOf`/`anyOf` at `schema` (through `$ref`s) that `value` is
+    /// valid against, when there are two branches or more that are not only `null`.
+    fn fitting_branch(&mut self, value: &Value, schema: &str) -> Option<String> {
+        let raw = self.spec.raw();
+        let at = resolve(raw, schema);
+        let node = raw.pointer(&at)?;
+        for keyword in ["oneOf", "anyOf"] {
+            let Some(branches) = node.get(keyword).and_then(Value::as_array) else {
+                continue;
+            };
+            let candidates: Vec<String> = branches
+                .iter()
+                .enumerate()
+                .filter(|(_, branch)| !only_null(branch))
+                .map(|(index, _)| format!("{at}/{keyword}/{index}"))
+                .collect();
+            if candidates.len() < 2 {
+                continue;
+            }
+            for candidate in candidates {
+                let spec = self.spec;
+                let validator = self.branches.entry(candidate.clone()).or_insert_with(|| {
+                    let branch = raw.pointer(&candidate)?;
+                    spec.validator(&candidate, branch, cliniko_spec::SchemaOptions::default())
+                        .ok()
+                });
+                if validator.as_ref().is_some_and(|v| v.is_valid(value)) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
     fn operation_pointer(&self, operation_id: &str) -> Option<String> {
         let paths = self.spec.raw().get("paths")?.as_object()?;
         for (template, item) in paths {
@@ -435,8 +492,9 @@ impl<'s> Suggester<'s> {
     }
 
     /// A schema the operation already uses for a response that every body fits (for a new status
-    /// answered with, say, the usual error body).
-    fn known_schema(&self, operation: &str, bodies: &[Value]) -> Option<Value> {
+    /// answered with, say, the usual error body), with the `example`/`examples` that response
+    /// gives it.
+    fn known_schema(&self, operation: &str, bodies: &[Value]) -> Option<(Value, Map<String, Value>)> {
         if bodies.is_empty() {
             return None;
         }
@@ -463,7 +521,11 @@ impl<'s> Suggester<'s> {
                     && bodies.iter().all(|body| validator.is_valid(body))
                     && schema.get("$ref").is_some()
                 {
-                    return Some(schema.clone());
+                    let examples = ["example", "examples"]
+                        .into_iter()
+                        .filter_map(|key| Some((key.to_owned(), spec.get(key)?.clone())))
+                        .collect();
+                    return Some((schema.clone(), examples));
                 }
             }
         }
@@ -472,6 +534,11 @@ impl<'s> Suggester<'s> {
 
     fn walk(&mut self, value: &Value, schema: &str) {
         let raw = self.spec.raw();
+        // A value that fits one branch of a `oneOf`/`anyOf` is that branch's: the others' rules
+        // (a custom field's `type` code, say) are not evidence against it.
+        if let Some(branch) = self.fitting_branch(value, schema) {
+            return self.walk(value, &branch);
+        }
         let concrete = concrete(raw, schema);
         match value {
             Value::Null => {
