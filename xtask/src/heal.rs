@@ -334,8 +334,7 @@ fn save_evidence(
     version: &semver::Version,
 ) -> anyhow::Result<Vec<String>> {
     let folder = root.join(EVIDENCE_DIR);
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("cannot create {EVIDENCE_DIR}"))?;
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {EVIDENCE_DIR}"))?;
     let key = std::env::var(API_KEY_VARIABLE).unwrap_or_default();
     let scrubber = cliniko_conformance::scrub::Scrubber::new(&key);
     let mut kept = std::collections::BTreeSet::new();
@@ -360,23 +359,60 @@ fn save_evidence(
     Ok(saved)
 }
 
-/// One line per failing exchange and violation: the request without its query (filters may name
-/// a patient), the status, and what failed where. No value from a body or header is shown.
+/// One line per kind of failure: the request without its query (filters may name a patient),
+/// the status, what failed where (list indexes as `*`), how often, and in which recordings. No
+/// value from a body or header is shown.
 fn evidence_lines(failing: &[(&Read, Verdict)]) -> String {
-    let mut out = String::new();
+    let mut groups: std::collections::BTreeMap<(String, String, u16, String, String), Vec<&str>> =
+        std::collections::BTreeMap::new();
     for (read, verdict) in failing {
         for violation in &verdict.violations {
-            let _ = writeln!(
-                out,
-                "- `{} {}` → {} ({}): {} at `{}`",
-                verdict.method,
-                verdict.path,
-                verdict.status,
-                file_name(&read.file),
-                violation.kind(),
-                violation.pointer().unwrap_or("(the response)"),
-            );
+            let pointer = violation
+                .pointer()
+                .map(|pointer| {
+                    pointer
+                        .split('/')
+                        .map(|token| {
+                            if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+                                "*"
+                            } else {
+                                token
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_else(|| "(the response)".to_owned());
+            groups
+                .entry((
+                    verdict
+                        .operation
+                        .clone()
+                        .unwrap_or_else(|| verdict.path.clone()),
+                    verdict.method.clone(),
+                    verdict.status,
+                    violation.kind().to_string(),
+                    pointer,
+                ))
+                .or_default()
+                .push(file_name(&read.file));
         }
+    }
+    let mut out = String::new();
+    for ((operation, method, status, kind, pointer), files) in groups {
+        let mut distinct: Vec<&str> = files.clone();
+        distinct.dedup();
+        let shown: Vec<String> = distinct.iter().take(3).map(|f| format!("`{f}`")).collect();
+        let _ = writeln!(
+            out,
+            "- {operation} (`{method}`) → {status}: {kind} at `{pointer}`, {} time{} in {} recording{} ({}{})",
+            files.len(),
+            plural(files.len()),
+            distinct.len(),
+            plural(distinct.len()),
+            shown.join(", "),
+            if distinct.len() > 3 { ", …" } else { "" },
+        );
     }
     out
 }
@@ -426,8 +462,9 @@ impl Plan<'_> {
         let _ = writeln!(out, "## What Cliniko sent that the spec did not allow\n");
         let _ = writeln!(
             out,
-            "Each line is an exchange (its query string and every value left out: the recordings \
-             are scrubbed, and no key or personal data is quoted here) and what failed where.\n"
+            "Each line is a kind of failure: the operation, what failed where, how often and in \
+             which recordings. No value is quoted (the recordings are scrubbed, and no key or \
+             personal data reaches this text).\n"
         );
         out.push_str(&evidence_lines(self.failing));
         if !self.saved.is_empty() {
@@ -463,10 +500,7 @@ impl Plan<'_> {
             "\n`spec-diff` classifies them (profile `ours`, the generated Rust client; `strict` for \
              any generator):\n"
         );
-        let _ = writeln!(
-            out,
-            "| Change | Where | Ours | Strict |\n|---|---|---|---|"
-        );
+        let _ = writeln!(out, "| Change | Where | Ours | Strict |\n|---|---|---|---|");
         for change in self.changes {
             let _ = writeln!(
                 out,
@@ -528,10 +562,12 @@ fn give_reasons(root: &Path, healed: &Spec, plan: &Plan<'_>) -> anyhow::Result<(
         return Ok(());
     }
     let path = root.join(REASONS_PATH);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {REASONS_PATH}"))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {REASONS_PATH}"))?;
     let mut selectors = Vec::new();
     for change in &unexplained {
-        let selector = serde_json::json!({ "kind": change.kind.to_string(), "where": change.place() });
+        let selector =
+            serde_json::json!({ "kind": change.kind.to_string(), "where": change.place() });
         if !selectors.contains(&selector) {
             selectors.push(selector);
         }
@@ -579,6 +615,7 @@ fn set_version(root: &Path, from: &semver::Version, to: &semver::Version) -> any
         .collect();
     members.sort();
     manifests.extend(members);
+    let mut bumped = std::collections::BTreeSet::new();
     for manifest in manifests {
         let text = std::fs::read_to_string(&manifest)
             .with_context(|| format!("cannot read {}", manifest.display()))?;
@@ -586,6 +623,11 @@ fn set_version(root: &Path, from: &semver::Version, to: &semver::Version) -> any
             .parse()
             .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
         let mut changed = false;
+        let name = document
+            .get("package")
+            .and_then(|package| package.get("name"))
+            .and_then(|name| name.as_str())
+            .map(str::to_owned);
         if let Some(version) = document
             .get_mut("package")
             .and_then(|package| package.get_mut("version"))
@@ -593,6 +635,7 @@ fn set_version(root: &Path, from: &semver::Version, to: &semver::Version) -> any
         {
             *version = toml_edit::value(to.as_str());
             changed = true;
+            bumped.extend(name);
         }
         if let Some(dependencies) = document
             .get_mut("workspace")
@@ -615,6 +658,37 @@ fn set_version(root: &Path, from: &semver::Version, to: &semver::Version) -> any
         }
         if changed {
             write_atomically(&manifest, &document.to_string())?;
+        }
+    }
+    // Cargo.lock names the workspace's packages with their versions (and no `source`): the same
+    // bump there, so that a `--locked` build of the healed workspace needs no lock update.
+    let lock = root.join("Cargo.lock");
+    if lock.is_file() {
+        let text = std::fs::read_to_string(&lock).context("cannot read Cargo.lock")?;
+        let mut document: toml_edit::DocumentMut =
+            text.parse().context("Cargo.lock is not valid TOML")?;
+        let mut changed = false;
+        if let Some(packages) = document
+            .get_mut("package")
+            .and_then(|p| p.as_array_of_tables_mut())
+        {
+            for package in packages.iter_mut() {
+                let ours = package.get("source").is_none()
+                    && package
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .is_some_and(|n| bumped.contains(n));
+                if ours
+                    && let Some(version) = package.get_mut("version")
+                    && version.as_str() == Some(from.as_str())
+                {
+                    *version = toml_edit::value(to.as_str());
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            write_atomically(&lock, &document.to_string())?;
         }
     }
     Ok(())

@@ -150,6 +150,7 @@ mod tests {
         Command::command().debug_assert();
         insta::assert_snapshot!("spec_diff_help", help("spec-diff"));
         insta::assert_snapshot!("codegen_help", help("codegen"));
+        insta::assert_snapshot!("heal_help", help("heal"));
     }
 
     #[test]

@@ -494,7 +494,11 @@ impl<'s> Suggester<'s> {
     /// A schema the operation already uses for a response that every body fits (for a new status
     /// answered with, say, the usual error body), with the `example`/`examples` that response
     /// gives it.
-    fn known_schema(&self, operation: &str, bodies: &[Value]) -> Option<(Value, Map<String, Value>)> {
+    fn known_schema(
+        &self,
+        operation: &str,
+        bodies: &[Value],
+    ) -> Option<(Value, Map<String, Value>)> {
         if bodies.is_empty() {
             return None;
         }

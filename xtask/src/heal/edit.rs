@@ -46,7 +46,9 @@ pub fn apply(text: &str, file: &str, patch: &json_patch::Patch) -> anyhow::Resul
 }
 
 fn apply_one(document: &Document, operation: &Value) -> anyhow::Result<()> {
-    let op = operation["op"].as_str().context("an operation without `op`")?;
+    let op = operation["op"]
+        .as_str()
+        .context("an operation without `op`")?;
     let path = operation["path"]
         .as_str()
         .context("an operation without `path`")?;
@@ -163,8 +165,8 @@ impl Node {
             },
             Value::String(text) => Node::Text(text.clone()),
             Value::Array(_) | Value::Object(_) => {
-                let text = serde_yaml_ng::to_string(&in_spec_order(value))
-                    .context("cannot write YAML")?;
+                let text =
+                    serde_yaml_ng::to_string(&in_spec_order(value)).context("cannot write YAML")?;
                 Node::Tree(
                     Document::from_str(&text)
                         .map_err(|error| anyhow!("cannot edit the new value: {error}"))?,
@@ -235,6 +237,9 @@ const KEY_ORDER: &[&str] = &[
     "where",
     "description",
     "content",
+    "schema",
+    "example",
+    "examples",
 ];
 
 /// `value` as YAML data whose mappings list their keys in [`KEY_ORDER`].
@@ -338,7 +343,10 @@ paths:
             json!([{ "op": "add", "path": "/components/schemas/Attendee/properties/colour",
                      "value": { "type": "string", "nullable": true, "description": "Seen." } }]),
         );
-        assert!(out.starts_with("# The spec's own comment stays.\n"), "{out}");
+        assert!(
+            out.starts_with("# The spec's own comment stays.\n"),
+            "{out}"
+        );
         assert!(out.contains("type: string   # an ID"), "{out}");
         assert!(
             out.contains(
@@ -358,7 +366,10 @@ paths:
             ]),
         );
         let data: Value = serde_yaml_ng::from_str(&out).unwrap();
-        assert_eq!(data["components"]["schemas"]["Reason"]["enum"], json!([10, 20, 99]));
+        assert_eq!(
+            data["components"]["schemas"]["Reason"]["enum"],
+            json!([10, 20, 99])
+        );
         assert_eq!(
             data["components"]["schemas"]["Reason"]["x-enum-varnames"],
             json!(["Better", "Worse", "Value99"])
@@ -382,7 +393,10 @@ paths:
             data["paths"]["/attendees/{id}"]["get"]["responses"]["203"]["description"],
             "Seen."
         );
-        assert_eq!(data["components"]["schemas"]["Attendee"]["required"], json!(["id"]));
+        assert_eq!(
+            data["components"]["schemas"]["Attendee"]["required"],
+            json!(["id"])
+        );
         assert!(out.contains("'200':"), "{out}");
     }
 
