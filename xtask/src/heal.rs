@@ -260,12 +260,9 @@ fn record_live(
         user_agent: user_agent.to_owned(),
         record_dir: Some(folder.to_owned()),
         record_format: cliniko_conformance::live::RecordFormat::Json,
-        provoke_limits: false,
-        group_appointment_id: None,
-        patient_id: None,
-        progress: false,
         read_only: true,
-        allow_writes: false,
+        // No progress bar, no provoked limits, no writes, the scenario's own choice of records.
+        ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

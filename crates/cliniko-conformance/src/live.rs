@@ -38,7 +38,7 @@ use crate::report::{ExchangeReport, Outcome, Report};
 use crate::scrub::Scrubber;
 
 /// What a live run needs.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct LiveOptions {
     /// The server's base URL, with its `/v1` (`https://api.au1.cliniko.com/v1`).
     pub base_url: String,
