@@ -123,6 +123,7 @@ mod report;
 mod request;
 mod round_trip;
 pub mod scrub;
+mod sink;
 pub mod suggest;
 mod violation;
 

@@ -1,18 +1,17 @@
 //! The checker threads: each exchange passed on whole is checked, reported and recorded behind the answers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
 use bytes::Bytes;
-use serde_json::Value;
 
 use crate::check::Checker;
-use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse};
+use crate::recording::{Exchange, Headers, RecordedRequest, RecordedResponse};
 use crate::report::ExchangeReport;
 use crate::scrub::Scrubber;
+use crate::sink::{self, Sink, Sunk};
 
 use super::forward::Shared;
-use super::redact::redact;
 use super::report::{Collected, ProxyEvent, ProxyFailure};
 
 /// Work for the checker threads.
@@ -35,6 +34,20 @@ pub(super) struct Captured {
 }
 
 impl Captured {
+    /// The exchange, its bodies read (on a checker thread, off the forwarding path).
+    pub(super) fn into_exchange(self) -> Exchange {
+        let mut request = self.request;
+        request.body = sink::body(&self.request_body);
+        Exchange {
+            request,
+            response: RecordedResponse {
+                status: self.status,
+                headers: self.headers,
+                body: sink::body(&self.body),
+            },
+        }
+    }
+
     /// What it holds in bodies, as counted against [`MAX_PENDING_CHECK_BYTES`].
     pub(super) fn bytes(&self) -> usize {
         self.request_body.len() + self.body.len()
@@ -90,49 +103,22 @@ impl Worker {
     }
 
     pub(super) fn check(&self, captured: Captured) {
-        let Captured {
-            sequence,
-            mut request,
-            request_body,
-            api_key,
-            status,
-            headers,
-            body,
-        } = captured;
-        request.body = recorded_body(&request_body);
-        drop(request_body);
-        let exchange = Exchange {
-            request,
-            response: RecordedResponse {
-                status,
-                headers,
-                body: recorded_body(&body),
-            },
-        };
-        drop(body);
-        // The check sees the exchange exactly as it happened; only what it reports is redacted.
-        let secrets = self.shared.secrets.all();
-        let mut verdict = self.checker.check(&exchange);
-        verdict.method = redact(&verdict.method, &secrets).into_owned();
-        verdict.path = redact(&verdict.path, &secrets).into_owned();
-        // A violation quotes what was sent, and an upstream may echo a key.
-        let change = |text: &str| redact(text, &secrets).into_owned();
-        verdict.violations = verdict
-            .violations
-            .into_iter()
-            .map(|violation| violation.map_text(&change))
-            .collect();
-        verdict.notes = verdict
-            .notes
-            .into_iter()
-            .map(|note| note.map_text(&change))
-            .collect();
+        let sequence = captured.sequence;
+        let status = captured.status;
+        let sink = sink_for(
+            &self.upstream_origin,
+            captured.api_key.as_deref(),
+            self.shared.secrets.all(),
+        );
+        let exchange = captured.into_exchange();
+        let Sunk { verdict, scrubbed } = sink.take(&self.checker, &exchange);
+        drop(exchange);
         let file = match &self.record_dir {
             None => format!("proxy:{sequence}"),
             Some(dir) => {
                 let operation = verdict.operation.as_deref().unwrap_or("unknown");
                 let path = dir.join(format!("{sequence:04}-{operation}-{status}.json"));
-                match self.record(&path, &exchange, api_key.as_deref(), &secrets) {
+                match sink.write(&path, &scrubbed) {
                     Ok(()) => path.display().to_string(),
                     Err(source) => {
                         self.shared.fail(ProxyFailure::Record {
@@ -158,39 +144,19 @@ impl Worker {
             .exchanges
             .push((sequence, report));
     }
-
-    pub(super) fn record(
-        &self,
-        path: &Path,
-        exchange: &Exchange,
-        api_key: Option<&str>,
-        secrets: &[String],
-    ) -> std::io::Result<()> {
-        let scrubber = Scrubber::new(api_key.unwrap_or("")).with_origin(&self.upstream_origin);
-        let scrubbed = scrubber.exchange(exchange);
-        let mut text =
-            serde_json::to_string_pretty(&scrubbed.to_recorded()).map_err(std::io::Error::other)?;
-        text.push('\n');
-        // The scrubber knows the key and its Basic token; a token with a password, a bearer
-        // token, or another app's key passing through the same proxy are removed here.
-        let text = redact(&text, secrets);
-        std::fs::write(path, text.as_bytes())
-    }
 }
 
-pub(super) fn recorded_body(bytes: &[u8]) -> Body {
-    if bytes.is_empty() {
-        return Body::Empty;
-    }
-    // `parse_json` reads what serde_json reads, into the same value, in about half the time
-    // for a page of attendees; JSON is UTF-8, so text that is not is not JSON either.
-    match std::str::from_utf8(bytes).map(crate::recording::parse_json) {
-        // A JSON string body is kept as raw text, as the recording format requires.
-        Ok(Ok(Value::String(_)) | Err(_)) | Err(_) => {
-            Body::Text(String::from_utf8_lossy(bytes).into_owned())
-        }
-        Ok(Ok(value)) => Body::Json(value),
-    }
+/// The sink of one exchange through an upstream at `upstream_origin`: its scrubber knows the API
+/// key of the request's `Authorization` (if it held one) and the upstream's origin; `secrets`
+/// (every credential the proxy has seen: a bearer token, a token with a password, another app's
+/// key passing through the same proxy) are removed besides.
+pub(super) fn sink_for(
+    upstream_origin: &str,
+    api_key: Option<&str>,
+    secrets: Arc<Vec<String>>,
+) -> Sink {
+    Sink::new(Scrubber::new(api_key.unwrap_or("")).with_origin(upstream_origin))
+        .with_secrets(secrets)
 }
 
 /// Makes the calling thread the last to get a core, so that a burst of checks is worked off in
@@ -208,5 +174,133 @@ pub(super) fn lower_this_threads_priority() {
         let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 19);
         let param = libc::sched_param { sched_priority: 0 };
         let _ = libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use http::header::{self, HeaderMap, HeaderValue};
+
+    use super::*;
+    use crate::live::{LiveOptions, RecordFormat, exchange_of};
+    use crate::proxy::redact::{Secrets, credentials};
+
+    const KEY: &str = "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2";
+    const ORIGIN: &str = "http://127.0.0.1:18089";
+
+    /// The exchange a live run and the proxy both saw, as each one captures it: the key in the
+    /// path (so in the verdict), the origin in the links, personal fields, and a violation.
+    fn raw() -> (Headers, Vec<u8>, Headers, Vec<u8>) {
+        let mut request_headers = Headers::new();
+        request_headers.append("accept", "application/json");
+        request_headers.append("user-agent", "Someone (someone@private.example)");
+        let mut response_headers = Headers::new();
+        response_headers.append("content-type", "application/json; charset=utf-8");
+        let body = serde_json::json!({
+            "id": 7, "notes": "Allergic to cats", "booking_ip_address": "10.1.2.3",
+            "telehealth_url": "https://clinic.au1.cliniko.com/appointments/1/connect",
+            "links": { "self": format!("{ORIGIN}/v1/attendees/{KEY}") },
+        });
+        (
+            request_headers,
+            Vec::new(),
+            response_headers,
+            serde_json::to_vec(&body).expect("JSON"),
+        )
+    }
+
+    #[test]
+    fn live_and_the_proxy_give_the_same_recording_and_verdict_for_one_exchange() {
+        let spec = cliniko_spec::Spec::embedded().expect("the embedded spec loads");
+        let checker = Checker::new(&spec, crate::CheckOptions::default()).expect("it compiles");
+        let url = format!("{ORIGIN}/v1/attendees/{KEY}");
+        let (request_headers, request_body, response_headers, response_body) = raw();
+
+        // Live: the key is the run's; the HTTP client adds `Authorization` itself.
+        let options = LiveOptions {
+            base_url: format!("{ORIGIN}/v1"),
+            api_key: KEY.to_owned(),
+            user_agent: "Someone (someone@private.example)".to_owned(),
+            record_dir: None,
+            record_format: RecordFormat::Json,
+            provoke_limits: false,
+            group_appointment_id: None,
+            patient_id: None,
+            progress: false,
+            read_only: true,
+            allow_writes: false,
+        };
+        let live = crate::live::sink_for(&options).take(
+            &checker,
+            &exchange_of(
+                "GET",
+                &url,
+                request_headers.clone(),
+                None,
+                200,
+                response_headers.clone(),
+                &response_body,
+            ),
+        );
+
+        // The proxy: the key and every token come from the app's `Authorization`.
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"));
+        let mut sent = HeaderMap::new();
+        sent.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {token}")).expect("a header value"),
+        );
+        let (found, api_key) = credentials(&sent);
+        let secrets = Secrets::default();
+        secrets.add(&found);
+        let mut proxied_headers = request_headers;
+        proxied_headers.append("authorization", format!("Basic {token}"));
+        let captured = Captured {
+            sequence: 1,
+            request: RecordedRequest {
+                method: "GET".to_owned(),
+                url,
+                headers: proxied_headers,
+                body: crate::recording::Body::Empty,
+            },
+            request_body: Bytes::from(request_body),
+            api_key,
+            status: 200,
+            headers: response_headers,
+            body: response_body,
+        };
+        let sink = sink_for(ORIGIN, captured.api_key.as_deref(), secrets.all());
+        let proxied = sink.take(&checker, &captured.into_exchange());
+
+        assert_eq!(proxied.verdict, live.verdict);
+        assert_eq!(proxied.scrubbed, live.scrubbed);
+        let recording = crate::live::sink_for(&options).recording(&live.scrubbed);
+        assert_eq!(sink.recording(&proxied.scrubbed), recording);
+
+        // And what both give is scrubbed: the check ran on what was sent, found the violation,
+        // and neither the key, its token, the origin nor the personal data is left.
+        assert!(
+            live.verdict
+                .violations
+                .iter()
+                .any(|v| v.pointer() == Some("/id")),
+            "{:?}",
+            live.verdict
+        );
+        assert_eq!(live.verdict.path, "/attendees/[redacted]");
+        let verdict = format!("{:?}", live.verdict);
+        for secret in [
+            KEY,
+            token.as_str(),
+            ORIGIN,
+            "10.1.2.3",
+            "Allergic",
+            "private.example",
+        ] {
+            assert!(!recording.contains(secret), "{secret} in {recording}");
+            assert!(!verdict.contains(secret), "{secret} in {verdict}");
+        }
+        assert!(recording.contains("https://cliniko.invalid/v1/attendees/[redacted]"));
     }
 }

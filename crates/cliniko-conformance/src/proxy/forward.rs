@@ -28,9 +28,10 @@ use super::ProxyError;
 use super::check::{Captured, Job};
 use super::config::Upstream;
 use super::links::{LinkRewriter, rebase};
-use super::redact::{Secrets, credentials, redact};
+use super::redact::{Secrets, credentials};
 use super::report::{PendingChecks, ProxyEvent, ProxyFailure};
 use super::{MAX_CHECKED_BODY, MAX_REQUEST_BODY, Observer, SHUTDOWN_GRACE};
+use crate::sink::redact;
 
 pub(super) type UpstreamClient = HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
 

@@ -1,12 +1,9 @@
 //! Credentials: every key and token the proxy sees, learnt from `Authorization` and removed from its output.
 
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use http::header::{self, HeaderMap};
-
-use crate::scrub::SECRET_PLACEHOLDER;
 
 /// Every credential seen so far, kept in memory only so that it can be removed from output.
 ///
@@ -77,17 +74,6 @@ pub(super) fn credentials(headers: &HeaderMap) -> (Vec<String>, Option<String>) 
         }
     }
     (secrets, api_key)
-}
-
-/// `text` with every secret replaced by [`SECRET_PLACEHOLDER`].
-pub(super) fn redact<'t>(text: &'t str, secrets: &[String]) -> Cow<'t, str> {
-    let mut out = Cow::Borrowed(text);
-    for secret in secrets {
-        if !secret.is_empty() && out.contains(secret.as_str()) {
-            out = Cow::Owned(out.replace(secret.as_str(), SECRET_PLACEHOLDER));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
