@@ -652,32 +652,27 @@ impl<'s> Compiler<'s> {
         self.options.strict
     }
 
-    /// Follows `$ref`s (a few levels at most, so that a loop cannot hang the checker).
+    /// Follows `$ref`s (with [`cliniko_spec::pointer::chase`], so that a loop cannot hang the
+    /// checker): the JSON pointer of the schema reached, and the schema. A `$ref` that resolves
+    /// nowhere is an error naming the node that holds it.
     pub(crate) fn resolve(
         &self,
         pointer: &str,
-        mut value: &'s Value,
+        value: &'s Value,
     ) -> Result<(String, &'s Value), CheckerError> {
-        let mut pointer = pointer.to_owned();
-        for _ in 0..16 {
-            let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-                return Ok((pointer, value));
-            };
-            let target =
-                cliniko_spec::pointer::resolve(self.spec.raw(), reference).ok_or_else(|| {
-                    CheckerError::UnresolvedRef {
-                        file: self.spec.source().to_owned(),
-                        pointer: pointer.clone(),
-                        reference: reference.to_owned(),
-                    }
-                })?;
-            pointer = reference.trim_start_matches('#').to_owned();
-            value = target;
-        }
+        let chased = cliniko_spec::pointer::chase(self.spec.raw(), value);
+        let reference = match chased.broken {
+            None => return Ok((chased.pointer_or(pointer), chased.value)),
+            Some(cliniko_spec::pointer::Broken::Dangling(reference)) => reference.to_owned(),
+            Some(cliniko_spec::pointer::Broken::Loop) => format!(
+                "(a chain of more than {} $refs)",
+                cliniko_spec::pointer::MAX_HOPS
+            ),
+        };
         Err(CheckerError::UnresolvedRef {
             file: self.spec.source().to_owned(),
-            pointer,
-            reference: "(a chain of more than 16 $refs)".to_owned(),
+            pointer: chased.pointer_or(pointer),
+            reference,
         })
     }
 
