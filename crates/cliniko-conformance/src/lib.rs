@@ -115,6 +115,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod fields;
 mod har;
 pub mod live;
 pub mod proxy;

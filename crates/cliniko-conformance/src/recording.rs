@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::fields;
+
 /// One request and the response it got.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exchange {
@@ -423,87 +425,27 @@ pub fn recording_from_value(value: Value, file: &str) -> Result<Vec<Exchange>, R
 }
 
 /// A shape problem: the pointer and the message.
-type ShapeProblem = (String, String);
+type ShapeProblem = fields::Problem;
 
 fn exchange_from_value(value: Value, at: &str) -> Result<Exchange, ShapeProblem> {
-    let Value::Object(mut object) = value else {
-        return Err((
-            slash(at),
-            "expected an object with `request` and `response`".to_owned(),
-        ));
-    };
-    let request = match object.remove("request") {
-        Some(Value::Object(request)) => request,
-        Some(_) => return Err((format!("{at}/request"), "expected an object".to_owned())),
-        None => return Err((slash(at), "missing `request`".to_owned())),
-    };
-    let response = match object.remove("response") {
-        Some(Value::Object(response)) => response,
-        Some(_) => return Err((format!("{at}/response"), "expected an object".to_owned())),
-        None => return Err((slash(at), "missing `response`".to_owned())),
-    };
+    let (mut request, mut response) = fields::halves(value, at, "an object")?;
+    let request_at = format!("{at}/request");
+    let response_at = format!("{at}/response");
     Ok(Exchange {
-        request: request_from(request, &format!("{at}/request"))?,
-        response: response_from(response, &format!("{at}/response"))?,
-    })
-}
-
-fn request_from(mut object: Map<String, Value>, at: &str) -> Result<RecordedRequest, ShapeProblem> {
-    let method = match object.remove("method") {
-        Some(Value::String(method)) if !method.is_empty() => method,
-        Some(_) => {
-            return Err((
-                format!("{at}/method"),
-                "expected an HTTP method as a string".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `method`".to_owned())),
-    };
-    let url = match object.remove("url") {
-        Some(Value::String(url)) => url,
-        Some(_) => {
-            return Err((
-                format!("{at}/url"),
-                "expected a URL or a path as a string".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `url`".to_owned())),
-    };
-    Ok(RecordedRequest {
-        method,
-        url,
-        headers: headers_from(object.remove("headers"), &format!("{at}/headers"))?,
-        body: Body::from_recorded(object.remove("body").unwrap_or(Value::Null)),
-    })
-}
-
-fn response_from(
-    mut object: Map<String, Value>,
-    at: &str,
-) -> Result<RecordedResponse, ShapeProblem> {
-    let status = match object.remove("status") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .filter(|s| (100..=599).contains(s))
-            .and_then(|s| u16::try_from(s).ok())
-            .ok_or_else(|| {
-                (
-                    format!("{at}/status"),
-                    format!("expected an HTTP status from 100 to 599, found {n}"),
-                )
-            })?,
-        Some(_) => {
-            return Err((
-                format!("{at}/status"),
-                "expected an HTTP status as a number".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `status`".to_owned())),
-    };
-    Ok(RecordedResponse {
-        status,
-        headers: headers_from(object.remove("headers"), &format!("{at}/headers"))?,
-        body: Body::from_recorded(object.remove("body").unwrap_or(Value::Null)),
+        request: RecordedRequest {
+            method: fields::method(&mut request, &request_at)?,
+            url: fields::url(&mut request, &request_at, fields::Url::UrlOrPath)?,
+            headers: headers_from(request.remove("headers"), &format!("{request_at}/headers"))?,
+            body: Body::from_recorded(request.remove("body").unwrap_or(Value::Null)),
+        },
+        response: RecordedResponse {
+            status: fields::status(&mut response, &response_at, None)?,
+            headers: headers_from(
+                response.remove("headers"),
+                &format!("{response_at}/headers"),
+            )?,
+            body: Body::from_recorded(response.remove("body").unwrap_or(Value::Null)),
+        },
     })
 }
 
@@ -526,7 +468,7 @@ fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, ShapeProblem>
                 for (index, value) in values.into_iter().enumerate() {
                     headers.append(
                         &name,
-                        header_text(value).ok_or_else(|| {
+                        fields::header_text(value).ok_or_else(|| {
                             (
                                 format!("{here}/{index}"),
                                 "expected a header value as a string".to_owned(),
@@ -537,7 +479,7 @@ fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, ShapeProblem>
             }
             value => headers.append(
                 &name,
-                header_text(value).ok_or_else(|| {
+                fields::header_text(value).ok_or_else(|| {
                     (
                         here,
                         "expected a header value as a string or an array of strings".to_owned(),
@@ -547,25 +489,6 @@ fn headers_from(value: Option<Value>, at: &str) -> Result<Headers, ShapeProblem>
         }
     }
     Ok(headers)
-}
-
-/// A header value; numbers and booleans are accepted as their text, since hand-written recordings
-/// often hold `"x-ratelimit-reset": 1700000060`.
-fn header_text(value: Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn slash(at: &str) -> String {
-    if at.is_empty() {
-        "/".to_owned()
-    } else {
-        at.to_owned()
-    }
 }
 
 /// serde_json's message without its own "at line L column C" suffix, which the error prints itself.
