@@ -8,10 +8,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::exchange::{Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError};
 use crate::fields;
-use crate::recording::{
-    Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError,
-};
 
 /// A shape problem in a HAR file: the entry (if the problem is inside one), the JSON pointer and
 /// what was expected.

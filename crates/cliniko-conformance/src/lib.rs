@@ -115,6 +115,8 @@
 #![deny(missing_docs)]
 
 mod check;
+mod compile;
+mod exchange;
 mod fields;
 mod har;
 pub mod live;
@@ -128,7 +130,8 @@ mod sink;
 pub mod suggest;
 mod violation;
 
-pub use check::{CheckOptions, Checker, CheckerError, DocumentedOperation, Verdict};
+pub use check::{Checker, DocumentedOperation, Verdict};
+pub use compile::{CheckOptions, CheckerError};
 pub use recording::{
     Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError, parse_recording,
     read_recording, recording_from_value,

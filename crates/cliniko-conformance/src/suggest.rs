@@ -27,7 +27,8 @@ use cliniko_spec::nullable::is_null_branch;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Checker, media_type};
+use crate::check::Checker;
+use crate::compile::media_type;
 use crate::recording::{Body, Exchange};
 use crate::violation::Violation;
 
@@ -431,7 +432,7 @@ impl<'s> Suggester<'s> {
         let key = responses.keys().find(|k| k.eq_ignore_ascii_case(key))?;
         let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
         let content = raw.pointer(&response)?.get("content")?.as_object()?;
-        let media = content.keys().find(|m| crate::check::is_json(m))?;
+        let media = content.keys().find(|m| crate::compile::is_json(m))?;
         Some(format!("{response}/content/{}/schema", escape(media)))
     }
 

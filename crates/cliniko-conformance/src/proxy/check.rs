@@ -3,56 +3,14 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
-use bytes::Bytes;
-
 use crate::check::Checker;
-use crate::recording::{Exchange, Headers, RecordedRequest, RecordedResponse};
 use crate::report::ExchangeReport;
 use crate::scrub::Scrubber;
-use crate::sink::{self, Sink, Sunk};
+use crate::sink::{Sink, Sunk};
 
+use super::captured::{Captured, Job};
 use super::forward::Shared;
 use super::report::{Collected, ProxyEvent, ProxyFailure};
-
-/// Work for the checker threads.
-pub(super) enum Job {
-    Check(Box<Captured>),
-    Stop,
-}
-
-/// An exchange as the upstream saw and sent it, complete.
-pub(super) struct Captured {
-    pub(super) sequence: usize,
-    /// The request, its body still to be read from `request_body` (off the forwarding path).
-    pub(super) request: RecordedRequest,
-    pub(super) request_body: Bytes,
-    /// The API key from `Authorization` (for the scrubber), if it held one.
-    pub(super) api_key: Option<String>,
-    pub(super) status: u16,
-    pub(super) headers: Headers,
-    pub(super) body: Vec<u8>,
-}
-
-impl Captured {
-    /// The exchange, its bodies read (on a checker thread, off the forwarding path).
-    pub(super) fn into_exchange(self) -> Exchange {
-        let mut request = self.request;
-        request.body = sink::body(&self.request_body);
-        Exchange {
-            request,
-            response: RecordedResponse {
-                status: self.status,
-                headers: self.headers,
-                body: sink::body(&self.body),
-            },
-        }
-    }
-
-    /// What it holds in bodies, as counted against [`MAX_PENDING_CHECK_BYTES`].
-    pub(super) fn bytes(&self) -> usize {
-        self.request_body.len() + self.body.len()
-    }
-}
 
 /// What a checker thread needs.
 #[derive(Clone)]
@@ -180,11 +138,13 @@ pub(super) fn lower_this_threads_priority() {
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
+    use bytes::Bytes;
     use http::header::{self, HeaderMap, HeaderValue};
 
     use super::*;
     use crate::live::{LiveOptions, RecordFormat, exchange_of};
     use crate::proxy::redact::{Secrets, credentials};
+    use crate::recording::{Headers, RecordedRequest};
 
     const KEY: &str = "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2";
     const ORIGIN: &str = "http://127.0.0.1:18089";

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::recording::{Body, Headers, RecordedRequest};
 
 use super::ProxyError;
-use super::check::{Captured, Job};
+use super::captured::{Captured, Job};
 use super::config::Upstream;
 use super::links::{LinkRewriter, rebase};
 use super::redact::{Secrets, credentials};

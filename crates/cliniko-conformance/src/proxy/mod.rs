@@ -42,6 +42,7 @@
 //! upstream's, and `Accept-Encoding` is dropped so that the upstream answers uncompressed: the
 //! proxy has to read the body to check it and to rewrite its links.
 
+mod captured;
 mod check;
 mod config;
 mod forward;
@@ -60,7 +61,8 @@ use tokio::sync::watch;
 use crate::check::Checker;
 use crate::report::Report;
 
-use check::{Job, Worker};
+use captured::Job;
+use check::Worker;
 use config::parse_upstream;
 pub use config::{ProxyError, ProxyOptions};
 use forward::{Shared, serve, upstream_client};
