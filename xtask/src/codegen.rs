@@ -21,8 +21,7 @@ use cliniko_spec::Spec;
 use proc_macro2::TokenStream;
 use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 
-/// The spec, relative to the workspace root.
-pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
+pub use crate::SPEC_PATH;
 /// The generated schema types.
 pub const TYPES_PATH: &str = "crates/cliniko-types/src/generated_types.rs";
 /// The generated client.

@@ -16,6 +16,9 @@
 //! - `cargo xtask conformance ARGS...`: `cargo run -p cliniko-conformance -- ARGS...`, for example
 //!   `cargo xtask conformance check tests/recordings`.
 
+/// The spec, relative to the workspace root (read by `codegen` and `spec-diff` alike).
+pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
+
 mod codegen;
 mod heal;
 mod spec_diff;

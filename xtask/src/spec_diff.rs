@@ -20,7 +20,7 @@ use cliniko_spec::{LineIndex, Spec};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::codegen::SPEC_PATH;
+use crate::SPEC_PATH;
 
 /// The folder of Cliniko's published documents, relative to the workspace root.
 pub const UPSTREAM_DIR: &str = "spec/upstream";

@@ -23,10 +23,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cliniko_spec::Spec;
+use cliniko_spec::nullable::is_null_branch;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Checker, media_type};
+use crate::check::Checker;
+use crate::compile::media_type;
 use crate::recording::{Body, Exchange};
 use crate::violation::Violation;
 
@@ -487,7 +489,7 @@ impl<'s> Suggester<'s> {
         let key = responses.keys().find(|k| k.eq_ignore_ascii_case(key))?;
         let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
         let content = raw.pointer(&response)?.get("content")?.as_object()?;
-        let media = content.keys().find(|m| crate::check::is_json(m))?;
+        let media = content.keys().find(|m| crate::compile::is_json(m))?;
         Some(format!("{response}/content/{}/schema", escape(media)))
     }
 
@@ -546,7 +548,7 @@ impl<'s> Suggester<'s> {
         let concrete = concrete(raw, schema);
         match value {
             Value::Null => {
-                if !allows_null(raw, schema, 0) {
+                if !allows_null(raw, schema) {
                     *self.nulls.entry(schema.to_owned()).or_default() += 1;
                 }
             }
@@ -723,20 +725,13 @@ fn canonical(path: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
-/// Follows `$ref`s from `pointer` to the schema they name.
+/// Follows `$ref`s from `pointer` to the schema they name (the last node that resolves, when one
+/// does not).
 fn resolve(raw: &Value, pointer: &str) -> String {
-    let mut at = pointer.to_owned();
-    for _ in 0..16 {
-        match raw
-            .pointer(&at)
-            .and_then(|node| node.get("$ref"))
-            .and_then(Value::as_str)
-        {
-            Some(reference) => at = reference.trim_start_matches('#').to_owned(),
-            None => break,
-        }
+    match raw.pointer(pointer) {
+        Some(node) => cliniko_spec::pointer::chase(raw, node).pointer_or(pointer),
+        None => pointer.to_owned(),
     }
-    at
 }
 
 /// The schemas that describe a value at `pointer`: through `$ref`, every `allOf` branch, and the
@@ -766,7 +761,7 @@ fn collect_concrete(raw: &Value, pointer: &str, out: &mut Vec<String>, depth: us
             .flatten()
             .enumerate()
         {
-            if only_null(branch) {
+            if is_null_branch(raw, branch) {
                 continue;
             }
             collect_concrete(raw, &format!("{at}/{keyword}/{index}"), out, depth + 1);
@@ -774,55 +769,11 @@ fn collect_concrete(raw: &Value, pointer: &str, out: &mut Vec<String>, depth: us
     }
 }
 
-fn only_null(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("null")
-        || schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .is_some_and(|e| e.iter().all(Value::is_null))
-}
-
-/// Whether the schema at `pointer` takes null, as the checker reads it: `nullable: true`, an
-/// enum holding null, a `$ref` or an `anyOf`/`oneOf` branch that takes it, every `allOf` branch
-/// taking it, or no `type`, `enum`, `$ref` or composition at all (a schema that says nothing
-/// about the type of its values takes any, null included).
-fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
-    if depth > 12 {
-        return false;
-    }
-    let Some(node) = raw.pointer(pointer) else {
-        return true;
-    };
-    if node.get("nullable").and_then(Value::as_bool) == Some(true) || only_null(node) {
-        return true;
-    }
-    if let Some(options) = node.get("enum").and_then(Value::as_array) {
-        return options.contains(&Value::Null);
-    }
-    if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
-        return allows_null(raw, reference.trim_start_matches('#'), depth + 1);
-    }
-    let branches = |keyword: &'static str| {
-        (0..node
-            .get(keyword)
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len))
-            .map(move |index| format!("{pointer}/{keyword}/{index}"))
-    };
-    if node.get("type").is_some() {
-        return false;
-    }
-    if !branches("allOf").all(|at| allows_null(raw, &at, depth + 1)) {
-        return false;
-    }
-    for keyword in ["anyOf", "oneOf"] {
-        if node.get(keyword).is_some()
-            && !branches(keyword).any(|at| allows_null(raw, &at, depth + 1))
-        {
-            return false;
-        }
-    }
-    node.get("not").is_none() || !allows_null(raw, &format!("{pointer}/not"), depth + 1)
+/// Whether the schema at `pointer` takes null, as OpenAPI 3.0.3 reads it (see
+/// [`cliniko_spec::nullable`]); a pointer that names nothing takes anything.
+fn allows_null(raw: &Value, pointer: &str) -> bool {
+    raw.pointer(pointer)
+        .is_none_or(|node| cliniko_spec::nullable::allows_null(raw, node))
 }
 
 /// How a schema that refused a null is made nullable.
@@ -1159,8 +1110,8 @@ mod tests {
             ),
             Nullable::AddKeyword
         ));
-        assert!(!allows_null(&raw, &at("link"), 0));
-        assert!(!allows_null(&raw, &at("code"), 0));
-        assert!(allows_null(&raw, &at("anything"), 0));
+        assert!(!allows_null(&raw, &at("link")));
+        assert!(!allows_null(&raw, &at("code")));
+        assert!(allows_null(&raw, &at("anything")));
     }
 }
