@@ -442,7 +442,7 @@ impl<'s> Suggester<'s> {
             let candidates: Vec<String> = branches
                 .iter()
                 .enumerate()
-                .filter(|(_, branch)| !only_null(branch))
+                .filter(|(_, branch)| !is_null_branch(raw, branch))
                 .map(|(index, _)| format!("{at}/{keyword}/{index}"))
                 .collect();
             if candidates.len() < 2 {
