@@ -6,6 +6,7 @@
 mod cli;
 mod code_enums;
 mod facts;
+mod filters;
 mod one_error;
 mod patch_fields;
 mod resources;
@@ -159,6 +160,11 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
             },
         ])
     })?;
+    let filters = timings.time("filters", || filters::generate(spec, &files[1].contents))?;
+    files.push(GeneratedFile {
+        path: filters::FILTERS_PATH,
+        contents: format_file(filters, "filters").context("formatting the filters")?,
+    });
     let resources = timings.time("resources", || resources::generate(spec))?;
     files.push(GeneratedFile {
         path: resources::RESOURCES_PATH,
@@ -431,13 +437,19 @@ mod tests {
     /// The workspace's spec with the made-up `widget` resource of
     /// `xtask/fixtures/widget-resource.yaml` merged in.
     fn spec_with_widgets() -> Spec {
+        spec_with_edited_widgets(|_| {})
+    }
+
+    /// [`spec_with_widgets`], with `edit` applied to the fixture first.
+    fn spec_with_edited_widgets(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
         let root = crate::workspace_root();
         let read = |path: &str| -> serde_json::Value {
             let text = std::fs::read_to_string(root.join(path)).expect("readable");
             serde_yaml_ng::from_str(&text).expect("YAML")
         };
         let mut spec = read(SPEC_PATH);
-        let fixture = read("xtask/fixtures/widget-resource.yaml");
+        let mut fixture = read("xtask/fixtures/widget-resource.yaml");
+        edit(&mut fixture);
         for (key, value) in fixture.as_object().expect("a map") {
             match (spec.get_mut(key.as_str()), value) {
                 (Some(serde_json::Value::Array(items)), serde_json::Value::Array(more)) => {
@@ -494,8 +506,9 @@ mod tests {
         let resources = file(resources::RESOURCES_PATH);
         let types = file(TYPES_PATH);
         let facts = file(FACTS_PATH);
+        let filters = file(filters::FILTERS_PATH);
         let widget = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             item(
                 resources,
                 "    Resource {\n        name: \"widget\"",
@@ -506,6 +519,15 @@ mod tests {
             item(types, "pub struct WidgetList {", "\n}\n"),
             item(facts, "pub const LIST_WIDGETS", "};\n"),
             item(facts, "pub const DELETE_WIDGET", "};\n"),
+            item(
+                filters,
+                "/// The routes whose `q[]` is defined at `/components/parameters/WidgetFilter`",
+                "impl crate::paginate::ListFilter for Filter<WidgetLists> {"
+            ),
+            // The widgets' sort fields come last: the rest of the file.
+            &filters[filters
+                .find("/// A field to sort by, as `sort` at `/components/parameters/WidgetSort`")
+                .expect("the widgets' sort fields are generated")..],
         );
         insta::assert_snapshot!("widget_resource", widget);
         assert!(
@@ -514,6 +536,41 @@ mod tests {
             "the widget's marked property is scrubbed as an email"
         );
         assert!(file(CLIENT_PATH).contains("pub fn list_widgets(&self)"));
+    }
+
+    /// A field added to a `q[]` parameter's `x-cliniko-filter-fields` (and so to its pattern)
+    /// becomes a method of that route's filter, of its kind; nothing else is written by hand.
+    #[test]
+    fn a_filter_field_added_to_the_spec_is_a_method() {
+        let generated = |spec: &Spec| -> String {
+            let files = generate(spec, &mut Timings::default()).expect("generation succeeds");
+            files
+                .into_iter()
+                .find(|f| f.path == filters::FILTERS_PATH)
+                .expect("generated")
+                .contents
+        };
+        let method = "pub fn created_at(self) -> Timestamp<WidgetLists>";
+        let before = generated(&spec_with_widgets());
+        assert!(before.contains("pub fn label(self) -> Text<WidgetLists>"));
+        assert!(
+            !before.contains(method),
+            "the fixture does not filter widgets on created_at yet"
+        );
+        let after = generated(&spec_with_edited_widgets(|fixture| {
+            let parameter = fixture
+                .pointer_mut("/components/parameters/WidgetFilter")
+                .expect("the fixture's q[] parameter");
+            parameter["x-cliniko-filter-fields"]["date-time"] = serde_json::json!(["created_at"]);
+            let (fields, problems) = cliniko_spec::facts::filter_fields_from_value(
+                &parameter["x-cliniko-filter-fields"],
+            );
+            assert!(problems.is_empty(), "{problems:?}");
+            parameter["schema"]["items"]["pattern"] =
+                cliniko_spec::facts::filter_pattern(&fields).into();
+        }));
+        assert!(after.contains(method), "{after}");
+        assert!(after.contains("field: \"created_at\""));
     }
 
     /// The code generated for the spec with widgets compiles: the types crate (with the
