@@ -1,4 +1,4 @@
-//! Value parsers that the generated command tree uses: `--filter` checked against the route's
+//! Value parsers that the generated command tree uses, and its confirmation prompt ([`confirm`]): `--filter` checked against the route's
 //! facts, code lists by name, strings checked by the client's own types, and request bodies.
 
 use std::ffi::OsStr;
@@ -10,7 +10,7 @@ use clap::{Arg, Command};
 use cliniko_types::facts::{FilterField, FilterKind, Operation};
 use serde::de::DeserializeOwned;
 
-use crate::Usage;
+use crate::exit::Usage;
 
 /// The operators of a numeric (ID) field, in the order help and errors list them (the facts' own
 /// lists decide what is allowed; a test keeps the two the same sets).
@@ -320,6 +320,28 @@ fn invalid(cmd: &Command, arg: Option<&Arg>, value: &str, reason: String) -> cla
 /// Parses an option given as JSON (an object or a list, such as a patient's custom fields).
 pub fn json_value(text: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
+}
+
+/// Asks on a terminal before `what` (`attendee delete`) is done to `id`, unless `yes`; without a
+/// terminal it goes ahead (scripts pass `--yes` for clarity, but are not stopped).
+pub fn confirm(what: &str, id: Option<cliniko_types::Id>, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    let target = id.map(|id| format!(" {id}")).unwrap_or_default();
+    eprint!("{what}{target}: are you sure? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(Usage::new(format!(
+            "{what}{target} not confirmed; nothing was sent (--yes skips the question)"
+        ))
+        .into())
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The `cliniko` command line: every operation of the Cliniko attendees API as a subcommand, a
-//! resumable export (`cliniko attendee sync`), and a built-in fake server (`cliniko --fake ...`).
+//! resumable export of each resource whose list filters on `updated_at` (`cliniko patient sync`),
+//! and a built-in fake server (`cliniko --fake ...`).
 //!
 //! ```text
 //! cliniko --fake attendee list --per-page 5
@@ -18,8 +19,11 @@
 //! [`cliniko_client::Error`]), it cannot turn a code list into named values or let a partial update
 //! clear a field, and it knows nothing of the filter facts; so `xtask/src/codegen/cli.rs`
 //! generates clap builder calls from the spec itself. Nothing per operation is written by hand:
-//! this crate adds only value parsers ([`args`]), printing ([`output`]), the export ([`export`]),
-//! the client set-up and the exit codes.
+//! this crate adds only value parsers ([`args`]), printing ([`output`]), the export ([`export`],
+//! generic over the resource; the generated tree adds it to each syncable resource's group),
+//! progress ([`progress`]), exit codes ([`exit`]) and the client set-up. No module uses the
+//! crate root or one that uses it back: the generated tree depends on `args`, `exit`, `export` and
+//! `output`, none of which depends on it.
 //!
 //! Names follow one rule. The command group is the operation's tag (`attendee`); the subcommand
 //! is the `operationId` in kebab case without the tag's word (`listDeletedAttendees` →
@@ -55,8 +59,10 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod exit;
 pub mod export;
 pub mod output;
+pub mod progress;
 
 /// The command tree generated from the spec.
 #[rustfmt::skip]
@@ -69,8 +75,10 @@ use anyhow::Context as _;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cliniko_client::{Client, ErrorKind, RateLimit, RetryPolicy};
 
-use crate::export::ExportOutcome;
 use crate::output::{Format, Output};
+
+pub use crate::args::confirm;
+pub use crate::exit::{EXIT_CODES, Exit, Usage};
 
 /// The seed of `--fake`'s data.
 pub const FAKE_SEED: u64 = 1;
@@ -87,49 +95,13 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     " (cliniko-cli@users.noreply.github.com)"
 );
 
-/// A mistake in how the command was called: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(String);
-
-impl Usage {
-    /// A usage error saying what is wrong and what to do.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-/// How a command ended, as a process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: it worked.
-    Success = 0,
-    /// 1: Cliniko refused (an error answer).
-    Api = 1,
-    /// 2: the command was called wrongly, or the configuration (key, base URL) is wrong.
-    Usage = 2,
-    /// 3: the network failed: no connection, no answer in time, or an answer cut short.
-    Network = 3,
-    /// 130: Ctrl-C; a sync saved its checkpoint.
-    Interrupted = 130,
-}
-
-/// The exit codes, as `--help` shows them.
-pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 Cliniko refused, 2 bad usage or configuration, 3 network failure, 130 interrupted";
-
 /// The heading global options are shown under, apart from each command's own.
 const GLOBAL_OPTIONS: &str = "Global options";
 
-/// The whole command tree: the generated groups (with `sync` added to `attendee`), the global
-/// options, and `completions`.
+/// The whole command tree: the generated groups (with `sync` in each syncable resource's), the
+/// global options, and `completions`.
 pub fn command() -> Command {
-    let groups = generated_cli::groups().into_iter().map(|group| {
-        if group.get_name() == "attendee" {
-            group.subcommand(export::command())
-        } else {
-            group
-        }
-    });
+    let groups = generated_cli::groups();
     Command::new("cliniko")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Cliniko's attendees API from a terminal: every operation, a resumable export, and a built-in fake")
@@ -214,78 +186,12 @@ pub async fn run(matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Ex
         return Ok(Exit::Success);
     }
     let (client, fake) = client(matches).await?;
-    let outcome = match matches.subcommand() {
-        Some(("attendee", group)) if group.subcommand_name() == Some("sync") => {
-            let sync = group.subcommand_matches("sync").context("sync was named")?;
-            sync_command(&client, sync, output).await
-        }
-        _ => generated_cli::run(&client, matches, output)
-            .await
-            .map(|()| Exit::Success),
-    };
+    let outcome = generated_cli::run(&client, matches, output).await;
     output.flush()?;
     if let Some(fake) = fake {
         fake.shutdown().await;
     }
     outcome
-}
-
-async fn sync_command(
-    client: &Client,
-    matches: &ArgMatches,
-    output: &mut Output,
-) -> anyhow::Result<Exit> {
-    let options = export::options(matches)?;
-    let out = options.out.clone();
-    let interrupt = async {
-        // Without a signal handler (which cannot fail on the platforms we build for), a sync
-        // simply runs to its end.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    match export::export(client, options, interrupt).await? {
-        ExportOutcome::Finished {
-            records,
-            total,
-            appended,
-            checkpoint,
-            ..
-        } => {
-            let attendees = export::plural(records, "attendee", "attendees");
-            let verb = if appended { "appended" } else { "wrote" };
-            eprintln!(
-                "{verb} {attendees} to {} ({total} in all); run the same command again to add what changes next (checkpoint {})",
-                out.display(),
-                checkpoint.display()
-            );
-            if output.format() == Format::Json {
-                output.summary(
-                    "",
-                    serde_json::json!({
-                        "finished": true,
-                        "records": records,
-                        "total": total,
-                        "appended": appended,
-                        "out": out,
-                        "checkpoint": checkpoint,
-                    }),
-                )?;
-            }
-            Ok(Exit::Success)
-        }
-        ExportOutcome::Interrupted {
-            records,
-            checkpoint,
-        } => {
-            eprintln!(
-                "interrupted: {} kept; run the same command again to go on (checkpoint {})",
-                export::plural(records, "attendee", "attendees"),
-                checkpoint.display()
-            );
-            Ok(Exit::Interrupted)
-        }
-    }
 }
 
 /// The client the command runs with, and the fake it talks to under `--fake`.
@@ -364,28 +270,6 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Asks on a terminal before `what` (`attendee delete`) is done to `id`, unless `yes`; without a
-/// terminal it goes ahead (scripts pass `--yes` for clarity, but are not stopped).
-pub fn confirm(what: &str, id: Option<cliniko_types::Id>, yes: bool) -> anyhow::Result<()> {
-    use std::io::{BufRead as _, IsTerminal as _, Write as _};
-    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Ok(());
-    }
-    let target = id.map(|id| format!(" {id}")).unwrap_or_default();
-    eprint!("{what}{target}: are you sure? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-        Ok(())
-    } else {
-        Err(Usage::new(format!(
-            "{what}{target} not confirmed; nothing was sent (--yes skips the question)"
-        ))
-        .into())
-    }
 }
 
 /// The exit code for an error.
