@@ -84,8 +84,6 @@ pub use crate::exit::{EXIT_CODES, Exit, Usage};
 pub const FAKE_SEED: u64 = 1;
 /// How many attendees `--fake` seeds.
 pub const FAKE_ATTENDEES: usize = 200;
-/// The key `--fake` uses; it only opens the in-process fake.
-const FAKE_API_KEY: &str = cliniko_fake::DEFAULT_API_KEY;
 /// The environment variable that holds the API key.
 pub const API_KEY_VARIABLE: &str = "CLINIKO_API_KEY";
 /// The `User-Agent` sent when `CLINIKO_USER_AGENT` does not name one.
@@ -189,20 +187,27 @@ pub async fn run(matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Ex
     let outcome = generated_cli::run(&client, matches, output).await;
     output.flush()?;
     if let Some(fake) = fake {
-        fake.shutdown().await;
+        fake::stop(fake).await;
     }
     outcome
 }
 
-/// The client the command runs with, and the fake it talks to under `--fake`.
-async fn client(
-    matches: &ArgMatches,
-) -> anyhow::Result<(Client, Option<cliniko_fake::FakeCliniko>)> {
-    let user_agent = matches
-        .get_one::<String>("user-agent")
-        .cloned()
-        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
-    if matches.get_flag("fake") {
+/// `--fake`: a fake Cliniko in this process (the `fake` feature, on by default).
+#[cfg(feature = "fake")]
+mod fake {
+    use anyhow::Context as _;
+    use cliniko_client::Client;
+
+    use crate::{FAKE_ATTENDEES, FAKE_SEED, Usage};
+
+    /// The key `--fake` uses; it only opens the in-process fake.
+    const FAKE_API_KEY: &str = cliniko_fake::DEFAULT_API_KEY;
+
+    /// A running fake.
+    pub(crate) type Running = cliniko_fake::FakeCliniko;
+
+    /// Starts the fake, and a client that talks to it.
+    pub(crate) async fn start(user_agent: String) -> anyhow::Result<(Client, Running)> {
         let fake = cliniko_fake::FakeCliniko::builder()
             .api_key(FAKE_API_KEY)
             .seed(FAKE_SEED)
@@ -214,6 +219,47 @@ async fn client(
             .base_url(fake.base_url())
             .build()
             .map_err(|error| Usage::new(error.to_string()))?;
+        Ok((client, fake))
+    }
+
+    /// Stops it.
+    pub(crate) async fn stop(fake: Running) {
+        fake.shutdown().await;
+    }
+}
+
+/// `--fake` in a build without the `fake` feature: refused.
+#[cfg(not(feature = "fake"))]
+mod fake {
+    use cliniko_client::Client;
+
+    use crate::Usage;
+
+    /// No fake runs in this build.
+    pub(crate) enum Running {}
+
+    /// Refuses, naming the feature.
+    pub(crate) async fn start(_user_agent: String) -> anyhow::Result<(Client, Running)> {
+        Err(Usage::new(
+            "this cliniko was built without the `fake` feature: --fake is not available",
+        )
+        .into())
+    }
+
+    /// Nothing to stop.
+    pub(crate) async fn stop(fake: Running) {
+        match fake {}
+    }
+}
+
+/// The client the command runs with, and the fake it talks to under `--fake`.
+async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<fake::Running>)> {
+    let user_agent = matches
+        .get_one::<String>("user-agent")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+    if matches.get_flag("fake") {
+        let (client, fake) = fake::start(user_agent).await?;
         return Ok((client, Some(fake)));
     }
     let key = match std::env::var(API_KEY_VARIABLE) {
