@@ -147,19 +147,41 @@ fn operators(field: &FilterField) -> &'static [&'static str] {
 /// The one-line help of `--filter` on `operation`.
 pub fn filter_help(operation: &Operation) -> String {
     let example = if operation.filter("updated_at").is_some() {
-        "updated_at>2024-01-01T00:00:00Z"
+        "updated_at>2024-01-01T00:00:00Z".to_owned()
     } else {
-        "cancelled_at*"
+        // A get route's filters find a hidden record: `*` on the first of its state fields.
+        match operation
+            .filters
+            .iter()
+            .find(|field| field.kind == FilterKind::DateTime)
+        {
+            Some(field) => format!("{}*", field.name),
+            None => operation
+                .filters
+                .first()
+                .map(|field| format!("{}?", field.name))
+                .unwrap_or_default(),
+        }
     };
-    format!("Only attendees that match (repeatable, ANDed), such as {example}")
+    format!(
+        "Only {} that match (repeatable, ANDed), such as {example}",
+        records_of(operation)
+    )
+}
+
+/// What `operation`'s resource calls its records (`patients`), from the spec's resources.
+fn records_of(operation: &Operation) -> &'static str {
+    cliniko_types::resource::of_operation(operation.id)
+        .map_or("records", |(resource, _)| resource.plural)
 }
 
 /// The long help of `--filter`: each field of `operation` with its operators.
 pub fn filter_long_help(operation: &Operation) -> String {
     let mut help = format!(
         "{}\n\nWrite FIELD OPERATOR VALUE, or Cliniko's FIELD:OPERATORVALUE. `?` means not null, \
-         `!?` null, and `*` brings in the attendees the route leaves out (cancelled, archived).\n",
-        filter_help(operation)
+         `!?` null, and `*` brings in the {} the route leaves out (cancelled, archived).\n",
+        filter_help(operation),
+        records_of(operation)
     );
     for field in operation.filters {
         let kind = match field.kind {

@@ -1004,8 +1004,8 @@ impl Reporter {
     }
 
     fn show_page(&mut self, report: &SyncProgress) {
-        let done = self.before + report.attendees;
-        let total = self.before + report.total_entries.max(report.attendees);
+        let done = self.before + report.records();
+        let total = self.before + report.total_entries.max(report.records());
         if let Some(bar) = &self.bar {
             bar.set_length(total);
             bar.set_position(done);
@@ -1042,8 +1042,8 @@ impl Reporter {
             bar.finish_and_clear();
         }
         if let (Progress::Log, Some(report)) = (&self.mode, &self.last) {
-            let done = self.before + report.attendees;
-            let total = self.before + report.total_entries.max(report.attendees);
+            let done = self.before + report.records();
+            let total = self.before + report.total_entries.max(report.records());
             eprintln!(
                 "{}",
                 log_line(report, done, total, self.started.elapsed(), self.plural)
@@ -1078,7 +1078,7 @@ fn log_line(
         report.rate_limit_waited.as_secs_f64()
     );
     if done > 0 && total > done {
-        let per_record = elapsed.as_secs_f64() / report.attendees.max(1) as f64;
+        let per_record = elapsed.as_secs_f64() / report.records().max(1) as f64;
         line.push_str(&format!(", eta {:.0}s", per_record * (total - done) as f64));
     }
     line

@@ -367,7 +367,7 @@ pub fn describe(error: &anyhow::Error) -> String {
                 "\nhint: Cliniko's routes start with /v1: a --base-url should end in /v1, such as https://api.au1.cliniko.com/v1",
             ),
             ErrorKind::NotFound { .. } => message.push_str(
-                "\nhint: to find a cancelled or archived attendee, add --filter 'cancelled_at*' or --filter 'archived_at*'",
+                "\nhint: to find a cancelled or archived record, add --filter 'cancelled_at*' or --filter 'archived_at*'",
             ),
             ErrorKind::Transport(_) if UNDOCUMENTED_SHARD.get().is_some() => {
                 message.push_str(&format!(
