@@ -30,6 +30,26 @@
 //! use cliniko_client::filter::Filter;
 //! let filter = Filter::patient_case_attendees().patient_case_id().eq(1_i64);
 //! ```
+//!
+//! The route families, their fields and the sort fields are generated from the spec by `cargo
+//! xtask codegen` (each `q[]` parameter's `x-cliniko-filter-fields`, each `sort` parameter's
+//! pattern), so a resource added to the spec gets them too: patients filter and sort as
+//! attendees do.
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use cliniko_client::filter::{Filter, PatientSortField, Sort};
+//! use cliniko_client::types;
+//!
+//! let birthday = NaiveDate::from_ymd_opt(1987, 2, 14).unwrap();
+//! let filter = Filter::patients().last_name().like_pattern("Ngu%").date_of_birth().anniversary_of(birthday);
+//! let items: Vec<types::ListPatientsQItem> = filter.try_into()?;
+//! assert_eq!(items.len(), 2);
+//! let sort: types::ListPatientsSort =
+//!     Sort::empty().asc(PatientSortField::LastName).desc(PatientSortField::Id).try_into()?;
+//! assert_eq!(sort.as_str(), "last_name:asc,id:desc");
+//! # Ok::<(), types::error::ConversionError>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::marker::PhantomData;
