@@ -30,7 +30,7 @@ FOLDERS = [
 ]
 RESOURCE = "attendee"
 # The budget: the lines that still name attendees. Lower it as they go; never raise it to pass.
-BUDGET = 119
+BUDGET = 80
 
 
 def names_of_the_resource():

@@ -6,6 +6,7 @@
 mod cli;
 mod code_enums;
 mod facts;
+mod filters;
 mod one_error;
 mod optional_arrays;
 mod patch_fields;
@@ -159,6 +160,11 @@ fn generate(spec: &Spec, timings: &mut Timings) -> anyhow::Result<Vec<GeneratedF
             },
         ])
     })?;
+    let filters = timings.time("filters", || filters::generate(spec, &files[1].contents))?;
+    files.push(GeneratedFile {
+        path: filters::FILTERS_PATH,
+        contents: format_file(filters, "filters").context("formatting the filters")?,
+    });
     let resources = timings.time("resources", || resources::generate(spec))?;
     files.push(GeneratedFile {
         path: resources::RESOURCES_PATH,
@@ -432,13 +438,19 @@ mod tests {
     /// The workspace's spec with the made-up `widget` resource of
     /// `xtask/fixtures/widget-resource.yaml` merged in.
     fn spec_with_widgets() -> Spec {
+        spec_with_edited_widgets(|_| {})
+    }
+
+    /// [`spec_with_widgets`], with `edit` applied to the fixture first.
+    fn spec_with_edited_widgets(edit: impl FnOnce(&mut serde_json::Value)) -> Spec {
         let root = crate::workspace_root();
         let read = |path: &str| -> serde_json::Value {
             let text = std::fs::read_to_string(root.join(path)).expect("readable");
             serde_yaml_ng::from_str(&text).expect("YAML")
         };
         let mut spec = read(SPEC_PATH);
-        let fixture = read("xtask/fixtures/widget-resource.yaml");
+        let mut fixture = read("xtask/fixtures/widget-resource.yaml");
+        edit(&mut fixture);
         for (key, value) in fixture.as_object().expect("a map") {
             match (spec.get_mut(key.as_str()), value) {
                 (Some(serde_json::Value::Array(items)), serde_json::Value::Array(more)) => {
@@ -495,8 +507,9 @@ mod tests {
         let resources = file(resources::RESOURCES_PATH);
         let types = file(TYPES_PATH);
         let facts = file(FACTS_PATH);
+        let filters = file(filters::FILTERS_PATH);
         let widget = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             item(
                 resources,
                 "    Resource {\n        name: \"widget\"",
@@ -507,6 +520,15 @@ mod tests {
             item(types, "pub struct WidgetList {", "\n}\n"),
             item(facts, "pub const LIST_WIDGETS", "};\n"),
             item(facts, "pub const DELETE_WIDGET", "};\n"),
+            item(
+                filters,
+                "/// The routes whose `q[]` is defined at `/components/parameters/WidgetFilter`",
+                "impl crate::paginate::ListFilter for Filter<WidgetLists> {"
+            ),
+            // The widgets' sort fields come last: the rest of the file.
+            &filters[filters
+                .find("/// A field to sort by, as `sort` at `/components/parameters/WidgetSort`")
+                .expect("the widgets' sort fields are generated")..],
         );
         insta::assert_snapshot!("widget_resource", widget);
         assert!(
@@ -517,63 +539,239 @@ mod tests {
         assert!(file(CLIENT_PATH).contains("pub fn list_widgets(&self)"));
     }
 
-    /// The code generated for the spec with widgets compiles: the types crate (with the
-    /// resources and facts) is checked in a copy of the workspace, in its own target folder under
-    /// `target/` so that later runs are incremental.
+    /// A field added to a `q[]` parameter's `x-cliniko-filter-fields` (and so to its pattern)
+    /// becomes a method of that route's filter, of its kind; nothing else is written by hand.
     #[test]
-    fn the_code_generated_for_an_added_resource_compiles() {
+    fn a_filter_field_added_to_the_spec_is_a_method() {
+        let generated = |spec: &Spec| -> String {
+            let files = generate(spec, &mut Timings::default()).expect("generation succeeds");
+            files
+                .into_iter()
+                .find(|f| f.path == filters::FILTERS_PATH)
+                .expect("generated")
+                .contents
+        };
+        let method = "pub fn created_at(self) -> Timestamp<WidgetLists>";
+        let before = generated(&spec_with_widgets());
+        assert!(before.contains("pub fn label(self) -> Text<WidgetLists>"));
+        assert!(
+            !before.contains(method),
+            "the fixture does not filter widgets on created_at yet"
+        );
+        let after = generated(&spec_with_edited_widgets(|fixture| {
+            let parameter = fixture
+                .pointer_mut("/components/parameters/WidgetFilter")
+                .expect("the fixture's q[] parameter");
+            parameter["x-cliniko-filter-fields"]["date-time"] = serde_json::json!(["created_at"]);
+            let (fields, problems) = cliniko_spec::facts::filter_fields_from_value(
+                &parameter["x-cliniko-filter-fields"],
+            );
+            assert!(problems.is_empty(), "{problems:?}");
+            parameter["schema"]["items"]["pattern"] =
+                cliniko_spec::facts::filter_pattern(&fields).into();
+        }));
+        assert!(after.contains(method), "{after}");
+        assert!(after.contains("field: \"created_at\""));
+    }
+
+    /// Writes `contents` to `path` unless it already holds them, so that the copy's files keep
+    /// their times and cargo rebuilds only what changed.
+    fn write_if_changed(path: &std::path::Path, contents: &[u8]) {
+        if std::fs::read(path).is_ok_and(|old| old == contents) {
+            return;
+        }
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("created");
+        std::fs::write(path, contents).expect("written");
+    }
+
+    /// The code generated for the spec with widgets builds, and the generated CLI lists widgets
+    /// from a server. The types, client and CLI crates (their generated files replaced by the
+    /// widget spec's, the hand-written ones as they are) are built in a copy of the workspace
+    /// under `target/codegen-fixture/workspace`, in its own target folder; files are rewritten only
+    /// when they change, so later runs are incremental. The copy builds the CLI without `--fake`
+    /// and the client without TLS (the slowest dependencies to build; the server is plain HTTP on
+    /// 127.0.0.1). Then `cliniko widget list` runs against a scripted server, which checks the
+    /// request it gets, and the test checks the rows printed.
+    #[test]
+    fn the_cli_generated_for_an_added_resource_lists_it_from_a_server() {
         let root = crate::workspace_root();
         let spec = spec_with_widgets();
         let files = generate(&spec, &mut Timings::default()).expect("generation succeeds");
-        let copy = tempfile::tempdir().expect("a temporary folder");
-        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("readable");
-        let start = manifest.find("members = [").expect("a members list");
-        let end = start + manifest[start..].find("]\n").expect("closed") + 2;
-        let end = end
-            + manifest[end..]
-                .find("\n[workspace.package]")
-                .expect("workspace.package");
-        let manifest = format!(
-            "{}members = [\"crates/cliniko-types\"]\n{}",
-            &manifest[..start],
-            &manifest[end..]
-        );
-        std::fs::write(copy.path().join("Cargo.toml"), manifest).expect("written");
-        std::fs::copy(root.join("Cargo.lock"), copy.path().join("Cargo.lock")).expect("copied");
-        let types = copy.path().join("crates/cliniko-types");
-        std::fs::create_dir_all(types.join("src")).expect("created");
-        std::fs::copy(
-            root.join("crates/cliniko-types/Cargo.toml"),
-            types.join("Cargo.toml"),
-        )
-        .expect("copied");
-        for entry in std::fs::read_dir(root.join("crates/cliniko-types/src")).expect("listed") {
-            let entry = entry.expect("an entry");
-            std::fs::copy(entry.path(), types.join("src").join(entry.file_name())).expect("copied");
-        }
-        for file in &files {
-            if let Some(name) = file.path.strip_prefix("crates/cliniko-types/") {
-                std::fs::write(types.join(name), &file.contents).expect("written");
+        let copy = root.join("target/codegen-fixture/workspace");
+        let crates = ["cliniko-types", "cliniko-client", "cliniko-cli"];
+
+        let mut manifest: toml_edit::DocumentMut = std::fs::read_to_string(root.join("Cargo.toml"))
+            .expect("readable")
+            .parse()
+            .expect("the workspace manifest parses");
+        let workspace = manifest["workspace"]
+            .as_table_mut()
+            .expect("a [workspace] table");
+        workspace.remove("default-members");
+        workspace["members"] = toml_edit::value(toml_edit::Array::from_iter(
+            crates.iter().map(|name| format!("crates/{name}")),
+        ));
+        workspace["dependencies"]["cliniko-client"]["default-features"] = toml_edit::value(false);
+        write_if_changed(&copy.join("Cargo.toml"), manifest.to_string().as_bytes());
+        let lock = std::fs::read(root.join("Cargo.lock")).expect("readable");
+        write_if_changed(&copy.join("Cargo.lock"), &lock);
+        for name in crates {
+            let from = root.join("crates").join(name);
+            let to = copy.join("crates").join(name);
+            // Build targets only: the copy has no tests, benches or examples to resolve.
+            let mut manifest: toml_edit::DocumentMut =
+                std::fs::read_to_string(from.join("Cargo.toml"))
+                    .expect("readable")
+                    .parse()
+                    .expect("the crate's manifest parses");
+            for table in ["dev-dependencies", "bench", "test", "example"] {
+                manifest.remove(table);
+            }
+            // An optional dependency on a crate the copy leaves out (the CLI's `cliniko-fake`,
+            // behind its `fake` feature, which the build below turns off) goes, with its
+            // features' `dep:` entries.
+            let left_out: Vec<String> = manifest["dependencies"]
+                .as_table_like()
+                .expect("[dependencies]")
+                .iter()
+                .filter(|(dependency, spec)| {
+                    dependency.starts_with("cliniko-")
+                        && !crates.contains(dependency)
+                        && spec.get("optional").and_then(|o| o.as_bool()) == Some(true)
+                })
+                .map(|(dependency, _)| dependency.to_owned())
+                .collect();
+            for dependency in &left_out {
+                manifest["dependencies"]
+                    .as_table_like_mut()
+                    .expect("[dependencies]")
+                    .remove(dependency);
+                if let Some(features) = manifest
+                    .get_mut("features")
+                    .and_then(|f| f.as_table_like_mut())
+                {
+                    for (_, enables) in features.iter_mut() {
+                        if let Some(enables) = enables.as_array_mut() {
+                            enables.retain(|e| e.as_str() != Some(&format!("dep:{dependency}")));
+                        }
+                    }
+                }
+            }
+            write_if_changed(&to.join("Cargo.toml"), manifest.to_string().as_bytes());
+            for entry in std::fs::read_dir(from.join("src")).expect("listed") {
+                let entry = entry.expect("an entry");
+                let relative = format!("crates/{name}/src/{}", entry.file_name().to_string_lossy());
+                let contents = match files.iter().find(|file| file.path == relative) {
+                    Some(generated) => generated.contents.clone().into_bytes(),
+                    None => std::fs::read(entry.path()).expect("readable"),
+                };
+                write_if_changed(&copy.join(&relative), &contents);
             }
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let target = root.join("target/codegen-fixture");
         let output = std::process::Command::new(cargo)
             .args([
-                "check",
+                "build",
                 "--quiet",
                 "--offline",
-                "--lib",
                 "-p",
-                "cliniko-types",
+                "cliniko-cli",
+                "--no-default-features",
+                "--bin",
+                "cliniko",
             ])
-            .current_dir(copy.path())
-            .env("CARGO_TARGET_DIR", root.join("target/codegen-fixture"))
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", &target)
             .output()
             .expect("cargo runs");
         assert!(
             output.status.success(),
-            "the generated code does not compile:\n{}",
+            "the generated code does not build:\n{}",
             String::from_utf8_lossy(&output.stderr)
+        );
+
+        // A server that answers one page of widgets twice, and says what it was asked.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let base = format!("http://{}/v1", listener.local_addr().expect("an address"));
+        let page = serde_json::json!({
+            "widgets": [
+                {"id": "1407219630128094257", "label": "Blue"},
+                {"id": "2", "label": "Blue-green", "owner_email": "someone@example.com"},
+            ],
+            "total_entries": 3,
+            "links": {
+                "self": format!("{base}/widgets?page=1"),
+                "next": format!("{base}/widgets?page=2"),
+            },
+        })
+        .to_string();
+        let served = page.clone();
+        let server = std::thread::spawn(move || {
+            use std::io::{BufRead as _, Write as _};
+            let mut requests = Vec::new();
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().expect("the CLI connects");
+                let mut reader = std::io::BufReader::new(stream);
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).expect("a request line");
+                let mut line = String::new();
+                while reader.read_line(&mut line).expect("a header") > 2 {
+                    line.clear();
+                }
+                let mut stream = reader.into_inner();
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{served}",
+                    served.len()
+                )
+                .expect("answered");
+                requests.push(request_line);
+            }
+            requests
+        });
+        let list = |output: &str| {
+            let output = std::process::Command::new(target.join("debug/cliniko"))
+                .args(["--base-url", &base, "--output", output])
+                .args(["widget", "list", "--per-page", "2", "--filter", "id:>1"])
+                .env("CLINIKO_API_KEY", "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9-au2")
+                .env_remove("CLINIKO_USER_AGENT")
+                .output()
+                .expect("the generated CLI runs");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{stdout}\n{stderr}");
+            (stdout, stderr)
+        };
+        let (table, footer) = list("table");
+        let (json, _) = list("json");
+        for request_line in server.join().expect("the server answered") {
+            assert!(
+                request_line.starts_with("GET /v1/widgets?")
+                    && request_line.contains("per_page=2")
+                    && request_line.contains("q%5B%5D=id%3A%3E1"),
+                "{request_line}"
+            );
+        }
+        // The table: the widget's summary columns (its ID: it has no links, flags or times).
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [vec!["ID"], vec!["1407219630128094257"], vec!["2"]],
+            "{table}"
+        );
+        assert!(
+            footer.contains("2 of 3 widgets (more with --page or --all)"),
+            "{footer}"
+        );
+        // JSON: the page as served, every field through the generated `WidgetList` and back.
+        let printed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(
+            printed,
+            serde_json::from_str::<serde_json::Value>(&page).expect("JSON")
         );
     }
 }

@@ -82,9 +82,10 @@ async fn run(client: &Client, dir: &std::path::Path, progress: Progress) -> (Dur
         progress,
     };
     let start = Instant::now();
-    let outcome = export::export(client, options, std::future::pending())
-        .await
-        .expect("the sync finishes");
+    let outcome =
+        export::export::<cliniko_types::AttendeeList>(client, options, std::future::pending())
+            .await
+            .expect("the sync finishes");
     let took = start.elapsed();
     match outcome {
         ExportOutcome::Finished {

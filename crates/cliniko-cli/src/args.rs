@@ -1,4 +1,4 @@
-//! Value parsers that the generated command tree uses: `--filter` checked against the route's
+//! Value parsers that the generated command tree uses, and its confirmation prompt ([`confirm`]): `--filter` checked against the route's
 //! facts, code lists by name, strings checked by the client's own types, and request bodies.
 
 use std::ffi::OsStr;
@@ -10,7 +10,7 @@ use clap::{Arg, Command};
 use cliniko_types::facts::{FilterField, FilterKind, Operation};
 use serde::de::DeserializeOwned;
 
-use crate::Usage;
+use crate::exit::Usage;
 
 /// The operators of a numeric (ID) field, in the order help and errors list them (the facts' own
 /// lists decide what is allowed; a test keeps the two the same sets).
@@ -147,19 +147,41 @@ fn operators(field: &FilterField) -> &'static [&'static str] {
 /// The one-line help of `--filter` on `operation`.
 pub fn filter_help(operation: &Operation) -> String {
     let example = if operation.filter("updated_at").is_some() {
-        "updated_at>2024-01-01T00:00:00Z"
+        "updated_at>2024-01-01T00:00:00Z".to_owned()
     } else {
-        "cancelled_at*"
+        // A get route's filters find a hidden record: `*` on the first of its state fields.
+        match operation
+            .filters
+            .iter()
+            .find(|field| field.kind == FilterKind::DateTime)
+        {
+            Some(field) => format!("{}*", field.name),
+            None => operation
+                .filters
+                .first()
+                .map(|field| format!("{}?", field.name))
+                .unwrap_or_default(),
+        }
     };
-    format!("Only attendees that match (repeatable, ANDed), such as {example}")
+    format!(
+        "Only {} that match (repeatable, ANDed), such as {example}",
+        records_of(operation)
+    )
+}
+
+/// What `operation`'s resource calls its records (`patients`), from the spec's resources.
+fn records_of(operation: &Operation) -> &'static str {
+    cliniko_types::resource::of_operation(operation.id)
+        .map_or("records", |(resource, _)| resource.plural)
 }
 
 /// The long help of `--filter`: each field of `operation` with its operators.
 pub fn filter_long_help(operation: &Operation) -> String {
     let mut help = format!(
         "{}\n\nWrite FIELD OPERATOR VALUE, or Cliniko's FIELD:OPERATORVALUE. `?` means not null, \
-         `!?` null, and `*` brings in the attendees the route leaves out (cancelled, archived).\n",
-        filter_help(operation)
+         `!?` null, and `*` brings in the {} the route leaves out (cancelled, archived).\n",
+        filter_help(operation),
+        records_of(operation)
     );
     for field in operation.filters {
         let kind = match field.kind {
@@ -320,6 +342,28 @@ fn invalid(cmd: &Command, arg: Option<&Arg>, value: &str, reason: String) -> cla
 /// Parses an option given as JSON (an object or a list, such as a patient's custom fields).
 pub fn json_value(text: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
+}
+
+/// Asks on a terminal before `what` (`attendee delete`) is done to `id`, unless `yes`; without a
+/// terminal it goes ahead (scripts pass `--yes` for clarity, but are not stopped).
+pub fn confirm(what: &str, id: Option<cliniko_types::Id>, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    let target = id.map(|id| format!(" {id}")).unwrap_or_default();
+    eprint!("{what}{target}: are you sure? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(Usage::new(format!(
+            "{what}{target} not confirmed; nothing was sent (--yes skips the question)"
+        ))
+        .into())
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! `cliniko attendee sync`: every changed attendee to a JSON Lines or CSV file, through
-//! [`Client::sync_attendees_with`], resumable after Ctrl-C or a crash, and appended to by the
-//! next run.
+//! `cliniko <resource> sync`: every changed record of a resource to a JSON Lines or CSV file,
+//! through the client's incremental sync ([`Client::sync`], generic over the resource's list
+//! type), resumable after Ctrl-C or a crash, and appended to by the next run. The generated
+//! command tree adds `sync` to the group of every resource whose list route filters on
+//! `updated_at` (and `id`), with that resource's list type: nothing here names a resource.
 //!
 //! How it stays exact:
 //! - Records are appended to `OUT.partial`, next to `OUT`. After each page, the partial file is
@@ -33,34 +35,32 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use cliniko_client::{Client, SyncCheckpoint, SyncEvent, SyncOptions, SyncProgress, Waiting};
-use cliniko_types::Attendee;
+use cliniko_client::{Client, RecordEvent, SyncCheckpoint, SyncOptions, SyncProgress};
+use cliniko_types::resource::{ListPage, Role, Versioned};
 use futures::TryStreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::Usage;
-use crate::output::{Column, Record as _};
-
-/// The columns of a CSV export: the attendee's, from the spec.
-const CSV_COLUMNS: &[Column] = Attendee::COLUMNS;
+use crate::exit::{Exit, Usage};
+use crate::output::{Column, Format, Output, Record};
+use crate::progress::{LOG_EVERY, plural, watch_bar, watch_log};
 
 /// The file formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
-    /// One attendee per line, as Cliniko's JSON.
+    /// One record per line, as Cliniko's JSON.
     Jsonl,
-    /// One attendee per row; nested links flattened into columns such as `patient.links.self`.
+    /// One record per row; nested objects flattened into columns such as `patient.links.self`.
     Csv,
 }
 
 /// Where a sync starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Since {
-    /// Every attendee.
+    /// Every record.
     Everything,
-    /// Attendees changed at or after a time.
+    /// Records changed at or after a time.
     Time(DateTime<Utc>),
     /// The checkpoint saved in a file by an earlier run (finished or not).
     Checkpoint(PathBuf),
@@ -103,7 +103,7 @@ pub struct ExportOptions {
     pub format: ExportFormat,
     /// Where the checkpoint is kept; default the `--since` file, or `OUT.checkpoint.json`.
     pub checkpoint: Option<PathBuf>,
-    /// Attendees per request.
+    /// Records per request.
     pub per_page: i64,
     /// How progress is shown.
     pub progress: Progress,
@@ -114,9 +114,9 @@ pub struct ExportOptions {
 pub enum ExportOutcome {
     /// Every change is in the output file; the checkpoint holds the next sync's start.
     Finished {
-        /// Attendees written by this run.
+        /// Records written by this run.
         records: u64,
-        /// Attendees the output file holds.
+        /// Records the output file holds.
         total: u64,
         /// Whether this run appended to an earlier export.
         appended: bool,
@@ -128,16 +128,23 @@ pub enum ExportOutcome {
     },
     /// Stopped by Ctrl-C; the checkpoint resumes it.
     Interrupted {
-        /// Attendees written and kept so far.
+        /// Records written and kept so far.
         records: u64,
         /// The checkpoint file.
         checkpoint: PathBuf,
     },
 }
 
+/// The resource of a checkpoint file without one: the only one `sync` served before it said.
+const LEGACY_RESOURCE: &str = "attendees";
+
 /// The checkpoint file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SavedCheckpoint {
+    /// The resource synced, by its plural (`patients`); absent in checkpoints written before
+    /// `sync` served more than attendees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
     /// Where the next run's sync starts (or goes on).
     sync: SyncCheckpoint,
     /// An export under way, if one is.
@@ -177,12 +184,32 @@ struct Exported {
     records: u64,
 }
 
-/// The `sync` subcommand, added to `cliniko attendee` beside the generated operations.
-pub fn command() -> Command {
+/// The `sync` subcommand of `L`'s resource, added by the generated command tree to its group
+/// (`cliniko patient`) beside the generated operations.
+pub fn command<L>(group: &str) -> Command
+where
+    L: ListPage,
+    L::Item: Record,
+{
+    let singular = L::Item::SINGULAR;
+    let plural_name = L::Item::PLURAL;
+    // What a sync brings: every change, and the state changes the resource has.
+    let mut changes = vec!["created", "changed"];
+    let resource = L::resource();
+    for (role, word) in [(Role::Cancel, "cancelled"), (Role::Archive, "archived")] {
+        if resource.operation(role).is_some() {
+            changes.push(word);
+        }
+    }
+    let last = changes.pop().unwrap_or_default();
+    let changes = format!("{} or {last}", changes.join(", "));
+    let example = format!("cliniko {group} sync --out {plural_name}.jsonl");
     Command::new("sync")
-        .about("Export every attendee changed since the last run (or a time) to a file")
-        .long_about(
-            "Export every attendee created, changed, cancelled or archived to a JSON Lines or CSV \
+        .about(format!(
+            "Export every {singular} changed since the last run (or a time) to a file"
+        ))
+        .long_about(format!(
+            "Export every {singular} {changes} to a JSON Lines or CSV \
              file, through the client's incremental sync, each version once.\n\n\
              The first run exports everything (or what changed since --since TIME) to \
              OUT.partial, renamed to OUT when complete. The checkpoint (OUT.checkpoint.json) is \
@@ -191,12 +218,12 @@ pub fn command() -> Command {
              the same command appends what changed since to OUT, never repeating a version it \
              already wrote. An existing OUT that no checkpoint describes is replaced only with \
              --overwrite.",
-        )
-        .after_help(
-            "Examples:\n  cliniko attendee sync --out attendees.jsonl                # everything, then each run appends what changed\n  \
-             cliniko attendee sync --out changes.csv --format csv --since 2024-01-01T00:00:00Z\n\n\
+        ))
+        .after_help(format!(
+            "Examples:\n  {example:<59}# everything, then each run appends what changed\n  \
+             cliniko {group} sync --out changes.csv --format csv --since 2024-01-01T00:00:00Z\n\n\
              Exit codes: 0 finished, 1 Cliniko refused, 2 bad usage or configuration, 3 network failure, 130 interrupted (the checkpoint is saved).",
-        )
+        ))
         .arg(
             Arg::new("since")
                 .long("since")
@@ -240,7 +267,7 @@ pub fn command() -> Command {
                         .range(cliniko_types::facts::PER_PAGE_MIN..=cliniko_types::facts::PER_PAGE_MAX),
                 )
                 .default_value("100")
-                .help("Attendees per request"),
+                .help(format!("{} per request", capitalised(plural_name))),
         )
         .arg(
             Arg::new("progress")
@@ -250,6 +277,80 @@ pub fn command() -> Command {
                 .action(ArgAction::Set)
                 .help("A progress bar on a terminal, plain log lines otherwise (auto)"),
         )
+}
+
+/// `patients` → `Patients`.
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Runs `sync` of `L`'s resource as `matches` (of its `sync`) ask: prints what it did on stderr
+/// (and a JSON summary on stdout with `--output json`); Ctrl-C stops it with its checkpoint saved.
+pub async fn run<L>(
+    client: &Client,
+    matches: &ArgMatches,
+    output: &mut Output,
+) -> anyhow::Result<Exit>
+where
+    L: ListPage,
+    L::Item: Versioned + Record + Send + 'static,
+{
+    let options = options(matches)?;
+    let out = options.out.clone();
+    let interrupt = async {
+        // Without a signal handler (which cannot fail on the platforms we build for), a sync
+        // simply runs to its end.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let noun = |count| plural(count, L::Item::SINGULAR, L::Item::PLURAL);
+    match export::<L>(client, options, interrupt).await? {
+        ExportOutcome::Finished {
+            records,
+            total,
+            appended,
+            checkpoint,
+            ..
+        } => {
+            let verb = if appended { "appended" } else { "wrote" };
+            eprintln!(
+                "{verb} {} to {} ({total} in all); run the same command again to add what changes next (checkpoint {})",
+                noun(records),
+                out.display(),
+                checkpoint.display()
+            );
+            if output.format() == Format::Json {
+                output.summary(
+                    "",
+                    serde_json::json!({
+                        "finished": true,
+                        "records": records,
+                        "total": total,
+                        "appended": appended,
+                        "out": out,
+                        "checkpoint": checkpoint,
+                    }),
+                )?;
+            }
+            Ok(Exit::Success)
+        }
+        ExportOutcome::Interrupted {
+            records,
+            checkpoint,
+        } => {
+            eprintln!(
+                "interrupted: {} kept; run the same command again to go on (checkpoint {})",
+                noun(records),
+                checkpoint.display()
+            );
+            Ok(Exit::Interrupted)
+        }
+    }
 }
 
 /// The options `matches` (of `sync`) give.
@@ -297,6 +398,8 @@ struct Start {
 /// or repeat records; finishes moving a complete export into place first, if a crash left one.
 fn start(
     options: &ExportOptions,
+    resource: &str,
+    columns: &'static [Column],
     checkpoint_path: &Path,
     partial_path: &Path,
 ) -> anyhow::Result<Start> {
@@ -325,6 +428,20 @@ fn start(
         },
         _ => read_checkpoint(checkpoint_path)?,
     };
+    if let Some(saved) = &saved {
+        let synced = saved.resource.as_deref().unwrap_or(LEGACY_RESOURCE);
+        if synced != resource && !options.overwrite {
+            return Err(Usage::new(format!(
+                "{} is the checkpoint of a sync of {synced}, not {resource}; choose another --out (or --checkpoint), or add --overwrite to start a new export of {resource}",
+                match &options.since {
+                    Some(Since::Checkpoint(path)) => path,
+                    _ => checkpoint_path,
+                }
+                .display(),
+            ))
+            .into());
+        }
+    }
     if options.overwrite {
         saved = None;
     }
@@ -362,19 +479,25 @@ fn start(
             write_checkpoint(
                 checkpoint_path,
                 &SavedCheckpoint {
+                    resource: Some(resource.to_owned()),
                     sync: sync.clone(),
                     unfinished: None,
                     exported: Some(exported.clone()),
                 },
             )?;
             saved = Some(SavedCheckpoint {
+                resource: Some(resource.to_owned()),
                 sync: sync.clone(),
                 unfinished: None,
                 exported: Some(exported),
             });
         } else {
-            let writer =
-                RecordWriter::resume(partial_path, options.format, unfinished.partial_bytes)?;
+            let writer = RecordWriter::resume(
+                partial_path,
+                options.format,
+                columns,
+                unfinished.partial_bytes,
+            )?;
             let in_out = match (unfinished.appends_to, &saved) {
                 (
                     Some(_),
@@ -427,7 +550,7 @@ fn start(
             }
             Ok(Start {
                 sync,
-                writer: RecordWriter::create(partial_path, options.format, false)?,
+                writer: RecordWriter::create(partial_path, options.format, columns, false)?,
                 records: 0,
                 in_out: exported.records,
                 appends_to: Some(exported.bytes),
@@ -449,7 +572,7 @@ fn start(
             };
             Ok(Start {
                 sync,
-                writer: RecordWriter::create(partial_path, options.format, true)?,
+                writer: RecordWriter::create(partial_path, options.format, columns, true)?,
                 records: 0,
                 in_out: 0,
                 appends_to: None,
@@ -519,12 +642,18 @@ fn move_into_place(partial_path: &Path, unfinished: &Unfinished) -> anyhow::Resu
     Ok(exported)
 }
 
-/// Runs an export until it finishes, fails, or `interrupt` completes (Ctrl-C).
-pub async fn export(
+/// Runs an export of the records of `L`'s resource (`PatientList`: patients) until it
+/// finishes, fails, or `interrupt` completes (Ctrl-C).
+pub async fn export<L>(
     client: &Client,
     options: ExportOptions,
     interrupt: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<ExportOutcome> {
+) -> anyhow::Result<ExportOutcome>
+where
+    L: ListPage,
+    L::Item: Versioned + Record + Send + 'static,
+{
+    let resource = L::resource().plural;
     let checkpoint_path = match (&options.checkpoint, &options.since) {
         (Some(path), _) => path.clone(),
         (None, Some(Since::Checkpoint(path))) => path.clone(),
@@ -537,7 +666,13 @@ pub async fn export(
         mut records,
         in_out,
         appends_to,
-    } = start(&options, &checkpoint_path, &partial_path)?;
+    } = start(
+        &options,
+        resource,
+        L::Item::COLUMNS,
+        &checkpoint_path,
+        &partial_path,
+    )?;
     let records_before = records;
     let unfinished = |partial_bytes, records, complete| Unfinished {
         out: options.out.clone(),
@@ -558,6 +693,7 @@ pub async fn export(
     write_checkpoint(
         &checkpoint_path,
         &SavedCheckpoint {
+            resource: Some(resource.to_owned()),
             sync: sync_from.clone(),
             unfinished: Some(unfinished(position, records, false)),
             exported: exported.clone(),
@@ -566,9 +702,13 @@ pub async fn export(
 
     // The records behind the last checkpoint saved: what an interrupted run keeps.
     let mut kept = records;
-    let mut progress = Reporter::new(options.progress, records_before, client.clone());
-    let mut sync =
-        client.sync_attendees_with(sync_from, SyncOptions::default().per_page(options.per_page));
+    let mut progress = Reporter::new(
+        options.progress,
+        records_before,
+        client.clone(),
+        L::Item::PLURAL,
+    );
+    let mut sync = client.sync::<L>(sync_from, SyncOptions::default().per_page(options.per_page));
     let mut interrupt = std::pin::pin!(interrupt);
     loop {
         let event = tokio::select! {
@@ -585,21 +725,23 @@ pub async fn export(
             Err(error) => {
                 progress.finish();
                 return Err(anyhow::Error::new(error).context(format!(
-                    "the sync stopped after {kept} attendees were saved; run the same command again to go on from the last page saved ({})",
+                    "the sync stopped after {} were saved; run the same command again to go on from the last page saved ({})",
+                    plural(kept, L::Item::SINGULAR, L::Item::PLURAL),
                     checkpoint_path.display()
                 )));
             }
         };
         match event {
-            SyncEvent::Attendee(attendee) => {
-                writer.write(&attendee)?;
+            RecordEvent::Record(record) => {
+                writer.write(&*record)?;
                 records += 1;
             }
-            SyncEvent::Progress(report) => {
+            RecordEvent::Progress(report) => {
                 let position = writer.flush_position()?;
                 write_checkpoint(
                     &checkpoint_path,
                     &SavedCheckpoint {
+                        resource: Some(resource.to_owned()),
                         sync: report.checkpoint.clone(),
                         unfinished: Some(unfinished(position, records, false)),
                         exported: exported.clone(),
@@ -608,12 +750,13 @@ pub async fn export(
                 kept = records;
                 progress.page(&report);
             }
-            SyncEvent::Finished(next) => {
+            RecordEvent::Finished(next) => {
                 let position = writer.finish()?;
                 let complete = unfinished(position, in_out + records, true);
                 write_checkpoint(
                     &checkpoint_path,
                     &SavedCheckpoint {
+                        resource: Some(resource.to_owned()),
                         sync: next.clone(),
                         unfinished: Some(complete.clone()),
                         exported: exported.clone(),
@@ -623,6 +766,7 @@ pub async fn export(
                 write_checkpoint(
                     &checkpoint_path,
                     &SavedCheckpoint {
+                        resource: Some(resource.to_owned()),
                         sync: next,
                         unfinished: None,
                         exported: Some(done),
@@ -694,13 +838,19 @@ fn write_checkpoint(path: &Path, saved: &SavedCheckpoint) -> anyhow::Result<()> 
 #[allow(clippy::large_enum_variant)]
 enum RecordWriter {
     Jsonl(BufWriter<File>),
-    Csv(csv::Writer<File>),
+    /// The writer, and the resource's columns.
+    Csv(csv::Writer<File>, &'static [Column]),
 }
 
 impl RecordWriter {
     /// A new partial file, with the CSV header when the format has one and `header` asks for it
     /// (not for an increment, appended after the header already written).
-    fn create(path: &Path, format: ExportFormat, header: bool) -> anyhow::Result<Self> {
+    fn create(
+        path: &Path,
+        format: ExportFormat,
+        columns: &'static [Column],
+        header: bool,
+    ) -> anyhow::Result<Self> {
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(match format {
@@ -710,15 +860,20 @@ impl RecordWriter {
                     .has_headers(false)
                     .from_writer(file);
                 if header {
-                    writer.write_record(CSV_COLUMNS.iter().map(|column| column.name))?;
+                    writer.write_record(columns.iter().map(|column| column.name))?;
                 }
-                Self::Csv(writer)
+                Self::Csv(writer, columns)
             }
         })
     }
 
     /// The partial file of an unfinished export, cut back to the length its checkpoint kept.
-    fn resume(path: &Path, format: ExportFormat, keep: u64) -> anyhow::Result<Self> {
+    fn resume(
+        path: &Path,
+        format: ExportFormat,
+        columns: &'static [Column],
+        keep: u64,
+    ) -> anyhow::Result<Self> {
         let mut file = OpenOptions::new().write(true).open(path).with_context(|| {
             format!(
                 "the unfinished sync's output {} is gone; delete its checkpoint and start again",
@@ -741,19 +896,20 @@ impl RecordWriter {
                 csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(file),
+                columns,
             ),
         })
     }
 
-    fn write(&mut self, attendee: &Attendee) -> anyhow::Result<()> {
+    fn write(&mut self, record: &impl Serialize) -> anyhow::Result<()> {
         match self {
             Self::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, attendee)?;
+                serde_json::to_writer(&mut *out, record)?;
                 out.write_all(b"\n")?;
             }
-            Self::Csv(out) => {
-                let json = serde_json::to_value(attendee)?;
-                out.write_record(CSV_COLUMNS.iter().map(|column| column.cell(&json)))?;
+            Self::Csv(out, columns) => {
+                let json = serde_json::to_value(record)?;
+                out.write_record(columns.iter().map(|column| column.cell(&json)))?;
             }
         }
         Ok(())
@@ -766,7 +922,7 @@ impl RecordWriter {
                 out.flush()?;
                 out.get_mut().stream_position()?
             }
-            Self::Csv(out) => {
+            Self::Csv(out, _) => {
                 out.flush()?;
                 let mut file: &File = out.get_ref();
                 file.stream_position()?
@@ -779,7 +935,7 @@ impl RecordWriter {
         let position = self.flush_position()?;
         let file = match &self {
             Self::Jsonl(out) => out.get_ref(),
-            Self::Csv(out) => out.get_ref(),
+            Self::Csv(out, _) => out.get_ref(),
         };
         file.sync_all()?;
         Ok(position)
@@ -798,23 +954,21 @@ struct Reporter {
     watcher: Option<tokio::task::JoinHandle<()>>,
     /// Time spent in `page` and `finish`.
     busy: Duration,
+    /// The records, plural (`patients`).
+    plural: &'static str,
 }
 
-/// How often a log line is written when stderr is not a terminal.
-const LOG_EVERY: Duration = Duration::from_secs(2);
-/// How often the client's waits are looked at, for the countdown.
-const WATCH_EVERY: Duration = Duration::from_millis(200);
 /// How often the spinner and the clock move.
 const TICK_EVERY: Duration = Duration::from_millis(100);
 
 impl Reporter {
-    fn new(mode: Progress, before: u64, client: Client) -> Self {
+    fn new(mode: Progress, before: u64, client: Client, plural: &'static str) -> Self {
         let (mode, bar) = match mode {
             Progress::Bar(target) => {
                 let bar = ProgressBar::with_draw_target(None, target);
-                let style = ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} attendees ({per_sec}), eta {eta}, {msg}{prefix}",
-                )
+                let style = ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {plural} ({{per_sec}}), eta {{eta}}, {{msg}}{{prefix}}",
+                ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
                 bar.set_position(before);
@@ -839,6 +993,7 @@ impl Reporter {
             last: None,
             watcher,
             busy: Duration::ZERO,
+            plural,
         }
     }
 
@@ -849,8 +1004,8 @@ impl Reporter {
     }
 
     fn show_page(&mut self, report: &SyncProgress) {
-        let done = self.before + report.attendees;
-        let total = self.before + report.total_entries.max(report.attendees);
+        let done = self.before + report.records();
+        let total = self.before + report.total_entries.max(report.records());
         if let Some(bar) = &self.bar {
             bar.set_length(total);
             bar.set_position(done);
@@ -865,7 +1020,10 @@ impl Reporter {
             ));
         } else if matches!(self.mode, Progress::Log) && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
-            eprintln!("{}", log_line(report, done, total, self.started.elapsed()));
+            eprintln!(
+                "{}",
+                log_line(report, done, total, self.started.elapsed(), self.plural)
+            );
         }
         self.last = Some(report.clone());
     }
@@ -884,9 +1042,12 @@ impl Reporter {
             bar.finish_and_clear();
         }
         if let (Progress::Log, Some(report)) = (&self.mode, &self.last) {
-            let done = self.before + report.attendees;
-            let total = self.before + report.total_entries.max(report.attendees);
-            eprintln!("{}", log_line(report, done, total, self.started.elapsed()));
+            let done = self.before + report.records();
+            let total = self.before + report.total_entries.max(report.records());
+            eprintln!(
+                "{}",
+                log_line(report, done, total, self.started.elapsed(), self.plural)
+            );
         }
     }
 }
@@ -899,80 +1060,15 @@ impl Drop for Reporter {
     }
 }
 
-/// What the client waits for, as a countdown: `rate limit: cliniko resets in 42s`.
-pub fn describe_wait(waiting: &Waiting, now: std::time::Instant) -> String {
-    let left = waiting.until().saturating_duration_since(now);
-    // Rounded up, so that the countdown reaches 1s, not 0s, in its last second.
-    let seconds = left.as_millis().div_ceil(1000);
-    match waiting {
-        Waiting::RateLimitReset { .. } => {
-            format!("rate limited: cliniko's limit resets in {seconds}s")
-        }
-        Waiting::Pacing { .. } => {
-            format!("pacing to 200 requests a minute: next request in {seconds}s")
-        }
-        Waiting::Retry { retry, .. } => format!("retry {retry} in {seconds}s"),
-        _ => format!("waiting {seconds}s"),
-    }
-}
-
-/// Shows the client's waits on the bar (as its prefix) while they last.
-pub(crate) async fn watch_bar(client: Client, bar: ProgressBar) {
-    let mut shown = false;
-    loop {
-        tokio::time::sleep(WATCH_EVERY).await;
-        match client.waiting() {
-            Some(waiting) => {
-                bar.set_prefix(format!(
-                    "; {}",
-                    describe_wait(&waiting, std::time::Instant::now())
-                ));
-                shown = true;
-            }
-            None if shown => {
-                bar.set_prefix("");
-                shown = false;
-            }
-            None => {}
-        }
-    }
-}
-
-/// Writes a log line when a wait starts, and every few seconds while it lasts.
-async fn watch_log(client: Client) {
-    let mut last: Option<(Waiting, Instant)> = None;
-    loop {
-        tokio::time::sleep(WATCH_EVERY).await;
-        let Some(waiting) = client.waiting() else {
-            last = None;
-            continue;
-        };
-        let due = match &last {
-            Some((previous, at)) => *previous != waiting || at.elapsed() >= LOG_EVERY,
-            None => true,
-        };
-        if due {
-            eprintln!(
-                "sync: {}",
-                describe_wait(&waiting, std::time::Instant::now())
-            );
-            last = Some((waiting, Instant::now()));
-        }
-    }
-}
-
-/// `1 page`, `2 pages`.
-pub fn plural(count: u64, one: &str, many: &str) -> String {
-    if count == 1 {
-        format!("{count} {one}")
-    } else {
-        format!("{count} {many}")
-    }
-}
-
-fn log_line(report: &SyncProgress, done: u64, total: u64, elapsed: Duration) -> String {
+fn log_line(
+    report: &SyncProgress,
+    done: u64,
+    total: u64,
+    elapsed: Duration,
+    plural_name: &str,
+) -> String {
     let mut line = format!(
-        "sync: {done} of {total} attendees, {}, {} ({:.1}s waited)",
+        "sync: {done} of {total} {plural_name}, {}, {} ({:.1}s waited)",
         plural(report.pages_read, "page", "pages"),
         plural(
             u64::from(report.rate_limit_waits),
@@ -982,7 +1078,7 @@ fn log_line(report: &SyncProgress, done: u64, total: u64, elapsed: Duration) -> 
         report.rate_limit_waited.as_secs_f64()
     );
     if done > 0 && total > done {
-        let per_record = elapsed.as_secs_f64() / report.attendees.max(1) as f64;
+        let per_record = elapsed.as_secs_f64() / report.records().max(1) as f64;
         line.push_str(&format!(", eta {:.0}s", per_record * (total - done) as f64));
     }
     line

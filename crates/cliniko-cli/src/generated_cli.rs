@@ -6,6 +6,7 @@ use cliniko_client::Client;
 use cliniko_client::types;
 use cliniko_types::facts::{operations, Operation};
 use crate::args;
+use crate::exit::Exit;
 use crate::output::Output;
 /// One spec operation and the command that runs it.
 #[derive(Debug, Clone, Copy)]
@@ -725,6 +726,7 @@ pub fn attendee_command() -> Command {
         .subcommand(list_group_appointment_attendees_command())
         .subcommand(list_individual_appointment_attendees_command())
         .subcommand(list_patient_case_attendees_command())
+        .subcommand(crate::export::command::<cliniko_types::AttendeeList>("attendee"))
 }
 ///`cliniko patient`: one subcommand per operation tagged `Patient`.
 pub fn patient_command() -> Command {
@@ -741,61 +743,95 @@ pub fn patient_command() -> Command {
         .subcommand(update_patient_command())
         .subcommand(archive_patient_command())
         .subcommand(unarchive_patient_command())
+        .subcommand(crate::export::command::<cliniko_types::PatientList>("patient"))
 }
 /// Every command group.
 pub fn groups() -> Vec<Command> {
     vec![attendee_command(), patient_command()]
 }
-/// Runs the operation `matches` names (a group's subcommand).
+/// Runs the operation `matches` names (a group's subcommand), or a resource's `sync`.
 pub async fn run(
     client: &Client,
     matches: &ArgMatches,
     output: &mut Output,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Exit> {
     match matches.subcommand() {
         Some(("attendee", matches)) => {
             match matches.subcommand() {
                 Some(("list", matches)) => {
-                    run_list_attendees(client, matches, output).await
+                    run_list_attendees(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("create", matches)) => {
-                    run_create_attendee(client, matches, output).await
+                    run_create_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("list-cancelled", matches)) => {
-                    run_list_cancelled_attendees(client, matches, output).await
+                    run_list_cancelled_attendees(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("list-deleted", matches)) => {
-                    run_list_deleted_attendees(client, matches, output).await
+                    run_list_deleted_attendees(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
-                Some(("get", matches)) => run_get_attendee(client, matches, output).await,
+                Some(("get", matches)) => {
+                    run_get_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
+                }
                 Some(("update-via-put", matches)) => {
-                    run_update_attendee_via_put(client, matches, output).await
+                    run_update_attendee_via_put(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("delete", matches)) => {
-                    run_delete_attendee(client, matches, output).await
+                    run_delete_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("update", matches)) => {
-                    run_update_attendee(client, matches, output).await
+                    run_update_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("archive", matches)) => {
-                    run_archive_attendee(client, matches, output).await
+                    run_archive_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("cancel", matches)) => {
-                    run_cancel_attendee(client, matches, output).await
+                    run_cancel_attendee(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("list-for-group-appointment", matches)) => {
-                    run_list_group_appointment_attendees(client, matches, output).await
+                    run_list_group_appointment_attendees(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("list-for-individual-appointment", matches)) => {
                     run_list_individual_appointment_attendees(client, matches, output)
                         .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("list-for-patient-case", matches)) => {
-                    run_list_patient_case_attendees(client, matches, output).await
+                    run_list_patient_case_attendees(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
+                }
+                Some(("sync", matches)) => {
+                    crate::export::run::<
+                        cliniko_types::AttendeeList,
+                    >(client, matches, output)
+                        .await
                 }
                 _ => {
                     Err(
-                        crate::Usage::new(
+                        crate::exit::Usage::new(
                                 concat!(
                                     "unknown ", "attendee", " command; see `cliniko ",
                                     "attendee", " --help`"
@@ -809,27 +845,49 @@ pub async fn run(
         Some(("patient", matches)) => {
             match matches.subcommand() {
                 Some(("list", matches)) => {
-                    run_list_patients(client, matches, output).await
+                    run_list_patients(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("create", matches)) => {
-                    run_create_patient(client, matches, output).await
+                    run_create_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
-                Some(("get", matches)) => run_get_patient(client, matches, output).await,
+                Some(("get", matches)) => {
+                    run_get_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
+                }
                 Some(("delete", matches)) => {
-                    run_delete_patient(client, matches, output).await
+                    run_delete_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("update", matches)) => {
-                    run_update_patient(client, matches, output).await
+                    run_update_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("archive", matches)) => {
-                    run_archive_patient(client, matches, output).await
+                    run_archive_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
                 }
                 Some(("unarchive", matches)) => {
-                    run_unarchive_patient(client, matches, output).await
+                    run_unarchive_patient(client, matches, output)
+                        .await
+                        .map(|()| Exit::Success)
+                }
+                Some(("sync", matches)) => {
+                    crate::export::run::<
+                        cliniko_types::PatientList,
+                    >(client, matches, output)
+                        .await
                 }
                 _ => {
                     Err(
-                        crate::Usage::new(
+                        crate::exit::Usage::new(
                                 concat!(
                                     "unknown ", "patient", " command; see `cliniko ", "patient",
                                     " --help`"
@@ -840,7 +898,7 @@ pub async fn run(
                 }
             }
         }
-        _ => Err(crate::Usage::new("unknown command; see `cliniko --help`").into()),
+        _ => Err(crate::exit::Usage::new("unknown command; see `cliniko --help`").into()),
     }
 }
 ///`list`: List attendees.
@@ -1385,7 +1443,7 @@ async fn run_update_attendee_via_put(
     }
     if body.is_empty() {
         return Err(
-            crate::Usage::new(
+            crate::exit::Usage::new(
                     "give at least one field to change (--arrived, --notes, --patient-case-id); nothing was sent",
                 )
                 .into(),
@@ -1430,7 +1488,7 @@ async fn run_delete_attendee(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
-    crate::confirm(
+    crate::args::confirm(
         "attendee delete",
         matches.get_one::<cliniko_types::Id>("id").copied(),
         matches.get_flag("yes"),
@@ -1540,7 +1598,7 @@ async fn run_update_attendee(
     }
     if body.is_empty() {
         return Err(
-            crate::Usage::new(
+            crate::exit::Usage::new(
                     "give at least one field to change (--arrived, --notes, --patient-case-id); nothing was sent",
                 )
                 .into(),
@@ -1585,7 +1643,7 @@ async fn run_archive_attendee(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
-    crate::confirm(
+    crate::args::confirm(
         "attendee archive",
         matches.get_one::<cliniko_types::Id>("id").copied(),
         matches.get_flag("yes"),
@@ -2876,7 +2934,7 @@ async fn run_delete_patient(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
-    crate::confirm(
+    crate::args::confirm(
         "patient delete",
         matches.get_one::<cliniko_types::Id>("id").copied(),
         matches.get_flag("yes"),
@@ -3847,7 +3905,7 @@ async fn run_update_patient(
     }
     if body.is_empty() {
         return Err(
-            crate::Usage::new(
+            crate::exit::Usage::new(
                     "give at least one field to change (--accepted-email-marketing, --accepted-privacy-policy, --address-1, --address-2, --address-3, --appointment-notes, --city, --concession-type-id, --country, --country-code, --custom-fields, --date-of-birth, --dva-card-number, --email, --emergency-contact, --first-name, --gender-identity, --invoice-default-to, --invoice-email, --invoice-extra-information, --last-name, --medicare, --medicare-reference-number, --notes, --occupation, --old-reference-id, --patient-phone-numbers, --post-code, --preferred-first-name, --pronouns, --receives-cancellation-emails, --receives-confirmation-emails, --referral-source, --referring-doctor-id, --reminder-type, --sex, --state, --time-zone, --title, --unsubscribe-sms-marketing); nothing was sent",
                 )
                 .into(),
@@ -3892,7 +3950,7 @@ async fn run_archive_patient(
     if let Some(value) = matches.get_one::<cliniko_types::Id>("id") {
         request = request.id(*value);
     }
-    crate::confirm(
+    crate::args::confirm(
         "patient archive",
         matches.get_one::<cliniko_types::Id>("id").copied(),
         matches.get_flag("yes"),

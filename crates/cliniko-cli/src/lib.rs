@@ -1,5 +1,6 @@
 //! The `cliniko` command line: every operation of the Cliniko attendees API as a subcommand, a
-//! resumable export (`cliniko attendee sync`), and a built-in fake server (`cliniko --fake ...`).
+//! resumable export of each resource whose list filters on `updated_at` (`cliniko patient sync`),
+//! and a built-in fake server (`cliniko --fake ...`).
 //!
 //! ```text
 //! cliniko --fake attendee list --per-page 5
@@ -18,8 +19,11 @@
 //! [`cliniko_client::Error`]), it cannot turn a code list into named values or let a partial update
 //! clear a field, and it knows nothing of the filter facts; so `xtask/src/codegen/cli.rs`
 //! generates clap builder calls from the spec itself. Nothing per operation is written by hand:
-//! this crate adds only value parsers ([`args`]), printing ([`output`]), the export ([`export`]),
-//! the client set-up and the exit codes.
+//! this crate adds only value parsers ([`args`]), printing ([`output`]), the export ([`export`],
+//! generic over the resource; the generated tree adds it to each syncable resource's group),
+//! progress ([`progress`]), exit codes ([`exit`]) and the client set-up. No module uses the
+//! crate root or one that uses it back: the generated tree depends on `args`, `exit`, `export` and
+//! `output`, none of which depends on it.
 //!
 //! Names follow one rule. The command group is the operation's tag (`attendee`); the subcommand
 //! is the `operationId` in kebab case without the tag's word (`listDeletedAttendees` →
@@ -55,8 +59,10 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod exit;
 pub mod export;
 pub mod output;
+pub mod progress;
 
 /// The command tree generated from the spec.
 #[rustfmt::skip]
@@ -69,15 +75,15 @@ use anyhow::Context as _;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use cliniko_client::{Client, ErrorKind, RateLimit, RetryPolicy};
 
-use crate::export::ExportOutcome;
 use crate::output::{Format, Output};
+
+pub use crate::args::confirm;
+pub use crate::exit::{EXIT_CODES, Exit, Usage};
 
 /// The seed of `--fake`'s data.
 pub const FAKE_SEED: u64 = 1;
 /// How many attendees `--fake` seeds.
 pub const FAKE_ATTENDEES: usize = 200;
-/// The key `--fake` uses; it only opens the in-process fake.
-const FAKE_API_KEY: &str = cliniko_fake::DEFAULT_API_KEY;
 /// The environment variable that holds the API key.
 pub const API_KEY_VARIABLE: &str = "CLINIKO_API_KEY";
 /// The `User-Agent` sent when `CLINIKO_USER_AGENT` does not name one.
@@ -87,49 +93,13 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     " (cliniko-cli@users.noreply.github.com)"
 );
 
-/// A mistake in how the command was called: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(String);
-
-impl Usage {
-    /// A usage error saying what is wrong and what to do.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-/// How a command ended, as a process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: it worked.
-    Success = 0,
-    /// 1: Cliniko refused (an error answer).
-    Api = 1,
-    /// 2: the command was called wrongly, or the configuration (key, base URL) is wrong.
-    Usage = 2,
-    /// 3: the network failed: no connection, no answer in time, or an answer cut short.
-    Network = 3,
-    /// 130: Ctrl-C; a sync saved its checkpoint.
-    Interrupted = 130,
-}
-
-/// The exit codes, as `--help` shows them.
-pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 Cliniko refused, 2 bad usage or configuration, 3 network failure, 130 interrupted";
-
 /// The heading global options are shown under, apart from each command's own.
 const GLOBAL_OPTIONS: &str = "Global options";
 
-/// The whole command tree: the generated groups (with `sync` added to `attendee`), the global
-/// options, and `completions`.
+/// The whole command tree: the generated groups (with `sync` in each syncable resource's), the
+/// global options, and `completions`.
 pub fn command() -> Command {
-    let groups = generated_cli::groups().into_iter().map(|group| {
-        if group.get_name() == "attendee" {
-            group.subcommand(export::command())
-        } else {
-            group
-        }
-    });
+    let groups = generated_cli::groups();
     Command::new("cliniko")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Cliniko's attendees API from a terminal: every operation, a resumable export, and a built-in fake")
@@ -214,89 +184,30 @@ pub async fn run(matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Ex
         return Ok(Exit::Success);
     }
     let (client, fake) = client(matches).await?;
-    let outcome = match matches.subcommand() {
-        Some(("attendee", group)) if group.subcommand_name() == Some("sync") => {
-            let sync = group.subcommand_matches("sync").context("sync was named")?;
-            sync_command(&client, sync, output).await
-        }
-        _ => generated_cli::run(&client, matches, output)
-            .await
-            .map(|()| Exit::Success),
-    };
+    let outcome = generated_cli::run(&client, matches, output).await;
     output.flush()?;
     if let Some(fake) = fake {
-        fake.shutdown().await;
+        fake::stop(fake).await;
     }
     outcome
 }
 
-async fn sync_command(
-    client: &Client,
-    matches: &ArgMatches,
-    output: &mut Output,
-) -> anyhow::Result<Exit> {
-    let options = export::options(matches)?;
-    let out = options.out.clone();
-    let interrupt = async {
-        // Without a signal handler (which cannot fail on the platforms we build for), a sync
-        // simply runs to its end.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    match export::export(client, options, interrupt).await? {
-        ExportOutcome::Finished {
-            records,
-            total,
-            appended,
-            checkpoint,
-            ..
-        } => {
-            let attendees = export::plural(records, "attendee", "attendees");
-            let verb = if appended { "appended" } else { "wrote" };
-            eprintln!(
-                "{verb} {attendees} to {} ({total} in all); run the same command again to add what changes next (checkpoint {})",
-                out.display(),
-                checkpoint.display()
-            );
-            if output.format() == Format::Json {
-                output.summary(
-                    "",
-                    serde_json::json!({
-                        "finished": true,
-                        "records": records,
-                        "total": total,
-                        "appended": appended,
-                        "out": out,
-                        "checkpoint": checkpoint,
-                    }),
-                )?;
-            }
-            Ok(Exit::Success)
-        }
-        ExportOutcome::Interrupted {
-            records,
-            checkpoint,
-        } => {
-            eprintln!(
-                "interrupted: {} kept; run the same command again to go on (checkpoint {})",
-                export::plural(records, "attendee", "attendees"),
-                checkpoint.display()
-            );
-            Ok(Exit::Interrupted)
-        }
-    }
-}
+/// `--fake`: a fake Cliniko in this process (the `fake` feature, on by default).
+#[cfg(feature = "fake")]
+mod fake {
+    use anyhow::Context as _;
+    use cliniko_client::Client;
 
-/// The client the command runs with, and the fake it talks to under `--fake`.
-async fn client(
-    matches: &ArgMatches,
-) -> anyhow::Result<(Client, Option<cliniko_fake::FakeCliniko>)> {
-    let user_agent = matches
-        .get_one::<String>("user-agent")
-        .cloned()
-        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
-    if matches.get_flag("fake") {
+    use crate::{FAKE_ATTENDEES, FAKE_SEED, Usage};
+
+    /// The key `--fake` uses; it only opens the in-process fake.
+    const FAKE_API_KEY: &str = cliniko_fake::DEFAULT_API_KEY;
+
+    /// A running fake.
+    pub(crate) type Running = cliniko_fake::FakeCliniko;
+
+    /// Starts the fake, and a client that talks to it.
+    pub(crate) async fn start(user_agent: String) -> anyhow::Result<(Client, Running)> {
         let fake = cliniko_fake::FakeCliniko::builder()
             .api_key(FAKE_API_KEY)
             .seed(FAKE_SEED)
@@ -308,6 +219,47 @@ async fn client(
             .base_url(fake.base_url())
             .build()
             .map_err(|error| Usage::new(error.to_string()))?;
+        Ok((client, fake))
+    }
+
+    /// Stops it.
+    pub(crate) async fn stop(fake: Running) {
+        fake.shutdown().await;
+    }
+}
+
+/// `--fake` in a build without the `fake` feature: refused.
+#[cfg(not(feature = "fake"))]
+mod fake {
+    use cliniko_client::Client;
+
+    use crate::Usage;
+
+    /// No fake runs in this build.
+    pub(crate) enum Running {}
+
+    /// Refuses, naming the feature.
+    pub(crate) async fn start(_user_agent: String) -> anyhow::Result<(Client, Running)> {
+        Err(Usage::new(
+            "this cliniko was built without the `fake` feature: --fake is not available",
+        )
+        .into())
+    }
+
+    /// Nothing to stop.
+    pub(crate) async fn stop(fake: Running) {
+        match fake {}
+    }
+}
+
+/// The client the command runs with, and the fake it talks to under `--fake`.
+async fn client(matches: &ArgMatches) -> anyhow::Result<(Client, Option<fake::Running>)> {
+    let user_agent = matches
+        .get_one::<String>("user-agent")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+    if matches.get_flag("fake") {
+        let (client, fake) = fake::start(user_agent).await?;
         return Ok((client, Some(fake)));
     }
     let key = match std::env::var(API_KEY_VARIABLE) {
@@ -366,28 +318,6 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Asks on a terminal before `what` (`attendee delete`) is done to `id`, unless `yes`; without a
-/// terminal it goes ahead (scripts pass `--yes` for clarity, but are not stopped).
-pub fn confirm(what: &str, id: Option<cliniko_types::Id>, yes: bool) -> anyhow::Result<()> {
-    use std::io::{BufRead as _, IsTerminal as _, Write as _};
-    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Ok(());
-    }
-    let target = id.map(|id| format!(" {id}")).unwrap_or_default();
-    eprint!("{what}{target}: are you sure? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-        Ok(())
-    } else {
-        Err(Usage::new(format!(
-            "{what}{target} not confirmed; nothing was sent (--yes skips the question)"
-        ))
-        .into())
-    }
-}
-
 /// The exit code for an error.
 pub fn exit_code(error: &anyhow::Error) -> Exit {
     if is_broken_pipe(error) {
@@ -437,7 +367,7 @@ pub fn describe(error: &anyhow::Error) -> String {
                 "\nhint: Cliniko's routes start with /v1: a --base-url should end in /v1, such as https://api.au1.cliniko.com/v1",
             ),
             ErrorKind::NotFound { .. } => message.push_str(
-                "\nhint: to find a cancelled or archived attendee, add --filter 'cancelled_at*' or --filter 'archived_at*'",
+                "\nhint: to find a cancelled or archived record, add --filter 'cancelled_at*' or --filter 'archived_at*'",
             ),
             ErrorKind::Transport(_) if UNDOCUMENTED_SHARD.get().is_some() => {
                 message.push_str(&format!(

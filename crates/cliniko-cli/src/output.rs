@@ -125,7 +125,7 @@ impl Output {
             }
             bar.set_message("reading the first page");
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            let watcher = tokio::spawn(crate::export::watch_bar(client.clone(), bar.clone()));
+            let watcher = tokio::spawn(crate::progress::watch_bar(client.clone(), bar.clone()));
             self.list.spinner = Some((bar, watcher));
         }
         Ok(())

@@ -518,3 +518,203 @@ async fn a_server_that_never_answers_is_named_after_the_timeout() {
     );
     silent.abort();
 }
+
+/// `cliniko ARGS...` against `fake`, run to its end.
+async fn cliniko(fake: &FakeCliniko, args: &[&str]) -> Run {
+    let child = Command::new(env!("CARGO_BIN_EXE_cliniko"))
+        .env("CLINIKO_API_KEY", KEY)
+        .args(["--base-url", &fake.base_url()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    finish(child).await
+}
+
+/// `cliniko patient sync --out OUT`: the command the sync's advice says to run again.
+async fn patient_sync(fake: &FakeCliniko, out: &Path, extra: &[&str]) -> Run {
+    let out = out.to_str().expect("utf-8");
+    let mut args = vec!["patient", "sync", "--out", out];
+    if !extra.contains(&"--per-page") {
+        args.extend(["--per-page", "7"]);
+    }
+    args.extend_from_slice(extra);
+    cliniko(fake, &args).await
+}
+
+/// Patients get `sync` from the spec as attendees do: the first run writes every patient (the
+/// archived ones too) beside its checkpoint, a rerun with nothing changed appends nothing, the
+/// patients changed between runs (updated, archived) are appended exactly once each, and a file
+/// no checkpoint describes is replaced only with `--overwrite`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_sync_appends_each_changed_patient_once() {
+    let fake = FakeCliniko::builder()
+        .api_key(KEY)
+        .seed(7)
+        .attendees(10)
+        .start()
+        .await
+        .expect("the fake starts");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let out = dir.path().join("patients.jsonl");
+    let checkpoint = dir.path().join("patients.jsonl.checkpoint.json");
+    let patients = fake
+        .record_count("patient")
+        .expect("the fake serves patients");
+    assert!(patients > 7, "more than one page of patients: {patients}");
+
+    let run = patient_sync(&fake, &out, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("wrote {patients} patients")),
+        "{}",
+        run.stderr
+    );
+    let first = std::fs::read_to_string(&out).expect("the output was written");
+    let mut first_ids = ids(&first);
+    assert_eq!(first_ids.len(), patients, "every patient once");
+    first_ids.sort();
+    first_ids.dedup();
+    assert_eq!(first_ids.len(), patients, "no patient twice");
+    let records = fake
+        .records("patient")
+        .expect("the fake lists its patients");
+    let id_of = |p: &serde_json::Value| p["id"].as_str().expect("an id").to_owned();
+    let mut served: Vec<String> = records.iter().map(id_of).collect();
+    served.sort();
+    assert_eq!(first_ids, served, "exactly the fake's patients");
+    assert!(checkpoint.exists(), "the checkpoint is beside the output");
+
+    // Nothing changed: the same command appends nothing.
+    let run = patient_sync(&fake, &out, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("appended 0 patients"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), first);
+
+    // Two patients updated and one archived between runs.
+    let active: Vec<String> = records
+        .iter()
+        .filter(|p| p["archived_at"].is_null())
+        .map(id_of)
+        .collect();
+    assert!(
+        active.len() < patients,
+        "the fake seeds archived patients too, which the first run wrote"
+    );
+    let (a, b, c) = (&active[0], &active[1], &active[2]);
+    for (id, name) in [(a, "Ngaio"), (b, "Aroha")] {
+        let run = cliniko(&fake, &["patient", "update", id, "--first-name", name]).await;
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+    }
+    let run = cliniko(&fake, &["patient", "archive", c, "--yes"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let run = patient_sync(&fake, &out, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("appended 3 patients"), "{}", run.stderr);
+    let second = std::fs::read_to_string(&out).expect("read");
+    let appended = second
+        .strip_prefix(&first)
+        .expect("the first run's lines are kept");
+    let lines: Vec<serde_json::Value> = appended
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    let mut appended_ids: Vec<&str> = lines
+        .iter()
+        .map(|p| p["id"].as_str().expect("an id"))
+        .collect();
+    appended_ids.sort_unstable();
+    let mut changed = vec![a.as_str(), b.as_str(), c.as_str()];
+    changed.sort_unstable();
+    assert_eq!(appended_ids, changed, "each changed patient exactly once");
+    let by_id = |id: &str| lines.iter().find(|p| p["id"] == id).expect("appended");
+    assert_eq!(by_id(a)["first_name"], "Ngaio");
+    assert_eq!(by_id(b)["first_name"], "Aroha");
+    assert!(
+        !by_id(c)["archived_at"].is_null(),
+        "the archived patient, archived"
+    );
+
+    // And nothing again after that.
+    let run = patient_sync(&fake, &out, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("appended 0 patients"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), second);
+
+    // An attendee sync refuses the patients' checkpoint rather than mixing the two in one file.
+    let run = cliniko(
+        &fake,
+        &["attendee", "sync", "--out", out.to_str().expect("utf-8")],
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sync of patients, not attendees"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), second);
+
+    // A file that no checkpoint describes is kept unless --overwrite says otherwise.
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(&other, "keep me\n").expect("written");
+    let run = patient_sync(&fake, &other, &[]).await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--overwrite"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&other).expect("read"), "keep me\n");
+    let run = patient_sync(&fake, &other, &["--overwrite"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        ids(&std::fs::read_to_string(&other).expect("read")).len(),
+        patients
+    );
+    fake.shutdown().await;
+}
+
+/// A patient sync killed half-way (`kill -9`) and run again ends with exactly the patients of an
+/// uninterrupted run, as an attendee sync does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_patient_sync_resumes_to_exactly_the_patients_of_a_whole_one() {
+    let fake = slow_fake().await;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let whole = dir.path().join("whole.jsonl");
+    let run = patient_sync(&fake, &whole, &["--per-page", "5", "--progress", "log"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let expected = std::fs::read_to_string(&whole).expect("written");
+
+    let out = dir.path().join("patients.jsonl");
+    let checkpoint = dir.path().join("patients.jsonl.checkpoint.json");
+    let spawn = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cliniko"));
+        command
+            .env("CLINIKO_API_KEY", KEY)
+            .args(["--base-url", &fake.base_url(), "patient", "sync", "--out"])
+            .arg(&out)
+            .args(["--per-page", "5", "--progress", "log"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().expect("spawns")
+    };
+    let mut child = spawn();
+    interrupt_after(&mut child, &checkpoint, 10, "-KILL").await;
+    let killed = finish(child).await;
+    assert_eq!(killed.code, None, "killed by a signal: {}", killed.stderr);
+    assert!(
+        !out.exists(),
+        "nothing is in place before the sync finishes"
+    );
+
+    let run = finish(spawn()).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let resumed = std::fs::read_to_string(&out).expect("written");
+    assert_eq!(
+        ids(&resumed),
+        ids(&expected),
+        "the same patients, in the same order"
+    );
+    fake.shutdown().await;
+}

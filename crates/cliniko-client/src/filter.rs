@@ -30,6 +30,26 @@
 //! use cliniko_client::filter::Filter;
 //! let filter = Filter::patient_case_attendees().patient_case_id().eq(1_i64);
 //! ```
+//!
+//! The route families, their fields and the sort fields are generated from the spec by `cargo
+//! xtask codegen` (each `q[]` parameter's `x-cliniko-filter-fields`, each `sort` parameter's
+//! pattern), so a resource added to the spec gets them too: patients filter and sort as
+//! attendees do.
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use cliniko_client::filter::{Filter, PatientSortField, Sort};
+//! use cliniko_client::types;
+//!
+//! let birthday = NaiveDate::from_ymd_opt(1987, 2, 14).unwrap();
+//! let filter = Filter::patients().last_name().like_pattern("Ngu%").date_of_birth().anniversary_of(birthday);
+//! let items: Vec<types::ListPatientsQItem> = filter.try_into()?;
+//! assert_eq!(items.len(), 2);
+//! let sort: types::ListPatientsSort =
+//!     Sort::empty().asc(PatientSortField::LastName).desc(PatientSortField::Id).try_into()?;
+//! assert_eq!(sort.as_str(), "last_name:asc,id:desc");
+//! # Ok::<(), types::error::ConversionError>(())
+//! ```
 
 use std::fmt::Write as _;
 use std::marker::PhantomData;
@@ -39,28 +59,6 @@ use cliniko_types::Id;
 
 use crate::types;
 
-/// Routes that list attendees: `GET /attendees`, `/attendees/deleted`, `/attendees/cancelled`,
-/// and the attendees of a group or an individual appointment.
-#[derive(Debug, Clone, Copy)]
-pub enum AttendeeLists {}
-
-/// `GET /patient_cases/{id}/attendees`: the attendee filters less `patient_case_id`, which the
-/// path fixes.
-#[derive(Debug, Clone, Copy)]
-pub enum PatientCaseAttendees {}
-
-/// `GET /attendees/{id}`: only the archive and cancellation dates, to find a hidden attendee.
-#[derive(Debug, Clone, Copy)]
-pub enum SingleAttendee {}
-
-/// `GET /patients`: the patient filters (numeric, date-time, date, string and boolean fields).
-#[derive(Debug, Clone, Copy)]
-pub enum PatientLists {}
-
-/// `GET /patients/{id}`: only the archive date, to find an archived patient.
-#[derive(Debug, Clone, Copy)]
-pub enum SinglePatient {}
-
 /// `q[]` conditions for the routes `R` stands for, combined with AND.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter<R> {
@@ -68,41 +66,6 @@ pub struct Filter<R> {
     /// The first condition that cannot be sent, reported when the filter is handed to a builder.
     invalid: Option<&'static str>,
     route: PhantomData<fn() -> R>,
-}
-
-impl Filter<AttendeeLists> {
-    /// A filter for the routes that list attendees.
-    pub fn attendees() -> Self {
-        Self::empty()
-    }
-}
-
-impl Filter<PatientCaseAttendees> {
-    /// A filter for the attendees of a patient case.
-    pub fn patient_case_attendees() -> Self {
-        Self::empty()
-    }
-}
-
-impl Filter<SingleAttendee> {
-    /// A filter for `GET /attendees/{id}`.
-    pub fn single_attendee() -> Self {
-        Self::empty()
-    }
-}
-
-impl Filter<PatientLists> {
-    /// A filter for `GET /patients`.
-    pub fn patients() -> Self {
-        Self::empty()
-    }
-}
-
-impl Filter<SinglePatient> {
-    /// A filter for `GET /patients/{id}`.
-    pub fn single_patient() -> Self {
-        Self::empty()
-    }
 }
 
 impl<R> Filter<R> {
@@ -408,224 +371,106 @@ impl<R> Flag<R> {
     }
 }
 
-/// Declares the fields of one route family, each returning its operator chooser.
-macro_rules! fields {
-    ($route:ty {
-        numeric: [$($numeric:ident),*],
-        timestamp: [$($timestamp:ident),*]
-        $(, date: [$($date:ident),*], text: [$($text:ident),*], flag: [$($flag:ident),*])?
-    }) => {
-        $(impl Filter<$route> {
-            $(
-                #[doc = concat!("Filters on `", stringify!($date), "` (a date).")]
-                pub fn $date(self) -> Date<$route> {
-                    Date { filter: self, field: stringify!($date) }
-                }
-            )*
-            $(
-                #[doc = concat!("Filters on `", stringify!($text), "` (text).")]
-                pub fn $text(self) -> Text<$route> {
-                    Text { filter: self, field: stringify!($text) }
-                }
-            )*
-            $(
-                #[doc = concat!("Filters on `", stringify!($flag), "` (true or false).")]
-                pub fn $flag(self) -> Flag<$route> {
-                    Flag { filter: self, field: stringify!($flag) }
-                }
-            )*
-        })?
-        impl Filter<$route> {
-            /// The fields this family offers, with their kinds, for the test that ties them to
-            /// the spec.
-            #[cfg(test)]
-            const FIELDS: &'static [(&'static str, cliniko_types::facts::FilterKind)] = &[
-                $((stringify!($numeric), cliniko_types::facts::FilterKind::Numeric),)*
-                $((stringify!($timestamp), cliniko_types::facts::FilterKind::DateTime),)*
-                $(
-                    $((stringify!($date), cliniko_types::facts::FilterKind::Date),)*
-                    $((stringify!($text), cliniko_types::facts::FilterKind::String),)*
-                    $((stringify!($flag), cliniko_types::facts::FilterKind::Boolean),)*
-                )?
-            ];
-
-            $(
-                #[doc = concat!("Filters on `", stringify!($numeric), "`.")]
-                pub fn $numeric(self) -> Numeric<$route> {
-                    Numeric { filter: self, field: stringify!($numeric) }
-                }
-            )*
-            $(
-                #[doc = concat!("Filters on `", stringify!($timestamp), "` (UTC).")]
-                pub fn $timestamp(self) -> Timestamp<$route> {
-                    Timestamp { filter: self, field: stringify!($timestamp) }
-                }
-            )*
-        }
-    };
-}
-
-fields!(AttendeeLists {
-    numeric: [appointment_id, booking_id, id, patient_case_id, patient_id],
-    timestamp: [
-        archived_at,
-        cancelled_at,
-        created_at,
-        deleted_at,
-        updated_at
-    ]
-});
-fields!(PatientCaseAttendees {
-    numeric: [appointment_id, booking_id, id, patient_id],
-    timestamp: [
-        archived_at,
-        cancelled_at,
-        created_at,
-        deleted_at,
-        updated_at
-    ]
-});
-fields!(SingleAttendee {
-    numeric: [],
-    timestamp: [archived_at, cancelled_at, deleted_at]
-});
-fields!(PatientLists {
-    numeric: [id],
-    timestamp: [archived_at, created_at, updated_at],
-    date: [date_of_birth],
-    text: [
-        email,
-        first_name,
-        last_name,
-        old_reference_id,
-        preferred_first_name
-    ],
-    flag: [accepted_privacy_policy]
-});
-fields!(SinglePatient {
-    numeric: [],
-    timestamp: [archived_at]
-});
-
-/// Lets a filter be handed to the generated builder of each route it fits: `.q(filter)`.
-macro_rules! into_query {
-    ($route:ty => $($item:ident),*) => {
-        $(
-            impl TryFrom<Filter<$route>> for Vec<types::$item> {
-                type Error = types::error::ConversionError;
-
-                fn try_from(filter: Filter<$route>) -> Result<Self, Self::Error> {
-                    filter.into_items()
-                }
-            }
-        )*
-    };
-}
-
-into_query!(AttendeeLists =>
-    ListAttendeesQItem,
-    ListDeletedAttendeesQItem,
-    ListCancelledAttendeesQItem,
-    ListGroupAppointmentAttendeesQItem,
-    ListIndividualAppointmentAttendeesQItem
-);
-into_query!(PatientCaseAttendees => ListPatientCaseAttendeesQItem);
-into_query!(SingleAttendee => GetAttendeeQItem);
-into_query!(PatientLists => ListPatientsQItem);
-into_query!(SinglePatient => GetPatientQItem);
-
-/// An attendee field to sort by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum SortField {
-    Id,
-    CreatedAt,
-    UpdatedAt,
-    ArchivedAt,
-    CancelledAt,
-    DeletedAt,
-    AppointmentId,
-    BookingId,
-    PatientId,
-    PatientCaseId,
-}
-
-impl SortField {
+/// A field a `sort` parameter accepts: one generated enum per `sort` parameter of the spec
+/// ([`SortField`] for the attendee list routes, [`PatientSortField`] for `GET /patients`).
+pub trait SortKey: Copy {
     /// The field's name in Cliniko.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Id => "id",
-            Self::CreatedAt => "created_at",
-            Self::UpdatedAt => "updated_at",
-            Self::ArchivedAt => "archived_at",
-            Self::CancelledAt => "cancelled_at",
-            Self::DeletedAt => "deleted_at",
-            Self::AppointmentId => "appointment_id",
-            Self::BookingId => "booking_id",
-            Self::PatientId => "patient_id",
-            Self::PatientCaseId => "patient_case_id",
+    fn name(self) -> &'static str;
+}
+
+/// A `sort` order: fields in priority order, each ascending or descending. `F` is the route's
+/// sort fields ([`SortField`], the attendees', unless said otherwise).
+pub struct Sort<F = SortField> {
+    text: String,
+    fields: PhantomData<fn() -> F>,
+}
+
+impl<F> std::fmt::Debug for Sort<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sort").field(&self.text).finish()
+    }
+}
+
+impl<F> Clone for Sort<F> {
+    fn clone(&self) -> Self {
+        Self {
+            text: self.text.clone(),
+            fields: PhantomData,
         }
     }
 }
 
-/// A `sort` order: fields in priority order, each ascending or descending.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sort(String);
+impl<F> Default for Sort<F> {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            fields: PhantomData,
+        }
+    }
+}
+
+impl<F> PartialEq for Sort<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<F> Eq for Sort<F> {}
 
 impl Sort {
-    /// No field yet; Cliniko's default is `created_at` ascending.
+    /// An order of the attendee list routes' fields ([`SortField`]), with no field yet;
+    /// Cliniko's default is `created_at` ascending. For another route's fields, see
+    /// [`empty`](Self::empty).
     pub fn new() -> Self {
         Self::default()
     }
+}
 
-    fn then(mut self, field: SortField, direction: &str) -> Self {
-        if !self.0.is_empty() {
-            self.0.push(',');
+impl<F: SortKey> Sort<F> {
+    /// No field yet, for the fields `F` (`Sort::empty().asc(PatientSortField::LastName)`);
+    /// Cliniko's default is `created_at` ascending.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    fn then(mut self, field: F, direction: &str) -> Self {
+        if !self.text.is_empty() {
+            self.text.push(',');
         }
-        self.0.push_str(field.as_str());
-        self.0.push_str(direction);
+        self.text.push_str(field.name());
+        self.text.push_str(direction);
         self
     }
 
     /// Then by `field`, ascending.
-    pub fn asc(self, field: SortField) -> Self {
+    pub fn asc(self, field: F) -> Self {
         self.then(field, ":asc")
     }
 
     /// Then by `field`, descending.
-    pub fn desc(self, field: SortField) -> Self {
+    pub fn desc(self, field: F) -> Self {
         self.then(field, ":desc")
     }
+}
 
+impl<F> Sort<F> {
     /// The value of `sort`, as in `updated_at:asc,id:desc`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    fn into_string(self) -> String {
+        self.text
     }
 }
 
-/// Lets a sort be handed to the generated builder of each list route: `.sort(sort)`.
-macro_rules! into_sort {
-    ($($sort:ident),*) => {
-        $(
-            impl TryFrom<Sort> for types::$sort {
-                type Error = types::error::ConversionError;
-
-                fn try_from(sort: Sort) -> Result<Self, Self::Error> {
-                    sort.0.try_into()
-                }
-            }
-        )*
-    };
+/// The per-route items generated from the spec (`cargo xtask codegen`): each `q[]` parameter's
+/// marker type, constructor and fields, and each `sort` parameter's fields.
+#[rustfmt::skip]
+mod generated {
+    include!("generated_filters.rs");
 }
-
-into_sort!(
-    ListAttendeesSort,
-    ListDeletedAttendeesSort,
-    ListCancelledAttendeesSort,
-    ListGroupAppointmentAttendeesSort,
-    ListIndividualAppointmentAttendeesSort,
-    ListPatientCaseAttendeesSort
-);
+pub use generated::*;
 
 #[cfg(test)]
 mod tests {

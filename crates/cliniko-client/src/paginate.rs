@@ -19,7 +19,7 @@ use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorKind;
-use crate::filter::{AttendeeLists, Filter, PatientCaseAttendees, Sort};
+use crate::filter::Sort;
 use crate::policy::Waits;
 use crate::{Client, Error};
 
@@ -191,28 +191,17 @@ impl<'de> Deserialize<'de> for ListRoute {
     }
 }
 
-/// A filter that fits a list route: [`Filter::attendees`] or [`Filter::patient_case_attendees`].
+/// A filter that fits a list route: a [`Filter`](crate::filter::Filter) whose routes all list, such as
+/// [`Filter::attendees`](crate::filter::Filter::attendees) or
+/// [`Filter::patients`](crate::filter::Filter::patients) (generated from the spec).
 pub trait ListFilter: sealed::Sealed {
     /// The conditions, or why one cannot be sent.
     #[doc(hidden)]
     fn into_conditions(self) -> Result<Vec<String>, &'static str>;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
-}
-
-impl sealed::Sealed for Filter<AttendeeLists> {}
-impl ListFilter for Filter<AttendeeLists> {
-    fn into_conditions(self) -> Result<Vec<String>, &'static str> {
-        Filter::into_conditions(self)
-    }
-}
-impl sealed::Sealed for Filter<PatientCaseAttendees> {}
-impl ListFilter for Filter<PatientCaseAttendees> {
-    fn into_conditions(self) -> Result<Vec<String>, &'static str> {
-        Filter::into_conditions(self)
-    }
 }
 
 /// What to list: a route, a page size, filters and a sort, for the list type `L` (the generated
@@ -960,6 +949,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Filter;
 
     fn cursor(page: u64) -> PageCursor {
         PageCursor {

@@ -179,6 +179,13 @@ pub struct SyncProgress {
     pub checkpoint: SyncCheckpoint,
 }
 
+impl SyncProgress {
+    /// Records yielded so far (the field is named for the attendee sync that came first).
+    pub fn records(&self) -> u64 {
+        self.attendees
+    }
+}
+
 /// What a sync yields.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

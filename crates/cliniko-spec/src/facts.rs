@@ -123,6 +123,17 @@ pub fn filter_parameter<'a>(
     path: &str,
     method: &str,
 ) -> Option<(String, &'a Value)> {
+    query_parameter(document, path, method, "q[]")
+}
+
+/// The parameter named `name` of an operation (`method` in lower case; its own parameter, else
+/// its path item's), `$ref` followed, with the JSON pointer where it is defined.
+pub fn query_parameter<'a>(
+    document: &'a Value,
+    path: &str,
+    method: &str,
+    name: &str,
+) -> Option<(String, &'a Value)> {
     let item_at = push("/paths", path);
     let item = document.pointer(&item_at)?;
     let at = push(&item_at, method);
@@ -142,7 +153,7 @@ pub fn filter_parameter<'a>(
             }
             let parameter = chased.value;
             let parameter_at = chased.pointer_or(&push(&list_at, &index.to_string()));
-            if parameter.get("name").and_then(Value::as_str) == Some("q[]") {
+            if parameter.get("name").and_then(Value::as_str) == Some(name) {
                 return Some((parameter_at, parameter));
             }
         }
@@ -287,6 +298,27 @@ pub fn filter_pattern(fields: &[FilterField]) -> String {
         }
     }
     format!("^(?:{})$", alternatives.join("|"))
+}
+
+/// The `sort` pattern that accepts exactly a comma-separated list of these fields, each
+/// optionally followed by `:asc` or `:desc`.
+pub fn sort_pattern(fields: &[&str]) -> String {
+    let field = format!("(?:{})(?::(?:asc|desc))?", fields.join("|"));
+    format!("^{field}(?:,{field})*$")
+}
+
+/// The fields a `sort` pattern of the form [`sort_pattern`] builds accepts, in its order; `None`
+/// for a pattern of any other form.
+pub fn sort_fields_of_pattern(pattern: &str) -> Option<Vec<&str>> {
+    let inner = pattern.strip_prefix("^(?:")?;
+    let end = inner.find(')')?;
+    let fields: Vec<&str> = inner[..end].split('|').collect();
+    let plain = |f: &&str| {
+        !f.is_empty()
+            && f.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    (fields.iter().all(plain) && sort_pattern(&fields) == pattern).then_some(fields)
 }
 
 /// Reads the facts, collecting a problem (with its JSON pointer) for each one missing or malformed.

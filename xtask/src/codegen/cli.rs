@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, bail};
 use cliniko_spec::Spec;
+use cliniko_spec::resources::Role;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -62,6 +63,19 @@ enum Success {
 /// Generates `generated_cli.rs`.
 pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     let document = spec.raw();
+    // `codegen` checks the spec first and refuses one whose resources or facts do not read; here
+    // a spec without them (as the generator's own tests write) gets no `sync`.
+    let resources = spec.resources().unwrap_or_default();
+    let list_filters: Vec<(String, Vec<String>)> = spec
+        .facts()
+        .map(|facts| {
+            facts
+                .operations
+                .into_iter()
+                .map(|o| (o.id, o.filters.into_iter().map(|f| f.name).collect()))
+                .collect()
+        })
+        .unwrap_or_default();
     let partial_updates = super::patch_fields::targets(document);
     let operations = operations(spec)?;
     let mut tags: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
@@ -99,11 +113,44 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
             let name = &operation.command;
             let constant = format_ident!("{}", operation.rust_name.to_uppercase());
             subcommands.push(quote! { .subcommand(#command_fn()) });
-            arms.push(quote! { Some((#name, matches)) => #run_fn(client, matches, output).await, });
+            arms.push(quote! {
+                Some((#name, matches)) => #run_fn(client, matches, output).await.map(|()| Exit::Success),
+            });
             command_entries.push(quote! {
                 OperationCommand { group: #group, name: #name, operation: &operations::#constant }
             });
             operation_fns.push(operation_tokens(document, operation, &partial_updates)?);
+        }
+        // `sync` for the resource of this tag when its main list route can be synced: it
+        // filters on `updated_at` and `id`, and its records always carry both.
+        for resource in resources.iter().filter(|r| r.tag == *tag) {
+            let Some(list) = resource.with_role(Role::List).next() else {
+                continue;
+            };
+            let filters_on = |field: &str| {
+                list_filters
+                    .iter()
+                    .any(|(id, filters)| id == list && filters.iter().any(|f| f == field))
+            };
+            if !(filters_on("updated_at")
+                && filters_on("id")
+                && super::resources::is_versioned(document, &resource.schema))
+            {
+                continue;
+            }
+            if operations.iter().any(|o| o.command == "sync") {
+                bail!(
+                    "an operation of tag {tag} maps to the command `sync`, which the {} resource's export takes; rename its operationId",
+                    resource.name
+                );
+            }
+            let list_type = format_ident!("{}", resource.list_schema);
+            subcommands.push(quote! {
+                .subcommand(crate::export::command::<cliniko_types::#list_type>(#group))
+            });
+            arms.push(quote! {
+                Some(("sync", matches)) => crate::export::run::<cliniko_types::#list_type>(client, matches, output).await,
+            });
         }
         group_fns.push(quote! {
             #[doc = #group_doc]
@@ -119,7 +166,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         dispatch_arms.push(quote! {
             Some((#group, matches)) => match matches.subcommand() {
                 #(#arms)*
-                _ => Err(crate::Usage::new(concat!("unknown ", #group, " command; see `cliniko ", #group, " --help`")).into()),
+                _ => Err(crate::exit::Usage::new(concat!("unknown ", #group, " command; see `cliniko ", #group, " --help`")).into()),
             },
         });
     }
@@ -132,6 +179,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
         use cliniko_types::facts::{operations, Operation};
 
         use crate::args;
+        use crate::exit::Exit;
         use crate::output::Output;
 
         /// One spec operation and the command that runs it.
@@ -157,11 +205,11 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
             vec![#(#group_calls),*]
         }
 
-        /// Runs the operation `matches` names (a group's subcommand).
-        pub async fn run(client: &Client, matches: &ArgMatches, output: &mut Output) -> anyhow::Result<()> {
+        /// Runs the operation `matches` names (a group's subcommand), or a resource's `sync`.
+        pub async fn run(client: &Client, matches: &ArgMatches, output: &mut Output) -> anyhow::Result<Exit> {
             match matches.subcommand() {
                 #(#dispatch_arms)*
-                _ => Err(crate::Usage::new("unknown command; see `cliniko --help`").into()),
+                _ => Err(crate::exit::Usage::new("unknown command; see `cliniko --help`").into()),
             }
         }
 
@@ -642,7 +690,7 @@ fn operation_tokens(
         let refuse_empty = if required.is_empty() {
             quote! {
                 if body.is_empty() {
-                    return Err(crate::Usage::new(#nothing).into());
+                    return Err(crate::exit::Usage::new(#nothing).into());
                 }
             }
         } else {
@@ -666,7 +714,7 @@ fn operation_tokens(
                     .help("Do not ask for confirmation on a terminal"))
             },
             quote! {
-                crate::confirm(#what, matches.get_one::<cliniko_types::Id>("id").copied(), matches.get_flag("yes"))?;
+                crate::args::confirm(#what, matches.get_one::<cliniko_types::Id>("id").copied(), matches.get_flag("yes"))?;
             },
         )
     } else {

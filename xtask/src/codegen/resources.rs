@@ -123,25 +123,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
     // An incremental sync pages by `updated_at` then `id`: every item schema that always has both
     // gets `Versioned`.
     let versioned = resources.iter().filter_map(|resource| {
-        let schema = spec
-            .raw()
-            .pointer(&format!("/components/schemas/{}", resource.schema))?;
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let id = schema
-            .pointer("/properties/id/$ref")
-            .and_then(Value::as_str);
-        let updated_at = schema.pointer("/properties/updated_at")?;
-        let plain_date_time = updated_at.get("format").and_then(Value::as_str) == Some("date-time")
-            && !cliniko_spec::nullable::allows_null(spec.raw(), updated_at);
-        if !(required.contains(&"id")
-            && required.contains(&"updated_at")
-            && id == Some("#/components/schemas/Id")
-            && plain_date_time)
-        {
+        if !is_versioned(spec.raw(), &resource.schema) {
             return None;
         }
         let item = Ident::new(&resource.schema, Span::call_site());
@@ -185,6 +167,31 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
 
         #(#versioned)*
     })
+}
+
+/// Whether the item schema `schema` always has an `id` (an `Id`) and a non-null `updated_at`
+/// date-time: its generated type gets `Versioned`, which an incremental sync needs.
+pub fn is_versioned(document: &Value, schema: &str) -> bool {
+    let Some(schema) = document.pointer(&format!("/components/schemas/{schema}")) else {
+        return false;
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let id = schema
+        .pointer("/properties/id/$ref")
+        .and_then(Value::as_str);
+    let Some(updated_at) = schema.pointer("/properties/updated_at") else {
+        return false;
+    };
+    let plain_date_time = updated_at.get("format").and_then(Value::as_str) == Some("date-time")
+        && !cliniko_spec::nullable::allows_null(document, updated_at);
+    required.contains(&"id")
+        && required.contains(&"updated_at")
+        && id == Some("#/components/schemas/Id")
+        && plain_date_time
 }
 
 /// `Role::X` in `cliniko_types::resource`, whose variants are named as `cliniko_spec`'s.
