@@ -523,6 +523,7 @@ fn callgrind_dump(pid: u32, out: &std::path::Path, dumps: &mut usize) -> anyhow:
     let status = Command::new("callgrind_control")
         .args(["-d", &pid.to_string()])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()?;
     if !status.success() {
         bail!("callgrind_control -d failed");
@@ -580,6 +581,7 @@ async fn instructions(baseline: Option<&str>) -> anyhow::Result<()> {
                 .args(args)
                 .arg(pid.to_string())
                 .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .status()
         };
         control(&["-i", "on"])?;
