@@ -226,9 +226,25 @@ impl Generator<'_> {
 
     fn object(&self, object: &Map<String, Value>, rng: &mut SplitMix64, depth: usize) -> Value {
         let mut out = Map::new();
+        let required: Vec<&str> = object
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         if let Some(Value::Object(properties)) = object.get("properties") {
             for (name, schema) in properties {
-                out.insert(name.clone(), self.value(schema, name, rng, depth + 1));
+                let value = self.value(schema, name, rng, depth + 1);
+                // Below the item, an optional list that came out empty is left out: the
+                // generated types drop an empty optional list, so a client's round trip (and the
+                // checker's) would otherwise differ. The item keeps every property: a create or
+                // update writes only the properties a record has.
+                if depth > 0
+                    && !required.contains(&name.as_str())
+                    && value.as_array().is_some_and(Vec::is_empty)
+                {
+                    continue;
+                }
+                out.insert(name.clone(), value);
             }
         }
         Value::Object(out)
