@@ -3,10 +3,12 @@
 
     run_schemathesis.py --st ST --config TOML --url URL --auth USER: --seed N --max-examples N SPEC
 
-Two runs: every operation through every phase, then the stateful phase over createAttendee and
-the six operations its 201 links to (see CREATE_FAMILY). Fails (exit 1) when schemathesis exits
-non-zero, when any phase did not run and pass, when the first run did not read the spec's links or
-followed none of them, when the second did not follow all six of createAttendee's links, and when the known CPython 3.11 error "AST constructor recursion depth
+Four runs: every operation through every phase, then the stateful phase over each family of linked
+operations (createAttendee and the six operations its 201 links to, createPatient and its four,
+archivePatient and unarchivePatient; see FAMILIES). Fails (exit 1) when schemathesis exits non-zero, when any phase did not run
+and pass, when the first run did not read the spec's links or followed none of them, when a family
+run did not follow every one of its links, when schemathesis warns that an operation mostly
+answered 404 ("Missing test data") or mostly refused valid data ("Schema validation mismatch"), and when the known CPython 3.11 error "AST constructor recursion depth
 mismatch" appears (see schemathesis.toml, `workers`): that one is the tool's fault, and is named as
 such, but a phase it stopped has not checked anything, so it is still a failure.
 """
@@ -24,9 +26,17 @@ PHASES = ("Examples", "Coverage", "Fuzzing", "Stateful")
 # "fallback" root (schemathesis/specs/openapi/stateful/__init__.py, classify_root_transitions), so
 # in a run over every operation the create chain is never started. A second stateful run over the
 # create family alone makes create the root, and must follow every one of its links.
-CREATE_FAMILY = ("createAttendee", "getAttendee", "updateAttendee", "updateAttendeeViaPut",
-                 "cancelAttendee", "archiveAttendee", "deleteAttendee")
-CREATE_LINKS = 6
+# Each family: its root, its operations, and how many of the spec's links join them. A family holds
+# one root only: schemathesis prefers a POST whose body names no other resource (archivePatient,
+# which links on to unarchivePatient) over createPatient, so with both in one run the create chain
+# would never start.
+FAMILIES = (
+    ("createAttendee", ("createAttendee", "getAttendee", "updateAttendee", "updateAttendeeViaPut",
+                        "cancelAttendee", "archiveAttendee", "deleteAttendee"), 6),
+    ("createPatient", ("createPatient", "getPatient", "updatePatient", "archivePatient",
+                       "deletePatient"), 4),
+    ("archivePatient", ("archivePatient", "unarchivePatient"), 1),
+)
 
 
 def run_pass(args, phases, extra):
@@ -48,6 +58,11 @@ def run_pass(args, phases, extra):
             problems.append(f"phase {phase} did not run and pass")
     if run.returncode != 0:
         problems.append(f"schemathesis exited {run.returncode}")
+    # An operation whose every valid request was refused (mostly 404: no test data reached it;
+    # mostly 400/422: the spec and the fake disagree on what is valid) was not tested.
+    for warning in ("Missing test data", "Schema validation mismatch"):
+        if warning in output:
+            problems.append(f"schemathesis warned: {warning}")
     links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected / (\d+) total", output)
     return output, problems, (tuple(map(int, links.groups())) if links else None)
 
@@ -79,16 +94,16 @@ def main():
             problems.append("the stateful phase followed none of the spec's links")
     show("every operation, every phase", output, problems)
 
-    family = [flag for operation in CREATE_FAMILY for flag in ("--include-operation-id", operation)]
-    output2, problems2, links2 = run_pass(args, ("Stateful",), family)
-    if links2 is None:
-        problems2.append("the create chain's stateful run reported no API links")
-    elif links2[:2] != (CREATE_LINKS, CREATE_LINKS):
-        problems2.append(f"the create chain followed {links2[0]} of its {CREATE_LINKS} links "
-                         f"({links2[1]} selected): createAttendee's 201 must lead to all of them")
-    show("createAttendee's links (stateful, the create family alone)", output2, problems2)
-
-    problems += problems2
+    for root, operations, expected in FAMILIES:
+        family = [flag for operation in operations for flag in ("--include-operation-id", operation)]
+        output2, problems2, links2 = run_pass(args, ("Stateful",), family)
+        if links2 is None:
+            problems2.append(f"{root}'s stateful run reported no API links")
+        elif links2[:2] != (expected, expected):
+            problems2.append(f"the {root} chain followed {links2[0]} of its {expected} links "
+                             f"({links2[1]} selected): {root}'s answer must lead to all of them")
+        show(f"{root}'s links (stateful, the {root} family alone)", output2, problems2)
+        problems += problems2
     for problem in problems:
         print(f"FAIL {problem}")
     return 1 if problems else 0

@@ -34,6 +34,7 @@ mod engine;
 mod faults;
 mod query;
 mod rate_limit;
+mod record;
 mod render;
 mod rng;
 mod routes;

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use cliniko_types::facts::{FilterKind, Operation};
 
-use crate::store::AttendeeRecord;
+use crate::record::AttendeeRecord;
 
 /// The highest page number accepted: the spec's `page` is any int64 from 1, and a page past the
 /// last is an empty page (offsets saturate instead of overflowing).
@@ -76,7 +76,7 @@ impl Field {
     }
 
     /// The field's value as a number that orders correctly: an ID, or a time in nanoseconds.
-    fn value(self, record: &AttendeeRecord) -> Option<i128> {
+    pub(crate) fn value(self, record: &AttendeeRecord) -> Option<i128> {
         let nanos = |secs: i64| i128::from(secs) * 1_000_000_000;
         match self {
             Self::AppointmentId | Self::BookingId => Some(record.booking_id.into()),
@@ -138,6 +138,30 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// The range of values of `field` this filter admits, when it is a comparison (or a single
+    /// `=` value) on that field: what an ordered index can find by binary search. Bounds are
+    /// inclusive, in [`Field::value`]'s units.
+    pub(crate) fn range_on(&self, field: Field) -> Option<(i128, i128)> {
+        if self.field != field {
+            return None;
+        }
+        match &self.condition {
+            Condition::Compare(Comparison::Greater, v) => Some((v.saturating_add(1), i128::MAX)),
+            Condition::Compare(Comparison::GreaterOrEqual, v) => Some((*v, i128::MAX)),
+            Condition::Compare(Comparison::Less, v) => Some((i128::MIN, v.saturating_sub(1))),
+            Condition::Compare(Comparison::LessOrEqual, v) => Some((i128::MIN, *v)),
+            Condition::OneOf(values) if values.len() == 1 => Some((values[0], values[0])),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a `*` filter (it admits every record; only the scope reads it).
+    pub(crate) fn is_anything(&self) -> bool {
+        self.condition == Condition::Anything
+    }
+}
+
 /// One key of `sort`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SortKey {
@@ -146,6 +170,11 @@ pub(crate) struct SortKey {
 }
 
 impl SortKey {
+    /// The field this key sorts on, and whether descending.
+    pub(crate) fn parts(&self) -> (Field, bool) {
+        (self.field, self.descending)
+    }
+
     /// Orders two attendees by this key; nulls sort last ascending and first descending.
     pub(crate) fn compare(&self, a: &AttendeeRecord, b: &AttendeeRecord) -> Ordering {
         let order = match (self.field.value(a), self.field.value(b)) {

@@ -6,8 +6,8 @@ use std::num::NonZeroI64;
 
 use cliniko_types::Id;
 
+use crate::record::AttendeeRecord;
 use crate::rng::SplitMix64;
-use crate::store::AttendeeRecord;
 
 /// 2^53 + 1: the first integer a float cannot hold. Seeded attendee IDs are odd and centred on
 /// it, so about half of them are above it and a client that parses IDs as floats gets them wrong.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::store::AttendeeRecord;
+use crate::record::AttendeeRecord;
 
 /// The file's layout version; another one is refused.
 const FORMAT: u32 = 1;

@@ -667,3 +667,88 @@ async fn filters_sort_list_variants_and_state_changes() {
     assert_eq!(still.status, 200);
     assert!(still.json()["archived_at"].is_string());
 }
+
+/// The embedded spec's patients: an archived patient is gone for a change as for a read (404
+/// without `*`) until unarchived, and a page number anywhere in the spec's int64 range answers
+/// (an empty page past the last) instead of 400. Both found by schemathesis.
+#[tokio::test]
+async fn archived_patients_cannot_be_changed_and_any_page_number_answers() {
+    let server = FakeCliniko::builder()
+        .api_key(KEY)
+        .attendees(20)
+        .rate_limit_per_minute(None)
+        .start()
+        .await
+        .expect("starts");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:"));
+    let client = reqwest::Client::new();
+    let send = |method: Method, path: String, body: Option<Value>| {
+        let mut request = client
+            .request(method, format!("{}{path}", server.base_url()))
+            .header("authorization", format!("Basic {auth}"))
+            .header("user-agent", USER_AGENT)
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        async move {
+            let response = request.send().await.expect("answers");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("a body"))
+        }
+    };
+    // A new patient: many seeded ones are archived or deleted already.
+    let (status, text) = send(
+        Method::POST,
+        "/patients".to_owned(),
+        Some(json!({"first_name": "Zoë", "last_name": "Nguyễn"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let made: Value = serde_json::from_str(&text).expect("JSON");
+    let patient = made["id"].as_str().expect("an ID").to_owned();
+    let change = || json!({"notes": "moved"});
+    let (status, text) = send(
+        Method::PATCH,
+        format!("/patients/{patient}"),
+        Some(change()),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let (status, _) = send(Method::POST, format!("/patients/{patient}/archive"), None).await;
+    assert_eq!(status, 204);
+    let (status, text) = send(
+        Method::PATCH,
+        format!("/patients/{patient}"),
+        Some(change()),
+    )
+    .await;
+    assert_eq!(status, 404, "an archived patient was changed: {text}");
+    let (status, _) = send(Method::GET, format!("/patients/{patient}"), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = send(Method::POST, format!("/patients/{patient}/unarchive"), None).await;
+    assert!((200..300).contains(&status), "unarchive answered {status}");
+    let (status, text) = send(
+        Method::PATCH,
+        format!("/patients/{patient}"),
+        Some(change()),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+
+    let last = i64::MAX;
+    let (status, text) = send(Method::GET, format!("/patients?page={last}"), None).await;
+    assert_eq!(status, 200, "{text}");
+    let page: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(page["patients"], json!([]));
+    assert!(page["total_entries"].as_u64() > Some(0));
+    let (status, _) = send(
+        Method::GET,
+        format!("/patients?page={}", last as u64 + 1),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "beyond int64 is refused");
+}

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use super::Model;
 use super::generate::BASE;
 
-/// The largest page number accepted, as the attendee routes.
-const MAX_PAGE: u64 = 1_000_000_000;
+/// The largest page number accepted, as the attendee routes: the spec's `page` is any int64 from
+/// 1, and a page past the last is an empty page (offsets saturate instead of overflowing).
+const MAX_PAGE: u64 = crate::query::MAX_PAGE;
 
 /// Which records a list route shows before `*` filters widen it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -79,6 +79,9 @@ pub(crate) struct Model {
     /// The seeded IDs (also in the table), read without its lock when another record links here.
     seeded: Arc<Vec<i64>>,
     table: RwLock<Table>,
+    /// Whether the resource's get route filters on `q[]`, so that an archived or deleted
+    /// record needs a `*` filter to be read (and cannot be changed).
+    get_hides: bool,
 }
 
 impl Model {
@@ -179,6 +182,7 @@ impl Engine {
                     ..Table::default()
                 }),
                 seeded,
+                get_hides: false,
             });
             for (role, operation_id) in &resource.operations {
                 let operation = facts
@@ -215,6 +219,9 @@ impl Engine {
                     }
                     None => None,
                 };
+                if *role == Role::Get && !operation.filters.is_empty() {
+                    models[model_index].get_hides = true;
+                }
                 let path = format!("/v1{}", operation.path);
                 let spec_route = RouteSpec(Arc::new(Route {
                     model: model_index,
@@ -582,6 +589,15 @@ async fn handle(
                 return Err(not_found());
             };
             let before = fields.clone();
+            // Where the get hides an archived or deleted record (404 without a `*` filter), it is
+            // gone for every change but the one that brings it back, as an archived attendee is.
+            let hidden = model.get_hides
+                && ["archived_at", "deleted_at"]
+                    .iter()
+                    .any(|f| fields.get(*f).is_some_and(|v| !v.is_null()));
+            if hidden && matches!(route.role, Role::Update | Role::Replace | Role::Cancel) {
+                return Err(not_found());
+            }
             match route.role {
                 Role::Update | Role::Replace => {
                     if let Some(object) = &object {
