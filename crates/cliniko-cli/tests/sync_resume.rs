@@ -564,6 +564,20 @@ async fn a_patient_sync_appends_each_changed_patient_once() {
         .record_count("patient")
         .expect("the fake serves patients");
     assert!(patients > 7, "more than one page of patients: {patients}");
+    // An archived patient before the first run (whatever share of them the seed archives), which
+    // the first run must write too.
+    let seeded = fake
+        .records("patient")
+        .expect("the fake lists its patients");
+    let archived_first = seeded
+        .iter()
+        .rev()
+        .find(|p| p["archived_at"].is_null() && p["deleted_at"].is_null())
+        .and_then(|p| p["id"].as_str())
+        .expect("an active patient")
+        .to_owned();
+    let run = cliniko(&fake, &["patient", "archive", &archived_first, "--yes"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
 
     let run = patient_sync(&fake, &out, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
