@@ -1165,18 +1165,22 @@ impl Worker {
         } = captured;
         request.body = recorded_body(&request_body);
         drop(request_body);
-        let exchange = Exchange {
+        let mut exchange = Exchange {
             request,
             response: RecordedResponse {
                 status,
                 headers,
-                body: recorded_body(&body),
+                body: Body::Empty,
             },
         };
-        drop(body);
-        // The check sees the exchange exactly as it happened; only what it reports is redacted.
+        // The check sees the exchange exactly as it happened (the body as received, read into a
+        // zero-copy DOM); only what it reports is redacted.
         let secrets = self.shared.secrets.all();
-        let mut verdict = self.checker.check(&exchange);
+        let mut verdict = self.checker.check_received(&exchange, &body);
+        if self.record_dir.is_some() {
+            exchange.response.body = recorded_body(&body);
+        }
+        drop(body);
         verdict.method = redact(&verdict.method, &secrets).into_owned();
         verdict.path = redact(&verdict.path, &secrets).into_owned();
         // A violation quotes what was sent, and an upstream may echo a key.

@@ -31,10 +31,15 @@ pub struct SchemaViolation {
 }
 
 /// A compiled schema.
+///
+/// It is compiled twice from the same JSON Schema: for bodies read into a zero-copy
+/// [`Dom`](crate::dom::Dom) ([`SchemaValidator::is_valid_dom`], the fast path of a check) and
+/// for `serde_json` values, which also give the errors.
 #[derive(Debug)]
 pub struct SchemaValidator {
     json_schema: Value,
     validator: jsonschema::Validator,
+    dom_validator: jsonschema::Validator<crate::dom::DomJson>,
 }
 
 impl SchemaValidator {
@@ -51,10 +56,24 @@ impl SchemaValidator {
             .with_format("int32", |s: &str| is_integer_string::<i32>(s))
             .build(&json_schema)
             .map_err(|error| format!("schema does not compile: {error}"))?;
+        let dom_validator = jsonschema::options_for::<crate::dom::DomJson>()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .with_format("int64", |s: &str| is_integer_string::<i64>(s))
+            .with_format("int32", |s: &str| is_integer_string::<i32>(s))
+            .build(&json_schema)
+            .map_err(|error| format!("schema does not compile: {error}"))?;
         Ok(Self {
             json_schema,
             validator,
+            dom_validator,
         })
+    }
+
+    /// Whether a body read into a zero-copy DOM passes (the same verdict as [`Self::is_valid`] on
+    /// the `serde_json` value read from the same text).
+    pub fn is_valid_dom(&self, value: crate::dom::Dom<'_>) -> bool {
+        self.dom_validator.is_valid(value)
     }
 
     /// Whether `value` passes, without collecting errors (the fast path).
