@@ -44,7 +44,7 @@ fn by_value(checker: &Checker, bytes: &[u8], file: &str) -> Result<Vec<Verdict>,
             if let Body::Text(text) = &exchange.response.body
                 && let Ok(value) = serde_json::from_str::<Value>(text)
                 && !value.is_string()
-                && value.to_string() == *text
+                && serde_json::to_string(&value).is_ok_and(|compact| compact == *text)
             {
                 exchange.response.body = Body::Json(value);
             }
