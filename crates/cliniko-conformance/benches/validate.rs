@@ -415,6 +415,7 @@ fn only(corpus: &Path, phase: &str) {
         })
         .collect();
     let mut violations = 0;
+    let mut received = Duration::ZERO;
     for (bytes, body) in files.iter().zip(&bodies) {
         match phase {
             "none" => {}
@@ -441,18 +442,38 @@ fn only(corpus: &Path, phase: &str) {
             "dom" => {
                 std::hint::black_box(cliniko_spec::dom::read(bytes, |dom| dom.is_some()));
             }
+            "received" => {
+                // What the proxy's checker thread does with an answer: the body as received.
+                let mut exchange = parse_recording(bytes, "corpus")
+                    .expect("a recording")
+                    .remove(0);
+                exchange.response.body = cliniko_conformance::Body::Empty;
+                std::hint::black_box(&exchange);
+                let t = Instant::now();
+                violations += full
+                    .check_received(&exchange, body.as_bytes())
+                    .violations
+                    .len();
+                received += t.elapsed();
+            }
             "typed" => {
                 let list: cliniko_types::AttendeeList =
                     serde_json::from_str(body).expect("the body is an attendee list");
                 std::hint::black_box(&list);
             }
             other => panic!(
-                "{ONLY_VARIABLE}={other}: expected none, parse, read, dom, schema, check or typed"
+                "{ONLY_VARIABLE}={other}: expected none, parse, read, dom, schema, check, received or typed"
             ),
         }
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     println!("{phase}: {} files", files.len());
+    if phase == "received" {
+        println!(
+            "received: check_received (the proxy's check) {:.3} ms per page",
+            received.as_secs_f64() * 1e3 / files.len().max(1) as f64
+        );
+    }
 }
 
 /// Checks the first `dirs` subdirectories with the CLI's code path and prints the peak RSS.
