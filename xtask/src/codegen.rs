@@ -7,6 +7,7 @@ mod cli;
 mod code_enums;
 mod facts;
 mod one_error;
+mod optional_arrays;
 mod patch_fields;
 mod resources;
 
@@ -20,8 +21,7 @@ use cliniko_spec::Spec;
 use proc_macro2::TokenStream;
 use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 
-/// The spec, relative to the workspace root.
-pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
+pub use crate::SPEC_PATH;
 /// The generated schema types.
 pub const TYPES_PATH: &str = "crates/cliniko-types/src/generated_types.rs";
 /// The generated client.
@@ -201,10 +201,11 @@ fn types_tokens(spec: &Spec, code_enums: &[String]) -> anyhow::Result<TokenStrea
     document.paths.paths.clear();
     let mut generator = Generator::new(&settings);
     run_progenitor(|| generator.generate_tokens(&document))?;
-    patch_fields::rewrite(
+    let types = patch_fields::rewrite(
         generator.get_type_space().to_stream(),
         &patch_fields::targets(spec.raw()),
-    )
+    )?;
+    optional_arrays::rewrite(types)
 }
 
 /// The client: progenitor's builder interface over the types of `cliniko-types`.

@@ -9,11 +9,18 @@
 //!   [--fail-on breaking|warning|info] [--fail-on-breaking] [--ignore FILE]
 //!   [--require-version-bump CARGO_TOML]`: what changed in the spec since a base, and how much
 //!   each change matters for code generated from it.
+//! - `cargo xtask heal [PATH...] [--base-url URL] [--body FILE] [--dry-run]`: widen the spec to
+//!   what exchanges show Cliniko sending, regenerate, bump the version, and write a pull-request
+//!   body (see `heal.rs`).
 //! - `XTASK_ROOT=DIR` runs a verb on the workspace copy at `DIR` instead of this one.
 //! - `cargo xtask conformance ARGS...`: `cargo run -p cliniko-conformance -- ARGS...`, for example
 //!   `cargo xtask conformance check tests/recordings`.
 
+/// The spec, relative to the workspace root (read by `codegen` and `spec-diff` alike).
+pub const SPEC_PATH: &str = "spec/cliniko-attendees.yaml";
+
 mod codegen;
+mod heal;
 mod spec_diff;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +52,13 @@ enum Command {
     /// Exits with 0, with 1 when --fail-on-breaking (or --require-version-bump) finds a problem,
     /// and with 2 when a document cannot be read.
     SpecDiff(spec_diff::Args),
+    /// Widen the spec to what Cliniko sent: read exchanges (recordings, HAR files, or a read-only
+    /// live run), apply the changes they call for, regenerate, bump the version, and write a
+    /// pull-request body.
+    ///
+    /// Exits with 0 when healed or when there is nothing to heal, 1 when the traffic calls for a
+    /// change heal cannot make, and 2 when the input cannot be read.
+    Heal(heal::Args),
     /// Check recorded or live exchanges against the spec (cargo run -p cliniko-conformance --
     /// ARGS...; try `conformance help`).
     #[command(disable_help_flag = true)]
@@ -86,6 +100,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::SpecDiff(args) => spec_diff::run(&root, &args),
+        Command::Heal(args) => heal::run(&root, &args),
         Command::Conformance { args } => {
             conformance(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -138,6 +153,7 @@ mod tests {
         Command::command().debug_assert();
         insta::assert_snapshot!("spec_diff_help", help("spec-diff"));
         insta::assert_snapshot!("codegen_help", help("codegen"));
+        insta::assert_snapshot!("heal_help", help("heal"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use cliniko_spec::{LineIndex, Spec};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::codegen::SPEC_PATH;
+use crate::SPEC_PATH;
 
 /// The folder of Cliniko's published documents, relative to the workspace root.
 pub const UPSTREAM_DIR: &str = "spec/upstream";
@@ -121,7 +121,7 @@ impl From<LevelArg> for Level {
 
 /// A document (or a version) that cannot be read; `cargo xtask` exits with 2 for it.
 #[derive(Debug)]
-pub struct Unreadable(String);
+pub struct Unreadable(pub String);
 
 impl std::fmt::Display for Unreadable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -278,11 +278,7 @@ pub struct DifferencesFile {
 /// Fails when Cliniko's documents cannot be read.
 pub fn differences_file(root: &Path, spec: &Spec) -> anyhow::Result<DifferencesFile> {
     let (official, names) = upstream(root)?;
-    let reasons_path = root.join(REASONS_PATH);
-    let text = std::fs::read_to_string(&reasons_path)
-        .with_context(|| format!("cannot read {REASONS_PATH}"))?;
-    let reasons: Reasons = serde_yaml_ng::from_str(&text)
-        .map_err(|error| anyhow::anyhow!("{REASONS_PATH}: {error}"))?;
+    let reasons = read_reasons(root)?;
     let diff = cliniko_spec::diff::diff(&official, spec);
     let (contents, warnings) = differences(&diff, &reasons, &names)?;
     Ok(DifferencesFile {
@@ -290,6 +286,28 @@ pub fn differences_file(root: &Path, spec: &Spec) -> anyhow::Result<DifferencesF
         contents,
         warnings,
     })
+}
+
+/// The differences from Cliniko's published documents that no reason in
+/// `spec/differences-reasons.yaml` explains (those `spec/DIFFERENCES.md` lists as "no reason given
+/// yet").
+pub fn unexplained_differences(root: &Path, spec: &Spec) -> anyhow::Result<Vec<Change>> {
+    let (official, _) = upstream(root)?;
+    let reasons = read_reasons(root)?;
+    let selectors = compiled_selectors(&reasons)?;
+    let diff = cliniko_spec::diff::diff(&official, spec);
+    Ok(diff
+        .changes()
+        .iter()
+        .filter(|change| matching_selector(&selectors, change).is_none())
+        .cloned()
+        .collect())
+}
+
+fn read_reasons(root: &Path) -> anyhow::Result<Reasons> {
+    let text = std::fs::read_to_string(root.join(REASONS_PATH))
+        .with_context(|| format!("cannot read {REASONS_PATH}"))?;
+    serde_yaml_ng::from_str(&text).map_err(|error| anyhow::anyhow!("{REASONS_PATH}: {error}"))
 }
 
 /// Cliniko's published documents, `spec/upstream/*.yaml` in name order, read as one: the union of
@@ -492,7 +510,7 @@ fn version_in(
     semver::Version::parse(&text).with_context(|| format!("{label}: version {text} is not semver"))
 }
 
-fn version_now(root: &Path, manifest: &Path) -> anyhow::Result<semver::Version> {
+pub fn version_now(root: &Path, manifest: &Path) -> anyhow::Result<semver::Version> {
     let path = locate(root, manifest);
     let text = std::fs::read_to_string(&path)
         .map_err(|error| Unreadable(format!("cannot read {}: {error}", path.display())))?;
@@ -566,7 +584,7 @@ fn bump_between(before: &semver::Version, now: &semver::Version) -> Bump {
     }
 }
 
-fn next_version(version: &semver::Version, bump: Bump) -> semver::Version {
+pub fn next_version(version: &semver::Version, bump: Bump) -> semver::Version {
     let (major, minor, patch) = (version.major, version.minor, version.patch);
     match bump {
         Bump::None => version.clone(),
@@ -1080,15 +1098,10 @@ fn glob(pattern: &str, file: &str) -> anyhow::Result<regex::Regex> {
         .with_context(|| format!("{file}: cannot use the pattern {pattern:?}"))
 }
 
-/// The Markdown of `spec/DIFFERENCES.md`: the differences grouped by reason, in the reasons
-/// file's order, then those without a reason; and a warning for each difference without a reason
-/// and each selector that matches nothing. A difference's kind and place (or all its locations)
-/// must match a selector.
-fn differences(
-    diff: &SpecDiff,
-    reasons: &Reasons,
-    upstream: &[String],
-) -> anyhow::Result<(String, Vec<String>)> {
+/// Each reason's selectors, compiled: (the reason's index, the selector, its kind and place globs).
+type CompiledSelector<'r> = (usize, &'r Selector, regex::Regex, regex::Regex);
+
+fn compiled_selectors(reasons: &Reasons) -> anyhow::Result<Vec<CompiledSelector<'_>>> {
     let mut selectors = Vec::new();
     for (index, reason) in reasons.reasons.iter().enumerate() {
         for selector in &reason.differences {
@@ -1100,18 +1113,36 @@ fn differences(
             ));
         }
     }
+    Ok(selectors)
+}
+
+/// The first selector, in file order, whose kind matches the change's and whose place matches its
+/// place (or all its locations).
+fn matching_selector(selectors: &[CompiledSelector<'_>], change: &Change) -> Option<usize> {
+    let kind = change.kind.to_string();
+    selectors.iter().position(|(_, _, kinds, places)| {
+        kinds.is_match(&kind)
+            && (places.is_match(change.place())
+                || change.locations.iter().all(|l| places.is_match(l)))
+    })
+}
+
+/// The Markdown of `spec/DIFFERENCES.md`: the differences grouped by reason, in the reasons
+/// file's order, then those without a reason; and a warning for each difference without a reason
+/// and each selector that matches nothing. A difference's kind and place (or all its locations)
+/// must match a selector.
+fn differences(
+    diff: &SpecDiff,
+    reasons: &Reasons,
+    upstream: &[String],
+) -> anyhow::Result<(String, Vec<String>)> {
+    let selectors = compiled_selectors(reasons)?;
     let changes = diff.changes();
     let mut by_reason: Vec<Vec<&Change>> = vec![Vec::new(); reasons.reasons.len()];
     let mut used = vec![false; selectors.len()];
     let mut unexplained = Vec::new();
     for change in changes {
-        let kind = change.kind.to_string();
-        let found = selectors.iter().position(|(_, _, kinds, places)| {
-            kinds.is_match(&kind)
-                && (places.is_match(change.place())
-                    || change.locations.iter().all(|l| places.is_match(l)))
-        });
-        match found {
+        match matching_selector(&selectors, change) {
             Some(at) => {
                 used[at] = true;
                 by_reason[selectors[at].0].push(change);

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use cliniko_types::facts::{Operation, Retry};
 use cliniko_types::{ErrorResponse, Id};
@@ -12,6 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use crate::config::ConfigError;
+use crate::response::{BufferedBody, RequestPath, rate_limit_reset};
 
 /// The longest piece of a non-JSON body kept in an error, in bytes.
 const BODY_EXCERPT_LIMIT: usize = 4096;
@@ -385,7 +385,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: ErrorBody) -> ErrorKi
         (StatusCode::FORBIDDEN, body) => ErrorKind::Forbidden { body },
         (StatusCode::NOT_FOUND, body) => ErrorKind::NotFound { body },
         (StatusCode::TOO_MANY_REQUESTS, _) => ErrorKind::RateLimited {
-            reset_at: crate::policy::rate_limit_reset(headers),
+            reset_at: rate_limit_reset(headers),
         },
         (StatusCode::UNPROCESSABLE_ENTITY, ErrorBody::Json(json)) => ErrorKind::Validation {
             message: json.message,
@@ -395,16 +395,6 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: ErrorBody) -> ErrorKi
         (status, body) => ErrorKind::UnexpectedResponse { status, body },
     }
 }
-
-/// The whole body of a response, kept by the client's `exec` hook in the response's extensions
-/// so that an error can be typed after the generated code has taken the response.
-#[derive(Debug, Clone)]
-pub(crate) struct BufferedBody(pub(crate) Bytes);
-
-/// The path a response answered, kept beside [`BufferedBody`] so that an error can name the
-/// attendee.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestPath(pub(crate) Box<str>);
 
 /// `message` alone, or each field and its message.
 fn describe_fields(message: &str, errors: &BTreeMap<String, String>) -> String {

@@ -69,6 +69,7 @@ mod error;
 pub mod filter;
 mod paginate;
 mod policy;
+mod response;
 mod sync;
 
 #[rustfmt::skip]
@@ -158,14 +159,14 @@ impl ClientHooks<RequestPolicy> for Client {
         if response.status().is_success() {
             return Ok(());
         }
-        let Some(body) = response.extensions().get::<error::BufferedBody>() else {
+        let Some(body) = response.extensions().get::<response::BufferedBody>() else {
             return Ok(());
         };
         let mut copy = http::Response::new(reqwest::Body::from(body.0.clone()));
         *copy.status_mut() = response.status();
         *copy.headers_mut() = response.headers().clone();
         copy.extensions_mut().insert(body.clone());
-        if let Some(path) = response.extensions().get::<error::RequestPath>() {
+        if let Some(path) = response.extensions().get::<response::RequestPath>() {
             copy.extensions_mut().insert(path.clone());
         }
         Err(progenitor_client::Error::UnexpectedResponse(copy.into()))

@@ -14,10 +14,7 @@ use reqwest::{Request, Response, StatusCode, Url};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::error::{BufferedBody, RequestPath};
-
-/// The header in which Cliniko names the UNIX second at which its rate limit resets.
-const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
+use crate::response::{BufferedBody, RequestPath, rate_limit_reset};
 
 /// The most jitter added to a wait for the rate limit to reset, so that clients sharing a key do
 /// not all come back in the same instant.
@@ -565,18 +562,6 @@ async fn send(http: &reqwest::Client, request: Request, path: &str) -> Attempt {
     )))
 }
 
-/// When Cliniko's rate limit resets, from `X-RateLimit-Reset` (UNIX seconds).
-pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let seconds: i64 = headers
-        .get(RATE_LIMIT_RESET)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    DateTime::from_timestamp(seconds, 0)
-}
-
 /// The server's clock when it answered: the response's `Date` header (RFC 9110's IMF-fixdate).
 pub(crate) fn server_date(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     let text = headers.get(DATE)?.to_str().ok()?;
@@ -599,6 +584,7 @@ fn wait_for_reset(headers: &HeaderMap, local_now: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::response::RATE_LIMIT_RESET;
 
     #[test]
     fn backoff_stays_under_its_exponential_cap() {

@@ -7,50 +7,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cliniko_spec::dom::Dom;
-use cliniko_spec::{METHODS, SchemaOptions, SchemaValidator, Spec, SpecError};
+use cliniko_spec::{METHODS, SchemaValidator, Spec};
 use serde_json::Value;
 
+use crate::compile::{CheckOptions, CheckerError, Compiler, is_json, media_type};
 use crate::recording::{Body, Exchange, RecordedResponse, RecordingError};
 use crate::request::{ItemKind, RequestSpec};
 use crate::round_trip::TypedSchema;
 use crate::violation::Violation;
-
-/// How exchanges are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckOptions {
-    /// Report every property a schema does not name as an `undocumented_field` violation.
-    pub strict: bool,
-    /// Deserialise each body that passes its schema into the generated type and serialise it
-    /// back, reporting any difference (on by default).
-    pub round_trip: bool,
-}
-
-impl Default for CheckOptions {
-    fn default() -> Self {
-        Self {
-            strict: false,
-            round_trip: true,
-        }
-    }
-}
-
-/// Why a spec could not be turned into a [`Checker`].
-#[derive(Debug, thiserror::Error)]
-pub enum CheckerError {
-    /// The spec could not be read, or one of its schemas does not compile.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// A `$ref` to a response or header does not resolve.
-    #[error("{file}: at {pointer}: $ref {reference} does not resolve")]
-    UnresolvedRef {
-        /// The spec file.
-        file: String,
-        /// Where the `$ref` is.
-        pointer: String,
-        /// The reference.
-        reference: String,
-    },
-}
 
 /// What the checker concluded about one exchange.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -801,12 +765,6 @@ impl Operation {
     }
 }
 
-pub(crate) struct Compiler<'s> {
-    spec: &'s Spec,
-    options: CheckOptions,
-    cache: HashMap<(String, bool), Arc<SchemaValidator>>,
-}
-
 impl<'s> Compiler<'s> {
     fn response(
         &mut self,
@@ -867,58 +825,6 @@ impl<'s> Compiler<'s> {
         }
         Ok(ResponseSpec { headers, content })
     }
-
-    /// Whether schemas are compiled in strict mode.
-    pub(crate) fn strict(&self) -> bool {
-        self.options.strict
-    }
-
-    /// Follows `$ref`s (a few levels at most, so that a loop cannot hang the checker).
-    pub(crate) fn resolve(
-        &self,
-        pointer: &str,
-        mut value: &'s Value,
-    ) -> Result<(String, &'s Value), CheckerError> {
-        let mut pointer = pointer.to_owned();
-        for _ in 0..16 {
-            let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-                return Ok((pointer, value));
-            };
-            let target =
-                cliniko_spec::pointer::resolve(self.spec.raw(), reference).ok_or_else(|| {
-                    CheckerError::UnresolvedRef {
-                        file: self.spec.source().to_owned(),
-                        pointer: pointer.clone(),
-                        reference: reference.to_owned(),
-                    }
-                })?;
-            pointer = reference.trim_start_matches('#').to_owned();
-            value = target;
-        }
-        Err(CheckerError::UnresolvedRef {
-            file: self.spec.source().to_owned(),
-            pointer,
-            reference: "(a chain of more than 16 $refs)".to_owned(),
-        })
-    }
-
-    pub(crate) fn validator(
-        &mut self,
-        pointer: &str,
-        schema: &Value,
-        strict: bool,
-    ) -> Result<Arc<SchemaValidator>, CheckerError> {
-        let key = (schema.to_string(), strict);
-        if let Some(validator) = self.cache.get(&key) {
-            return Ok(Arc::clone(validator));
-        }
-        let validator = Arc::new(
-            self.spec
-                .validator(pointer, schema, SchemaOptions { strict })?,
-        );
-        self.cache.insert(key, Arc::clone(&validator));
-        Ok(validator)
-    }
 }
 
 fn schema_violation(violation: cliniko_spec::SchemaViolation) -> Violation {
@@ -966,19 +872,6 @@ fn body_length(body: &Body) -> Option<usize> {
         Body::Empty => None,
         Body::Text(text) => Some(text.len()),
         Body::Json(value) => Some(value.to_string().len()),
-    }
-}
-
-/// The media type of a `Content-Type` value, without parameters, in lower case.
-pub(crate) fn media_type(content_type: &str) -> String {
-    match content_type.trim().parse::<mime::Mime>() {
-        Ok(mime) => mime.essence_str().to_ascii_lowercase(),
-        Err(_) => content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
     }
 }
 
@@ -1076,10 +969,6 @@ pub(crate) fn schema_items(schema: &Value) -> Option<&Value> {
             .iter()
             .find_map(schema_items)
     })
-}
-
-pub(crate) fn is_json(media_type: &str) -> bool {
-    media_type == "application/json" || media_type.ends_with("+json")
 }
 
 /// The path of a URL: an absolute URL loses its scheme and authority; a path stays as it is.

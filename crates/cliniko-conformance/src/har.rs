@@ -8,9 +8,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::recording::{
-    Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError,
-};
+use crate::exchange::{Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError};
+use crate::fields;
 
 /// A shape problem in a HAR file: the entry (if the problem is inside one), the JSON pointer and
 /// what was expected.
@@ -66,22 +65,7 @@ fn read_log(value: Value) -> Result<Vec<Exchange>, HarProblem> {
 }
 
 fn entry_from(value: Value, at: &str) -> Result<Exchange, (String, String)> {
-    let Value::Object(mut entry) = value else {
-        return Err((
-            at.to_owned(),
-            "expected an entry object with `request` and `response`".to_owned(),
-        ));
-    };
-    let request = match entry.remove("request") {
-        Some(Value::Object(request)) => request,
-        Some(_) => return Err((format!("{at}/request"), "expected an object".to_owned())),
-        None => return Err((at.to_owned(), "missing `request`".to_owned())),
-    };
-    let response = match entry.remove("response") {
-        Some(Value::Object(response)) => response,
-        Some(_) => return Err((format!("{at}/response"), "expected an object".to_owned())),
-        None => return Err((at.to_owned(), "missing `response`".to_owned())),
-    };
+    let (request, response) = fields::halves(value, at, "an entry object")?;
     Ok(Exchange {
         request: request_from(request, &format!("{at}/request"))?,
         response: response_from(response, &format!("{at}/response"))?,
@@ -92,26 +76,8 @@ fn request_from(
     mut object: Map<String, Value>,
     at: &str,
 ) -> Result<RecordedRequest, (String, String)> {
-    let method = match object.remove("method") {
-        Some(Value::String(method)) if !method.is_empty() => method,
-        Some(_) => {
-            return Err((
-                format!("{at}/method"),
-                "expected an HTTP method as a string".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `method`".to_owned())),
-    };
-    let url = match object.remove("url") {
-        Some(Value::String(url)) if !url.is_empty() => url,
-        Some(_) => {
-            return Err((
-                format!("{at}/url"),
-                "expected the absolute URL as a string".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `url`".to_owned())),
-    };
+    let method = fields::method(&mut object, at)?;
+    let url = fields::url(&mut object, at, fields::Url::Absolute)?;
     let mut headers = headers_from(object.remove("headers"), &format!("{at}/headers"))?;
     let body = match object.remove("postData") {
         None | Some(Value::Null) => Body::Empty,
@@ -168,30 +134,11 @@ fn response_from(
     mut object: Map<String, Value>,
     at: &str,
 ) -> Result<RecordedResponse, (String, String)> {
-    let status = match object.remove("status") {
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(0) => {
-                return Err((
-                    format!("{at}/status"),
-                    "expected an HTTP status from 100 to 599, found 0 (the request got no answer; leave the entry out of the archive)".to_owned(),
-                ));
-            }
-            Some(status @ 100..=599) => u16::try_from(status).unwrap_or_default(),
-            _ => {
-                return Err((
-                    format!("{at}/status"),
-                    format!("expected an HTTP status from 100 to 599, found {n}"),
-                ));
-            }
-        },
-        Some(_) => {
-            return Err((
-                format!("{at}/status"),
-                "expected an HTTP status as a number".to_owned(),
-            ));
-        }
-        None => return Err((at.to_owned(), "missing `status`".to_owned())),
-    };
+    let status = fields::status(
+        &mut object,
+        at,
+        Some("the request got no answer; leave the entry out of the archive"),
+    )?;
     let headers = match object.get("headers") {
         // Response headers are kept as recorded: an empty list means none were sent.
         Some(Value::Array(list)) if list.is_empty() => Headers::new(),
@@ -338,11 +285,9 @@ fn name_value(value: Value, at: &str) -> Result<(String, String), (String, Strin
         }
         None => return Err((at.to_owned(), "missing `name`".to_owned())),
     };
-    let value = match object.remove("value") {
-        Some(Value::String(value)) => value,
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => {
+    let value = match object.remove("value").map(fields::header_text) {
+        Some(Some(value)) => value,
+        Some(None) => {
             return Err((
                 format!("{at}/value"),
                 "expected a header value as a string".to_owned(),

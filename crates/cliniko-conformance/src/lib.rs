@@ -122,6 +122,9 @@
 #![deny(missing_docs)]
 
 mod check;
+mod compile;
+mod exchange;
+mod fields;
 mod har;
 pub mod live;
 pub mod proxy;
@@ -130,10 +133,12 @@ mod report;
 mod request;
 mod round_trip;
 pub mod scrub;
+mod sink;
 pub mod suggest;
 mod violation;
 
-pub use check::{CheckOptions, Checker, CheckerError, DocumentedOperation, Verdict};
+pub use check::{Checker, DocumentedOperation, Verdict};
+pub use compile::{CheckOptions, CheckerError};
 pub use recording::{
     Body, Exchange, Headers, RecordedRequest, RecordedResponse, RecordingError, parse_recording,
     read_recording, recording_from_value,

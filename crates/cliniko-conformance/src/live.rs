@@ -36,9 +36,10 @@ use crate::check::Checker;
 use crate::recording::{Body, Exchange, Headers, RecordedRequest, RecordedResponse};
 use crate::report::{ExchangeReport, Outcome, Report};
 use crate::scrub::Scrubber;
+use crate::sink::{self, Sink, Sunk};
 
 /// What a live run needs.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct LiveOptions {
     /// The server's base URL, with its `/v1` (`https://api.au1.cliniko.com/v1`).
     pub base_url: String,
@@ -184,7 +185,7 @@ struct Session<'a> {
     client: reqwest::Client,
     options: &'a LiveOptions,
     checker: &'a Checker,
-    scrubber: Scrubber,
+    sink: Sink,
     out: LiveReport,
     planned: usize,
     done: usize,
@@ -249,7 +250,7 @@ pub async fn run(options: &LiveOptions, checker: &Checker) -> Result<LiveReport,
         client,
         options,
         checker,
-        scrubber: Scrubber::new(&options.api_key).with_origin(&origin_of(&options.base_url)),
+        sink: sink_for(options),
         out: LiveReport {
             notes,
             ..LiveReport::default()
@@ -423,7 +424,7 @@ impl Session<'_> {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) => {
-                let message = self.scrubber.text(&error.without_url().to_string());
+                let message = self.sink.text(&error.without_url().to_string());
                 self.out.failed.push((step, message));
                 return Ok((0, None));
             }
@@ -439,7 +440,7 @@ impl Session<'_> {
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
             Err(error) => {
-                let message = self.scrubber.text(&error.without_url().to_string());
+                let message = self.sink.text(&error.without_url().to_string());
                 self.out.failed.push((step, message));
                 return Ok((0, None));
             }
@@ -449,31 +450,28 @@ impl Session<'_> {
         if !keep && status != 429 {
             return Ok((status, parsed));
         }
-        let exchange = Exchange {
-            request: RecordedRequest {
-                method: request.method.as_str().to_owned(),
-                url: request.url.clone(),
-                headers,
-                body: match &request.body {
-                    None => Body::Empty,
-                    Some(bytes) => recorded_body(bytes),
-                },
-            },
-            response: RecordedResponse {
-                status,
-                headers: response_headers,
-                body: recorded_body(&bytes),
-            },
-        };
+        let exchange = exchange_of(
+            request.method.as_str(),
+            &request.url,
+            headers,
+            request.body.as_deref(),
+            status,
+            response_headers,
+            &bytes,
+        );
         // The check sees what the server sent; only what is written or reported is scrubbed.
-        let verdict = self.scrubber.verdict(self.checker.check(&exchange));
-        let scrubbed = self.scrubber.exchange(&exchange);
+        let Sunk { verdict, scrubbed } = self.sink.take(self.checker, &exchange);
         let (file, index) = match (&self.options.record_dir, self.options.record_format) {
             (Some(dir), RecordFormat::Json) => {
                 let sequence = self.out.report.exchanges.len() + 1;
                 let operation = verdict.operation.as_deref().unwrap_or("unknown");
                 let path = dir.join(format!("{sequence:02}-{operation}-{status}.json"));
-                write_json(&path, &scrubbed.to_recorded())?;
+                self.sink
+                    .write(&path, &scrubbed)
+                    .map_err(|source| LiveError::Write {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
                 (path.display().to_string(), None)
             }
             (Some(dir), RecordFormat::Har) => {
@@ -509,14 +507,34 @@ impl Session<'_> {
     }
 }
 
-fn recorded_body(bytes: &[u8]) -> Body {
-    if bytes.is_empty() {
-        return Body::Empty;
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        // A JSON string body is kept as raw text, as the recording format requires.
-        Ok(Value::String(_)) | Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
-        Ok(value) => Body::Json(value),
+/// The sink of a live run: its scrubber knows the run's API key and the server's origin.
+pub(crate) fn sink_for(options: &LiveOptions) -> Sink {
+    Sink::new(Scrubber::new(&options.api_key).with_origin(&origin_of(&options.base_url)))
+}
+
+/// One exchange of a live run as it happened: the request as sent (its `Authorization` is added
+/// by the HTTP client, so not among `headers`), and the answer's status, headers and bytes.
+pub(crate) fn exchange_of(
+    method: &str,
+    url: &str,
+    headers: Headers,
+    request_body: Option<&[u8]>,
+    status: u16,
+    response_headers: Headers,
+    response_body: &[u8],
+) -> Exchange {
+    Exchange {
+        request: RecordedRequest {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers,
+            body: request_body.map_or(Body::Empty, sink::body),
+        },
+        response: RecordedResponse {
+            status,
+            headers: response_headers,
+            body: sink::body(response_body),
+        },
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use cliniko_spec::SchemaValidator;
 use serde_json::Value;
 
-use crate::check::{Compiler, is_json, media_type};
+use crate::compile::{Compiler, is_json, media_type};
 use crate::recording::{Body, Headers, RecordedRequest};
 use crate::violation::{RequestPart, Violation};
 

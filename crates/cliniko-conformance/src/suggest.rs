@@ -23,10 +23,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cliniko_spec::Spec;
+use cliniko_spec::nullable::is_null_branch;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Checker, media_type};
+use crate::check::Checker;
+use crate::compile::media_type;
 use crate::recording::{Body, Exchange};
 use crate::violation::Violation;
 
@@ -120,8 +122,10 @@ pub struct Suggester<'s> {
     absent: BTreeMap<String, BTreeMap<String, usize>>,
     /// Object schema pointer → property names seen.
     seen: BTreeMap<String, BTreeSet<String>>,
-    /// Operation pointer → status → (media type, bodies).
+    /// Operation pointer → status → (media type, scrubbed bodies).
     statuses: BTreeMap<String, BTreeMap<u16, UndocumentedStatus>>,
+    /// `oneOf`/`anyOf` branch pointer → its compiled schema (`None`: it does not compile).
+    branches: BTreeMap<String, Option<cliniko_spec::SchemaValidator>>,
 }
 
 /// The media type and the bodies of the answers with one undocumented status.
@@ -150,6 +154,7 @@ impl<'s> Suggester<'s> {
             absent: BTreeMap::new(),
             seen: BTreeMap::new(),
             statuses: BTreeMap::new(),
+            branches: BTreeMap::new(),
         }
     }
 
@@ -186,7 +191,9 @@ impl<'s> Suggester<'s> {
                         Vec::new(),
                     )
                 });
-            if let Some(body) = body {
+            // Kept scrubbed: a body may become the new response's example in the spec.
+            let scrubbed = crate::scrub::Scrubber::new("").exchange(exchange);
+            if let Some(body) = json_body(&scrubbed.response.body) {
                 entry.1.push(body);
             }
             self.usable += 1;
@@ -351,10 +358,28 @@ impl<'s> Suggester<'s> {
                     )),
                 );
                 if let Some(media) = media {
-                    let schema = self
-                        .known_schema(operation, bodies)
-                        .unwrap_or_else(|| infer(bodies));
-                    response.insert("content".to_owned(), json!({ media: { "schema": schema } }));
+                    let mut content = Map::new();
+                    match self.known_schema(operation, bodies) {
+                        // The schema another response uses, with that response's examples.
+                        Some((schema, examples)) => {
+                            content.insert("schema".to_owned(), schema);
+                            content.extend(examples);
+                        }
+                        None => {
+                            content.insert("schema".to_owned(), infer(bodies));
+                            if (200..300).contains(status)
+                                && let Some(first) = bodies.first()
+                            {
+                                // A success needs an example (the spec's own check): the first
+                                // body seen, scrubbed as it was kept.
+                                content.insert("example".to_owned(), first.clone());
+                            }
+                        }
+                    }
+                    response.insert(
+                        "content".to_owned(),
+                        json!({ media: Value::Object(content) }),
+                    );
                 }
                 items.push(Suggestion {
                     kind: "add_status",
@@ -404,6 +429,40 @@ impl<'s> Suggester<'s> {
         })
     }
 
+    /// The first branch of the `oneOf`/`anyOf` at `schema` (through `$ref`s) that `value` is
+    /// valid against, when there are two branches or more that are not only `null`.
+    fn fitting_branch(&mut self, value: &Value, schema: &str) -> Option<String> {
+        let raw = self.spec.raw();
+        let at = resolve(raw, schema);
+        let node = raw.pointer(&at)?;
+        for keyword in ["oneOf", "anyOf"] {
+            let Some(branches) = node.get(keyword).and_then(Value::as_array) else {
+                continue;
+            };
+            let candidates: Vec<String> = branches
+                .iter()
+                .enumerate()
+                .filter(|(_, branch)| !is_null_branch(raw, branch))
+                .map(|(index, _)| format!("{at}/{keyword}/{index}"))
+                .collect();
+            if candidates.len() < 2 {
+                continue;
+            }
+            for candidate in candidates {
+                let spec = self.spec;
+                let validator = self.branches.entry(candidate.clone()).or_insert_with(|| {
+                    let branch = raw.pointer(&candidate)?;
+                    spec.validator(&candidate, branch, cliniko_spec::SchemaOptions::default())
+                        .ok()
+                });
+                if validator.as_ref().is_some_and(|v| v.is_valid(value)) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
     fn operation_pointer(&self, operation_id: &str) -> Option<String> {
         let paths = self.spec.raw().get("paths")?.as_object()?;
         for (template, item) in paths {
@@ -430,13 +489,18 @@ impl<'s> Suggester<'s> {
         let key = responses.keys().find(|k| k.eq_ignore_ascii_case(key))?;
         let response = resolve(raw, &format!("{operation}/responses/{}", escape(key)));
         let content = raw.pointer(&response)?.get("content")?.as_object()?;
-        let media = content.keys().find(|m| crate::check::is_json(m))?;
+        let media = content.keys().find(|m| crate::compile::is_json(m))?;
         Some(format!("{response}/content/{}/schema", escape(media)))
     }
 
     /// A schema the operation already uses for a response that every body fits (for a new status
-    /// answered with, say, the usual error body).
-    fn known_schema(&self, operation: &str, bodies: &[Value]) -> Option<Value> {
+    /// answered with, say, the usual error body), with the `example`/`examples` that response
+    /// gives it.
+    fn known_schema(
+        &self,
+        operation: &str,
+        bodies: &[Value],
+    ) -> Option<(Value, Map<String, Value>)> {
         if bodies.is_empty() {
             return None;
         }
@@ -463,7 +527,11 @@ impl<'s> Suggester<'s> {
                     && bodies.iter().all(|body| validator.is_valid(body))
                     && schema.get("$ref").is_some()
                 {
-                    return Some(schema.clone());
+                    let examples = ["example", "examples"]
+                        .into_iter()
+                        .filter_map(|key| Some((key.to_owned(), spec.get(key)?.clone())))
+                        .collect();
+                    return Some((schema.clone(), examples));
                 }
             }
         }
@@ -472,10 +540,15 @@ impl<'s> Suggester<'s> {
 
     fn walk(&mut self, value: &Value, schema: &str) {
         let raw = self.spec.raw();
+        // A value that fits one branch of a `oneOf`/`anyOf` is that branch's: the others' rules
+        // (a custom field's `type` code, say) are not evidence against it.
+        if let Some(branch) = self.fitting_branch(value, schema) {
+            return self.walk(value, &branch);
+        }
         let concrete = concrete(raw, schema);
         match value {
             Value::Null => {
-                if !allows_null(raw, schema, 0) {
+                if !allows_null(raw, schema) {
                     *self.nulls.entry(schema.to_owned()).or_default() += 1;
                 }
             }
@@ -652,20 +725,13 @@ fn canonical(path: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
-/// Follows `$ref`s from `pointer` to the schema they name.
+/// Follows `$ref`s from `pointer` to the schema they name (the last node that resolves, when one
+/// does not).
 fn resolve(raw: &Value, pointer: &str) -> String {
-    let mut at = pointer.to_owned();
-    for _ in 0..16 {
-        match raw
-            .pointer(&at)
-            .and_then(|node| node.get("$ref"))
-            .and_then(Value::as_str)
-        {
-            Some(reference) => at = reference.trim_start_matches('#').to_owned(),
-            None => break,
-        }
+    match raw.pointer(pointer) {
+        Some(node) => cliniko_spec::pointer::chase(raw, node).pointer_or(pointer),
+        None => pointer.to_owned(),
     }
-    at
 }
 
 /// The schemas that describe a value at `pointer`: through `$ref`, every `allOf` branch, and the
@@ -695,7 +761,7 @@ fn collect_concrete(raw: &Value, pointer: &str, out: &mut Vec<String>, depth: us
             .flatten()
             .enumerate()
         {
-            if only_null(branch) {
+            if is_null_branch(raw, branch) {
                 continue;
             }
             collect_concrete(raw, &format!("{at}/{keyword}/{index}"), out, depth + 1);
@@ -703,55 +769,11 @@ fn collect_concrete(raw: &Value, pointer: &str, out: &mut Vec<String>, depth: us
     }
 }
 
-fn only_null(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("null")
-        || schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .is_some_and(|e| e.iter().all(Value::is_null))
-}
-
-/// Whether the schema at `pointer` takes null, as the checker reads it: `nullable: true`, an
-/// enum holding null, a `$ref` or an `anyOf`/`oneOf` branch that takes it, every `allOf` branch
-/// taking it, or no `type`, `enum`, `$ref` or composition at all (a schema that says nothing
-/// about the type of its values takes any, null included).
-fn allows_null(raw: &Value, pointer: &str, depth: usize) -> bool {
-    if depth > 12 {
-        return false;
-    }
-    let Some(node) = raw.pointer(pointer) else {
-        return true;
-    };
-    if node.get("nullable").and_then(Value::as_bool) == Some(true) || only_null(node) {
-        return true;
-    }
-    if let Some(options) = node.get("enum").and_then(Value::as_array) {
-        return options.contains(&Value::Null);
-    }
-    if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
-        return allows_null(raw, reference.trim_start_matches('#'), depth + 1);
-    }
-    let branches = |keyword: &'static str| {
-        (0..node
-            .get(keyword)
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len))
-            .map(move |index| format!("{pointer}/{keyword}/{index}"))
-    };
-    if node.get("type").is_some() {
-        return false;
-    }
-    if !branches("allOf").all(|at| allows_null(raw, &at, depth + 1)) {
-        return false;
-    }
-    for keyword in ["anyOf", "oneOf"] {
-        if node.get(keyword).is_some()
-            && !branches(keyword).any(|at| allows_null(raw, &at, depth + 1))
-        {
-            return false;
-        }
-    }
-    node.get("not").is_none() || !allows_null(raw, &format!("{pointer}/not"), depth + 1)
+/// Whether the schema at `pointer` takes null, as OpenAPI 3.0.3 reads it (see
+/// [`cliniko_spec::nullable`]); a pointer that names nothing takes anything.
+fn allows_null(raw: &Value, pointer: &str) -> bool {
+    raw.pointer(pointer)
+        .is_none_or(|node| cliniko_spec::nullable::allows_null(raw, node))
 }
 
 /// How a schema that refused a null is made nullable.
@@ -1088,8 +1110,8 @@ mod tests {
             ),
             Nullable::AddKeyword
         ));
-        assert!(!allows_null(&raw, &at("link"), 0));
-        assert!(!allows_null(&raw, &at("code"), 0));
-        assert!(allows_null(&raw, &at("anything"), 0));
+        assert!(!allows_null(&raw, &at("link")));
+        assert!(!allows_null(&raw, &at("code")));
+        assert!(allows_null(&raw, &at("anything")));
     }
 }

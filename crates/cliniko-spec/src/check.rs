@@ -84,13 +84,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Follows a `$ref` if `value` is one; a broken one was already reported.
+    /// Follows `$ref`s from `value`, with the last one followed; `None` for a chain that does not
+    /// resolve or loops, which [`Checker::references`] already reported.
     fn deref(&self, value: &'a Value) -> Option<(&'a Value, Option<&'a str>)> {
-        match value.get("$ref").and_then(Value::as_str) {
-            Some(reference) => {
-                resolve(self.document, reference).map(|target| (target, Some(reference)))
-            }
-            None => Some((value, None)),
+        let chased = crate::pointer::chase(self.document, value);
+        match chased.broken {
+            None => Some((chased.value, chased.reference)),
+            Some(_) => None,
         }
     }
 

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::pointer::{push, resolve};
+use crate::pointer::push;
 use crate::{METHODS, Problem, Spec};
 
 /// The operators of a numeric filter, in the order the pattern lists them.
@@ -136,13 +136,12 @@ pub fn filter_parameter<'a>(
             .flatten()
             .enumerate()
         {
-            let (parameter, parameter_at) = match parameter.get("$ref").and_then(Value::as_str) {
-                Some(reference) => match resolve(document, reference) {
-                    Some(target) => (target, reference.trim_start_matches('#').to_owned()),
-                    None => continue,
-                },
-                None => (parameter, push(&list_at, &index.to_string())),
-            };
+            let chased = crate::pointer::chase(document, parameter);
+            if chased.broken.is_some() {
+                continue;
+            }
+            let parameter = chased.value;
+            let parameter_at = chased.pointer_or(&push(&list_at, &index.to_string()));
             if parameter.get("name").and_then(Value::as_str) == Some("q[]") {
                 return Some((parameter_at, parameter));
             }

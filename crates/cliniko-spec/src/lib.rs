@@ -22,6 +22,7 @@ pub mod dom;
 mod error;
 pub mod facts;
 mod lines;
+pub mod nullable;
 pub mod pointer;
 pub mod resources;
 mod schema;
@@ -30,9 +31,8 @@ use std::path::Path;
 
 pub use error::{Problem, SpecError};
 pub use lines::LineIndex;
-pub use schema::{
-    SchemaOptions, SchemaValidator, SchemaViolation, fold_nullable_one_of, nullable_one_of_branch,
-};
+pub use nullable::nullable_one_of_branch;
+pub use schema::{SchemaOptions, SchemaValidator, SchemaViolation, fold_nullable_one_of};
 
 /// The operation fields of an OpenAPI 3.0 Path Item, in the order the specification lists them.
 pub const METHODS: &[&str] = &[

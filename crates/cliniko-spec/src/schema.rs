@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::nullable::nullable_one_of_branch;
 use crate::pointer;
 
 /// How a schema is compiled.
@@ -149,34 +150,6 @@ impl SchemaValidator {
 fn is_integer_string<T: std::str::FromStr>(s: &str) -> bool {
     let digits = s.strip_prefix('-').unwrap_or(s);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && s.parse::<T>().is_ok()
-}
-
-/// The non-null branch of the spec's idiom for a nullable reference:
-/// `oneOf: [{$ref: X}, {type: T, nullable: true, enum: [null]}]` (or `anyOf`).
-///
-/// OpenAPI 3.0.3 lets `nullable` add null only to a `type` in the same schema object, so the
-/// older `{nullable: true, allOf: [{$ref: X}]}` is read as "not nullable" by strict tools
-/// (openapi-core) and refused by redocly; a second branch that accepts only null says the same
-/// thing in a way every tool reads alike.
-pub fn nullable_one_of_branch(object: &Map<String, Value>) -> Option<&Value> {
-    let branches = ["oneOf", "anyOf"]
-        .iter()
-        .find_map(|keyword| object.get(*keyword).and_then(Value::as_array))?;
-    let [first, second] = branches.as_slice() else {
-        return None;
-    };
-    let null_only = |branch: &Value| {
-        branch
-            .get("enum")
-            .and_then(Value::as_array)
-            .is_some_and(|values| !values.is_empty() && values.iter().all(Value::is_null))
-            && branch.get("nullable").and_then(Value::as_bool) == Some(true)
-    };
-    match (null_only(first), null_only(second)) {
-        (false, true) => Some(first),
-        (true, false) => Some(second),
-        _ => None,
-    }
 }
 
 /// The nullable-reference idiom rewritten as `{nullable: true, allOf: [X], ...siblings}`, the

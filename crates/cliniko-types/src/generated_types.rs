@@ -1010,8 +1010,10 @@ pub struct PatientCreate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub old_reference_id: ::std::option::Option<PatientCreateOldReferenceId>,
     ///The patient's phone numbers.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub patient_phone_numbers: ::std::vec::Vec<PatientPhoneNumber>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub patient_phone_numbers: ::std::option::Option<
+        ::std::vec::Vec<PatientPhoneNumber>,
+    >,
     ///The patient's post code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub post_code: ::std::option::Option<::std::string::String>,
@@ -2153,8 +2155,8 @@ pub struct PatientCustomFieldCheckboxes {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     ///The options, each chosen or not.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub options: ::std::vec::Vec<PatientCustomFieldOption>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub options: ::std::option::Option<::std::vec::Vec<PatientCustomFieldOption>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub other: ::std::option::Option<PatientCustomFieldOther>,
     pub token: CustomFieldToken,
@@ -2518,8 +2520,8 @@ pub struct PatientCustomFieldRadiobuttons {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
     ///The options, each chosen or not.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub options: ::std::vec::Vec<PatientCustomFieldOption>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub options: ::std::option::Option<::std::vec::Vec<PatientCustomFieldOption>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub other: ::std::option::Option<PatientCustomFieldOther>,
     pub token: CustomFieldToken,
@@ -3909,8 +3911,10 @@ pub struct PatientUpdate {
     #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
     pub old_reference_id: crate::Patch<PatientUpdateOldReferenceId>,
     ///The patient's phone numbers.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub patient_phone_numbers: ::std::vec::Vec<PatientPhoneNumber>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub patient_phone_numbers: ::std::option::Option<
+        ::std::vec::Vec<PatientPhoneNumber>,
+    >,
     ///The patient's post code.
     #[serde(default, skip_serializing_if = "crate::Patch::is_keep")]
     pub post_code: crate::Patch<::std::string::String>,
@@ -7384,7 +7388,7 @@ pub mod builder {
             ::std::string::String,
         >,
         patient_phone_numbers: ::std::result::Result<
-            ::std::vec::Vec<super::PatientPhoneNumber>,
+            ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
             ::std::string::String,
         >,
         post_code: ::std::result::Result<
@@ -7831,7 +7835,9 @@ pub mod builder {
         }
         pub fn patient_phone_numbers<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientPhoneNumber>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.patient_phone_numbers = value
@@ -8116,7 +8122,7 @@ pub mod builder {
             ::std::string::String,
         >,
         options: ::std::result::Result<
-            ::std::vec::Vec<super::PatientCustomFieldOption>,
+            ::std::option::Option<::std::vec::Vec<super::PatientCustomFieldOption>>,
             ::std::string::String,
         >,
         other: ::std::result::Result<
@@ -8166,7 +8172,9 @@ pub mod builder {
         }
         pub fn options<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.options = value
@@ -8675,7 +8683,7 @@ pub mod builder {
             ::std::string::String,
         >,
         options: ::std::result::Result<
-            ::std::vec::Vec<super::PatientCustomFieldOption>,
+            ::std::option::Option<::std::vec::Vec<super::PatientCustomFieldOption>>,
             ::std::string::String,
         >,
         other: ::std::result::Result<
@@ -8725,7 +8733,9 @@ pub mod builder {
         }
         pub fn options<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::std::vec::Vec<super::PatientCustomFieldOption>>,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.options = value
@@ -9437,7 +9447,7 @@ pub mod builder {
             ::std::string::String,
         >,
         patient_phone_numbers: ::std::result::Result<
-            ::std::vec::Vec<super::PatientPhoneNumber>,
+            ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
             ::std::string::String,
         >,
         post_code: ::std::result::Result<
@@ -9868,7 +9878,9 @@ pub mod builder {
         }
         pub fn patient_phone_numbers<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::vec::Vec<super::PatientPhoneNumber>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::std::vec::Vec<super::PatientPhoneNumber>>,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.patient_phone_numbers = value

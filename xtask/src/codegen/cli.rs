@@ -519,7 +519,7 @@ fn operation_tokens(
         for (property, raw) in &ordered_properties(schema) {
             let option = body_option(property, &verb);
             let is_required = required.contains(&property.as_str());
-            let (target, nullable) = non_null_branch(raw);
+            let (target, nullable) = non_null_branch(document, raw);
             let target = resolve(document, &target)?;
             let help = first_sentence(
                 text(raw, "description")
@@ -849,7 +849,7 @@ fn record_impls(document: &Value, operations: &[Operation]) -> anyhow::Result<To
             .filter_map(Value::as_str)
             .collect();
         for (property, raw) in &properties {
-            let (target, nullable) = non_null_branch(raw);
+            let (target, nullable) = non_null_branch(document, raw);
             let target = resolve(document, &target)?;
             let deprecated = raw.get("deprecated").and_then(Value::as_bool) == Some(true);
             let always_set = required.contains(&property.as_str()) && !nullable;
@@ -950,7 +950,7 @@ fn example(document: &Value, operation: &Operation, group: &str) -> anyhow::Resu
                 .collect()
         };
         for (property, raw) in chosen {
-            let (target, _) = non_null_branch(raw);
+            let (target, _) = non_null_branch(document, raw);
             let target = resolve(document, &target)?;
             let value = if raw_reference(raw).as_deref() == Some("Id") {
                 EXAMPLE_ID.to_owned()
@@ -994,7 +994,7 @@ fn flatten(
         bail!("{prefix}: schemas nest too deep to flatten into CSV columns");
     }
     for (name, property) in &ordered_properties(schema) {
-        let (target, _) = non_null_branch(property);
+        let (target, _) = non_null_branch(document, property);
         let target = resolve(document, &target)?;
         let path = if prefix.is_empty() {
             name.clone()
@@ -1034,24 +1034,19 @@ fn ordered_properties(schema: &Value) -> Vec<(String, Value)> {
 }
 
 /// The branch of the spec's nullable idiom (`oneOf: [X, {nullable, enum: [null]}]`) that is not
-/// null, and whether the schema admits null (through that idiom or `nullable: true`).
-fn non_null_branch(schema: &Value) -> (Value, bool) {
-    if let Some(branch) = schema
-        .as_object()
-        .and_then(cliniko_spec::nullable_one_of_branch)
-    {
-        return (branch.clone(), true);
-    }
-    let nullable = schema
-        .get("nullable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    (schema.clone(), nullable)
+/// null, and whether the schema admits null, as OpenAPI 3.0.3 reads it
+/// ([`cliniko_spec::nullable::non_null`]).
+fn non_null_branch(document: &Value, schema: &Value) -> (Value, bool) {
+    let (branch, nullable) = cliniko_spec::nullable::non_null(document, schema);
+    (branch.clone(), nullable)
 }
 
 /// The component a property refers to, through a nullable `oneOf`.
 fn raw_reference(schema: &Value) -> Option<String> {
-    let (target, _) = non_null_branch(schema);
+    let target = schema
+        .as_object()
+        .and_then(cliniko_spec::nullable_one_of_branch)
+        .unwrap_or(schema);
     target
         .get("$ref")
         .and_then(Value::as_str)
@@ -1061,15 +1056,14 @@ fn raw_reference(schema: &Value) -> Option<String> {
 
 /// `value`, or what its `$ref` (and theirs, in turn) names.
 fn resolve(document: &Value, value: &Value) -> anyhow::Result<Value> {
-    let mut value = value;
-    for _ in 0..8 {
-        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            return Ok(value.clone());
-        };
-        value = cliniko_spec::pointer::resolve(document, reference)
-            .with_context(|| format!("{reference} is not a local reference that resolves"))?;
+    let chased = cliniko_spec::pointer::chase(document, value);
+    match chased.broken {
+        None => Ok(chased.value.clone()),
+        Some(cliniko_spec::pointer::Broken::Dangling(reference)) => {
+            bail!("{reference} is not a local reference that resolves")
+        }
+        Some(cliniko_spec::pointer::Broken::Loop) => bail!("references nest too deep"),
     }
-    bail!("references nest too deep")
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {

@@ -18,9 +18,9 @@ use syn::visit_mut::VisitMut;
 pub fn targets<'a>(document: &'a Value) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
     // A request body may itself be a `$ref` (to `components/requestBodies`).
-    let follow = |value: &'a Value| match value.get("$ref").and_then(Value::as_str) {
-        Some(reference) => cliniko_spec::pointer::resolve(document, reference),
-        None => Some(value),
+    let follow = |value: &'a Value| {
+        let chased = cliniko_spec::pointer::chase(document, value);
+        chased.broken.is_none().then_some(chased.value)
     };
     for item in document
         .get("paths")
@@ -60,13 +60,7 @@ pub fn targets<'a>(document: &'a Value) -> BTreeMap<String, BTreeSet<String>> {
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
-                .filter(|(_, property)| {
-                    property.get("nullable").and_then(Value::as_bool) == Some(true)
-                        || property
-                            .as_object()
-                            .and_then(cliniko_spec::nullable_one_of_branch)
-                            .is_some()
-                })
+                .filter(|(_, property)| cliniko_spec::nullable::allows_null(document, property))
                 .map(|(field, _)| field.clone())
                 .collect();
             if !nullable.is_empty() {

@@ -136,7 +136,7 @@ pub fn generate(spec: &Spec) -> anyhow::Result<TokenStream> {
             .and_then(Value::as_str);
         let updated_at = schema.pointer("/properties/updated_at")?;
         let plain_date_time = updated_at.get("format").and_then(Value::as_str) == Some("date-time")
-            && updated_at.get("nullable").and_then(Value::as_bool) != Some(true);
+            && !cliniko_spec::nullable::allows_null(spec.raw(), updated_at);
         if !(required.contains(&"id")
             && required.contains(&"updated_at")
             && id == Some("#/components/schemas/Id")

@@ -799,13 +799,13 @@ fn component_name<'a>(value: &'a Value, section: &str) -> Option<&'a str> {
         .strip_prefix('/')
 }
 
-/// Where `value` is defined in `document`: the target of its `$ref` (as a JSON pointer), or `at`.
+/// Where `value` is defined in `document`: the final target of its `$ref`s (as a JSON pointer),
+/// or `at` when it is not a reference or its chain does not resolve.
 fn follow_at(document: &Value, value: &Value, at: &str) -> String {
-    match value.get("$ref").and_then(Value::as_str) {
-        Some(reference) if crate::pointer::resolve(document, reference).is_some() => {
-            reference.trim_start_matches('#').to_owned()
-        }
-        _ => at.to_owned(),
+    let chased = crate::pointer::chase(document, value);
+    match chased.broken {
+        None => chased.pointer_or(at),
+        Some(_) => at.to_owned(),
     }
 }
 

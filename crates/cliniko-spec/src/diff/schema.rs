@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::operations::{Site, Walker};
 use super::{ChangeKind, Direction, Verdict, show};
+use crate::nullable::is_null_branch;
 
 /// How many `$ref`s or `allOf` levels deep a schema may go before it is treated as empty.
 const MAX_DEPTH: usize = 32;
@@ -54,44 +55,18 @@ impl Bound {
     }
 }
 
-/// Follows `$ref`s from `value`; returns the schema and the last component schema name met.
-pub(super) fn deref<'a>(document: &'a Value, mut value: &'a Value) -> (&'a Value, Option<&'a str>) {
-    let mut name = None;
-    for _ in 0..MAX_DEPTH {
-        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            return (value, name);
-        };
-        if let Some(component) = reference.strip_prefix("#/components/schemas/") {
-            name = Some(component);
-        }
-        match crate::pointer::resolve(document, reference) {
-            Some(target) => value = target,
-            None => return (&EMPTY, name),
-        }
+/// Follows `$ref`s from `value`; returns the schema and the last component schema name met. A
+/// chain that resolves nowhere or loops reads as the empty schema.
+pub(super) fn deref<'a>(document: &'a Value, value: &'a Value) -> (&'a Value, Option<&'a str>) {
+    let chased = crate::pointer::chase(document, value);
+    match chased.broken {
+        None => (chased.value, chased.schema_name),
+        Some(_) => (&EMPTY, chased.schema_name),
     }
-    (&EMPTY, name)
 }
 
 /// The empty schema (and what an unresolvable `$ref` stands for): anything is allowed.
 pub(super) static EMPTY: Value = Value::Null;
-
-/// Whether a variant of `oneOf`/`anyOf` only allows null (`enum: [null]`, `type: 'null'`, or a
-/// bare `nullable: true`), the usual ways of spelling "or null" around a `$ref`.
-fn only_null(schema: &Value) -> bool {
-    let Some(object) = schema.as_object() else {
-        return false;
-    };
-    if let Some(values) = object.get("enum").and_then(Value::as_array) {
-        return values.iter().all(Value::is_null);
-    }
-    if object.get("type").and_then(Value::as_str) == Some("null") {
-        return true;
-    }
-    object.get("nullable").and_then(Value::as_bool) == Some(true)
-        && object.keys().all(|k| {
-            matches!(k.as_str(), "nullable" | "description" | "title") || k.starts_with("x-")
-        })
-}
 
 pub(super) fn flatten<'a>(document: &'a Value, schema: &'a Value) -> Flat<'a> {
     let mut flat = Flat::default();
@@ -100,16 +75,14 @@ pub(super) fn flatten<'a>(document: &'a Value, schema: &'a Value) -> Flat<'a> {
 }
 
 /// The final target of the `$ref`s from `value`, as a JSON pointer, when it has one that resolves.
-fn reference_target<'a>(document: &'a Value, mut value: &'a Value) -> Option<&'a str> {
-    let mut target = None;
-    for _ in 0..MAX_DEPTH {
-        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
-            break;
-        };
-        value = crate::pointer::resolve(document, reference)?;
-        target = Some(reference.trim_start_matches('#'));
+fn reference_target<'a>(document: &'a Value, value: &'a Value) -> Option<&'a str> {
+    let chased = crate::pointer::chase(document, value);
+    match chased.broken {
+        Some(crate::pointer::Broken::Dangling(_)) => None,
+        _ => chased
+            .reference
+            .map(|reference| reference.trim_start_matches('#')),
     }
-    target
 }
 
 /// Whether two variants are the same one: the same `$ref`, or the same schema but for its
@@ -177,7 +150,7 @@ fn composition<'a>(
             let kept: Vec<(usize, &Value)> = members
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| !only_null(deref(document, m).0))
+                .filter(|(_, m)| !is_null_branch(document, m))
                 .collect();
             found = Some((keyword, kept));
         }
@@ -261,7 +234,7 @@ fn merge<'a>(
         };
         let mut kept = Vec::new();
         for (index, member) in members.iter().enumerate() {
-            if only_null(deref(document, member).0) {
+            if is_null_branch(document, member) {
                 flat.nullable = true;
             } else {
                 kept.push((index, member));

@@ -599,7 +599,7 @@ fn nullable_idioms_around_a_ref_compare_equal() {
     let spellings = [
         json!({ "nullable": true, "allOf": [{ "$ref": "#/components/schemas/Status" }] }),
         json!({ "anyOf": [{ "$ref": "#/components/schemas/Status" }, { "enum": [null] }] }),
-        json!({ "oneOf": [{ "$ref": "#/components/schemas/Status" }, { "nullable": true }] }),
+        json!({ "oneOf": [{ "$ref": "#/components/schemas/Status" }, { "type": "integer", "nullable": true, "enum": [null] }] }),
         json!({ "type": "integer", "nullable": true, "enum": [10, 90, null] }),
     ];
     for (a, b) in spellings.iter().zip(spellings.iter().skip(1)) {
@@ -614,6 +614,24 @@ fn nullable_idioms_around_a_ref_compare_equal() {
             diff.changes()
         );
     }
+}
+
+/// A bare `{nullable: true}` takes any value under OpenAPI 3.0.3 (`nullable` widens only a `type`
+/// beside it), so beside a `$ref` it is not the "or null" branch: the schema changed.
+#[test]
+fn a_bare_nullable_branch_is_not_an_or_null_branch() {
+    let components = json!({ "schemas": { "Status": { "type": "integer", "enum": [10, 90] } } });
+    let mut base = api(
+        json!({}),
+        json!({ "anyOf": [{ "$ref": "#/components/schemas/Status" }, { "enum": [null] }] }),
+    );
+    let mut head = api(
+        json!({}),
+        json!({ "oneOf": [{ "$ref": "#/components/schemas/Status" }, { "nullable": true }] }),
+    );
+    base["components"] = components.clone();
+    head["components"] = components;
+    assert!(!diff_documents(&base, &head).changes().is_empty());
 }
 
 #[test]
