@@ -5,9 +5,13 @@
 //! each, then streams it file by file and, on the same bytes of each file, times
 //!
 //! - `parse`: `serde_json::from_slice::<serde_json::Value>`, the baseline;
-//! - `check`: reading the recording and checking it, as the CLI does (schema and typed round trip);
+//! - `check`: reading the recording and checking it, as the CLI does (`Checker::check_recording`:
+//!   the file read once into a zero-copy DOM, schema and typed round trip);
 //! - `schema`: the same without the typed round trip;
-//! - `read`: [`parse_recording`] alone, what `check` and `schema` spend before checking;
+//! - `read`: [`parse_recording`] alone, the `serde_json::Value` reader that `check` no longer uses
+//!   for a conforming file;
+//! - `dom`: the file read into the zero-copy DOM alone (`cliniko_spec::dom::read`), what `check`
+//!   and `schema` spend before checking;
 //! - `typed`: the response body alone (its text, made beforehand) read into the generated
 //!   `AttendeeList` by `serde_json::from_str`: the least any typed round trip costs, shown as a
 //!   share of `parse`'s time;
@@ -81,6 +85,7 @@ fn main() {
     )
     .expect("the spec compiles");
 
+    let mut dom = Duration::ZERO;
     let (mut parse, mut check, mut schema, mut parse_str, mut read, mut typed) = (
         Duration::ZERO,
         Duration::ZERO,
@@ -101,6 +106,7 @@ fn main() {
 
         // The six are interleaved on the same bytes, and each keeps its best of `repeat` runs,
         // so that other work on the machine skews none of them.
+        let mut best_dom = Duration::MAX;
         let (
             mut best_parse,
             mut best_check,
@@ -144,16 +150,23 @@ fn main() {
             best_read = best_read.min(t.elapsed());
 
             let t = Instant::now();
-            for exchange in parse_recording(&bytes, "corpus").expect("a recording") {
-                violations += full.check(&exchange).violations.len();
+            for verdict in full.check_recording(&bytes, "corpus").expect("a recording") {
+                violations += verdict.violations.len();
             }
             best_check = best_check.min(t.elapsed());
 
             let t = Instant::now();
-            for exchange in parse_recording(&bytes, "corpus").expect("a recording") {
-                violations += schema_only.check(&exchange).violations.len();
+            for verdict in schema_only
+                .check_recording(&bytes, "corpus")
+                .expect("a recording")
+            {
+                violations += verdict.violations.len();
             }
             best_schema = best_schema.min(t.elapsed());
+
+            let t = Instant::now();
+            std::hint::black_box(cliniko_spec::dom::read(&bytes, |dom| dom.is_some()));
+            best_dom = best_dom.min(t.elapsed());
         }
         parse += best_parse;
         check += best_check;
@@ -161,6 +174,7 @@ fn main() {
         parse_str += best_parse_str;
         read += best_read;
         typed += best_typed;
+        dom += best_dom;
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     let rate = |d: Duration| total as f64 / 1e6 / d.as_secs_f64();
@@ -193,6 +207,12 @@ fn main() {
         rate(read),
         read,
         100.0 * rate(read) / rate(parse)
+    );
+    println!(
+        "dom (the file read into the zero-copy DOM alone) {:>6.1} MB/s  {:>7.2?}  {:>5.1}% of parse's time",
+        rate(dom),
+        dom,
+        100.0 * dom.as_secs_f64() / parse.as_secs_f64()
     );
     println!(
         "typed (the body alone, from_str into the generated AttendeeList): {:>7.2?}, {:.1}% of parse's time",
@@ -233,20 +253,24 @@ fn threads(checker: &Checker, corpus: &Path, pages: usize, repeat: usize) {
         .sum();
     let all = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let mut best = [(Duration::MAX, Duration::MAX); 2];
+    let mut waits = [(Duration::ZERO, Duration::ZERO); 2];
     let mut exchanges = [0usize; 2];
     for _ in 0..repeat {
         for (slot, threads) in [std::num::NonZeroUsize::MIN, all].into_iter().enumerate() {
+            let monitor = SchedMonitor::start();
             let cpu = cpu_time();
             let t = Instant::now();
             let report = Report::check_paths_with_threads(checker, &paths, threads);
             let wall = t.elapsed();
             let cpu = cpu_time() - cpu;
+            let (ran, waited) = monitor.stop();
             let summary = report.summary();
             assert_eq!(summary.conforming, summary.exchanges, "the corpus conforms");
             exchanges[slot] = summary.exchanges;
             drop(report);
             if wall < best[slot].0 {
                 best[slot] = (wall, cpu);
+                waits[slot] = (ran, waited);
             }
         }
     }
@@ -262,9 +286,94 @@ fn threads(checker: &Checker, corpus: &Path, pages: usize, repeat: usize) {
         one.as_secs_f64() / many.as_secs_f64(),
         many_cpu.as_secs_f64() / one_cpu.as_secs_f64(),
     );
+    for (slot, label) in [(0, "1 thread"), (1, "all threads")] {
+        let (ran, waited) = waits[slot];
+        println!(
+            "threads: {label}: the checking threads ran {ran:.2?} and waited {waited:.2?} for a CPU (runnable, not running; /proc schedstat), {:.0}% of their time",
+            100.0 * waited.as_secs_f64() / (ran + waited).as_secs_f64().max(1e-9)
+        );
+    }
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!("threads: load average while measuring: {}", load.trim());
     }
+    if let Ok(pressure) = std::fs::read_to_string("/proc/pressure/cpu") {
+        println!(
+            "threads: CPU pressure (share of time some task waited for a CPU): {}",
+            pressure.lines().next().unwrap_or("").trim()
+        );
+    }
+}
+
+/// Samples `/proc/self/task/*/schedstat` every millisecond on a thread of its own, so that the
+/// time each checking thread spent running and waiting on a run queue is known even after the
+/// thread has ended (its last sample is kept).
+struct SchedMonitor {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(Duration, Duration)>,
+}
+
+impl SchedMonitor {
+    fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        // The threads alive now (this one, the monitor) are not checking threads.
+        let before: std::collections::HashMap<String, (u64, u64)> = sched_stats();
+        let handle = std::thread::spawn(move || {
+            let me = std::fs::read_link("/proc/thread-self")
+                .ok()
+                .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            let mut last: std::collections::HashMap<String, (u64, u64)> =
+                std::collections::HashMap::new();
+            loop {
+                let done = flag.load(std::sync::atomic::Ordering::Relaxed);
+                for (tid, stat) in sched_stats() {
+                    if tid != me {
+                        last.insert(tid, stat);
+                    }
+                }
+                if done {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let (mut ran, mut waited) = (0, 0);
+            for (tid, (run, wait)) in last {
+                let (run0, wait0) = before.get(&tid).copied().unwrap_or((0, 0));
+                ran += run.saturating_sub(run0);
+                waited += wait.saturating_sub(wait0);
+            }
+            (Duration::from_nanos(ran), Duration::from_nanos(waited))
+        });
+        Self { stop, handle }
+    }
+
+    fn stop(self) -> (Duration, Duration) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().expect("the monitor ends")
+    }
+}
+
+/// Each thread's time on a CPU and time waiting on a run queue, in nanoseconds.
+fn sched_stats() -> std::collections::HashMap<String, (u64, u64)> {
+    let mut out = std::collections::HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = stat
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().unwrap_or(0));
+        let (Some(run), Some(wait)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        out.insert(task.file_name().to_string_lossy().into_owned(), (run, wait));
+    }
+    out
 }
 
 /// The CPU time this process has used (user and system, every thread).
@@ -306,6 +415,7 @@ fn only(corpus: &Path, phase: &str) {
         })
         .collect();
     let mut violations = 0;
+    let mut received = Duration::ZERO;
     for (bytes, body) in files.iter().zip(&bodies) {
         match phase {
             "none" => {}
@@ -322,9 +432,29 @@ fn only(corpus: &Path, phase: &str) {
                 } else {
                     &schema_only
                 };
-                for exchange in parse_recording(bytes, "corpus").expect("a recording") {
-                    violations += checker.check(&exchange).violations.len();
+                for verdict in checker
+                    .check_recording(bytes, "corpus")
+                    .expect("a recording")
+                {
+                    violations += verdict.violations.len();
                 }
+            }
+            "dom" => {
+                std::hint::black_box(cliniko_spec::dom::read(bytes, |dom| dom.is_some()));
+            }
+            "received" => {
+                // What the proxy's checker thread does with an answer: the body as received.
+                let mut exchange = parse_recording(bytes, "corpus")
+                    .expect("a recording")
+                    .remove(0);
+                exchange.response.body = cliniko_conformance::Body::Empty;
+                std::hint::black_box(&exchange);
+                let t = Instant::now();
+                violations += full
+                    .check_received(&exchange, body.as_bytes())
+                    .violations
+                    .len();
+                received += t.elapsed();
             }
             "typed" => {
                 let list: cliniko_types::AttendeeList =
@@ -332,12 +462,18 @@ fn only(corpus: &Path, phase: &str) {
                 std::hint::black_box(&list);
             }
             other => panic!(
-                "{ONLY_VARIABLE}={other}: expected none, parse, read, schema, check or typed"
+                "{ONLY_VARIABLE}={other}: expected none, parse, read, dom, schema, check, received or typed"
             ),
         }
     }
     assert_eq!(violations, 0, "the generated corpus should conform");
     println!("{phase}: {} files", files.len());
+    if phase == "received" {
+        println!(
+            "received: check_received (the proxy's check) {:.3} ms per page",
+            received.as_secs_f64() * 1e3 / files.len().max(1) as f64
+        );
+    }
 }
 
 /// Checks the first `dirs` subdirectories with the CLI's code path and prints the peak RSS.

@@ -6,11 +6,12 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cliniko_spec::dom::Dom;
 use cliniko_spec::{METHODS, SchemaValidator, Spec};
 use serde_json::Value;
 
 use crate::compile::{CheckOptions, CheckerError, Compiler, is_json, media_type};
-use crate::recording::{Body, Exchange, RecordedResponse};
+use crate::recording::{Body, Exchange, RecordedResponse, RecordingError};
 use crate::request::{ItemKind, RequestSpec};
 use crate::round_trip::TypedSchema;
 use crate::violation::Violation;
@@ -282,7 +283,95 @@ impl Checker {
     }
 
     /// Checks one exchange.
+    ///
+    /// A body held as text (a HAR entry, a raw body, an answer through the proxy) is read once
+    /// into a zero-copy DOM ([`cliniko_spec::dom`]) and checked where it lies; see
+    /// [`Checker::check_recording`].
     pub fn check(&self, exchange: &Exchange) -> Verdict {
+        match &exchange.response.body {
+            Body::Text(text) => cliniko_spec::dom::read(text.as_bytes(), |dom| {
+                self.check_with(
+                    exchange,
+                    ResponseBody::new(&exchange.response.body, dom, false),
+                )
+            }),
+            body => self.check_with(exchange, ResponseBody::new(body, None, false)),
+        }
+    }
+
+    /// Reads a recording file's text and checks its exchanges, as [`crate::parse_recording`] and
+    /// [`Checker::check`] would, with the same verdicts and the same errors; `file` names it in
+    /// errors.
+    ///
+    /// The file is read once, by simd-json, into a zero-copy DOM; each JSON body is validated and
+    /// round-tripped where it lies in it, and no `serde_json::Value` is built for it unless it
+    /// fails (the errors are then collected from one, as before). A file that the DOM cannot hold
+    /// exactly as serde_json reads it (see [`cliniko_spec::dom`]), and a HAR archive, are read by
+    /// [`crate::parse_recording`] instead.
+    pub fn check_recording(
+        &self,
+        bytes: &[u8],
+        file: &str,
+    ) -> Result<Vec<Verdict>, RecordingError> {
+        if crate::recording::is_har_name(file) {
+            return self.check_parsed(bytes, file);
+        }
+        cliniko_spec::dom::read(bytes, |dom| {
+            let Some(dom) = dom else {
+                return self.check_parsed(bytes, file);
+            };
+            let mut bodies = Vec::new();
+            let envelope = envelope(dom, &mut bodies);
+            if crate::har::looks_like_har(&envelope) {
+                return self.check_parsed(bytes, file);
+            }
+            let exchanges = crate::recording::recording_from_value(envelope, file)?;
+            Ok(exchanges
+                .iter()
+                .enumerate()
+                .map(
+                    |(index, exchange)| match bodies.iter().find(|(at, _)| *at == index) {
+                        Some((_, body)) => self.check_with(
+                            exchange,
+                            ResponseBody::new(&exchange.response.body, Some(*body), true),
+                        ),
+                        None => self.check(exchange),
+                    },
+                )
+                .collect())
+        })
+    }
+
+    /// Checks an exchange whose response body is `bytes`, as received (`exchange`'s own response
+    /// body is not read): the verdict [`Checker::check`] gives the exchange with the body a
+    /// recording of it holds (JSON as its value, anything else as text), with the body read
+    /// once into a zero-copy DOM rather than into a `serde_json::Value`.
+    pub fn check_received(&self, exchange: &Exchange, bytes: &[u8]) -> Verdict {
+        if bytes.is_empty() {
+            return self.check_with(exchange, ResponseBody::new(&Body::Empty, None, false));
+        }
+        cliniko_spec::dom::read(bytes, |dom| match dom {
+            Some(dom) if dom.as_str().is_none() => {
+                self.check_with(exchange, ResponseBody::new(&Body::Empty, Some(dom), true))
+            }
+            _ => {
+                let body = match std::str::from_utf8(bytes).map(crate::recording::parse_json) {
+                    Ok(Ok(value)) if !value.is_string() => Body::Json(value),
+                    _ => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
+                };
+                self.check_with(exchange, ResponseBody::new(&body, None, false))
+            }
+        })
+    }
+
+    fn check_parsed(&self, bytes: &[u8], file: &str) -> Result<Vec<Verdict>, RecordingError> {
+        Ok(crate::recording::parse_recording(bytes, file)?
+            .iter()
+            .map(|exchange| self.check(exchange))
+            .collect())
+    }
+
+    fn check_with(&self, exchange: &Exchange, body: ResponseBody<'_>) -> Verdict {
         let method = exchange.request.method.to_ascii_uppercase();
         let path = self.operation_path(&exchange.request.url).to_owned();
         let status = exchange.response.status;
@@ -331,11 +420,13 @@ impl Checker {
                 verdict.documented_status = Some(key.clone());
                 // One reading of the body serves coverage and the checks alike, whether the
                 // recording held it as JSON or as text (a HAR entry, a raw body, the proxy).
-                let body = JsonBody::new(&exchange.response.body);
                 if (200..300).contains(&status)
                     && let Some(Ok(value)) = body.get()
                 {
-                    verdict.fields_seen = operation.fields_seen(value);
+                    verdict.fields_seen = match value {
+                        Json::Value(value) => operation.fields_seen(value),
+                        Json::Dom(dom) => operation.fields_seen_dom(dom),
+                    };
                 }
                 self.check_response(response, &exchange.response, &body, &mut verdict.violations)
             }
@@ -364,7 +455,7 @@ impl Checker {
         &self,
         spec: &ResponseSpec,
         response: &RecordedResponse,
-        body: &JsonBody<'_>,
+        body: &ResponseBody<'_>,
         out: &mut Vec<Violation>,
     ) {
         for header in &spec.headers {
@@ -388,7 +479,7 @@ impl Checker {
         }
 
         if spec.content.is_empty() {
-            if let Some(length) = body_length(&response.body) {
+            if let Some(length) = body.length() {
                 out.push(Violation::UnexpectedBody {
                     status: response.status,
                     length,
@@ -396,7 +487,7 @@ impl Checker {
             }
             return;
         }
-        if response.body.is_empty() {
+        if body.is_empty() {
             if spec.content.iter().any(|media| is_json(&media.media_type)) {
                 out.push(Violation::BodyNotJson {
                     message: "the body is empty".to_owned(),
@@ -433,10 +524,11 @@ impl Checker {
             };
             self.check_body(media, body, out);
         } else if let Some(validator) = &media.schema {
-            let text = match &response.body {
-                Body::Text(text) => Value::String(text.clone()),
-                Body::Json(value) => Value::String(value.to_string()),
-                Body::Empty => return,
+            let text = match (body.dom_value(), body.body) {
+                (Some(value), _) => Value::String(value.to_string()),
+                (None, Body::Text(text)) => Value::String(text.clone()),
+                (None, Body::Json(value)) => Value::String(value.to_string()),
+                (None, Body::Empty) => return,
             };
             out.extend(
                 validator
@@ -447,9 +539,25 @@ impl Checker {
         }
     }
 
-    fn check_body(&self, media: &MediaSpec, body: &Value, out: &mut Vec<Violation>) {
+    fn check_body(&self, media: &MediaSpec, body: Json<'_>, out: &mut Vec<Violation>) {
         let Some(validator) = &media.schema else {
             return;
+        };
+        let body = match body {
+            Json::Value(value) => value,
+            Json::Dom(dom) => {
+                // The fast path: a body that passes and comes back unchanged is done with. Anything
+                // else is reported from the serde_json value of the same text, as before.
+                if validator.is_valid_dom(dom)
+                    && (!self.options.round_trip
+                        || media.typed.is_none_or(|typed| {
+                            typed.comes_back_unchanged(dom, validator.json_schema())
+                        }))
+                {
+                    return;
+                }
+                return self.check_body(media, Json::Value(&dom.to_value()), out);
+            }
         };
         // `violations` takes the fast `is_valid` path first and only walks again to collect errors
         // when the body fails.
@@ -464,23 +572,42 @@ impl Checker {
     }
 }
 
-/// A response body read as JSON at most once, on first use: a body recorded as JSON is borrowed,
-/// one recorded as text (a HAR entry, a raw body, an answer through the proxy) is parsed.
-struct JsonBody<'b> {
+/// A response body read as JSON at most once: a body recorded as JSON is borrowed, one recorded
+/// as text (a HAR entry, a raw body, an answer through the proxy) was read into a zero-copy DOM
+/// or, when the DOM cannot hold it exactly, is parsed by serde_json on first use.
+struct ResponseBody<'b> {
+    /// The body as recorded; a placeholder when `recorded_dom` (the JSON value a recording
+    /// holds) stands for it.
     body: &'b Body,
+    /// The body read into a DOM: the JSON value a recording holds, or the body's text.
+    dom: Option<Dom<'b>>,
+    /// Whether `dom` is the recorded JSON value itself, not a reading of `body`'s text.
+    recorded_dom: bool,
     parsed: OnceCell<Option<Result<Cow<'b, Value>, serde_json::Error>>>,
 }
 
-impl<'b> JsonBody<'b> {
-    fn new(body: &'b Body) -> Self {
+/// A body read as JSON: a `serde_json` value, or a zero-copy DOM holding the same value.
+#[derive(Clone, Copy)]
+enum Json<'v> {
+    Value(&'v Value),
+    Dom(Dom<'v>),
+}
+
+impl<'b> ResponseBody<'b> {
+    fn new(body: &'b Body, dom: Option<Dom<'b>>, recorded_dom: bool) -> Self {
         Self {
             body,
+            dom,
+            recorded_dom,
             parsed: OnceCell::new(),
         }
     }
 
     /// The body as JSON; `None` when there is no body, an error when the text is not JSON.
-    fn get(&self) -> Option<Result<&Value, &serde_json::Error>> {
+    fn get(&self) -> Option<Result<Json<'_>, &serde_json::Error>> {
+        if let Some(dom) = self.dom {
+            return Some(Ok(Json::Dom(dom)));
+        }
         self.parsed
             .get_or_init(|| match self.body {
                 Body::Empty => None,
@@ -488,11 +615,105 @@ impl<'b> JsonBody<'b> {
                 Body::Text(text) => Some(crate::recording::parse_json(text).map(Cow::Owned)),
             })
             .as_ref()
-            .map(|parsed| parsed.as_ref().map(|value| &**value))
+            .map(|parsed| parsed.as_ref().map(|value| Json::Value(value)))
+    }
+
+    /// The recorded JSON value, when the recording's value is held as a DOM.
+    fn dom_value(&self) -> Option<Value> {
+        self.dom
+            .filter(|_| self.recorded_dom)
+            .map(|dom| dom.to_value())
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.recorded_dom && self.body.is_empty()
+    }
+
+    fn length(&self) -> Option<usize> {
+        match self.dom_value() {
+            Some(value) => Some(value.to_string().len()),
+            None => body_length(self.body),
+        }
     }
 }
 
+/// The recording (or HAR archive) a file's DOM holds, as a `serde_json` value, but for its
+/// responses' JSON bodies: each is left in the DOM, noted in `bodies` with the index of its
+/// exchange, and is `null` in the value.
+fn envelope<'d>(root: Dom<'d>, bodies: &mut Vec<(usize, Dom<'d>)>) -> Value {
+    let Some(top) = root.as_object() else {
+        return root.to_value();
+    };
+    let interactions = top.get_str("interactions").is_some();
+    let mut out = serde_json::Map::new();
+    for (key, value) in top.iter() {
+        let value = match (key, value.as_array()) {
+            ("interactions", Some(items)) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| exchange_envelope(item, index, bodies))
+                    .collect(),
+            ),
+            ("response", _) if !interactions => response_envelope(value, 0, bodies),
+            _ => value.to_value(),
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Value::Object(out)
+}
+
+fn exchange_envelope<'d>(
+    exchange: Dom<'d>,
+    index: usize,
+    bodies: &mut Vec<(usize, Dom<'d>)>,
+) -> Value {
+    let Some(object) = exchange.as_object() else {
+        return exchange.to_value();
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in object.iter() {
+        let value = match key {
+            "response" => response_envelope(value, index, bodies),
+            _ => value.to_value(),
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Value::Object(out)
+}
+
+fn response_envelope<'d>(
+    response: Dom<'d>,
+    index: usize,
+    bodies: &mut Vec<(usize, Dom<'d>)>,
+) -> Value {
+    let Some(object) = response.as_object() else {
+        return response.to_value();
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in object.iter() {
+        let value = if key == "body" && (value.as_object().is_some() || value.as_array().is_some())
+        {
+            bodies.push((index, value));
+            Value::Null
+        } else {
+            value.to_value()
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Value::Object(out)
+}
+
 impl Operation {
+    /// [`Operation::fields_seen`] for a body read into a DOM.
+    fn fields_seen_dom(&self, body: Dom<'_>) -> Vec<u16> {
+        (0u16..)
+            .zip(&self.field_steps)
+            .filter(|(_, path)| non_null_at_dom(body, path))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
     /// The documented success-response fields (indexes into [`Operation::fields`]) that are
     /// non-null somewhere in `body`, for coverage.
     fn fields_seen(&self, body: &Value) -> Vec<u16> {
@@ -718,6 +939,21 @@ fn non_null_at(value: &Value, path: &[FieldStep]) -> bool {
             .as_object()
             .and_then(|object| object.get(name))
             .is_some_and(|item| non_null_at(item, rest)),
+    }
+}
+
+/// [`non_null_at`] for a body read into a DOM.
+fn non_null_at_dom(value: Dom<'_>, path: &[FieldStep]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return !value.is_null();
+    };
+    match first {
+        FieldStep::Items => value
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| non_null_at_dom(item, rest))),
+        FieldStep::Property(name) => value
+            .get(name)
+            .is_some_and(|item| non_null_at_dom(item, rest)),
     }
 }
 

@@ -112,6 +112,13 @@
 //! folder across every core and puts the report together in file order, so it is the same for any
 //! number of threads ([`Report::check_paths_with_threads`], `check --threads N`).
 //! `benches/openapi_core.sh` validates the same corpus with Python's openapi-core for comparison.
+//!
+//! A file is read once, by simd-json, into a zero-copy DOM ([`cliniko_spec::dom`]): each JSON body
+//! is validated and round-tripped where it lies ([`Checker::check_recording`], and
+//! [`Checker::check_received`] for the proxy's answers), and a `serde_json::Value` is built only
+//! for a body that fails a check (its errors are collected from it) or that the DOM cannot hold
+//! exactly as serde_json reads it (a repeated key, a decimal, `-0`, deep nesting), so the verdicts
+//! are the same either way.
 #![deny(missing_docs)]
 
 mod check;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::check::{Checker, Verdict};
-use crate::recording::{RecordingError, read_recording};
+use crate::recording::RecordingError;
 
 /// The recording files under `paths`: files as given, directories searched recursively (symbolic
 /// links followed, a link loop ends the walk there) for `*.json` and `*.har`, in name order; and
@@ -669,18 +669,22 @@ impl ExchangeReport {
 
 /// The verdicts on the exchanges of one recording file, or why it could not be read.
 fn check_one_file(checker: &Checker, path: &Path) -> Result<Vec<ExchangeReport>, RecordingError> {
-    let exchanges = read_recording(path)?;
     let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| RecordingError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let verdicts = checker.check_recording(&bytes, &file)?;
     // Every entry of a HAR file is named by its place in `log.entries`, even the only one, so
     // that the name can be looked up in the archive.
-    let several = exchanges.len() > 1 || crate::recording::is_har_name(&file);
-    Ok(exchanges
-        .iter()
+    let several = verdicts.len() > 1 || crate::recording::is_har_name(&file);
+    Ok(verdicts
+        .into_iter()
         .enumerate()
-        .map(|(index, exchange)| ExchangeReport {
+        .map(|(index, verdict)| ExchangeReport {
             file: file.clone(),
             index: several.then_some(index),
-            verdict: checker.check(exchange),
+            verdict,
         })
         .collect())
 }

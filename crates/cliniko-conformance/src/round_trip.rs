@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Value};
 
+use cliniko_spec::dom::{Dom, DomObject};
 use cliniko_types::resource::SchemaVisitor;
 
 use crate::violation::Violation;
@@ -56,6 +57,37 @@ impl TypedSchema {
             }
         }
         cliniko_types::resource::visit_schema(self.0, Through { body, schema }).unwrap_or_default()
+    }
+
+    /// Whether `body`, read into a zero-copy DOM, comes back from the generated type unchanged
+    /// (no violation from [`TypedSchema::round_trip`] on the same body). The typed value is read
+    /// from the DOM (the body's text, tokenised once) and compared with it in place; `false` says
+    /// only that [`TypedSchema::round_trip`] has something to report, which it then does from a
+    /// `serde_json` value.
+    pub(crate) fn comes_back_unchanged(self, body: Dom<'_>, schema: &Value) -> bool {
+        struct Through<'a, 's> {
+            body: Dom<'a>,
+            schema: &'s Value,
+        }
+        impl SchemaVisitor for Through<'_, '_> {
+            type Output = bool;
+            fn visit<T: DeserializeOwned + Serialize + schemars::JsonSchema + 'static>(
+                self,
+                _: &'static str,
+            ) -> bool {
+                let Ok(typed) = self.body.deserialize::<T>() else {
+                    return false;
+                };
+                let root = Place::Root(Some(self.schema));
+                typed
+                    .serialize(Same {
+                        body: Some(self.body),
+                        place: &root,
+                    })
+                    .is_ok()
+            }
+        }
+        cliniko_types::resource::visit_schema(self.0, Through { body, schema }).unwrap_or(true)
     }
 }
 
@@ -709,6 +741,437 @@ fn push_token(pointer: &mut String, token: &str) {
         pointer.push_str(&cliniko_spec::pointer::escape(token));
     } else {
         pointer.push_str(token);
+    }
+}
+
+/// A serde `Serializer` that checks what it is given against a body read into a [`Dom`], stopping
+/// at the first difference: the same rules as [`Compare`], without recording anything.
+struct Same<'a, 'o> {
+    /// The value in the body at `place` (`None`: absent).
+    body: Option<Dom<'a>>,
+    place: &'o Place<'a, 'o>,
+}
+
+/// The typed value and the body differ (or the typed value cannot be compared).
+#[derive(Debug)]
+struct Differs;
+
+impl std::fmt::Display for Differs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("differs")
+    }
+}
+
+impl std::error::Error for Differs {}
+
+impl ser::Error for Differs {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Self
+    }
+}
+
+impl<'a> Same<'a, '_> {
+    /// [`Compare::scalar`]'s rule.
+    fn scalar(self, round_tripped: Value) -> Result<(), Differs> {
+        let same = match (self.body, &round_tripped) {
+            (None, Value::Null) => true,
+            (None, _) => false,
+            (Some(body), Value::String(b)) => {
+                body.as_str().is_some_and(|a| a == b || same_instant(a, b))
+            }
+            (Some(body), Value::Number(b)) => body.as_number().is_some_and(|a| {
+                let a = body_number(a);
+                a == *b || a.as_f64() == b.as_f64()
+            }),
+            (Some(body), Value::Null) => body.is_null(),
+            (Some(body), Value::Bool(b)) => body.as_bool() == Some(*b),
+            (Some(body), other) => body.to_value() == *other,
+        };
+        if same { Ok(()) } else { Err(Differs) }
+    }
+
+    fn whole<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Differs> {
+        let round_tripped = serde_json::to_value(value).map_err(|_| Differs)?;
+        if self.body.map(|body| body.to_value()) == Some(round_tripped) {
+            Ok(())
+        } else {
+            Err(Differs)
+        }
+    }
+}
+
+fn body_number(number: cliniko_spec::dom::DomNumber) -> serde_json::Number {
+    number.number()
+}
+
+macro_rules! same_scalars {
+    ($($method:ident($type:ty);)*) => {$(
+        fn $method(self, value: $type) -> Result<(), Differs> {
+            self.scalar(Value::from(value))
+        }
+    )*};
+}
+
+impl<'a, 'o> ser::Serializer for Same<'a, 'o> {
+    type Ok = ();
+    type Error = Differs;
+    type SerializeSeq = SameSeq<'a, 'o>;
+    type SerializeTuple = SameSeq<'a, 'o>;
+    type SerializeTupleStruct = SameSeq<'a, 'o>;
+    type SerializeTupleVariant = ser::Impossible<(), Differs>;
+    type SerializeMap = SameObject<'a, 'o>;
+    type SerializeStruct = SameObject<'a, 'o>;
+    type SerializeStructVariant = ser::Impossible<(), Differs>;
+
+    same_scalars! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_f32(f32);
+        serialize_f64(f64);
+    }
+
+    fn serialize_str(self, value: &str) -> Result<(), Differs> {
+        if self.body.and_then(|body| body.as_str()) == Some(value) {
+            return Ok(());
+        }
+        self.scalar(Value::from(value))
+    }
+
+    fn serialize_char(self, value: char) -> Result<(), Differs> {
+        self.scalar(Value::from(value.to_string()))
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<(), Differs> {
+        self.scalar(Value::from(value.to_vec()))
+    }
+
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Differs> {
+        if let Some(expected) = self.body.and_then(|body| body.as_str()) {
+            let mut matcher = PrefixMatch {
+                rest: expected,
+                matches: true,
+            };
+            let _ = std::fmt::Write::write_fmt(&mut matcher, format_args!("{value}"));
+            if matcher.matches && matcher.rest.is_empty() {
+                return Ok(());
+            }
+        }
+        self.scalar(Value::String(value.to_string()))
+    }
+
+    fn serialize_none(self) -> Result<(), Differs> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Differs> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Differs> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Differs> {
+        self.scalar(Value::Null)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Differs> {
+        self.scalar(Value::from(variant))
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Differs> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Differs> {
+        struct Variant<'v, T: ?Sized>(&'static str, u32, &'static str, &'v T);
+        impl<T: Serialize + ?Sized> Serialize for Variant<'_, T> {
+            fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_newtype_variant(self.0, self.1, self.2, self.3)
+            }
+        }
+        self.whole(&Variant(name, index, variant, value))
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<SameSeq<'a, 'o>, Differs> {
+        SameSeq::new(self)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<SameSeq<'a, 'o>, Differs> {
+        SameSeq::new(self)
+    }
+
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<SameSeq<'a, 'o>, Differs> {
+        SameSeq::new(self)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Differs> {
+        Err(Differs)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<SameObject<'a, 'o>, Differs> {
+        SameObject::new(self)
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<SameObject<'a, 'o>, Differs> {
+        SameObject::new(self)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Differs> {
+        Err(Differs)
+    }
+}
+
+/// An array checked element by element; the body must hold an array of the same length.
+struct SameSeq<'a, 'o> {
+    place: &'o Place<'a, 'o>,
+    items: cliniko_spec::dom::DomItems<'a>,
+    index: usize,
+}
+
+impl<'a, 'o> SameSeq<'a, 'o> {
+    fn new(parent: Same<'a, 'o>) -> Result<Self, Differs> {
+        let array = parent
+            .body
+            .and_then(|body| body.as_array())
+            .ok_or(Differs)?;
+        Ok(Self {
+            place: parent.place,
+            items: array.iter(),
+            index: 0,
+        })
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Differs> {
+        let place = Place::Item(self.place, self.index);
+        self.index += 1;
+        value.serialize(Same {
+            body: Some(self.items.next().ok_or(Differs)?),
+            place: &place,
+        })
+    }
+
+    fn finish(mut self) -> Result<(), Differs> {
+        if self.items.next().is_some() {
+            Err(Differs)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ser::SerializeSeq for SameSeq<'_, '_> {
+    type Ok = ();
+    type Error = Differs;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Differs> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), Differs> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for SameSeq<'_, '_> {
+    type Ok = ();
+    type Error = Differs;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Differs> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), Differs> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for SameSeq<'_, '_> {
+    type Ok = ();
+    type Error = Differs;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Differs> {
+        self.element(value)
+    }
+
+    fn end(self) -> Result<(), Differs> {
+        self.finish()
+    }
+}
+
+/// An object checked property by property, as [`CompareObject`] does: the typed value writes its
+/// fields in the body's order in the common case, so the next one is found in one comparison.
+struct SameObject<'a, 'o> {
+    place: &'o Place<'a, 'o>,
+    object: DomObject<'a>,
+    /// The body's members after the last one found in step, with their positions.
+    upcoming: std::iter::Peekable<std::iter::Enumerate<cliniko_spec::dom::DomMembers<'a>>>,
+    /// One bit per position (below 128) of a member handled, and the later positions handled.
+    handled_bits: u128,
+    handled_later: Vec<usize>,
+    handled: usize,
+    key: Option<String>,
+}
+
+impl<'a, 'o> SameObject<'a, 'o> {
+    fn new(parent: Same<'a, 'o>) -> Result<Self, Differs> {
+        let object = parent
+            .body
+            .and_then(|body| body.as_object())
+            .ok_or(Differs)?;
+        Ok(Self {
+            place: parent.place,
+            object,
+            upcoming: object.iter().enumerate().peekable(),
+            handled_bits: 0,
+            handled_later: Vec::new(),
+            handled: 0,
+            key: None,
+        })
+    }
+
+    /// The body's member `key`, noted as handled.
+    fn handle(&mut self, key: &str) -> Option<Dom<'a>> {
+        let found = match self.upcoming.peek() {
+            Some((_, (next, _))) if *next == key => self.upcoming.next(),
+            _ => self
+                .object
+                .iter()
+                .enumerate()
+                .find(|(_, (name, _))| *name == key),
+        };
+        let (position, (_, value)) = found?;
+        match u32::try_from(position)
+            .ok()
+            .and_then(|p| 1_u128.checked_shl(p))
+        {
+            Some(bit) => self.handled_bits |= bit,
+            None => self.handled_later.push(position),
+        }
+        self.handled += 1;
+        Some(value)
+    }
+
+    fn was_handled(&self, position: usize) -> bool {
+        match u32::try_from(position)
+            .ok()
+            .and_then(|p| 1_u128.checked_shl(p))
+        {
+            Some(bit) => self.handled_bits & bit != 0,
+            None => self.handled_later.contains(&position),
+        }
+    }
+
+    fn property<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Differs> {
+        let body = self.handle(key);
+        let place = Place::Property(self.place, key);
+        value.serialize(Same {
+            body,
+            place: &place,
+        })
+    }
+
+    fn finish(self) -> Result<(), Differs> {
+        if self.handled == self.object.len() {
+            return Ok(());
+        }
+        // As [`CompareObject::finish`]: a member the typed value did not write is a difference
+        // unless it is null or the schema does not name it.
+        let schema = self.place.schema();
+        let properties = schema
+            .and_then(|schema| find(schema, "properties"))
+            .and_then(Value::as_object);
+        let additional = schema
+            .and_then(|schema| find(schema, "additionalProperties"))
+            .is_some_and(Value::is_object);
+        for (position, (key, value)) in self.object.iter().enumerate() {
+            let documented = properties.is_none_or(|p| p.contains_key(key)) || additional;
+            if value.is_null() || !documented || self.was_handled(position) {
+                continue;
+            }
+            return Err(Differs);
+        }
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for SameObject<'_, '_> {
+    type Ok = ();
+    type Error = Differs;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Differs> {
+        self.property(key, value)
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), Differs> {
+        match self.handle(key) {
+            Some(value) if !value.is_null() => Err(Differs),
+            _ => Ok(()),
+        }
+    }
+
+    fn end(self) -> Result<(), Differs> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for SameObject<'_, '_> {
+    type Ok = ();
+    type Error = Differs;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Differs> {
+        match serde_json::to_value(key).map_err(|_| Differs)? {
+            Value::String(key) => self.key = Some(key),
+            other => self.key = Some(other.to_string()),
+        }
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Differs> {
+        let key = self.key.take().ok_or(Differs)?;
+        self.property(&key, value)
+    }
+
+    fn end(self) -> Result<(), Differs> {
+        self.finish()
     }
 }
 

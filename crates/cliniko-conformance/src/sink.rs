@@ -54,9 +54,17 @@ impl Sink {
     /// Checks `exchange` as it happened, then scrubs the verdict (a server may echo what it was
     /// sent, and a violation quotes it) and the exchange.
     pub(crate) fn take(&self, checker: &Checker, exchange: &Exchange) -> Sunk {
-        let verdict = self.scrubber.verdict(checker.check(exchange));
+        Sunk {
+            verdict: self.verdict(checker.check(exchange)),
+            scrubbed: self.scrubber.exchange(exchange),
+        }
+    }
+
+    /// A verdict on an exchange as it happened, scrubbed as [`Sink::take`] scrubs it.
+    pub(crate) fn verdict(&self, verdict: Verdict) -> Verdict {
+        let verdict = self.scrubber.verdict(verdict);
         let change = |text: &str| redact(text, &self.secrets).into_owned();
-        let verdict = Verdict {
+        Verdict {
             method: change(&self.scrubber.text(&verdict.method)),
             path: change(&verdict.path),
             violations: verdict
@@ -70,10 +78,6 @@ impl Sink {
                 .map(|note| note.map_text(&change))
                 .collect(),
             ..verdict
-        };
-        Sunk {
-            verdict,
-            scrubbed: self.scrubber.exchange(exchange),
         }
     }
 

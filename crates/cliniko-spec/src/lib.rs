@@ -18,6 +18,7 @@
 
 mod check;
 pub mod diff;
+pub mod dom;
 mod error;
 pub mod facts;
 mod lines;

@@ -32,10 +32,16 @@ pub struct SchemaViolation {
 }
 
 /// A compiled schema.
+///
+/// It is compiled for bodies read into a zero-copy [`Dom`](crate::dom::Dom)
+/// ([`SchemaValidator::is_valid_dom`], the fast path of a check), and again from the same JSON
+/// Schema, on first use, for `serde_json` values, which also give the errors: a checker whose
+/// bodies pass never compiles the second.
 #[derive(Debug)]
 pub struct SchemaValidator {
     json_schema: Value,
-    validator: jsonschema::Validator,
+    validator: std::sync::OnceLock<Result<jsonschema::Validator, String>>,
+    dom_validator: jsonschema::Validator<crate::dom::DomJson>,
 }
 
 impl SchemaValidator {
@@ -46,7 +52,8 @@ impl SchemaValidator {
         options: SchemaOptions,
     ) -> Result<Self, String> {
         let json_schema = translate(document, schema, options, &mut Vec::new())?;
-        let validator = jsonschema::draft4::options()
+        let dom_validator = jsonschema::options_for::<crate::dom::DomJson>()
+            .with_draft(jsonschema::Draft::Draft4)
             .should_validate_formats(true)
             .with_format("int64", |s: &str| is_integer_string::<i64>(s))
             .with_format("int32", |s: &str| is_integer_string::<i32>(s))
@@ -54,22 +61,56 @@ impl SchemaValidator {
             .map_err(|error| format!("schema does not compile: {error}"))?;
         Ok(Self {
             json_schema,
-            validator,
+            validator: std::sync::OnceLock::new(),
+            dom_validator,
         })
+    }
+
+    /// The validator for `serde_json` values, compiled on first use. It compiles: the same JSON
+    /// Schema, with the same options, compiled for the DOM.
+    fn value_validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.validator
+            .get_or_init(|| {
+                jsonschema::draft4::options()
+                    .should_validate_formats(true)
+                    .with_format("int64", |s: &str| is_integer_string::<i64>(s))
+                    .with_format("int32", |s: &str| is_integer_string::<i32>(s))
+                    .build(&self.json_schema)
+                    .map_err(|error| format!("schema does not compile: {error}"))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Whether a body read into a zero-copy DOM passes (the same verdict as [`Self::is_valid`] on
+    /// the `serde_json` value read from the same text).
+    pub fn is_valid_dom(&self, value: crate::dom::Dom<'_>) -> bool {
+        self.dom_validator.is_valid(value)
     }
 
     /// Whether `value` passes, without collecting errors (the fast path).
     pub fn is_valid(&self, value: &Value) -> bool {
-        self.validator.is_valid(value)
+        self.value_validator()
+            .is_ok_and(|validator| validator.is_valid(value))
     }
 
     /// Every way `value` fails the schema; empty when it passes.
     pub fn violations(&self, value: &Value) -> Vec<SchemaViolation> {
-        if self.validator.is_valid(value) {
+        let validator = match self.value_validator() {
+            Ok(validator) => validator,
+            Err(message) => {
+                return vec![SchemaViolation {
+                    pointer: String::new(),
+                    message: message.to_owned(),
+                    undocumented_field: None,
+                }];
+            }
+        };
+        if validator.is_valid(value) {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for error in self.validator.iter_errors(value) {
+        for error in validator.iter_errors(value) {
             let at = error.instance_path().as_str().to_owned();
             if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
                 error.kind()

@@ -68,15 +68,28 @@ impl Worker {
             captured.api_key.as_deref(),
             self.shared.secrets.all(),
         );
-        let exchange = captured.into_exchange();
-        let Sunk { verdict, scrubbed } = sink.take(&self.checker, &exchange);
-        drop(exchange);
+        // Not recording, the answer is checked as received, read once into a zero-copy DOM; a
+        // recording needs the bodies as values, to scrub and write them.
+        let (verdict, scrubbed) = if self.record_dir.is_none() {
+            let mut captured = captured;
+            let body = std::mem::take(&mut captured.body);
+            let exchange = captured.into_exchange();
+            let verdict = sink.verdict(self.checker.check_received(&exchange, &body));
+            (verdict, None)
+        } else {
+            let exchange = captured.into_exchange();
+            let Sunk { verdict, scrubbed } = sink.take(&self.checker, &exchange);
+            (verdict, Some(scrubbed))
+        };
         let file = match &self.record_dir {
             None => format!("proxy:{sequence}"),
             Some(dir) => {
                 let operation = verdict.operation.as_deref().unwrap_or("unknown");
                 let path = dir.join(format!("{sequence:04}-{operation}-{status}.json"));
-                match sink.write(&path, &scrubbed) {
+                match scrubbed
+                    .as_ref()
+                    .map_or(Ok(()), |scrubbed| sink.write(&path, scrubbed))
+                {
                     Ok(()) => path.display().to_string(),
                     Err(source) => {
                         self.shared.fail(ProxyFailure::Record {
