@@ -95,28 +95,8 @@ impl VisitMut for Rewriter<'_> {
     }
 
     fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
-        // The builder's setters: `fn options<T>(..) where T: TryInto<Vec<Option>>`.
-        let syn::Type::Path(self_type) = &*item.self_ty else {
-            return;
-        };
-        let name = self_type
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
-        if let Some(fields) = self.fields.get(&name) {
-            for impl_item in &mut item.items {
-                if let syn::ImplItem::Fn(function) = impl_item
-                    && fields.contains(&function.sig.ident.to_string())
-                    && let Some(clause) = &mut function.sig.generics.where_clause
-                {
-                    for predicate in &mut clause.predicates {
-                        WrapVec::apply_in(predicate);
-                    }
-                }
-            }
-        }
+        // The builder's setters: `fn options<T>(..) where T: TryInto<Vec<PatientCustomFieldOption>>`.
+        super::patch_fields::for_each_setter_predicate(item, self.fields, WrapVec::apply_in);
         syn::visit_mut::visit_item_impl_mut(self, item);
     }
 }

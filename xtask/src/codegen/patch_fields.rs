@@ -131,25 +131,37 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
         // The builder's setters: `fn notes<T>(..) where T: TryInto<Option<String>>`.
-        let syn::Type::Path(self_type) = &*item.self_ty else {
-            return;
-        };
-        let name = self_type
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
-        if let Some(fields) = self.targets.get(&name) {
-            for impl_item in &mut item.items {
-                if let syn::ImplItem::Fn(function) = impl_item
-                    && fields.contains(&function.sig.ident.to_string())
-                    && let Some(clause) = &mut function.sig.generics.where_clause
-                {
-                    for predicate in &mut clause.predicates {
-                        OptionToPatch::apply_in(predicate);
-                    }
-                }
+        for_each_setter_predicate(item, self.targets, OptionToPatch::apply_in);
+    }
+}
+
+/// Calls `change` on each `where` predicate of the setters, in an impl of a struct named in
+/// `targets`, that are named after one of its target fields (typify's builder setters:
+/// `fn notes<T>(mut self, value: T) -> Self where T: TryInto<...>`).
+pub(super) fn for_each_setter_predicate(
+    item: &mut syn::ItemImpl,
+    targets: &BTreeMap<String, BTreeSet<String>>,
+    mut change: impl FnMut(&mut syn::WherePredicate),
+) {
+    let syn::Type::Path(self_type) = &*item.self_ty else {
+        return;
+    };
+    let name = self_type
+        .path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let Some(fields) = targets.get(&name) else {
+        return;
+    };
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(function) = impl_item
+            && fields.contains(&function.sig.ident.to_string())
+            && let Some(clause) = &mut function.sig.generics.where_clause
+        {
+            for predicate in &mut clause.predicates {
+                change(predicate);
             }
         }
     }
