@@ -63,6 +63,29 @@ fn placeholder_for(property: &str, value: &str) -> Option<&'static str> {
     })
 }
 
+/// One `q[]=FIELD:OPERATOR OPERAND` parameter with the operand replaced, when FIELD is a marked
+/// property; `None` for any other parameter (kept as sent).
+fn scrubbed_filter(segment: &str) -> Option<String> {
+    let (raw_key, _) = segment.split_once('=')?;
+    let (key, value) = url::form_urlencoded::parse(segment.as_bytes()).next()?;
+    if key != "q[]" {
+        return None;
+    }
+    let (field, condition) = value.split_once(':')?;
+    let operator = condition
+        .find(|c: char| !"=!<>~?".contains(c))
+        .unwrap_or(condition.len());
+    let (operator, operand) = condition.split_at(operator);
+    if operand.is_empty() {
+        return None;
+    }
+    let placeholder = placeholder_for(field, operand)?;
+    let condition: String =
+        url::form_urlencoded::byte_serialize(format!("{field}:{operator}{placeholder}").as_bytes())
+            .collect();
+    Some(format!("{raw_key}={condition}"))
+}
+
 /// Removes secrets and personal data from exchanges.
 #[derive(Clone)]
 pub struct Scrubber {
@@ -106,7 +129,7 @@ impl Scrubber {
     /// The exchange with its secrets and personal data replaced.
     pub fn exchange(&self, exchange: &Exchange) -> Exchange {
         let mut out = exchange.clone();
-        out.request.url = self.text(&out.request.url);
+        out.request.url = self.url(&out.request.url);
         self.headers(&mut out.request.headers);
         self.headers(&mut out.response.headers);
         self.body(&mut out.request.body);
@@ -171,6 +194,32 @@ impl Scrubber {
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// The URL with its secrets and origin replaced, and the operand of each `q[]` filter on a
+    /// marked property (`q[]=last_name:=Smith`: an app's search names its patient) replaced by the
+    /// property's placeholder. The query's other parameters keep their text as sent.
+    fn url(&self, url: &str) -> String {
+        let url = self.text(url);
+        let Some((base, query)) = url.split_once('?') else {
+            return url;
+        };
+        let mut changed = false;
+        let segments: Vec<String> = query
+            .split('&')
+            .map(|segment| match scrubbed_filter(segment) {
+                Some(scrubbed) => {
+                    changed = true;
+                    scrubbed
+                }
+                None => segment.to_owned(),
+            })
+            .collect();
+        if changed {
+            format!("{base}?{}", segments.join("&"))
+        } else {
+            url
         }
     }
 
@@ -257,6 +306,66 @@ mod tests {
         assert_eq!(
             scrubbed.request.body,
             Body::Json(json!({ "notes": NOTE_PLACEHOLDER, "patient_id": "1" }))
+        );
+    }
+
+    /// A search in the URL names its patient: the operand of a `q[]` filter on a marked property
+    /// is replaced, however the query is encoded; other filters and parameters are kept as sent.
+    #[test]
+    fn a_filter_on_a_marked_property_is_scrubbed_in_the_url() {
+        let exchange = |url: &str| Exchange {
+            request: RecordedRequest {
+                method: "GET".to_owned(),
+                url: url.to_owned(),
+                headers: Headers::new(),
+                body: Body::Empty,
+            },
+            response: RecordedResponse {
+                status: 200,
+                headers: Headers::new(),
+                body: Body::Empty,
+            },
+        };
+        let scrubber = Scrubber::new("").with_origin("http://127.0.0.1:9");
+        let scrubbed = scrubber.exchange(&exchange(
+            "http://127.0.0.1:9/v1/patients?q%5B%5D=last_name%3A%3DLovelace&q[]=id:%3E5&q[]=email:~ada%40example.com&q[]=date_of_birth:=*-12-10&per_page=10",
+        ));
+        let url = &scrubbed.request.url;
+        for secret in ["Lovelace", "ada", "12-10"] {
+            assert!(!url.contains(secret), "{secret} in {url}");
+        }
+        assert!(
+            url.starts_with("https://cliniko.invalid/v1/patients?"),
+            "{url}"
+        );
+        assert!(
+            url.contains("&q[]=id:%3E5&"),
+            "an unmarked filter is kept as sent: {url}"
+        );
+        assert!(url.ends_with("&per_page=10"), "{url}");
+        let filters: Vec<String> =
+            url::form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
+                .filter(|(key, _)| key == "q[]")
+                .map(|(_, value)| value.into_owned())
+                .collect();
+        assert_eq!(
+            filters,
+            [
+                format!("last_name:={NAME_PLACEHOLDER}"),
+                "id:>5".to_owned(),
+                // The patient's email is patterned: its placeholder is the spec's example.
+                format!(
+                    "email:~{}",
+                    placeholder_for("email", "ada@example.com").unwrap()
+                ),
+                format!("date_of_birth:={DATE_PLACEHOLDER}"),
+            ]
+        );
+        // Nothing marked, nothing rewritten: the URL stays byte for byte.
+        let plain = "http://127.0.0.1:9/v1/attendees?q%5B%5D=id%3A%3E5&page=2";
+        assert_eq!(
+            scrubber.exchange(&exchange(plain)).request.url,
+            "https://cliniko.invalid/v1/attendees?q%5B%5D=id%3A%3E5&page=2"
         );
     }
 
