@@ -327,6 +327,23 @@ fn format_file(tokens: TokenStream, what: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// Writes `text` to `path` through a temporary file in the same folder, renamed over it, so that
+/// a reader sees the old file or the new one, never half of one.
+pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut temporary, text.as_bytes())
+        .with_context(|| format!("cannot write {}", temporary.path().display()))?;
+    temporary
+        .persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
 /// Writes each file whose contents changed, atomically (a temporary file renamed into place).
 fn write(root: &Path, files: &[GeneratedFile]) -> anyhow::Result<()> {
     for file in files {
@@ -334,14 +351,7 @@ fn write(root: &Path, files: &[GeneratedFile]) -> anyhow::Result<()> {
         if std::fs::read_to_string(&path).is_ok_and(|old| old == file.contents) {
             continue;
         }
-        let dir = path.parent().context("generated files live in a folder")?;
-        let mut temporary = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        std::io::Write::write_all(&mut temporary, file.contents.as_bytes())
-            .with_context(|| format!("cannot write {}", temporary.path().display()))?;
-        temporary
-            .persist(&path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        write_atomically(&path, &file.contents)?;
         eprintln!("wrote {}", file.path);
     }
     Ok(())

@@ -32,8 +32,8 @@ use cliniko_conformance::{CheckOptions, Checker, Exchange, Verdict};
 use cliniko_spec::Spec;
 use cliniko_spec::diff::{Bump, Change, Level, Profile, bump_for};
 
-use crate::codegen::SPEC_PATH;
-use crate::spec_diff::{CLIENT_MANIFEST, REASONS_PATH, Unreadable};
+use crate::codegen::{SPEC_PATH, write_atomically};
+use crate::spec_diff::{CLIENT_MANIFEST, REASONS_PATH, Unreadable, plural};
 
 /// The environment variable that holds the API key for `--base-url` (never a flag).
 const API_KEY_VARIABLE: &str = "CLINIKO_API_KEY";
@@ -717,24 +717,4 @@ fn emit_body(body: &str, file: Option<&Path>) -> anyhow::Result<()> {
         write_atomically(file, body)?;
     }
     Ok(())
-}
-
-/// Writes `text` to `path` through a temporary file in the same folder, renamed over it.
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut temporary = tempfile::NamedTempFile::new_in(&folder)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut temporary, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temporary
-        .persist(path)
-        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }

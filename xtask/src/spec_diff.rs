@@ -602,7 +602,8 @@ fn pre_1_0_note(version: &semver::Version) -> &'static str {
     }
 }
 
-fn plural(count: usize) -> &'static str {
+/// `""` for one, `"s"` for any other count.
+pub fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
