@@ -32,19 +32,15 @@
 mod drift;
 mod engine;
 mod faults;
-mod query;
 mod rate_limit;
-mod record;
-mod render;
 mod rng;
 mod routes;
 mod seed;
 mod server;
 mod state;
-mod store;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -61,7 +57,6 @@ pub use state::StateError;
 use crate::faults::FaultState;
 use crate::rate_limit::RateLimiter;
 use crate::server::{RequestCounts, RequestIds, Shared};
-use crate::store::Store;
 
 /// The API key accepted when none is configured.
 pub const DEFAULT_API_KEY: &str = "fake-api-key";
@@ -270,22 +265,15 @@ impl FakeClinikoBuilder {
             Some(spec) => spec,
             None => embedded_spec()?,
         };
-        let (fixtures, mut records) = seed::seed(self.seed, self.attendees);
-        let fixtures = Arc::new(fixtures);
-        let saved = match &self.state_file {
-            Some(path) => state::load(path, self.seed, self.attendees)?,
+        let fixtures = Arc::new(seed::seed(self.attendees));
+        let written = match &self.state_file {
+            Some(path) => state::load(path, self.seed, self.attendees)?.map(|saved| saved.written),
             None => None,
         };
-        let mut written = None;
-        if let Some(saved) = saved {
-            records = saved.attendee_records;
-            written = Some(saved.written);
-        }
-        let (engine, generic_routes) =
-            engine::Engine::build(&spec, routes::HAND_SERVED, fixtures.clone(), self.seed)?;
+        let (engine, engine_routes) =
+            engine::Engine::build(&spec, fixtures.clone(), self.seed, written)?;
         let shared = Arc::new(Shared {
             api_key: self.api_key,
-            store: RwLock::new(Store::from_sorted(records)),
             fixtures,
             faults: FaultState::new(self.faults, self.seed),
             rate_limiter: RateLimiter::new(self.rate_limit_per_minute, self.rate_limit_window),
@@ -296,10 +284,7 @@ impl FakeClinikoBuilder {
             engine,
             drift: self.drift,
         });
-        if let Some(written) = written {
-            shared.engine.restore(written);
-        }
-        let router = routes::router(shared.clone(), engine::router(&shared, generic_routes));
+        let router = routes::router(shared.clone(), engine::router(&shared, engine_routes));
         let (shutdown, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), router, stopped));
         Ok(FakeCliniko {
@@ -381,21 +366,17 @@ impl FakeCliniko {
 
     /// How many attendees the server holds, in every state.
     pub fn attendee_count(&self) -> usize {
-        self.shared.read_store().len()
+        self.shared.engine.count("attendee").unwrap_or(0)
     }
 
     /// How many records of a resource the server holds (not deleted), by the resource's name in
     /// the spec (`attendee`, `patient`); `None` for a resource it does not serve.
     pub fn record_count(&self, resource: &str) -> Option<usize> {
-        if routes::HAND_SERVED.contains(&resource) {
-            return Some(self.attendee_count());
-        }
         self.shared.engine.count(resource)
     }
 
-    /// Every record (not deleted) of a resource the generic engine serves, in ID order, as the
-    /// JSON its `get` route answers with; `None` for attendees (served by hand) and for names the
-    /// spec does not declare.
+    /// Every record (not deleted) of a resource, in ID order, as the JSON its `get` route answers
+    /// with; `None` for names the spec does not declare.
     pub fn records(&self, resource: &str) -> Option<Vec<serde_json::Value>> {
         self.shared.engine.all(resource, &self.base_url)
     }
@@ -406,11 +387,9 @@ impl FakeCliniko {
         let Some(path) = &self.state_file else {
             return Ok(false);
         };
-        let records = self.shared.read_store().records().to_vec();
         let saved = state::Saved::new(
             self.seed,
             self.seeded_attendees,
-            records,
             self.shared.engine.written(),
         );
         state::save(path, &saved)?;

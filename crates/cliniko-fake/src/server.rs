@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -26,12 +26,10 @@ use crate::faults::{FaultState, Verdict};
 use crate::rate_limit::RateLimiter;
 use crate::routes::ApiError;
 use crate::seed::Fixtures;
-use crate::store::Store;
 
 /// Everything the handlers share.
 pub(crate) struct Shared {
     pub(crate) api_key: String,
-    pub(crate) store: RwLock<Store>,
     pub(crate) fixtures: Arc<Fixtures>,
     pub(crate) faults: FaultState,
     pub(crate) rate_limiter: RateLimiter,
@@ -40,7 +38,7 @@ pub(crate) struct Shared {
     /// `host:port` to build URLs with when a request's `Host` is missing or unusable.
     pub(crate) fallback_host: String,
     pub(crate) request_ids: RequestIds,
-    /// Every resource no hand-written module serves.
+    /// Every resource of the spec.
     pub(crate) engine: crate::engine::Engine,
     /// The drift rules in force (`--drift`).
     pub(crate) drift: crate::drift::Drift,
@@ -75,22 +73,6 @@ impl RequestIds {
         let mixed = crate::rng::SplitMix64::new(n ^ self.salt).next_u64();
         let text = format!("{mixed:016x}{n:016x}");
         HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("0"))
-    }
-}
-
-impl Shared {
-    /// Reads the store, even if a writer panicked while holding it (no writer does).
-    pub(crate) fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
-        self.store
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Writes the store.
-    pub(crate) fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

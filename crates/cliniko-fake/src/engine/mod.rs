@@ -1,16 +1,22 @@
-//! The generic resource engine: every resource of the spec's `x-cliniko-resources` that no
-//! hand-written module serves, with its routes, statuses, filters and bodies read from the spec at
-//! start-up. Records are JSON, checked against the request schemas on the way in; seeded records
-//! are made from the item schema (see [`generate`]).
+//! The resource engine: every resource of the spec's `x-cliniko-resources`, with its routes,
+//! statuses, filters, sorts and bodies read from the spec at start-up, and Cliniko's rules that
+//! OpenAPI cannot state in one module per resource ([`rules`]).
 //!
-//! The rules OpenAPI cannot state are generic here and named by the schema's properties: a
-//! record with `archived_at` or `deleted_at` set is left out of the main list unless a `*` filter
-//! on either brings it back, likewise `cancelled_at`; a delete sets `deleted_at` (or
-//! `archived_at`) when the item has one and removes the record otherwise.
+//! Each item schema is compiled once into a [`plan`]: seeded records are made from it when read
+//! and written straight into bytes. Records are JSON once written, checked against the request
+//! schemas on the way in. Each resource's [`store`] keeps the index columns its routes filter and
+//! sort on, so a page costs its own size.
+//!
+//! The generic rules are named by the schema's properties: a record with `archived_at` or
+//! `deleted_at` set is left out of the main list unless a `*` filter on either brings it back,
+//! likewise `cancelled_at`; a delete sets `deleted_at` (or `archived_at`) when the item has one
+//! and removes the record otherwise; a request's `X_id` sets the link `X`, which must name a
+//! record that exists.
 
-pub(crate) mod generate;
-mod list;
-mod table;
+pub(crate) mod plan;
+mod query;
+mod rules;
+mod store;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -19,7 +25,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use cliniko_spec::facts::OperationFacts;
+use cliniko_spec::facts::{FilterKind, OperationFacts};
 use cliniko_spec::pointer::{escape, follow};
 use cliniko_spec::resources::Role;
 use cliniko_spec::{SchemaOptions, SchemaValidator, Spec};
@@ -30,13 +36,12 @@ use crate::routes::{ApiError, check_accept, json_response, origin, read_object};
 use crate::seed::Fixtures;
 use crate::server::{Shared, unix_now};
 
-use self::generate::{BASE, Generator, Targets, time};
-use self::list::ListRequest;
-use self::table::{Found, Table};
+use self::plan::{BASE, Identity, Plan, Row, Slot, Target, Targets, time};
+use self::query::{ColumnsOf, Condition, Filter, Found, Operand, Query, Scope};
+use self::rules::Rules;
+use self::store::{Layout, NULL, Store};
 
-pub(crate) use self::list::ListScope;
-
-/// How many records of each resource are seeded when the attendee fixtures do not name its IDs.
+/// How many records of each resource are seeded when the fixtures do not name its IDs.
 pub(crate) const DEFAULT_RECORDS: usize = 25;
 
 /// Why the engine could not be built from a spec.
@@ -63,39 +68,210 @@ pub enum SpecProblem {
     },
 }
 
-/// One resource served by the engine.
+/// Written records by resource name and ID (`None` for a deleted one), as the state file holds them.
+pub(crate) type Written = BTreeMap<String, BTreeMap<i64, Option<Map<String, Value>>>>;
+
+/// One resource.
 pub(crate) struct Model {
     pub(crate) name: String,
     pub(crate) plural: String,
     pub(crate) list_key: String,
-    /// The item schema (a `$ref` object).
-    item: Value,
-    properties: Vec<String>,
+    plan: Plan,
     /// The item's properties that may be null: a new record has them null unless sent.
     nullable: Vec<String>,
     seed: u64,
     /// The lowest ID a created record gets.
     id_floor: i64,
-    /// The seeded IDs (also in the table), read without its lock when another record links here.
-    seeded: Arc<Vec<i64>>,
-    table: RwLock<Table>,
+    store: RwLock<Store>,
     /// Whether the resource's get route filters on `q[]`, so that an archived or deleted
     /// record needs a `*` filter to be read (and cannot be changed).
     get_hides: bool,
+    rules: Box<dyn Rules>,
 }
 
 impl Model {
     fn has(&self, property: &str) -> bool {
-        self.properties.iter().any(|p| p == property)
+        self.plan.field(property).is_some()
+    }
+
+    /// A field's name after the resource's aliases.
+    fn resolve<'a>(&self, name: &'a str) -> &'a str {
+        self.rules.alias(name).unwrap_or(name)
+    }
+
+    /// The seeded record with this ID at this position among the seeded ones.
+    fn seeded_row(&self, id: i64, index: usize) -> Row {
+        let mut row = self.plan.seeded(self.seed, id, index);
+        self.rules.seeded(&self.plan, &mut row);
+        row
+    }
+
+    /// The index column values of a row.
+    fn values_of_row(&self, layout: &Layout, row: &Row) -> Vec<i64> {
+        layout
+            .names
+            .iter()
+            .map(|name| {
+                if name == "id" {
+                    return row.id;
+                }
+                let slot = self.plan.field(name).map(|k| &row.slots[k]).or_else(|| {
+                    let stem = name.strip_suffix("_id")?;
+                    let k = self.plan.field(stem)?;
+                    Some(&row.slots[k]).filter(|s| matches!(s, Slot::Link(_) | Slot::Null))
+                });
+                match slot {
+                    Some(Slot::Time(secs)) => secs.saturating_mul(1_000_000_000),
+                    Some(Slot::Int(v) | Slot::Id(v) | Slot::Link(v)) => *v,
+                    Some(Slot::Text(text)) => number_of(text).unwrap_or(NULL),
+                    Some(slot @ Slot::Json(_)) => self
+                        .plan
+                        .code_of(slot)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(NULL),
+                    _ => NULL,
+                }
+            })
+            .collect()
+    }
+
+    /// The index column values of a stored record.
+    fn values_of_map(&self, layout: &Layout, record: &Map<String, Value>) -> Vec<i64> {
+        layout
+            .names
+            .iter()
+            .map(|name| match found_in_map(record, name) {
+                Found::Number(v) => i64::try_from(v).unwrap_or(NULL),
+                _ => NULL,
+            })
+            .collect()
+    }
+
+    /// The record at a position as stored JSON (links under [`BASE`]).
+    fn map_at(&self, store: &Store, position: u32) -> Option<Map<String, Value>> {
+        match store.seeded_index(position) {
+            Some(index) => Some(
+                self.plan
+                    .to_map(&self.seeded_row(store.id(position), index)),
+            ),
+            None => store.written.get(&store.id(position)).cloned().flatten(),
+        }
+    }
+
+    /// Writes the record at a position as JSON, links under `base`.
+    fn write(&self, out: &mut Vec<u8>, store: &Store, position: u32, base: &str) {
+        match store.seeded_index(position) {
+            Some(index) => {
+                let row = self.seeded_row(store.id(position), index);
+                self.plan.write_row(out, &row, base);
+            }
+            None => match store.written.get(&store.id(position)) {
+                Some(Some(record)) => self.plan.write_stored(out, record, base),
+                _ => out.extend_from_slice(b"null"),
+            },
+        }
+    }
+
+    /// A field's value read off the record (for text filters and sorts without a column).
+    fn found(&self, store: &Store, position: u32, name: &str) -> Found {
+        let name = self.resolve(name);
+        match store.seeded_index(position) {
+            Some(index) => {
+                let row = self.seeded_row(store.id(position), index);
+                let Some(k) = self.plan.field(name) else {
+                    let map = self.plan.to_map(&row);
+                    return found_in_map(&map, name);
+                };
+                match &row.slots[k] {
+                    Slot::Null => Found::Null,
+                    Slot::Text(text) => Found::Text(text.to_string()),
+                    Slot::Bool(flag) => Found::Text(flag.to_string()),
+                    Slot::Int(v) | Slot::Id(v) | Slot::Link(v) => Found::Number(i128::from(*v)),
+                    slot @ Slot::Json(_) => match self.plan.code_of(slot) {
+                        Some(code) => match serde_json::from_str::<Value>(code) {
+                            Ok(Value::String(text)) => Found::Text(text),
+                            Ok(Value::Number(n)) => {
+                                n.as_i64().map_or(Found::Null, |v| Found::Number(v.into()))
+                            }
+                            Ok(Value::Bool(flag)) => Found::Text(flag.to_string()),
+                            _ => Found::Null,
+                        },
+                        None => Found::Null,
+                    },
+                    Slot::Time(secs) => Found::Number(i128::from(*secs) * 1_000_000_000),
+                    _ => {
+                        let map = self.plan.to_map(&row);
+                        found_in_map(&map, name)
+                    }
+                }
+            }
+            None => match store.written.get(&store.id(position)) {
+                Some(Some(record)) => found_in_map(record, name),
+                _ => Found::Null,
+            },
+        }
+    }
+}
+
+/// A string of 1 to 19 digits as a number.
+fn number_of(text: &str) -> Option<i64> {
+    ((1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// A field's value in a stored record: a date-time in nanoseconds, an ID or number, text, or
+/// for `X_id` the ID at the end of the link in `X`.
+fn found_in_map(record: &Map<String, Value>, name: &str) -> Found {
+    match record.get(name) {
+        Some(Value::Null) => Found::Null,
+        Some(Value::String(text)) => {
+            if let Some(v) = number_of(text) {
+                Found::Number(v.into())
+            } else if let Some(nanos) = query::date_time_nanos(text).filter(|_| text.contains('T'))
+            {
+                Found::Number(nanos)
+            } else {
+                Found::Text(text.clone())
+            }
+        }
+        Some(Value::Number(number)) => number
+            .as_i64()
+            .map_or(Found::Null, |v| Found::Number(v.into())),
+        Some(Value::Bool(flag)) => Found::Text(flag.to_string()),
+        Some(Value::Object(_)) if name == "id" => Found::Null,
+        Some(value) => value
+            .pointer("/links/self")
+            .and_then(Value::as_str)
+            .and_then(|url| url.rsplit('/').next())
+            .and_then(number_of)
+            .map_or(Found::Null, |v| Found::Number(v.into())),
+        None => match name.strip_suffix("_id").and_then(|stem| record.get(stem)) {
+            Some(link) => link
+                .pointer("/links/self")
+                .and_then(Value::as_str)
+                .and_then(|url| url.rsplit('/').next())
+                .and_then(number_of)
+                .map_or(Found::Null, |v| Found::Number(v.into())),
+            None => Found::Null,
+        },
+    }
+}
+
+/// The index columns a model's parser reads.
+struct Columns<'a>(&'a Model, &'a Layout);
+
+impl ColumnsOf for Columns<'_> {
+    fn column(&self, name: &str) -> Option<usize> {
+        let name = self.0.resolve(name);
+        self.1.names.iter().position(|n| n == name)
     }
 }
 
 /// Every resource the engine serves, and how their links resolve.
 pub(crate) struct Engine {
-    document: Value,
     models: Vec<Model>,
-    /// The IDs the hand-written modules seeded, by plural (shared, not copied: a million
-    /// attendees' IDs are 8 MB).
+    /// The IDs the seeded fixtures name, by plural (shared, not copied).
     fixtures: Arc<Fixtures>,
     per_page: (i64, i64, i64),
 }
@@ -109,15 +285,47 @@ struct Route {
     success: (StatusCode, bool),
     /// The request body's schema, compiled, with its required properties.
     request: Option<(SchemaValidator, Vec<String>)>,
+    /// The fields `sort` takes: the filterable ones, or the item's properties on a route without
+    /// filters.
+    sortable: Vec<String>,
+}
+
+/// Where links point while plans compile: the seeded IDs of each resource and of the fixtures.
+struct Seeded<'a> {
+    resources: &'a [(String, String, Arc<[i64]>)],
+    fixtures: &'a Fixtures,
+}
+
+impl Targets for Seeded<'_> {
+    fn target(&self, property: &str) -> Option<Target> {
+        if let Some((_, plural, ids)) = self.resources.iter().find(|(name, _, _)| name == property)
+        {
+            return Some(Target {
+                plural: plural.clone(),
+                ids: ids.clone(),
+            });
+        }
+        let plural = format!("{property}s");
+        let runs = self.fixtures.ids_of(&plural)?;
+        let ids: Vec<i64> = runs
+            .iter()
+            .flat_map(|run| run.iter().map(|id| id.get()))
+            .collect();
+        Some(Target {
+            plural,
+            ids: ids.into(),
+        })
+    }
 }
 
 impl Engine {
-    /// Builds the engine for every resource of `spec` not in `hand_served`.
+    /// Builds the engine for every resource of `spec`, seeding each from the fixtures' IDs
+    /// (or [`DEFAULT_RECORDS`]), with the records `written` in an earlier run put back.
     pub(crate) fn build(
         spec: &Spec,
-        hand_served: &[&str],
         fixtures: Arc<Fixtures>,
         seed: u64,
+        written: Option<Written>,
     ) -> Result<(Self, Routes), SpecProblem> {
         let unreadable = |what, problems: Vec<cliniko_spec::Problem>| SpecProblem::Unreadable {
             what,
@@ -129,61 +337,52 @@ impl Engine {
         };
         let facts = spec.facts().map_err(|p| unreadable("facts", p))?;
         let resources = spec.resources().map_err(|p| unreadable("resources", p))?;
+        let document = spec.raw();
+        // Every resource's seeded IDs first, so that any plan can link to any resource.
+        let seeded: Vec<(String, String, Arc<[i64]>)> = resources
+            .iter()
+            .enumerate()
+            .map(|(index, resource)| {
+                let ids: Vec<i64> = match fixtures.ids_of(&resource.plural) {
+                    Some(runs) => {
+                        let mut ids: Vec<i64> = runs
+                            .iter()
+                            .flat_map(|run| run.iter().map(|id| id.get()))
+                            .collect();
+                        ids.sort_unstable();
+                        ids
+                    }
+                    None => (0..DEFAULT_RECORDS as i64)
+                        .map(|k| id_floor(index) + 2 * k)
+                        .collect(),
+                };
+                (resource.name.clone(), resource.plural.clone(), ids.into())
+            })
+            .collect();
+        let targets = Seeded {
+            resources: &seeded,
+            fixtures: &fixtures,
+        };
+        let mut written = written.unwrap_or_default();
         let mut models = Vec::new();
         let mut routes: Routes = Vec::new();
-        for (index, resource) in resources
-            .iter()
-            .filter(|r| !hand_served.contains(&r.name.as_str()))
-            .enumerate()
-        {
-            let item_pointer = format!("/components/schemas/{}", escape(&resource.schema));
-            let item = serde_json::json!({"$ref": format!("#{item_pointer}")});
-            let declared = follow(spec.raw(), &item)
+        for (index, resource) in resources.iter().enumerate() {
+            let item = serde_json::json!({
+                "$ref": format!("#/components/schemas/{}", escape(&resource.schema))
+            });
+            let plan = Plan::compile(document, &item, &resource.plural, &targets);
+            let nullable = follow(document, &item)
                 .get("properties")
-                .and_then(Value::as_object);
-            let properties = declared
-                .map(|p| p.keys().cloned().collect())
-                .unwrap_or_default();
-            let nullable = declared
+                .and_then(Value::as_object)
                 .map(|p| {
                     p.iter()
-                        .filter(|(_, schema)| is_nullable(spec.raw(), schema))
+                        .filter(|(_, schema)| is_nullable(document, schema))
                         .map(|(name, _)| name.clone())
                         .collect()
                 })
                 .unwrap_or_default();
-            let id_floor = (1_i64 << 53) + 1 + ((index as i64 + 1) << 40);
-            let seeded = match fixtures.ids_of(&resource.plural) {
-                Some(runs) => {
-                    let mut ids: Vec<i64> = runs
-                        .iter()
-                        .flat_map(|run| run.iter().map(|id| id.get()))
-                        .collect();
-                    ids.sort_unstable();
-                    ids
-                }
-                None => (0..DEFAULT_RECORDS as i64)
-                    .map(|k| id_floor + 2 * k)
-                    .collect(),
-            };
-            let seeded = Arc::new(seeded);
-            let model_index = models.len();
-            models.push(Model {
-                name: resource.name.clone(),
-                plural: resource.plural.clone(),
-                list_key: resource.list_key.clone(),
-                item,
-                properties,
-                nullable,
-                seed: seed ^ (index as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F),
-                id_floor: id_floor + 2 * DEFAULT_RECORDS as i64,
-                table: RwLock::new(Table {
-                    seeded: seeded.clone(),
-                    ..Table::default()
-                }),
-                seeded,
-                get_hides: false,
-            });
+            let rules = rules::of(&resource.name, document, &fixtures);
+            let mut operations = Vec::new();
             for (role, operation_id) in &resource.operations {
                 let operation = facts
                     .operations
@@ -193,52 +392,133 @@ impl Engine {
                         resource: resource.name.clone(),
                         operation: operation_id.clone(),
                     })?;
+                operations.push((*role, operation));
+            }
+            // The index columns: the identity and state fields, and every numeric or date-time
+            // field a route filters on or a nested route's path names, after the aliases.
+            let mut names: Vec<String> = Vec::new();
+            let mut add = |name: &str| {
+                let name = rules.alias(name).unwrap_or(name);
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            };
+            for name in [
+                "id",
+                "created_at",
+                "updated_at",
+                "cancelled_at",
+                "archived_at",
+                "deleted_at",
+            ] {
+                if plan.field(name).is_some() {
+                    add(name);
+                }
+            }
+            for (role, operation) in &operations {
+                for field in &operation.filters {
+                    if matches!(field.kind, FilterKind::Numeric | FilterKind::DateTime) {
+                        add(&field.name);
+                    }
+                }
+                if *role == Role::ListNested
+                    && let Some(parameter) = first_parameter(&operation.path)
+                {
+                    add(parameter);
+                }
+            }
+            let layout = Layout::new(names);
+            let model_seed = seed ^ (index as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F);
+            let mut model = Model {
+                name: resource.name.clone(),
+                plural: resource.plural.clone(),
+                list_key: resource.list_key.clone(),
+                plan,
+                nullable,
+                seed: model_seed,
+                id_floor: id_floor(index) + 2 * DEFAULT_RECORDS as i64,
+                store: RwLock::new(Store::default()),
+                get_hides: false,
+                rules,
+            };
+            let ids = &seeded[index].2;
+            let store = {
+                let mut store = Store::seeded(
+                    layout.clone(),
+                    ids.iter().enumerate().map(|(k, id)| {
+                        let row = model.seeded_row(*id, k);
+                        (*id, model.values_of_row(&layout, &row))
+                    }),
+                );
+                if let Some(records) = written.remove(&resource.name) {
+                    store.restore(records, |record| model.values_of_map(&layout, record));
+                }
+                store
+            };
+            model.store = RwLock::new(store);
+            let model_index = models.len();
+            for (role, operation) in operations {
                 let at = format!(
                     "/paths/{}/{}",
                     escape(&operation.path),
                     operation.method.to_ascii_lowercase()
                 );
-                let raw = spec.raw().pointer(&at).cloned().unwrap_or(Value::Null);
-                let success = success_of(spec.raw(), &raw);
-                let request = match raw.pointer("/requestBody/content/application~1json/schema") {
-                    Some(schema) => {
-                        let pointer = format!("{at}/requestBody/content/application~1json/schema");
-                        let validator =
-                            spec.validator(&pointer, schema, SchemaOptions::default())?;
-                        let required = follow(spec.raw(), schema)
-                            .get("required")
-                            .and_then(Value::as_array)
-                            .map(|r| {
-                                r.iter()
-                                    .filter_map(Value::as_str)
-                                    .map(str::to_owned)
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        Some((validator, required))
-                    }
-                    None => None,
+                let raw = document.pointer(&at).cloned().unwrap_or(Value::Null);
+                let success = success_of(document, &raw);
+                // The body, inline or a `$ref` to `components/requestBodies`.
+                let body = raw
+                    .get("requestBody")
+                    .map(|b| cliniko_spec::pointer::chase(document, b));
+                let body_at = match body.as_ref().and_then(|c| c.reference) {
+                    Some(reference) => reference.trim_start_matches('#').to_owned(),
+                    None => format!("{at}/requestBody"),
                 };
-                if *role == Role::Get && !operation.filters.is_empty() {
-                    models[model_index].get_hides = true;
+                let request =
+                    match body.and_then(|c| c.value.pointer("/content/application~1json/schema")) {
+                        Some(schema) => {
+                            let pointer = format!("{body_at}/content/application~1json/schema");
+                            let validator =
+                                spec.validator(&pointer, schema, SchemaOptions::default())?;
+                            let required = follow(document, schema)
+                                .get("required")
+                                .and_then(Value::as_array)
+                                .map(|r| {
+                                    r.iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_owned)
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            Some((validator, required))
+                        }
+                        None => None,
+                    };
+                if role == Role::Get && !operation.filters.is_empty() {
+                    model.get_hides = true;
                 }
+                let sortable: Vec<String> = if operation.filters.is_empty() {
+                    model.plan.fields.iter().map(|f| f.name.clone()).collect()
+                } else {
+                    operation.filters.iter().map(|f| f.name.clone()).collect()
+                };
                 let path = format!("/v1{}", operation.path);
                 let spec_route = RouteSpec(Arc::new(Route {
                     model: model_index,
-                    role: *role,
+                    role,
                     facts: operation.clone(),
                     success,
                     request,
+                    sortable,
                 }));
                 match routes.iter_mut().find(|(p, _)| *p == path) {
                     Some((_, list)) => list.push(spec_route),
                     None => routes.push((path, vec![spec_route])),
                 }
             }
+            models.push(model);
         }
         Ok((
             Self {
-                document: spec.raw().clone(),
                 models,
                 fixtures,
                 per_page: facts.per_page,
@@ -247,83 +527,46 @@ impl Engine {
         ))
     }
 
-    /// The records written since seeding, by resource name (`null` for a deleted one).
-    pub(crate) fn written(&self) -> BTreeMap<String, BTreeMap<i64, Option<Map<String, Value>>>> {
-        self.models
-            .iter()
-            .map(|m| (m.name.clone(), read(&m.table).written.clone()))
-            .collect()
+    fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
     }
 
-    /// Puts back records written in an earlier run; resources the spec no longer has are left out.
-    pub(crate) fn restore(
-        &self,
-        written: BTreeMap<String, BTreeMap<i64, Option<Map<String, Value>>>>,
-    ) {
-        for (name, records) in written {
-            if let Some(model) = self.models.iter().find(|m| m.name == name) {
-                write(&model.table).written = records;
-            }
-        }
+    /// The records written since seeding, by resource name (`null` for a deleted one).
+    pub(crate) fn written(&self) -> Written {
+        self.models
+            .iter()
+            .map(|m| (m.name.clone(), read(&m.store).written.clone()))
+            .collect()
     }
 
     /// Every live record of a resource, in ID order, with links under `base`.
     pub(crate) fn all(&self, name: &str, base: &str) -> Option<Vec<Value>> {
-        let model = self.models.iter().find(|m| m.name == name)?;
-        let table = read(&model.table);
-        let records = self.records(model, &table);
-        drop(table);
-        Some(
-            records
-                .into_iter()
-                .filter_map(|(_, record)| {
-                    let text = serde_json::to_string(&record).ok()?.replace(BASE, base);
-                    serde_json::from_str(&text).ok()
-                })
-                .collect(),
-        )
-    }
-
-    /// How many live records a resource holds.
-    pub(crate) fn count(&self, name: &str) -> Option<usize> {
-        let model = self.models.iter().find(|m| m.name == name)?;
-        Some(read(&model.table).ids().count())
-    }
-
-    fn generator<'a>(&'a self, model: &'a Model) -> Generator<'a> {
-        Generator {
-            document: &self.document,
-            plural: &model.plural,
-            targets: self,
-        }
-    }
-
-    /// The record of `model` with this ID, as stored (links under [`BASE`]).
-    pub(crate) fn record(&self, model: &Model, table: &Table, id: i64) -> Option<Value> {
-        match table.find(id)? {
-            Found::Written(record) => Some(Value::Object(record.clone())),
-            Found::Seeded(index) => {
-                Some(
-                    self.generator(model)
-                        .record(&model.item, model.seed, id, index),
-                )
+        let model = self.model(name)?;
+        let store = read(&model.store);
+        let mut out = Vec::new();
+        for id in store.live_ids() {
+            let Some(position) = store.find(id) else {
+                continue;
+            };
+            let mut bytes = Vec::with_capacity(2_048);
+            model.write(&mut bytes, &store, position, base);
+            if let Ok(value) = serde_json::from_slice(&bytes) {
+                out.push(value);
             }
         }
+        Some(out)
     }
 
-    /// Every live record of a model, in ID order.
-    fn records(&self, model: &Model, table: &Table) -> Vec<(i64, Value)> {
-        table
-            .ids()
-            .filter_map(|id| self.record(model, table, id).map(|r| (id, r)))
-            .collect()
+    /// How many live records a resource holds, in every state.
+    pub(crate) fn count(&self, name: &str) -> Option<usize> {
+        Some(read(&self.model(name)?.store).len())
     }
 
-    /// Whether an ID names a record of the resource with this plural (served here or by a
-    /// hand-written module); `None` when the fake does not know the plural.
+    /// Whether an ID names a record of the resource with this plural (a served resource or the
+    /// fixtures); `None` when the fake does not know the plural.
     fn exists(&self, plural: &str, id: i64) -> Option<bool> {
         if let Some(model) = self.models.iter().find(|m| m.plural == plural) {
-            return Some(read(&model.table).find(id).is_some());
+            return Some(read(&model.store).find(id).is_some());
         }
         self.fixtures.ids_of(plural).map(|runs| {
             runs.iter()
@@ -333,7 +576,7 @@ impl Engine {
 
     /// The plural a link property (`patient`) points into, if the fake knows it.
     fn plural_of(&self, property: &str) -> Option<String> {
-        if let Some(model) = self.models.iter().find(|m| m.name == property) {
+        if let Some(model) = self.model(property) {
             return Some(model.plural.clone());
         }
         let guess = format!("{property}s");
@@ -341,41 +584,26 @@ impl Engine {
     }
 }
 
-impl Targets for Engine {
-    fn pick(&self, property: &str, rng: &mut crate::rng::SplitMix64) -> Option<(String, i64)> {
-        let plural = self.plural_of(property)?;
-        // Never the table's lock: a record is made while its own table is locked.
-        if let Some(model) = self.models.iter().find(|m| m.plural == plural) {
-            if model.seeded.is_empty() {
-                return None;
-            }
-            let id = model.seeded[rng.below(model.seeded.len() as u64) as usize];
-            return Some((plural, id));
-        }
-        let runs = self.fixtures.ids_of(&plural)?;
-        let total: usize = runs.iter().map(|run| run.len()).sum();
-        if total == 0 {
-            return None;
-        }
-        let mut at = rng.below(total as u64) as usize;
-        for run in runs {
-            if at < run.len() {
-                return Some((plural, run[at].get()));
-            }
-            at -= run.len();
-        }
-        None
-    }
+/// The lowest seeded ID of the resource at `index` when the fixtures do not name its IDs.
+fn id_floor(index: usize) -> i64 {
+    (1_i64 << 53) + 1 + ((index as i64 + 1) << 40)
 }
 
-fn read(table: &RwLock<Table>) -> std::sync::RwLockReadGuard<'_, Table> {
-    table
+/// The name of a path's first `{…}` parameter.
+fn first_parameter(path: &str) -> Option<&str> {
+    let start = path.find('{')?;
+    let end = path[start..].find('}')?;
+    Some(&path[start + 1..start + end])
+}
+
+fn read(store: &RwLock<Store>) -> std::sync::RwLockReadGuard<'_, Store> {
+    store
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write(table: &RwLock<Table>) -> std::sync::RwLockWriteGuard<'_, Table> {
-    table
+fn write(store: &RwLock<Store>) -> std::sync::RwLockWriteGuard<'_, Store> {
+    store
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -463,6 +691,15 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not Found")
 }
 
+fn scope_of(role: Role) -> Scope {
+    match role {
+        Role::ListCancelled => Scope::Cancelled,
+        Role::ListDeleted => Scope::Deleted,
+        Role::ListArchived => Scope::Archived,
+        _ => Scope::Plain,
+    }
+}
+
 async fn handle(
     shared: &Shared,
     route: &Route,
@@ -472,46 +709,37 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let engine = &shared.engine;
     let model = &engine.models[route.model];
-    let base = format!("{}/v1", origin(shared, headers));
     let id = path_id(&route.facts.path, uri)?;
     if route.role.is_list() {
+        return list(shared, model, route, headers, uri, id);
+    }
+    let origin = origin(shared, headers);
+    let base = format!("{origin}/v1");
+    if route.role == Role::Get {
         check_accept(headers)?;
-        let sortable: Vec<String> = if route.facts.filters.is_empty() {
-            model.properties.clone()
-        } else {
-            route.facts.filters.iter().map(|f| f.name.clone()).collect()
-        };
-        let request = ListRequest::parse(
+        let id = id.ok_or_else(not_found)?;
+        // A get route's `q[]` takes only the `*` filters that bring a hidden record back; a
+        // malformed or unknown one is refused as on the lists.
+        let store = read(&model.store);
+        let query = Query::parse(
             uri.query().unwrap_or(""),
+            Scope::Plain,
             &route.facts.filters,
-            &sortable,
+            &[],
             engine.per_page,
+            &Columns(model, &store.layout),
         )
         .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?;
-        let scope = ListScope::of(route.role);
-        let parent = match (route.role, id) {
-            (Role::ListNested, Some(parent)) => {
-                let plural = route.facts.path.split('/').nth(1).unwrap_or("");
-                if engine.exists(plural, parent) == Some(false) {
-                    return Err(not_found());
-                }
-                Some((plural.to_owned(), parent))
-            }
-            _ => None,
-        };
-        let table = read(&model.table);
-        let records = engine.records(model, &table);
-        drop(table);
-        let body = list::page(
-            model,
-            records,
-            &request,
-            scope,
-            parent.as_ref(),
-            &base,
-            uri.path(),
-        );
-        return Ok(json_response(StatusCode::OK, body.into_bytes()));
+        let position = store.find(id).ok_or_else(not_found)?;
+        if !route.facts.filters.is_empty()
+            && !store.shows(&query, position, &|p, name| model.found(&store, p, name))
+        {
+            return Err(not_found());
+        }
+        let mut out = Vec::with_capacity(2_048);
+        model.write(&mut out, &store, position, &base);
+        drop(store);
+        return Ok(answer(route, Some(out), None));
     }
     let object = match route.role {
         Role::Create | Role::Update | Role::Replace | Role::Cancel => {
@@ -526,126 +754,191 @@ async fn handle(
     if let (Some(object), Some((validator, required))) = (&object, &route.request) {
         check_body(object, validator, required, route.role)?;
     }
-    let now = unix_now();
-    let answer = match route.role {
-        Role::Create => {
-            let object = object.unwrap_or_default();
-            let links = engine.links_of(model, &object)?;
-            let mut table = write(&model.table);
-            let id = table.next_id(model.id_floor);
-            let mut rng = crate::rng::SplitMix64::new(model.seed ^ id as u64);
-            let mut record = engine.generator(model).value(&model.item, "", &mut rng, 0);
-            if let Value::Object(fields) = &mut record {
-                // A new record starts blank: no state, no optional values the request did not send.
-                for (name, value) in fields.iter_mut() {
-                    if model.nullable.contains(name) {
-                        *value = Value::Null;
-                    }
-                }
-                apply(fields, &object, links);
-                engine
-                    .generator(model)
-                    .fix_identity(fields, id, now, &mut rng);
-                if fields.contains_key("updated_at") {
-                    fields.insert("updated_at".to_owned(), time(now));
-                }
-                table.written.insert(id, Some(fields.clone()));
-            }
-            drop(table);
-            let location = format!("{base}/{}/{id}", model.plural);
-            let mut response = answer_with(route, Some(record), &base);
-            if let Ok(location) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            return Ok(response);
-        }
-        Role::Get => {
-            check_accept(headers)?;
-            let id = id.ok_or_else(not_found)?;
-            // A get route's `q[]` takes only the `*` filters that bring a hidden record back; a
-            // malformed or unknown one is refused as on the lists.
-            let request = ListRequest::parse(
-                uri.query().unwrap_or(""),
-                &route.facts.filters,
-                &[],
-                engine.per_page,
-            )
-            .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?;
-            let table = read(&model.table);
-            let record = engine.record(model, &table, id).ok_or_else(not_found)?;
-            if !route.facts.filters.is_empty() && !list::shows(&request, &record) {
-                return Err(not_found());
-            }
-            record
-        }
-        _ => {
-            let id = id.ok_or_else(not_found)?;
-            let links = match &object {
-                Some(object) => engine.links_of(model, object)?,
-                None => Vec::new(),
-            };
-            let mut table = write(&model.table);
-            let Some(Value::Object(mut fields)) = engine.record(model, &table, id) else {
-                return Err(not_found());
-            };
-            let before = fields.clone();
-            // Where the get hides an archived or deleted record (404 without a `*` filter), it is
-            // gone for every change but the one that brings it back, as an archived attendee is.
-            let hidden = model.get_hides
-                && ["archived_at", "deleted_at"]
-                    .iter()
-                    .any(|f| fields.get(*f).is_some_and(|v| !v.is_null()));
-            if hidden && matches!(route.role, Role::Update | Role::Replace | Role::Cancel) {
-                return Err(not_found());
-            }
-            match route.role {
-                Role::Update | Role::Replace => {
-                    if let Some(object) = &object {
-                        apply(&mut fields, object, links);
-                    }
-                }
-                Role::Cancel => {
-                    if !set_state(&mut fields, &["cancelled_at"], now) {
-                        return Err(ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "Already cancelled",
-                        ));
-                    }
-                    if let Some(object) = &object {
-                        apply(&mut fields, object, links);
-                    }
-                }
-                Role::Archive => {
-                    if !set_state(&mut fields, &["archived_at"], now) {
-                        return Err(not_found());
-                    }
-                }
-                Role::Unarchive => {
-                    if let Some(value) = fields.get_mut("archived_at") {
-                        *value = Value::Null;
-                    }
-                }
-                Role::Delete => {
-                    if !model.has("deleted_at") && !model.has("archived_at") {
-                        table.written.insert(id, None);
-                        drop(table);
-                        return Ok(answer_with(route, None, &base));
-                    }
-                    if !set_state(&mut fields, &["deleted_at", "archived_at"], now) {
-                        return Err(not_found());
-                    }
-                }
-                _ => return Err(not_found()),
-            }
-            // Like Cliniko, a change that changes nothing leaves `updated_at` alone.
-            if fields != before && fields.contains_key("updated_at") {
-                fields.insert("updated_at".to_owned(), time(now));
-            }
-            table.written.insert(id, Some(fields.clone()));
-            Value::Object(fields)
-        }
+    let links = match &object {
+        Some(object) => engine.links_of(model, object)?,
+        None => Vec::new(),
     };
-    Ok(answer_with(route, Some(answer), &base))
+    let now = unix_now();
+    let mut store = write(&model.store);
+    let layout = store.layout.clone();
+    if route.role == Role::Create {
+        let object = object.unwrap_or_default();
+        let id = store.next_id(model.id_floor);
+        let created_at = store.next_created_at(now);
+        let mut rng = crate::rng::SplitMix64::new(model.seed ^ id as u64);
+        let row = model.plan.generate(id, &mut rng);
+        let mut fields = model.plan.to_map(&row);
+        // A new record starts blank: no state, no optional values the request did not send.
+        for (name, value) in fields.iter_mut() {
+            if model.nullable.contains(name) {
+                *value = Value::Null;
+            }
+        }
+        apply(&mut fields, &object, links);
+        for field in &model.plan.fields {
+            let value = match field.identity {
+                Identity::Id => Value::String(id.to_string()),
+                Identity::SelfLinks => {
+                    serde_json::json!({"self": format!("{BASE}/{}/{id}", model.plural)})
+                }
+                Identity::CreatedAt | Identity::UpdatedAt => time(created_at),
+                _ => continue,
+            };
+            fields.insert(field.name.clone(), value);
+        }
+        model.rules.changed(Role::Create, &mut fields);
+        let mut out = Vec::with_capacity(2_048);
+        model.plan.write_stored(&mut out, &fields, &base);
+        let values = model.values_of_map(&layout, &fields);
+        store.insert(id, fields, values);
+        drop(store);
+        let location = format!("{base}/{}/{id}", model.plural);
+        return Ok(answer(route, Some(out), Some(location)));
+    }
+    let id = id.ok_or_else(not_found)?;
+    let position = store.find(id).ok_or_else(not_found)?;
+    let Some(mut fields) = model.map_at(&store, position) else {
+        return Err(not_found());
+    };
+    let before = fields.clone();
+    // Where the get hides an archived or deleted record (404 without a `*` filter), it is gone
+    // for every change but the one that brings it back.
+    if model.get_hides
+        && store.is_gone(position)
+        && matches!(route.role, Role::Update | Role::Replace | Role::Cancel)
+    {
+        return Err(not_found());
+    }
+    model.rules.check(route.role, &fields)?;
+    match route.role {
+        Role::Update | Role::Replace => {
+            if let Some(object) = &object {
+                apply(&mut fields, object, links);
+            }
+        }
+        Role::Cancel => {
+            if !set_state(&mut fields, &["cancelled_at"], now) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Already cancelled",
+                ));
+            }
+            if let Some(object) = &object {
+                apply(&mut fields, object, links);
+            }
+        }
+        Role::Archive => {
+            if !set_state(&mut fields, &["archived_at"], now) {
+                return Err(not_found());
+            }
+        }
+        Role::Unarchive => {
+            if let Some(value) = fields.get_mut("archived_at") {
+                *value = Value::Null;
+            }
+        }
+        Role::Delete => {
+            if !model.has("deleted_at") && !model.has("archived_at") {
+                store.remove(position);
+                drop(store);
+                return Ok(answer(route, None, None));
+            }
+            if !set_state(&mut fields, &["deleted_at", "archived_at"], now) {
+                return Err(not_found());
+            }
+        }
+        _ => return Err(not_found()),
+    }
+    model.rules.changed(route.role, &mut fields);
+    // Like Cliniko, a change that changes nothing leaves `updated_at` alone.
+    if fields != before
+        && let Some(updated) = fields.get("updated_at")
+    {
+        let previous = updated
+            .as_str()
+            .and_then(query::date_time_nanos)
+            .map_or(now, |nanos| (nanos / 1_000_000_000) as i64);
+        fields.insert("updated_at".to_owned(), time(now.max(previous)));
+    }
+    let mut out = Vec::with_capacity(2_048);
+    model.plan.write_stored(&mut out, &fields, &base);
+    let values = model.values_of_map(&layout, &fields);
+    store.update(position, fields, values);
+    drop(store);
+    Ok(answer(route, Some(out), None))
+}
+
+/// A list route: one page, `total_entries` and the page links.
+fn list(
+    shared: &Shared,
+    model: &Model,
+    route: &Route,
+    headers: &HeaderMap,
+    uri: &Uri,
+    parent: Option<i64>,
+) -> Result<Response, ApiError> {
+    check_accept(headers)?;
+    let engine = &shared.engine;
+    let store = read(&model.store);
+    let mut query = Query::parse(
+        uri.query().unwrap_or(""),
+        scope_of(route.role),
+        &route.facts.filters,
+        &route.sortable,
+        engine.per_page,
+        &Columns(model, &store.layout),
+    )
+    .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, message))?;
+    if let (Role::ListNested, Some(parent)) = (route.role, parent) {
+        let plural = route.facts.path.split('/').nth(1).unwrap_or("");
+        if engine.exists(plural, parent) == Some(false) {
+            return Err(not_found());
+        }
+        let parameter = first_parameter(&route.facts.path).unwrap_or("");
+        let name = model.resolve(parameter).to_owned();
+        query.filters.push(Filter {
+            column: Columns(model, &store.layout).column(&name),
+            name,
+            kind: FilterKind::Numeric,
+            condition: Condition::OneOf(vec![Operand::Number(parent.into())]),
+        });
+    }
+    let origin = origin(shared, headers);
+    let base = format!("{origin}/v1");
+    let page = store.list(&query, &|p, name| model.found(&store, p, name));
+    let mut out = Vec::with_capacity(256 + page.positions.len() * 1_600);
+    out.push(b'{');
+    plan::write_str(&mut out, &model.list_key);
+    out.extend_from_slice(b":[");
+    for (k, position) in page.positions.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        model.write(&mut out, &store, *position, &base);
+    }
+    drop(store);
+    out.extend_from_slice(b"],\"total_entries\":");
+    plan::write_int(&mut out, page.total_entries);
+    let url = |page: u64| {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        serializer.append_pair("page", itoa::Buffer::new().format(page));
+        for (key, value) in &query.link_pairs {
+            serializer.append_pair(key, value);
+        }
+        format!("{origin}{}?{}", uri.path(), serializer.finish())
+    };
+    out.extend_from_slice(b",\"links\":{\"self\":");
+    plan::write_str(&mut out, &url(query.page));
+    if query.page.saturating_mul(query.per_page) < page.total_entries {
+        out.extend_from_slice(b",\"next\":");
+        plan::write_str(&mut out, &url(query.page + 1));
+    }
+    if query.page > 1 {
+        out.extend_from_slice(b",\"previous\":");
+        plan::write_str(&mut out, &url(query.page - 1));
+    }
+    out.extend_from_slice(b"}}");
+    Ok(json_response(StatusCode::OK, out))
 }
 
 /// Whether a property's schema admits null (`nullable`, the spec's nullable `oneOf`, or a null
@@ -750,7 +1043,8 @@ fn check_body(
     role: Role,
 ) -> Result<(), ApiError> {
     let mut errors = BTreeMap::new();
-    if role == Role::Create {
+    // A create or a cancel sends a whole body; an update sends only what changes.
+    if matches!(role, Role::Create | Role::Cancel) {
         for field in required {
             if object.get(field).is_none_or(Value::is_null) {
                 errors.insert(field.clone(), "can't be blank".to_owned());
@@ -782,18 +1076,19 @@ fn check_body(
     }
 }
 
-/// The success answer: the record (links under the request's root) or no body.
-fn answer_with(route: &Route, record: Option<Value>, base: &str) -> Response {
+/// The success answer: the record's JSON (and where a created one lives), or no body.
+fn answer(route: &Route, body: Option<Vec<u8>>, location: Option<String>) -> Response {
     let (status, has_body) = route.success;
-    match record {
-        Some(record) if has_body => {
-            let text = serde_json::to_string(&record).unwrap_or_default();
-            json_response(status, text.replace(BASE, base).into_bytes())
-        }
+    let mut response = match body {
+        Some(body) if has_body => json_response(status, body),
         _ => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = status;
             response
         }
+    };
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
+    response
 }
