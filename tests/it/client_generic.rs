@@ -73,7 +73,13 @@ async fn the_generic_stream_reads_what_the_attendee_stream_reads() -> Result<(),
     assert_eq!(generic, attendees);
 
     // A nested route, by operation and parent, with a condition checked against its fields.
-    let group = server.fixtures().group_appointments[0];
+    // A group appointment some attendee of the plain list is booked into.
+    let groups = &server.fixtures().group_appointments;
+    let group = attendees
+        .iter()
+        .filter_map(|a| a.booking.links.self_.rsplit('/').next()?.parse().ok())
+        .find(|id: &cliniko_types::Id| groups.contains(id))
+        .expect("an attendee of a group appointment");
     let route = ListRoute::nested("listGroupAppointmentAttendees", group).expect("nested");
     let nested: Vec<_> = client
         .stream(&ListQuery::<AttendeeList>::new(route.clone()).condition("id:>0"))
@@ -134,7 +140,17 @@ async fn patients_sync_every_version_once_across_syncs() -> Result<(), Error> {
     let next = next.expect("the sync finished");
 
     // One patient changes; the next sync yields it, and nothing the first one yielded.
-    let changed = first[0].0;
+    // An archived or deleted patient cannot be changed (404), so the change is to a live one.
+    let live = server
+        .records("patient")
+        .expect("the fake lists its patients")
+        .into_iter()
+        .find(|p| p["archived_at"].is_null() && p["deleted_at"].is_null())
+        .expect("a live patient");
+    let changed: cliniko_types::Id = live["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("a string ID");
     let body: cliniko_types::PatientUpdate =
         serde_json::from_value(serde_json::json!({ "notes": "Moved to Dunedin" }))
             .expect("an update");

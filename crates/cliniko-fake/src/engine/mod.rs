@@ -436,7 +436,13 @@ impl Engine {
                 plan,
                 nullable,
                 seed: model_seed,
-                id_floor: id_floor(index) + 2 * DEFAULT_RECORDS as i64,
+                // Created records follow the seeded ones (two above the highest); a resource the
+                // fixtures do not seed starts above its own range.
+                id_floor: if fixtures.ids_of(&resource.plural).is_some() {
+                    1
+                } else {
+                    id_floor(index) + 2 * DEFAULT_RECORDS as i64
+                },
                 store: RwLock::new(Store::default()),
                 get_hides: false,
                 rules,

@@ -99,6 +99,8 @@ enum Node {
 
 enum LinkTarget {
     Known(Target),
+    /// A link to a list of the record's own (`invoices`): `/{plural}/{id}/invoices`.
+    Own(String),
     /// A link the fake knows no records of (a list such as `invoices`, or another API's
     /// resource): a made-up ID under this plural.
     Unknown(String),
@@ -236,6 +238,9 @@ struct Compiler<'a> {
     document: &'a Value,
     targets: &'a dyn Targets,
     codes: Vec<String>,
+    /// How many objects and arrays deep the node being compiled is (0 for the item's own
+    /// properties).
+    nesting: usize,
 }
 
 impl Plan {
@@ -250,6 +255,7 @@ impl Plan {
             document,
             targets,
             codes: Vec::new(),
+            nesting: 0,
         };
         let root = follow(document, schema);
         let mut fields = Vec::new();
@@ -446,17 +452,27 @@ impl Plan {
                         .as_bytes(),
                 ),
                 Slot::Link(id) => {
-                    let plural = match link_of(&field.node) {
-                        Some(LinkTarget::Known(target)) => target.plural.as_str(),
-                        Some(LinkTarget::Unknown(plural)) => plural.as_str(),
-                        None => "",
-                    };
                     out.extend_from_slice(b"{\"links\":{\"self\":\"");
                     out.extend_from_slice(base.as_bytes());
                     out.push(b'/');
-                    out.extend_from_slice(plural.as_bytes());
-                    out.push(b'/');
-                    write_int(out, *id);
+                    match link_of(&field.node) {
+                        Some(LinkTarget::Own(list)) => {
+                            out.extend_from_slice(self.plural.as_bytes());
+                            out.push(b'/');
+                            write_int(out, row.id);
+                            out.push(b'/');
+                            out.extend_from_slice(list.as_bytes());
+                        }
+                        target => {
+                            out.extend_from_slice(match target {
+                                Some(LinkTarget::Known(target)) => target.plural.as_bytes(),
+                                Some(LinkTarget::Unknown(plural)) => plural.as_bytes(),
+                                _ => b"",
+                            });
+                            out.push(b'/');
+                            write_int(out, *id);
+                        }
+                    }
                     out.extend_from_slice(b"\"}}");
                 }
                 Slot::SelfLinks => {
@@ -621,7 +637,7 @@ fn write_nested(out: &mut String, codes_text: &[String], node: &Node, rng: &mut 
         Node::Link(target) => {
             let plural = match target {
                 LinkTarget::Known(target) => target.plural.as_str(),
-                LinkTarget::Unknown(plural) => plural.as_str(),
+                LinkTarget::Unknown(plural) | LinkTarget::Own(plural) => plural.as_str(),
             };
             let _ = write!(
                 out,
@@ -737,7 +753,10 @@ impl Compiler<'_> {
         if self.is_linked_resource(object) {
             return Node::Link(match self.targets.target(name) {
                 Some(target) => LinkTarget::Known(target),
-                // A link to a list (`invoices`) is named by its plural already.
+                // A link named by a plural (`invoices`) is to the record's own list of them.
+                None if name.ends_with('s') && self.nesting == 0 => {
+                    LinkTarget::Own(name.to_owned())
+                }
                 None => LinkTarget::Unknown(if name.ends_with('s') {
                     name.to_owned()
                 } else {
@@ -752,6 +771,7 @@ impl Compiler<'_> {
                     .and_then(Value::as_array)
                     .map(|names| names.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
+                self.nesting += 1;
                 let properties = match object.get("properties") {
                     Some(Value::Object(properties)) => properties
                         .iter()
@@ -763,6 +783,7 @@ impl Compiler<'_> {
                         .collect(),
                     _ => Vec::new(),
                 };
+                self.nesting -= 1;
                 Node::Object(properties)
             }
             Some("array") => {
@@ -773,11 +794,10 @@ impl Compiler<'_> {
                     .and_then(Value::as_u64)
                     .unwrap_or(least + 2)
                     .max(least);
-                Node::Array {
-                    items: Box::new(self.node(&items, name, depth + 1)),
-                    least,
-                    most,
-                }
+                self.nesting += 1;
+                let items = Box::new(self.node(&items, name, depth + 1));
+                self.nesting -= 1;
+                Node::Array { items, least, most }
             }
             Some("integer") => {
                 let low = object.get("minimum").and_then(Value::as_i64).unwrap_or(0);
