@@ -263,9 +263,17 @@ fn scramble(n: u64) -> u64 {
 
 /// IDs of attendees the plain get answers (neither cancelled nor archived), from pages spread
 /// over the whole list.
-async fn sample_ids(addr: SocketAddr, attendees: usize) -> anyhow::Result<Vec<String>> {
+async fn sample_ids(addr: SocketAddr) -> anyhow::Result<(Vec<String>, u64)> {
     let mut sender = connect(addr).await?;
-    let pages = (attendees as u64 * 9 / 10 / 100).max(1);
+    // Each server's own plain list: how many pages it has (the share of cancelled and archived
+    // attendees, which it leaves out, is its own), and IDs spread over them.
+    let (status, body) = get(&mut sender, addr, "/v1/attendees?per_page=100&page=1").await?;
+    if status != 200 {
+        bail!("listing page 1 answered {status}");
+    }
+    let body: serde_json::Value = serde_json::from_slice(&body)?;
+    let total = body["total_entries"].as_u64().context("a total")?;
+    let pages = total.div_ceil(100).max(1);
     let mut ids = Vec::new();
     for k in 0..100u64 {
         let page = k * pages / 100 + 1;
@@ -286,7 +294,7 @@ async fn sample_ids(addr: SocketAddr, attendees: usize) -> anyhow::Result<Vec<St
     if ids.is_empty() {
         bail!("no attendee listed");
     }
-    Ok(ids)
+    Ok((ids, pages))
 }
 
 /// The pages of a sync-shaped walk: keyset paging on (`updated_at`, `id`) as
@@ -389,37 +397,34 @@ async fn wall_clock(baseline: Option<&str>) -> anyhow::Result<()> {
         );
         rss.push(mib);
     }
-    let ids = Arc::new(sample_ids(servers[0].addr, attendees).await?);
-    let pages = (attendees as u64 * 9 / 10 / 100).max(1);
-    let get_one: Paths = {
-        let ids = ids.clone();
-        Arc::new(move |n| {
+    // Each server is driven with IDs and pages from its own list.
+    let mut workloads: Vec<(Paths, Paths)> = Vec::new();
+    for server in &servers {
+        let (ids, pages) = sample_ids(server.addr).await?;
+        let ids = Arc::new(ids);
+        let get_one: Paths = Arc::new(move |n| {
             format!(
                 "/v1/attendees/{}",
                 ids[(scramble(n) % ids.len() as u64) as usize]
             )
-        })
-    };
-    let list_page: Paths = Arc::new(move |n| {
-        format!(
-            "/v1/attendees?per_page=100&page={}",
-            scramble(n) % pages + 1
-        )
-    });
-    for server in &servers {
+        });
+        let list_page: Paths = Arc::new(move |n| {
+            format!(
+                "/v1/attendees?per_page=100&page={}",
+                scramble(n) % pages + 1
+            )
+        });
         drive(server.addr, connections, 1, get_one.clone()).await?; // warm-up
+        workloads.push((get_one, list_page));
     }
     let mut rows = Vec::new();
-    for (name, paths, target) in [
-        ("GET /v1/attendees/{id}  req/s", get_one, 50_000.0),
-        (
-            "GET /v1/attendees?per_page=100  pages/s",
-            list_page,
-            20_000.0,
-        ),
+    for (kind, name, target) in [
+        (0, "GET /v1/attendees/{id}  req/s", 50_000.0),
+        (1, "GET /v1/attendees?per_page=100  pages/s", 20_000.0),
     ] {
         let mut figures = Vec::new();
-        for server in &servers {
+        for (server, (get_one, list_page)) in servers.iter().zip(&workloads) {
+            let paths = if kind == 0 { get_one } else { list_page };
             let phase = drive(server.addr, connections, seconds, paths.clone()).await?;
             println!(
                 "  {:<8} {name:<42} {:>9.0}   p50 {:>6} us  p99 {:>7} us  non-200 {}  ({} requests in {:.2} s; load {})",
@@ -585,7 +590,7 @@ async fn instructions(baseline: Option<&str>) -> anyhow::Result<()> {
                 .status()
         };
         control(&["-i", "on"])?;
-        let ids = sample_ids(server.addr, attendees).await?;
+        let (ids, pages) = sample_ids(server.addr).await?;
         let mut dumps = 0;
         let mut sender = connect(server.addr).await?;
         let kinds: [(&str, u64); 3] = [
@@ -604,7 +609,6 @@ async fn instructions(baseline: Option<&str>) -> anyhow::Result<()> {
                     *count
                 }
                 1 => {
-                    let pages = (attendees as u64 * 9 / 10 / 100).max(1);
                     for n in 0..*count {
                         let path = format!(
                             "/v1/attendees?per_page=100&page={}",

@@ -1,18 +1,20 @@
-//! A stateful, in-memory fake of Cliniko's attendees API, for tests and load runs.
+//! A stateful, in-memory fake of Cliniko's API, served from the spec, for tests and load runs.
 //!
-//! [`FakeCliniko`] serves every route of `spec/cliniko-attendees.yaml` under `/v1` on a real
-//! HTTP stack (axum on hyper and tokio): seeded attendees over patients, group and individual
-//! appointments and patient cases, with IDs above 2^53; HTTP Basic authentication; the
-//! `User-Agent` check; pagination, sorting and `q[]` filters; create, update, archive and cancel;
-//! a per-key rate limit; and injectable [`Faults`].
+//! [`FakeCliniko`] serves every resource of the spec's `x-cliniko-resources` (attendees and
+//! patients in the embedded spec) under `/v1` on a real HTTP stack (axum on hyper and tokio): its
+//! routes and statuses, pagination, sorting and `q[]` filters, the list variants (cancelled,
+//! deleted, archived, nested), create, update and every state change, with request bodies checked
+//! against their schemas (422 with a message per field); HTTP Basic authentication; the
+//! `User-Agent` check; a per-key rate limit; and injectable [`Faults`].
 //!
-//! Every other resource of the spec's `x-cliniko-resources` is served by a generic engine built
-//! from the spec at start-up ([`FakeClinikoBuilder::spec`] takes another spec than the embedded
-//! one): its routes, statuses, `q[]` filters, request schemas (422 with a message per field) and
-//! records seeded from its item schema, deterministic by seed. A `LinkedResource` property links
-//! to records that exist when the fake knows the plural in the URL (the attendees' patients,
-//! patient cases and appointments). [`FakeClinikoBuilder::state_file`] keeps the data between
-//! runs and [`FakeClinikoBuilder::drift`] serves Cliniko drifting from the spec on chosen routes.
+//! Nothing in it is written for one resource but Cliniko's rules that OpenAPI cannot state, one
+//! module per resource (only an attendee of a group appointment can be cancelled, for one). Each
+//! item schema is compiled once at start-up; seeded records are made from it, their seed and their
+//! ID when read (deterministic by seed, valid against the spec by construction, with IDs above
+//! 2^53, unicode text and nulls), and links between resources resolve: an attendee's patient is a
+//! patient the fake serves. [`FakeClinikoBuilder::spec`] serves another spec than the embedded
+//! one, [`FakeClinikoBuilder::state_file`] keeps the data between runs and
+//! [`FakeClinikoBuilder::drift`] serves Cliniko drifting from the spec on chosen routes.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -224,8 +226,7 @@ impl FakeClinikoBuilder {
     }
 
     /// The spec whose resources to serve; default the embedded one. Every resource of its
-    /// `x-cliniko-resources` other than attendees (served by hand, from the spec this crate was
-    /// built with) is served by the generic engine, from this spec's paths, schemas and facts.
+    /// `x-cliniko-resources` is served from its paths, schemas and facts.
     pub fn spec(mut self, spec: Spec) -> Self {
         self.spec = Some(Arc::new(spec));
         self
@@ -300,7 +301,7 @@ impl FakeClinikoBuilder {
     }
 }
 
-/// A running fake Cliniko attendees API; it stops on [`shutdown`](Self::shutdown) or when dropped.
+/// A running fake Cliniko API; it stops on [`shutdown`](Self::shutdown) or when dropped.
 pub struct FakeCliniko {
     shared: Arc<Shared>,
     state_file: Option<std::path::PathBuf>,

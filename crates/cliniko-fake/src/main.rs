@@ -1,4 +1,4 @@
-//! `cliniko-fake`: serves the fake Cliniko attendees API until interrupted.
+//! `cliniko-fake`: serves the fake Cliniko API until interrupted.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use cliniko_fake::{FakeCliniko, Faults};
 
-/// A stateful, in-memory fake of Cliniko's attendees API.
+/// A stateful, in-memory fake of Cliniko's API, served from the spec.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {

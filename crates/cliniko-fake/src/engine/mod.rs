@@ -99,38 +99,59 @@ impl Model {
         self.rules.alias(name).unwrap_or(name)
     }
 
-    /// The seeded record with this ID at this position among the seeded ones.
-    fn seeded_row(&self, id: i64, index: usize) -> Row {
-        let mut row = self.plan.seeded(self.seed, id, index);
-        self.rules.seeded(&self.plan, &mut row);
+    /// The seeded record with this ID at this position among the seeded ones, made into `row`.
+    fn seeded_into<'a>(&'a self, row: &mut Row<'a>, id: i64, index: usize) {
+        self.plan.seeded_into(row, self.seed, id, index);
+        self.rules.seeded(&self.plan, row);
+    }
+
+    fn seeded_row(&self, id: i64, index: usize) -> Row<'_> {
+        let mut row = Row::default();
+        self.seeded_into(&mut row, id, index);
         row
     }
 
-    /// The index column values of a row.
-    fn values_of_row(&self, layout: &Layout, row: &Row) -> Vec<i64> {
+    /// Where each index column's value is in a row.
+    fn sources(&self, layout: &Layout) -> Vec<Source> {
         layout
             .names
             .iter()
             .map(|name| {
                 if name == "id" {
-                    return row.id;
+                    return Source::Id;
                 }
-                let slot = self.plan.field(name).map(|k| &row.slots[k]).or_else(|| {
-                    let stem = name.strip_suffix("_id")?;
-                    let k = self.plan.field(stem)?;
-                    Some(&row.slots[k]).filter(|s| matches!(s, Slot::Link(_) | Slot::Null))
-                });
-                match slot {
-                    Some(Slot::Time(secs)) => secs.saturating_mul(1_000_000_000),
-                    Some(Slot::Int(v) | Slot::Id(v) | Slot::Link(v)) => *v,
-                    Some(Slot::Text(text)) => number_of(text).unwrap_or(NULL),
-                    Some(slot @ Slot::Json(_)) => self
+                if let Some(k) = self.plan.field(name) {
+                    return Source::Slot(k);
+                }
+                match name
+                    .strip_suffix("_id")
+                    .and_then(|stem| self.plan.field(stem))
+                {
+                    Some(k) => Source::Slot(k),
+                    None => Source::Null,
+                }
+            })
+            .collect()
+    }
+
+    /// The index column values of a row.
+    fn values_of_row(&self, sources: &[Source], row: &Row<'_>) -> Vec<i64> {
+        sources
+            .iter()
+            .map(|source| match source {
+                Source::Id => row.id,
+                Source::Null => NULL,
+                Source::Slot(k) => match &row.slots[*k] {
+                    Slot::Time(secs) => secs.saturating_mul(1_000_000_000),
+                    Slot::Int(v) | Slot::Id(v) | Slot::Link(v) => *v,
+                    Slot::Text(text) => number_of(text).unwrap_or(NULL),
+                    slot @ Slot::Json(_) => self
                         .plan
                         .code_of(slot)
                         .and_then(|c| c.parse().ok())
                         .unwrap_or(NULL),
                     _ => NULL,
-                }
+                },
             })
             .collect()
     }
@@ -158,12 +179,20 @@ impl Model {
         }
     }
 
-    /// Writes the record at a position as JSON, links under `base`.
-    fn write(&self, out: &mut Vec<u8>, store: &Store, position: u32, base: &str) {
+    /// Writes the record at a position as JSON, links under `base`; a seeded one is made into
+    /// `row`, which a page reuses.
+    fn write<'a>(
+        &'a self,
+        out: &mut Vec<u8>,
+        row: &mut Row<'a>,
+        store: &Store,
+        position: u32,
+        base: &str,
+    ) {
         match store.seeded_index(position) {
             Some(index) => {
-                let row = self.seeded_row(store.id(position), index);
-                self.plan.write_row(out, &row, base);
+                self.seeded_into(row, store.id(position), index);
+                self.plan.write_row(out, row, base);
             }
             None => match store.written.get(&store.id(position)) {
                 Some(Some(record)) => self.plan.write_stored(out, record, base),
@@ -184,7 +213,9 @@ impl Model {
                 };
                 match &row.slots[k] {
                     Slot::Null => Found::Null,
-                    Slot::Text(text) => Found::Text(text.to_string()),
+                    slot @ (Slot::Text(_) | Slot::Url(..) | Slot::Ipv4(_) | Slot::Email(_)) => {
+                        Found::Text(slot.text().unwrap_or_default().into_owned())
+                    }
                     Slot::Bool(flag) => Found::Text(flag.to_string()),
                     Slot::Int(v) | Slot::Id(v) | Slot::Link(v) => Found::Number(i128::from(*v)),
                     slot @ Slot::Json(_) => match self.plan.code_of(slot) {
@@ -211,6 +242,14 @@ impl Model {
             },
         }
     }
+}
+
+/// Where an index column's value is in a row.
+#[derive(Clone, Copy)]
+enum Source {
+    Id,
+    Slot(usize),
+    Null,
 }
 
 /// A string of 1 to 19 digits as a number.
@@ -381,7 +420,7 @@ impl Engine {
                         .collect()
                 })
                 .unwrap_or_default();
-            let rules = rules::of(&resource.name, document, &fixtures);
+            let rules = rules::of(&resource.name, document, &fixtures, &plan);
             let mut operations = Vec::new();
             for (role, operation_id) in &resource.operations {
                 let operation = facts
@@ -448,12 +487,14 @@ impl Engine {
                 rules,
             };
             let ids = &seeded[index].2;
+            let sources = model.sources(&layout);
             let store = {
+                let mut row = Row::default();
                 let mut store = Store::seeded(
                     layout.clone(),
                     ids.iter().enumerate().map(|(k, id)| {
-                        let row = model.seeded_row(*id, k);
-                        (*id, model.values_of_row(&layout, &row))
+                        model.seeded_into(&mut row, *id, k);
+                        (*id, model.values_of_row(&sources, &row))
                     }),
                 );
                 if let Some(records) = written.remove(&resource.name) {
@@ -555,7 +596,7 @@ impl Engine {
                 continue;
             };
             let mut bytes = Vec::with_capacity(2_048);
-            model.write(&mut bytes, &store, position, base);
+            model.write(&mut bytes, &mut Row::default(), &store, position, base);
             if let Ok(value) = serde_json::from_slice(&bytes) {
                 out.push(value);
             }
@@ -574,10 +615,9 @@ impl Engine {
         if let Some(model) = self.models.iter().find(|m| m.plural == plural) {
             return Some(read(&model.store).find(id).is_some());
         }
-        self.fixtures.ids_of(plural).map(|runs| {
-            runs.iter()
-                .any(|run| run.binary_search(&cliniko_types::Id::new(id)).is_ok())
-        })
+        self.fixtures
+            .ids_of(plural)
+            .map(|runs| runs.iter().any(|run| crate::seed::contains(run, id)))
     }
 
     /// The plural a link property (`patient`) points into, if the fake knows it.
@@ -743,7 +783,7 @@ async fn handle(
             return Err(not_found());
         }
         let mut out = Vec::with_capacity(2_048);
-        model.write(&mut out, &store, position, &base);
+        model.write(&mut out, &mut Row::default(), &store, position, &base);
         drop(store);
         return Ok(answer(route, Some(out), None));
     }
@@ -912,15 +952,16 @@ fn list(
     let origin = origin(shared, headers);
     let base = format!("{origin}/v1");
     let page = store.list(&query, &|p, name| model.found(&store, p, name));
-    let mut out = Vec::with_capacity(256 + page.positions.len() * 1_600);
+    let mut out = Vec::with_capacity(256 + page.positions.len() * 2_048);
     out.push(b'{');
     plan::write_str(&mut out, &model.list_key);
     out.extend_from_slice(b":[");
+    let mut row = Row::default();
     for (k, position) in page.positions.iter().enumerate() {
         if k > 0 {
             out.push(b',');
         }
-        model.write(&mut out, &store, *position, &base);
+        model.write(&mut out, &mut row, &store, *position, &base);
     }
     drop(store);
     out.extend_from_slice(b"],\"total_entries\":");

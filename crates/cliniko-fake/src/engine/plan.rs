@@ -201,11 +201,12 @@ pub(crate) struct Plan {
     by_name: HashMap<String, usize>,
     /// Every code of every code list, as JSON text.
     codes: Vec<String>,
+    identities: Identities,
 }
 
-/// One value of a top-level property.
+/// One value of a top-level property, borrowing text from the plan (or a resource's rules).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Slot {
+pub(crate) enum Slot<'a> {
     Null,
     Bool(bool),
     Int(i64),
@@ -215,7 +216,7 @@ pub(crate) enum Slot {
     /// An ID, written as a string of digits.
     Id(i64),
     /// Text (JSON-escaped when written).
-    Text(Cow<'static, str>),
+    Text(Cow<'a, str>),
     /// JSON text from the plan (a code), written as it is.
     Json(usize),
     /// A link to this ID of the property's target.
@@ -224,13 +225,44 @@ pub(crate) enum Slot {
     SelfLinks,
     /// A nested value, as JSON text whose links are under [`BASE`].
     Nested(String),
+    /// A made-up URL, `https://{host}.cliniko-fake.invalid/{n}`, written when the record is.
+    Url(&'a str, u32),
+    /// `198.51.100.{n}`.
+    Ipv4(u8),
+    /// `someone{n}@example.com`.
+    Email(u16),
+}
+
+impl Slot<'_> {
+    /// The text a string slot writes (without quotes); `None` for other slots.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Slot::Text(text) => Some(Cow::Borrowed(text)),
+            Slot::Url(host, n) => Some(Cow::Owned(format!(
+                "https://{host}.cliniko-fake.invalid/{n}"
+            ))),
+            Slot::Ipv4(n) => Some(Cow::Owned(format!("198.51.100.{n}"))),
+            Slot::Email(n) => Some(Cow::Owned(format!("someone{n}@example.com"))),
+            _ => None,
+        }
+    }
 }
 
 /// A record as the plan made it: one slot per top-level property, in the plan's order.
-#[derive(Clone, Debug)]
-pub(crate) struct Row {
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Row<'a> {
     pub(crate) id: i64,
-    pub(crate) slots: Vec<Slot>,
+    pub(crate) slots: Vec<Slot<'a>>,
+}
+
+/// Where the identity fields are among the plan's fields.
+#[derive(Clone, Copy, Debug, Default)]
+struct Identities {
+    id: Option<usize>,
+    links: Option<usize>,
+    created: Option<usize>,
+    updated: Option<usize>,
+    states: [Option<usize>; 3],
 }
 
 /// Compiles schemas into nodes, collecting the code texts.
@@ -291,11 +323,24 @@ impl Plan {
             .enumerate()
             .map(|(k, f)| (f.name.clone(), k))
             .collect();
+        let at = |identity: Identity| fields.iter().position(|f| f.identity == identity);
+        let identities = Identities {
+            id: at(Identity::Id),
+            links: at(Identity::SelfLinks),
+            created: at(Identity::CreatedAt),
+            updated: at(Identity::UpdatedAt),
+            states: [
+                at(Identity::State(0)),
+                at(Identity::State(1)),
+                at(Identity::State(2)),
+            ],
+        };
         Self {
             plural: plural.to_owned(),
             fields,
             by_name,
             codes: compiler.codes,
+            identities,
         }
     }
 
@@ -304,79 +349,69 @@ impl Plan {
         self.by_name.get(name).copied()
     }
 
-    /// The record with this ID at this position among the seeded records, from `seed`.
-    pub(crate) fn seeded(&self, seed: u64, id: i64, index: usize) -> Row {
+    /// The record with this ID at this position among the seeded records, from `seed`, made
+    /// into `row` (whose slots are reused).
+    pub(crate) fn seeded_into<'a>(&'a self, row: &mut Row<'a>, seed: u64, id: i64, index: usize) {
         let mut rng = SplitMix64::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut row = self.generate(id, &mut rng);
-        self.fix_identity(&mut row, created_at_of(index), &mut rng);
-        row
+        self.generate_into(row, id, &mut rng);
+        self.fix_identity(row, created_at_of(index));
     }
 
     /// A random record with this ID, before its identity is set.
-    pub(crate) fn generate(&self, id: i64, rng: &mut SplitMix64) -> Row {
-        let slots = self
-            .fields
-            .iter()
-            .map(|field| self.slot(&field.node, rng))
-            .collect();
-        Row { id, slots }
+    pub(crate) fn generate(&self, id: i64, rng: &mut SplitMix64) -> Row<'_> {
+        let mut row = Row::default();
+        self.generate_into(&mut row, id, rng);
+        row
+    }
+
+    fn generate_into<'a>(&'a self, row: &mut Row<'a>, id: i64, rng: &mut SplitMix64) {
+        row.id = id;
+        row.slots.clear();
+        // The identity fields are set by `fix_identity` whatever a draw would say.
+        row.slots
+            .extend(self.fields.iter().map(|field| match field.identity {
+                Identity::Plain => self.slot(&field.node, rng),
+                _ => Slot::Null,
+            }));
     }
 
     /// Sets what every record's identity fields must say whatever was generated: its ID, its self
-    /// link, and times in order (`created_at` ≤ `updated_at` ≤ any state change).
-    pub(crate) fn fix_identity(&self, row: &mut Row, created_at: i64, rng: &mut SplitMix64) {
+    /// link, and times in order (`created_at` ≤ `updated_at` ≤ any state change). The times are
+    /// drawn from the ID alone, apart from the other values.
+    fn fix_identity(&self, row: &mut Row<'_>, created_at: i64) {
         let id = row.id;
-        let mut at = created_at;
-        let mut updated = None;
-        for (field, slot) in self.fields.iter().zip(row.slots.iter_mut()) {
-            match field.identity {
-                Identity::Id => *slot = Slot::Id(id),
-                Identity::SelfLinks => *slot = Slot::SelfLinks,
-                Identity::CreatedAt => *slot = Slot::Time(created_at),
-                _ => {}
-            }
+        let ids = self.identities;
+        if let Some(k) = ids.id {
+            row.slots[k] = Slot::Id(id);
         }
-        if self
-            .fields
-            .iter()
-            .any(|f| f.identity == Identity::UpdatedAt)
-            && rng.chance(0.5)
-        {
-            at += rng.below(3 * 86_400) as i64;
+        if let Some(k) = ids.links {
+            row.slots[k] = Slot::SelfLinks;
+        }
+        if let Some(k) = ids.created {
+            row.slots[k] = Slot::Time(created_at);
+        }
+        let mut times = SplitMix64::new((id as u64) ^ 0x57A7_E5EE_D000_0001);
+        let mut at = created_at;
+        if ids.updated.is_some() && times.chance(0.5) {
+            at += times.below(3 * 86_400) as i64;
         }
         // A record in a state (cancelled, archived, deleted) is the exception, as in a real
-        // account: each state field stays set in `STATE_SHARE` of the records where it was
-        // generated non-null, so that the plain lists are not mostly empty. Drawn apart from
-        // `rng`, so that a record's other values do not move with this rule.
-        let mut states = SplitMix64::new((id as u64) ^ 0x57A7_E5EE_D000_0001);
-        for (k, _) in STATES.iter().enumerate() {
-            let in_state = states.chance(STATE_SHARE);
-            if let Some(position) = self
-                .fields
-                .iter()
-                .position(|f| f.identity == Identity::State(k))
-            {
-                let slot = &mut row.slots[position];
-                if *slot != Slot::Null {
-                    if in_state {
-                        at += 1;
-                        *slot = Slot::Time(at);
-                    } else {
-                        *slot = Slot::Null;
-                    }
-                }
+        // account: each state field the item has is set in `STATE_SHARE` of the records, so that
+        // the plain lists are not mostly empty.
+        for k in ids.states.into_iter().flatten() {
+            if times.chance(STATE_SHARE) {
+                at += 1;
+                row.slots[k] = Slot::Time(at);
+            } else {
+                row.slots[k] = Slot::Null;
             }
         }
-        for (field, slot) in self.fields.iter().zip(row.slots.iter_mut()) {
-            if field.identity == Identity::UpdatedAt {
-                *slot = Slot::Time(at);
-                updated = Some(at);
-            }
+        if let Some(k) = ids.updated {
+            row.slots[k] = Slot::Time(at);
         }
-        let _ = updated;
     }
 
-    fn slot(&self, node: &Node, rng: &mut SplitMix64) -> Slot {
+    fn slot<'a>(&'a self, node: &'a Node, rng: &mut SplitMix64) -> Slot<'a> {
         match node {
             Node::Null => Slot::Null,
             Node::NullableBranch(branch) => {
@@ -409,12 +444,7 @@ impl Plan {
                 Slot::Float(low + (high - low) * (rng.below(1000) as f64 / 1000.0))
             }
             Node::Bool => Slot::Bool(rng.chance(0.5)),
-            Node::Text(text) => match text.format {
-                TextFormat::DateTime => {
-                    Slot::Time(FIRST_CREATED_AT + rng.below(5 * 365 * 86_400) as i64)
-                }
-                _ => Slot::Text(text_value(text, rng)),
-            },
+            Node::Text(text) => text_slot(text, rng),
             Node::Object(_) | Node::Array { .. } => {
                 let mut out = String::new();
                 write_nested(&mut out, &self.codes, node, rng);
@@ -424,7 +454,7 @@ impl Plan {
     }
 
     /// Writes a row's JSON, with links under `base`.
-    pub(crate) fn write_row(&self, out: &mut Vec<u8>, row: &Row, base: &str) {
+    pub(crate) fn write_row(&self, out: &mut Vec<u8>, row: &Row<'_>, base: &str) {
         out.push(b'{');
         for (k, (field, slot)) in self.fields.iter().zip(&row.slots).enumerate() {
             if k > 0 {
@@ -485,6 +515,23 @@ impl Plan {
                     out.extend_from_slice(b"\"}");
                 }
                 Slot::Nested(text) => write_based(out, text, base),
+                Slot::Url(host, n) => {
+                    out.extend_from_slice(b"\"https://");
+                    out.extend_from_slice(host.as_bytes());
+                    out.extend_from_slice(b".cliniko-fake.invalid/");
+                    write_int(out, *n);
+                    out.push(b'"');
+                }
+                Slot::Ipv4(n) => {
+                    out.extend_from_slice(b"\"198.51.100.");
+                    write_int(out, *n);
+                    out.push(b'"');
+                }
+                Slot::Email(n) => {
+                    out.extend_from_slice(b"\"someone");
+                    write_int(out, *n);
+                    out.extend_from_slice(b"@example.com\"");
+                }
             }
         }
         out.push(b'}');
@@ -519,7 +566,7 @@ impl Plan {
     }
 
     /// A row as stored JSON (links under [`BASE`]).
-    pub(crate) fn to_map(&self, row: &Row) -> Map<String, Value> {
+    pub(crate) fn to_map(&self, row: &Row<'_>) -> Map<String, Value> {
         let mut out = Vec::with_capacity(2_048);
         self.write_row(&mut out, row, BASE);
         match serde_json::from_slice(&out) {
@@ -529,7 +576,7 @@ impl Plan {
     }
 
     /// The JSON text of a code slot.
-    pub(crate) fn code_of(&self, slot: &Slot) -> Option<&str> {
+    pub(crate) fn code_of(&self, slot: &Slot<'_>) -> Option<&str> {
         match slot {
             Slot::Json(k) => self.codes.get(*k).map(String::as_str),
             _ => None,
@@ -565,6 +612,23 @@ fn integer(low: i64, high: i64, example: Option<i64>, rng: &mut SplitMix64) -> i
     }
     let span = (high.saturating_sub(low) as u64).saturating_add(1).max(1);
     low.saturating_add(rng.below(span) as i64)
+}
+
+/// A string property's slot: text from the plan is borrowed, and made-up URLs, addresses and
+/// emails are written when the record is, unless the schema's pattern or lengths must be fitted.
+fn text_slot<'a>(text: &'a TextNode, rng: &mut SplitMix64) -> Slot<'a> {
+    let plain = text.fit.is_identity();
+    match text.format {
+        TextFormat::DateTime => Slot::Time(FIRST_CREATED_AT + rng.below(5 * 365 * 86_400) as i64),
+        TextFormat::Free => Slot::Text(Cow::Borrowed(match &text.example {
+            Some(example) if rng.chance(0.5) => example,
+            _ => &text.texts[rng.below(text.texts.len() as u64) as usize],
+        })),
+        TextFormat::Uri if plain => Slot::Url(&text.host, rng.below(1_000_000) as u32),
+        TextFormat::Ipv4 if plain => Slot::Ipv4(rng.below(254) as u8 + 1),
+        TextFormat::Email if plain => Slot::Email(rng.below(1000) as u16),
+        _ => Slot::Text(text_value(text, rng)),
+    }
 }
 
 fn text_value(text: &TextNode, rng: &mut SplitMix64) -> Cow<'static, str> {
@@ -853,13 +917,25 @@ impl Compiler<'_> {
                 .map(|n| n as usize),
         };
         let fitted = |text: &str| fit.apply(Cow::Borrowed(text)).into_owned();
-        TextNode {
+        let mut node = TextNode {
             format,
             example: example.map(fitted),
             texts: TEXT.iter().map(|t| fitted(t)).collect(),
             host: name.replace('_', "-"),
-            fit,
+            fit: Fit::default(),
+        };
+        // A made-up form (a URL, an address, an ID) that already fits the pattern and lengths
+        // needs no fitting when each record is made: tried on a few of its values here.
+        let mut rng = SplitMix64::new(0xF17);
+        let form_fits = format != TextFormat::Free
+            && (0..8).all(|_| {
+                let made = text_value(&node, &mut rng);
+                matches!(fit.apply(Cow::Borrowed(&made)), Cow::Borrowed(_))
+            });
+        if !form_fits {
+            node.fit = fit;
         }
+        node
     }
 
     /// Whether a schema is the spec's link to another record: an object whose only property is

@@ -203,8 +203,27 @@ impl Store {
 
     /// The position of a live record.
     pub(crate) fn find(&self, id: i64) -> Option<u32> {
-        let position = self.ids.binary_search(&id).ok()?;
+        let position = self.position_of(id)?;
         (self.class[position] & REMOVED == 0).then_some(position as u32)
+    }
+
+    /// Where an ID is: looked up where evenly spaced seeded IDs have it, by binary search
+    /// otherwise.
+    fn position_of(&self, id: i64) -> Option<usize> {
+        let seeded = &self.ids[..self.seeded];
+        if let (Some(first), Some(last)) = (seeded.first(), seeded.last())
+            && seeded.len() > 1
+            && (*first..=*last).contains(&id)
+        {
+            let step = (last - first) / (seeded.len() as i64 - 1);
+            if step > 0 && (id - first) % step == 0 {
+                let at = ((id - first) / step) as usize;
+                if seeded.get(at) == Some(&id) {
+                    return Some(at);
+                }
+            }
+        }
+        self.ids.binary_search(&id).ok()
     }
 
     pub(crate) fn id(&self, position: u32) -> i64 {

@@ -23,10 +23,25 @@ pub(crate) struct Attendee {
     fixtures: Arc<Fixtures>,
     /// A cancellation reason's code → its description, from the spec's code lists.
     descriptions: HashMap<i64, String>,
+    /// The reasons' codes, ascending.
+    codes: Vec<i64>,
+    /// Where the fields the rules read and set are in the plan.
+    at: Positions,
+}
+
+#[derive(Default)]
+struct Positions {
+    booking: Option<usize>,
+    cancelled_at: Option<usize>,
+    reason: Option<usize>,
+    note: Option<usize>,
+    description: Option<usize>,
+    archived_at: Option<usize>,
+    deleted_at: Option<usize>,
 }
 
 impl Attendee {
-    pub(crate) fn new(document: &Value, fixtures: Arc<Fixtures>) -> Self {
+    pub(crate) fn new(document: &Value, fixtures: Arc<Fixtures>, plan: &Plan) -> Self {
         let schema = |name: &str| document.pointer(&format!("/components/schemas/{name}"));
         let list = |schema: Option<&Value>, key: &str| -> Vec<Value> {
             schema
@@ -39,7 +54,7 @@ impl Attendee {
         let texts = schema("CancellationReasonDescription");
         let text_names = list(texts, "x-enum-varnames");
         let text_values = list(texts, "enum");
-        let descriptions = list(reasons, "enum")
+        let descriptions: HashMap<i64, String> = list(reasons, "enum")
             .iter()
             .zip(list(reasons, "x-enum-varnames"))
             .filter_map(|(code, name)| {
@@ -47,9 +62,21 @@ impl Attendee {
                 Some((code.as_i64()?, text_values.get(at)?.as_str()?.to_owned()))
             })
             .collect();
+        let mut codes: Vec<i64> = descriptions.keys().copied().collect();
+        codes.sort_unstable();
         Self {
             fixtures,
             descriptions,
+            codes,
+            at: Positions {
+                booking: plan.field("booking"),
+                cancelled_at: plan.field("cancelled_at"),
+                reason: plan.field("cancellation_reason"),
+                note: plan.field("cancellation_note"),
+                description: plan.field("cancellation_reason_description"),
+                archived_at: plan.field("archived_at"),
+                deleted_at: plan.field("deleted_at"),
+            },
         }
     }
 
@@ -77,53 +104,49 @@ impl Rules for Attendee {
         }
     }
 
-    fn seeded(&self, plan: &Plan, row: &mut Row) {
-        let slot = |name: &str| plan.field(name);
-        let booking = slot("booking").and_then(|k| match row.slots[k] {
+    fn seeded<'a>(&'a self, plan: &Plan, row: &mut Row<'a>) {
+        let at = &self.at;
+        let booking = at.booking.and_then(|k| match row.slots[k] {
             Slot::Link(id) => Some(id),
             _ => None,
         });
-        let cancelled_at = slot("cancelled_at");
         if !self.in_group_appointment(booking)
-            && let Some(k) = cancelled_at
+            && let Some(k) = at.cancelled_at
         {
             row.slots[k] = Slot::Null;
         }
-        let cancelled = cancelled_at.is_some_and(|k| row.slots[k] != Slot::Null);
-        let reason = if cancelled {
-            slot("cancellation_reason").map(|k| {
+        let cancelled = at.cancelled_at.is_some_and(|k| row.slots[k] != Slot::Null);
+        let mut reason = None;
+        if let Some(k) = at.reason {
+            if cancelled {
                 let code = match &row.slots[k] {
-                    Slot::Json(_) => plan.code_of(&row.slots[k]).and_then(|c| c.parse().ok()),
+                    slot @ Slot::Json(_) => plan.code_of(slot).and_then(|c| c.parse().ok()),
                     Slot::Int(code) => Some(*code),
                     _ => None,
                 };
                 // A cancelled attendee always has a reason.
                 let code = code.unwrap_or_else(|| {
-                    let mut codes: Vec<i64> = self.descriptions.keys().copied().collect();
-                    codes.sort_unstable();
-                    codes
-                        .get((row.id.unsigned_abs() % codes.len().max(1) as u64) as usize)
+                    self.codes
+                        .get((row.id.unsigned_abs() % self.codes.len().max(1) as u64) as usize)
                         .copied()
                         .unwrap_or(50)
                 });
                 row.slots[k] = Slot::Int(code);
-                code
-            })
-        } else {
-            for name in ["cancellation_reason", "cancellation_note"] {
-                if let Some(k) = slot(name) {
-                    row.slots[k] = Slot::Null;
-                }
+                reason = Some(code);
+            } else {
+                row.slots[k] = Slot::Null;
             }
-            None
-        };
-        if let Some(k) = slot("cancellation_reason_description") {
-            row.slots[k] = match self.description(reason) {
-                Value::String(text) => Slot::Text(text.into()),
-                _ => Slot::Null,
-            };
         }
-        if let (Some(archived), Some(deleted)) = (slot("archived_at"), slot("deleted_at")) {
+        if !cancelled && let Some(k) = at.note {
+            row.slots[k] = Slot::Null;
+        }
+        if let Some(k) = at.description {
+            let text = reason
+                .and_then(|code| self.descriptions.get(&code))
+                .map_or("", String::as_str);
+            row.slots[k] = Slot::Text(std::borrow::Cow::Borrowed(text));
+        }
+        if let (Some(archived), Some(deleted)) = (at.archived_at, at.deleted_at) {
             row.slots[deleted] = row.slots[archived].clone();
         }
     }

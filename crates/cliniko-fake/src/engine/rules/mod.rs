@@ -22,7 +22,7 @@ pub(crate) trait Rules: Send + Sync {
     }
 
     /// Makes a seeded record coherent.
-    fn seeded(&self, _plan: &Plan, _row: &mut Row) {}
+    fn seeded<'a>(&'a self, _plan: &Plan, _row: &mut Row<'a>) {}
 
     /// Refuses a change (`Err`) of a record as it is before the change.
     fn check(&self, _role: Role, _record: &Map<String, Value>) -> Result<(), ApiError> {
@@ -38,14 +38,15 @@ struct None_;
 
 impl Rules for None_ {}
 
-/// The rules of the resource with this name.
+/// The rules of the resource with this name, bound to its plan.
 pub(crate) fn of(
     name: &str,
     document: &Value,
     fixtures: &std::sync::Arc<Fixtures>,
+    plan: &Plan,
 ) -> Box<dyn Rules> {
     match name {
-        "attendee" => Box::new(attendee::Attendee::new(document, fixtures.clone())),
+        "attendee" => Box::new(attendee::Attendee::new(document, fixtures.clone(), plan)),
         _ => Box::new(None_),
     }
 }
