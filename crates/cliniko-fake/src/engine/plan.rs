@@ -189,9 +189,14 @@ pub(crate) enum Identity {
 /// One top-level property of the item.
 pub(crate) struct Field {
     pub(crate) name: String,
+    /// `"name":`, after a comma unless it is the first field.
     key: String,
     node: Node,
     pub(crate) identity: Identity,
+    /// Where a link's URL goes after the API root: `/patients/` (then the ID), or for the
+    /// record's own list the plural's part (then the record's ID and `link_suffix`).
+    link_prefix: String,
+    link_suffix: String,
 }
 
 /// An item schema, compiled.
@@ -310,11 +315,25 @@ impl Plan {
                     },
                 };
                 let node = compiler.node(schema, name, 0);
+                let (link_prefix, link_suffix) = match link_of(&node) {
+                    Some(LinkTarget::Own(list)) => (format!("/{plural}/"), format!("/{list}")),
+                    Some(LinkTarget::Known(target)) => {
+                        (format!("/{}/", target.plural), String::new())
+                    }
+                    Some(LinkTarget::Unknown(other)) => (format!("/{other}/"), String::new()),
+                    None => (String::new(), String::new()),
+                };
                 fields.push(Field {
-                    key: format!("{}:", json_string(name)),
+                    key: format!(
+                        "{}{}:",
+                        if fields.is_empty() { "" } else { "," },
+                        json_string(name)
+                    ),
                     name: name.clone(),
                     node,
                     identity,
+                    link_prefix,
+                    link_suffix,
                 });
             }
         }
@@ -456,10 +475,7 @@ impl Plan {
     /// Writes a row's JSON, with links under `base`.
     pub(crate) fn write_row(&self, out: &mut Vec<u8>, row: &Row<'_>, base: &str) {
         out.push(b'{');
-        for (k, (field, slot)) in self.fields.iter().zip(&row.slots).enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
+        for (field, slot) in self.fields.iter().zip(&row.slots) {
             out.extend_from_slice(field.key.as_bytes());
             match slot {
                 Slot::Null => out.extend_from_slice(b"null"),
@@ -484,24 +500,12 @@ impl Plan {
                 Slot::Link(id) => {
                     out.extend_from_slice(b"{\"links\":{\"self\":\"");
                     out.extend_from_slice(base.as_bytes());
-                    out.push(b'/');
-                    match link_of(&field.node) {
-                        Some(LinkTarget::Own(list)) => {
-                            out.extend_from_slice(self.plural.as_bytes());
-                            out.push(b'/');
-                            write_int(out, row.id);
-                            out.push(b'/');
-                            out.extend_from_slice(list.as_bytes());
-                        }
-                        target => {
-                            out.extend_from_slice(match target {
-                                Some(LinkTarget::Known(target)) => target.plural.as_bytes(),
-                                Some(LinkTarget::Unknown(plural)) => plural.as_bytes(),
-                                _ => b"",
-                            });
-                            out.push(b'/');
-                            write_int(out, *id);
-                        }
+                    out.extend_from_slice(field.link_prefix.as_bytes());
+                    if field.link_suffix.is_empty() {
+                        write_int(out, *id);
+                    } else {
+                        write_int(out, row.id);
+                        out.extend_from_slice(field.link_suffix.as_bytes());
                     }
                     out.extend_from_slice(b"\"}}");
                 }
