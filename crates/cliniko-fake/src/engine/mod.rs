@@ -279,22 +279,17 @@ fn found_in_map(record: &Map<String, Value>, name: &str) -> Found {
             .map_or(Found::Null, |v| Found::Number(v.into())),
         Some(Value::Bool(flag)) => Found::Text(flag.to_string()),
         Some(Value::Object(_)) if name == "id" => Found::Null,
-        Some(value) => value
-            .pointer("/links/self")
-            .and_then(Value::as_str)
-            .and_then(|url| url.rsplit('/').next())
-            .and_then(number_of)
-            .map_or(Found::Null, |v| Found::Number(v.into())),
-        None => match name.strip_suffix("_id").and_then(|stem| record.get(stem)) {
-            Some(link) => link
-                .pointer("/links/self")
-                .and_then(Value::as_str)
-                .and_then(|url| url.rsplit('/').next())
-                .and_then(number_of)
-                .map_or(Found::Null, |v| Found::Number(v.into())),
-            None => Found::Null,
-        },
+        Some(value) => linked_id(value),
+        None => name
+            .strip_suffix("_id")
+            .and_then(|stem| record.get(stem))
+            .map_or(Found::Null, linked_id),
     }
+}
+
+/// The ID at the end of a link's `self` URL.
+fn linked_id(link: &Value) -> Found {
+    rules::link_id(link).map_or(Found::Null, |v| Found::Number(v.into()))
 }
 
 /// The index columns a model's parser reads.
@@ -442,14 +437,7 @@ impl Engine {
                     names.push(name.to_owned());
                 }
             };
-            for name in [
-                "id",
-                "created_at",
-                "updated_at",
-                "cancelled_at",
-                "archived_at",
-                "deleted_at",
-            ] {
+            for name in store::IDENTITY_COLUMNS {
                 if plan.field(name).is_some() {
                     add(name);
                 }

@@ -17,6 +17,17 @@ use serde_json::{Map, Value};
 
 use super::query::{Found, Query, Scope};
 
+/// The identity and state fields: an index column each, in this order, for every resource whose
+/// item has them.
+pub(crate) const IDENTITY_COLUMNS: [&str; 6] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "cancelled_at",
+    "archived_at",
+    "deleted_at",
+];
+
 /// A null in an index column.
 pub(crate) const NULL: i64 = i64::MIN;
 
@@ -647,13 +658,14 @@ mod tests {
     use crate::engine::query::ColumnsOf;
     use crate::rng::SplitMix64;
 
+    /// The identity columns, then a link's.
     const NAMES: [&str; 7] = [
-        "id",
-        "created_at",
-        "updated_at",
-        "cancelled_at",
-        "archived_at",
-        "deleted_at",
+        IDENTITY_COLUMNS[0],
+        IDENTITY_COLUMNS[1],
+        IDENTITY_COLUMNS[2],
+        IDENTITY_COLUMNS[3],
+        IDENTITY_COLUMNS[4],
+        IDENTITY_COLUMNS[5],
         "patient_id",
     ];
     const SECOND: i64 = 1_000_000_000;

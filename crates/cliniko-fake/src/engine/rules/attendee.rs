@@ -152,7 +152,9 @@ impl Rules for Attendee {
     }
 
     fn check(&self, role: Role, record: &Map<String, Value>) -> Result<(), ApiError> {
-        if role == Role::Cancel && !self.in_group_appointment(link_id(record, "booking")) {
+        if role == Role::Cancel
+            && !self.in_group_appointment(record.get("booking").and_then(link_id))
+        {
             return Err(ApiError::validation(
                 [(
                     "booking_id".to_owned(),

@@ -52,13 +52,9 @@ pub(crate) fn of(
 }
 
 /// The ID at the end of a link's `self` URL.
-pub(crate) fn link_id(record: &Map<String, Value>, property: &str) -> Option<i64> {
-    record
-        .get(property)?
-        .pointer("/links/self")?
-        .as_str()?
-        .rsplit('/')
-        .next()?
-        .parse()
-        .ok()
+pub(crate) fn link_id(link: &Value) -> Option<i64> {
+    let id = link.pointer("/links/self")?.as_str()?.rsplit('/').next()?;
+    ((1..=19).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| id.parse().ok())
+        .flatten()
 }
