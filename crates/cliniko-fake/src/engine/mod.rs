@@ -709,13 +709,19 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
 
 /// The ID in the path's last `{…}` placeholder, or 404.
 fn path_id(template: &str, uri: &Uri) -> Result<Option<i64>, ApiError> {
-    let template: Vec<&str> = template.split('/').collect();
-    let actual: Vec<&str> = uri.path().trim_start_matches("/v1").split('/').collect();
-    let Some(at) = template.iter().rposition(|s| s.starts_with('{')) else {
+    let Some(at) = template
+        .split('/')
+        .enumerate()
+        .filter(|(_, s)| s.starts_with('{'))
+        .map(|(k, _)| k)
+        .last()
+    else {
         return Ok(None);
     };
-    actual
-        .get(at)
+    uri.path()
+        .trim_start_matches("/v1")
+        .split('/')
+        .nth(at)
         .and_then(|text| text.parse::<cliniko_types::Id>().ok())
         .map(|id| Some(id.get()))
         .ok_or_else(not_found)
