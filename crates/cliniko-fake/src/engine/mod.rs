@@ -531,10 +531,27 @@ impl Engine {
                 if role == Role::Get && !operation.filters.is_empty() {
                     model.get_hides = true;
                 }
-                let sortable: Vec<String> = if operation.filters.is_empty() {
-                    model.plan.fields.iter().map(|f| f.name.clone()).collect()
-                } else {
-                    operation.filters.iter().map(|f| f.name.clone()).collect()
+                // The fields `sort` takes: those its pattern lists in the spec; else the
+                // filterable ones ("the sortable fields are the filterable ones"), or the item's
+                // properties on a route without filters.
+                let from_pattern = cliniko_spec::facts::query_parameter(
+                    document,
+                    &operation.path,
+                    &operation.method.to_ascii_lowercase(),
+                    "sort",
+                )
+                .and_then(|(_, parameter)| {
+                    let schema = follow(document, parameter.get("schema")?);
+                    let pattern = schema.get("pattern")?.as_str()?;
+                    cliniko_spec::facts::sort_fields_of_pattern(pattern)
+                        .map(|fields| fields.into_iter().map(str::to_owned).collect::<Vec<_>>())
+                });
+                let sortable: Vec<String> = match from_pattern {
+                    Some(fields) => fields,
+                    None if operation.filters.is_empty() => {
+                        model.plan.fields.iter().map(|f| f.name.clone()).collect()
+                    }
+                    None => operation.filters.iter().map(|f| f.name.clone()).collect(),
                 };
                 let path = format!("/v1{}", operation.path);
                 let spec_route = RouteSpec(Arc::new(Route {
