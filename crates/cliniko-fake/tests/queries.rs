@@ -178,6 +178,23 @@ async fn sorting_follows_sort_and_the_deprecated_order() {
                         < pair[1]["id"].as_str().expect("id").parse::<i64>().ok())
         );
     }
+    // A route sorts on the fields its `sort` pattern lists, even one its `q[]` does not filter on
+    // (the patient case's own list fixes `patient_case_id` in its path). schemathesis found it
+    // refused.
+    let case = h.server.fixtures().patient_cases[0];
+    let sorted = h
+        .get(&format!(
+            "/patient_cases/{case}/attendees?sort=patient_case_id:desc,booking_id"
+        ))
+        .await;
+    assert_eq!(sorted.status, 200, "{}", sorted.text);
+    let unknown = h.get("/attendees?sort=notes").await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    assert!(
+        unknown.message().contains("sortable fields are"),
+        "{}",
+        unknown.text
+    );
     let newest_first = h.get("/attendees?per_page=5&order=desc").await.json();
     let sorted_desc = h
         .get("/attendees?per_page=5&sort=created_at:desc")
