@@ -253,7 +253,7 @@ enum Source {
 }
 
 /// A string of 1 to 19 digits as a number.
-fn number_of(text: &str) -> Option<i64> {
+pub(crate) fn number_of(text: &str) -> Option<i64> {
     ((1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse().ok())
         .flatten()
@@ -319,8 +319,7 @@ struct Route {
     success: (StatusCode, bool),
     /// The request body's schema, compiled, with its required properties.
     request: Option<(SchemaValidator, Vec<String>)>,
-    /// The fields `sort` takes: the filterable ones, or the item's properties on a route without
-    /// filters.
+    /// The fields `sort` takes: those the operation's `sort` pattern lists.
     sortable: Vec<String>,
 }
 
@@ -596,12 +595,10 @@ impl Engine {
         let model = self.model(name)?;
         let store = read(&model.store);
         let mut out = Vec::new();
-        for id in store.live_ids() {
-            let Some(position) = store.find(id) else {
-                continue;
-            };
+        let mut row = Row::default();
+        for position in store.live_positions() {
             let mut bytes = Vec::with_capacity(2_048);
-            model.write(&mut bytes, &mut Row::default(), &store, position, base);
+            model.write(&mut bytes, &mut row, &store, position, base);
             if let Ok(value) = serde_json::from_slice(&bytes) {
                 out.push(value);
             }
@@ -817,7 +814,6 @@ async fn handle(
     };
     let now = unix_now();
     let mut store = write(&model.store);
-    let layout = store.layout.clone();
     if route.role == Role::Create {
         let object = object.unwrap_or_default();
         let id = store.next_id(model.id_floor);
@@ -846,7 +842,7 @@ async fn handle(
         model.rules.changed(Role::Create, &mut fields);
         let mut out = Vec::with_capacity(2_048);
         model.plan.write_stored(&mut out, &fields, &base);
-        let values = model.values_of_map(&layout, &fields);
+        let values = model.values_of_map(&store.layout, &fields);
         store.insert(id, fields, values);
         drop(store);
         let location = format!("{base}/{}/{id}", model.plural);
@@ -919,7 +915,7 @@ async fn handle(
     }
     let mut out = Vec::with_capacity(2_048);
     model.plan.write_stored(&mut out, &fields, &base);
-    let values = model.values_of_map(&layout, &fields);
+    let values = model.values_of_map(&store.layout, &fields);
     store.update(position, fields, values);
     drop(store);
     Ok(answer(route, Some(out), None))

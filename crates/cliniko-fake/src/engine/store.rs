@@ -218,23 +218,11 @@ impl Store {
         (self.class[position] & REMOVED == 0).then_some(position as u32)
     }
 
-    /// Where an ID is: looked up where evenly spaced seeded IDs have it, by binary search
-    /// otherwise.
+    /// Where an ID is: the seeded IDs are evenly spaced (see `seed::position`), the created
+    /// ones follow them.
     fn position_of(&self, id: i64) -> Option<usize> {
-        let seeded = &self.ids[..self.seeded];
-        if let (Some(first), Some(last)) = (seeded.first(), seeded.last())
-            && seeded.len() > 1
-            && (*first..=*last).contains(&id)
-        {
-            let step = (last - first) / (seeded.len() as i64 - 1);
-            if step > 0 && (id - first) % step == 0 {
-                let at = ((id - first) / step) as usize;
-                if seeded.get(at) == Some(&id) {
-                    return Some(at);
-                }
-            }
-        }
-        self.ids.binary_search(&id).ok()
+        crate::seed::position(&self.ids[..self.seeded], id, |i| *i)
+            .or_else(|| self.ids.binary_search(&id).ok())
     }
 
     pub(crate) fn id(&self, position: u32) -> i64 {
@@ -253,13 +241,9 @@ impl Store {
         self.class[position as usize] & (ARCHIVED | DELETED) != 0
     }
 
-    /// Every live ID, ascending.
-    pub(crate) fn live_ids(&self) -> impl Iterator<Item = i64> + '_ {
-        self.ids
-            .iter()
-            .zip(&self.class)
-            .filter(|(_, c)| **c & REMOVED == 0)
-            .map(|(id, _)| *id)
+    /// Every live record's position, in ID order.
+    pub(crate) fn live_positions(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.ids.len() as u32).filter(|p| self.class[*p as usize] & REMOVED == 0)
     }
 
     /// The ID the next created record gets: two above the highest, so that IDs stay odd.

@@ -53,8 +53,5 @@ pub(crate) fn of(
 
 /// The ID at the end of a link's `self` URL.
 pub(crate) fn link_id(link: &Value) -> Option<i64> {
-    let id = link.pointer("/links/self")?.as_str()?.rsplit('/').next()?;
-    ((1..=19).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| id.parse().ok())
-        .flatten()
+    super::number_of(link.pointer("/links/self")?.as_str()?.rsplit('/').next()?)
 }
