@@ -637,7 +637,7 @@ fn text_slot<'a>(text: &'a TextNode, rng: &mut SplitMix64) -> Slot<'a> {
 
 fn text_value(text: &TextNode, rng: &mut SplitMix64) -> Cow<'static, str> {
     let made: Cow<'static, str> = match text.format {
-        TextFormat::DateTime => unreachable_time(rng),
+        TextFormat::DateTime => random_date_time(rng),
         TextFormat::Date => {
             let days = rng.below(40_000) as i64 - 20_000;
             let at = chrono::DateTime::from_timestamp(days * 86_400, 0).unwrap_or_default();
@@ -670,7 +670,8 @@ fn text_value(text: &TextNode, rng: &mut SplitMix64) -> Cow<'static, str> {
     }
 }
 
-fn unreachable_time(rng: &mut SplitMix64) -> Cow<'static, str> {
+/// A date-time from the five years after [`FIRST_CREATED_AT`], as text.
+fn random_date_time(rng: &mut SplitMix64) -> Cow<'static, str> {
     let mut out = Vec::new();
     write_time(
         &mut out,
@@ -753,13 +754,7 @@ fn write_nested(out: &mut String, codes_text: &[String], node: &Node, rng: &mut 
             out.push_str(&serde_json::to_string(&value).unwrap_or_else(|_| "0".to_owned()));
         }
         Node::Bool => out.push_str(if rng.chance(0.5) { "true" } else { "false" }),
-        Node::Text(text) => {
-            let value = match text.format {
-                TextFormat::DateTime => unreachable_time(rng),
-                _ => text_value(text, rng),
-            };
-            out.push_str(&json_string(&value));
-        }
+        Node::Text(text) => out.push_str(&json_string(&text_value(text, rng))),
     }
 }
 

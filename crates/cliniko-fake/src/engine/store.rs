@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::plan::STATES;
 use super::query::{Found, Query, Scope};
 
 /// The identity and state fields: an index column each, in this order, for every resource whose
@@ -23,9 +24,9 @@ pub(crate) const IDENTITY_COLUMNS: [&str; 6] = [
     "id",
     "created_at",
     "updated_at",
-    "cancelled_at",
-    "archived_at",
-    "deleted_at",
+    STATES[0],
+    STATES[1],
+    STATES[2],
 ];
 
 /// A null in an index column.
@@ -72,7 +73,7 @@ impl Layout {
         Self {
             created: at("created_at"),
             updated: at("updated_at"),
-            states: [at("cancelled_at"), at("archived_at"), at("deleted_at")],
+            states: STATES.map(at),
             names,
         }
     }
